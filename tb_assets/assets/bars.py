@@ -1,0 +1,82 @@
+"""`bars`: validated OHLCV of a symbol resampled to the partition's timeframe, in DuckDB."""
+
+
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, markdown_table
+from tb_assets.core.bars import GAP_RULE, count_gaps, resample_bars, validate_bars
+from tb_assets.core.timeframes import INTRADAY, check_resolution, infer_base_step
+from tb_assets.partitions import partition_parts
+from tb_assets.resources import BarSourceResource
+
+
+class BarsConfig(dg.Config):
+    policy: Literal["repair", "fail"] = Field(
+        default="repair",
+        description=(
+            "What to do with fixable vendor errors (high < low, open/close outside the range, unsorted rows, "
+            "exact duplicate rows, missing volume on some rows): 'repair' fixes and counts them in the "
+            "metadata, 'fail' stops the partition naming the first one."
+        ),
+    )
+
+
+def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        partitions_def=partitions_def,
+        io_manager_key=WAREHOUSE_IO,
+        metadata={"partition_expr": PARTITION_EXPR},
+        kinds={"duckdb", "pandas"},
+        group_name="bars",
+        pool=DUCKDB_POOL,
+        code_version="1",
+    )
+    def bars(context: dg.AssetExecutionContext, config: BarsConfig, bar_source: BarSourceResource) -> dg.MaterializeResult:
+        """Validated OHLCV bars of the partition's symbol at its timeframe (UTC, bucket-start labels)."""
+        symbol, timeframe = partition_parts(context)
+        raw = bar_source.load(symbol)
+        clean, report = validate_bars(
+            raw.frame, symbol=symbol, origin=raw.origin, policy=config.policy, tz=bar_source.timezone
+        )
+        base = infer_base_step(clean["ts"])
+        check_resolution(base, timeframe, symbol=symbol)
+        out = resample_bars(clean, timeframe)
+        out.insert(0, "timeframe", timeframe)
+        out.insert(0, "symbol", symbol)
+
+        if report.repaired_rows:
+            context.log.warning(
+                f"{symbol}: repaired {report.repaired_rows} row(s) from {raw.origin}: "
+                f"{report.ohlc_repaired} OHLC, {report.duplicates_dropped} duplicates dropped, "
+                f"{report.reordered_rows} out of order, {report.volume_filled} volume filled"
+            )
+        gaps, largest = count_gaps(out["ts"], timeframe)
+        return dg.MaterializeResult(
+            value=out,
+            metadata={
+                "rows": len(out),
+                "base_rows": report.rows_out,
+                "first_ts": dg.MetadataValue.timestamp(out["ts"].iloc[0].to_pydatetime()),
+                "last_ts": dg.MetadataValue.timestamp(out["ts"].iloc[-1].to_pydatetime()),
+                "gaps": gaps,
+                "largest_gap": str(largest),
+                "gap_rule": GAP_RULE["intraday" if timeframe in INTRADAY else timeframe],
+                "repaired_rows": report.repaired_rows,
+                "ohlc_repaired": report.ohlc_repaired,
+                "duplicates_dropped": report.duplicates_dropped,
+                "reordered_rows": report.reordered_rows,
+                "volume_filled": report.volume_filled,
+                "has_volume": report.has_volume,
+                "ignored_columns": ", ".join(report.ignored_columns) or "none",
+                "source": bar_source.source().describe(),
+                "origin": raw.origin,
+                "source_bar_size": str(base),
+                "policy": config.policy,
+                "preview": dg.MetadataValue.md(markdown_table(out.tail(5).drop(columns=["symbol", "timeframe"]))),
+            },
+        )
+
+    return bars

@@ -1,0 +1,1 @@
+"""Asset checks: contracts on stored data, the leakage ones blocking."""

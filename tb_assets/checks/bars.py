@@ -1,0 +1,31 @@
+"""Checks on the stored `bars` partition (read back through the warehouse IO manager)."""
+
+
+import dagster as dg
+import pandas as pd
+
+from tb_assets.assets.common import DUCKDB_POOL
+from tb_assets.core.bars import ohlcv_problems
+
+
+def build_bars_checks(bars: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(
+        asset=bars,
+        partitions_def=partitions_def,
+        blocking=True,
+        pool=DUCKDB_POOL,
+        description=(
+            "The stored bars keep the contract every later stage relies on: UTC timestamps, strictly "
+            "increasing and not in the future; finite positive prices; low <= open, close <= high; "
+            "volume >= 0. Blocking: features are never computed on broken bars."
+        ),
+    )
+    def bars_valid_ohlcv(bars: pd.DataFrame) -> dg.AssetCheckResult:
+        problems = ohlcv_problems(bars.drop(columns=["symbol", "timeframe"], errors="ignore"))
+        return dg.AssetCheckResult(
+            passed=not problems,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"rows": len(bars), "problems": "; ".join(problems) or "none"},
+        )
+
+    return [bars_valid_ohlcv]

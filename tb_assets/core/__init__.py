@@ -1,0 +1,1 @@
+"""Pure library: statistics and data handling on arrays and frames. No dagster import here."""

@@ -1,0 +1,415 @@
+"""OHLCV bars: column spellings, timestamp parsing, validation with counted repairs, resampling.
+
+Every function takes the symbol and the origin (file, folder or source name) only to put them
+in error messages: a user with a bad file must be told which file, column and timestamp.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from tb_assets.core.errors import BarsValidationError
+from tb_assets.core.timeframes import INTRADAY, bucket_start, step, validate_timeframe
+
+PRICE_COLUMNS = ("open", "high", "low", "close")
+# The stored schema, in order. vwap/trade_count/data_split are optional in the input.
+BAR_COLUMNS = ("ts", "open", "high", "low", "close", "volume", "vwap", "trade_count", "data_split")
+SPLIT_VALUES = ("train", "test")
+
+Policy = Literal["repair", "fail"]
+
+# Common spellings seen in vendor files, after lower-casing and squashing separators to '_'.
+COLUMN_ALIASES: dict[str, str] = {
+    **dict.fromkeys(["ts", "timestamp", "date", "datetime", "date_time", "time", "dt_utc", "gmt_time"], "ts"),
+    **dict.fromkeys(["open", "o", "open_price"], "open"),
+    **dict.fromkeys(["high", "h", "high_price"], "high"),
+    **dict.fromkeys(["low", "l", "low_price"], "low"),
+    **dict.fromkeys(["close", "c", "close_price", "last"], "close"),
+    **dict.fromkeys(["volume", "vol", "v"], "volume"),
+    **dict.fromkeys(["vwap", "vw"], "vwap"),
+    **dict.fromkeys(["trade_count", "trades", "n_trades", "transactions", "count"], "trade_count"),
+    **dict.fromkeys(["data_split", "split"], "data_split"),
+}
+# Adjusted prices mix corporate actions into a price level; we never use them.
+_IGNORED = {"adj_close", "adjclose", "adjusted_close", "unnamed_0", "index", "symbol", "ticker"}
+
+
+def squash_name(name: object) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+@dataclass
+class BarsReport:
+    """What validation found and repaired; goes into the asset's metadata as numbers."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    reordered_rows: int = 0
+    duplicates_dropped: int = 0
+    ohlc_repaired: int = 0
+    volume_filled: int = 0
+    has_volume: bool = True
+    ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def repaired_rows(self) -> int:
+        return self.reordered_rows + self.duplicates_dropped + self.ohlc_repaired + self.volume_filled
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "repaired_rows": self.repaired_rows}
+
+
+def normalize_columns(df: pd.DataFrame, *, origin: str) -> tuple[pd.DataFrame, list[str]]:
+    """Rename vendor spellings to canonical names; return the frame and the ignored columns.
+
+    Unknown numeric columns are kept (resampling takes their last value); unknown non-numeric
+    columns and adjusted closes are ignored and reported.
+    """
+    renamed: dict[object, str] = {}
+    seen: dict[str, object] = {}
+    ignored: list[str] = []
+    for col in df.columns:
+        key = squash_name(col)
+        canon = COLUMN_ALIASES.get(key)
+        if canon is None:
+            if key in _IGNORED or key.startswith("unnamed") or not pd.api.types.is_numeric_dtype(df[col]):
+                ignored.append(str(col))
+                continue
+            canon = key
+        if canon in seen:
+            raise BarsValidationError(
+                f"{origin}: columns {seen[canon]!r} and {col!r} both mean {canon!r}; keep one"
+            )
+        seen[canon] = col
+        renamed[col] = canon
+    out = df[list(renamed)].rename(columns=renamed)
+    missing = [c for c in ("ts", *PRICE_COLUMNS) if c not in out.columns]
+    if missing:
+        raise BarsValidationError(
+            f"{origin}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}"
+        )
+    return out, ignored
+
+
+def parse_timestamps(values: pd.Series, *, origin: str, tz: str = "UTC") -> pd.DatetimeIndex:
+    """Parse a timestamp column to UTC. Naive values are taken to be in `tz`."""
+    s = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        parsed = s
+    elif pd.api.types.is_numeric_dtype(s):
+        parsed = _parse_epoch(s, origin=origin)
+    else:
+        parsed = _parse_strings(s.astype("string"), origin=origin)
+    idx = pd.DatetimeIndex(parsed)
+    bad = idx.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise BarsValidationError(f"{origin}: column 'ts' has an empty or unparseable timestamp at row {row}")
+    if idx.tz is None:
+        try:
+            idx = idx.tz_localize(tz, ambiguous="raise", nonexistent="raise")
+        except Exception as exc:  # pytz/zoneinfo raise several types; all mean the same to a user
+            raise BarsValidationError(
+                f"{origin}: naive timestamps cannot be read as {tz}: {exc}"
+            ) from exc
+    return idx.tz_convert("UTC").as_unit("ns")
+
+
+def _parse_epoch(s: pd.Series, *, origin: str) -> pd.Series:
+    top = float(np.nanmax(np.abs(s.to_numpy(dtype="float64")))) if len(s) else 0.0
+    unit = "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
+    return pd.to_datetime(s, unit=unit, utc=True)
+
+
+def _parse_strings(s: pd.Series, *, origin: str) -> pd.Series:
+    # Try strict formats first (fast, unambiguous), then let pandas infer per element.
+    for fmt in ("ISO8601", "%Y%m%d %H%M%S", "%Y%m%d", "%m/%d/%Y %H:%M", "%m/%d/%Y"):
+        try:
+            return _to_datetime(s, fmt)
+        except (ValueError, TypeError):
+            continue
+    try:
+        return _to_datetime(s, "mixed")
+    except (ValueError, TypeError) as exc:
+        raise BarsValidationError(f"{origin}: column 'ts' has values that are not timestamps: {exc}") from exc
+
+
+def _to_datetime(s: pd.Series, fmt: str) -> pd.Series:
+    out = pd.to_datetime(s, format=fmt)
+    if out.dtype == object:  # mixed UTC offsets: pandas leaves objects; make them UTC instants
+        out = pd.to_datetime(s, format=fmt, utc=True)
+    return out
+
+
+def _first_ts(ts: pd.DatetimeIndex, mask: np.ndarray) -> str:
+    return str(ts[int(np.flatnonzero(mask)[0])])
+
+
+def validate_bars(
+    raw: pd.DataFrame,
+    *,
+    symbol: str,
+    origin: str,
+    policy: Policy = "repair",
+    tz: str = "UTC",
+) -> tuple[pd.DataFrame, BarsReport]:
+    """Turn a vendor frame into clean bars sorted by UTC `ts`, or raise naming what is wrong.
+
+    Always errors: missing/non-numeric columns, NaN/inf/zero/negative prices, negative volume,
+    unparseable timestamps, conflicting duplicate timestamps, unknown data_split values, no rows.
+    Repaired under policy='repair' (counted in the report), errors under policy='fail':
+    unsorted rows, exact duplicate rows, high < low or open/close outside [low, high],
+    missing volume on some rows.
+    """
+    if policy not in ("repair", "fail"):
+        raise BarsValidationError(f"unknown policy {policy!r}: use 'repair' or 'fail'")
+    where = f"{symbol} ({origin})"
+    report = BarsReport(rows_in=len(raw))
+    if raw is None or len(raw) == 0:
+        raise BarsValidationError(f"{where}: no bars (empty result)")
+
+    df, report.ignored_columns = normalize_columns(raw, origin=where)
+    ts = parse_timestamps(df["ts"], origin=where, tz=tz)
+    df = df.drop(columns="ts").reset_index(drop=True)
+
+    numeric_cols = [c for c in df.columns if c != "data_split"]
+    for col in numeric_cols:
+        df[col] = _to_numeric(df[col], col=col, ts=ts, where=where)
+
+    for col in PRICE_COLUMNS:
+        v = df[col].to_numpy(dtype="float64")
+        bad = ~np.isfinite(v)
+        if bad.any():
+            raise BarsValidationError(
+                f"{where}: column {col!r} has {int(bad.sum())} NaN/inf value(s), first at {_first_ts(ts, bad)}"
+            )
+        bad = v <= 0
+        if bad.any():
+            raise BarsValidationError(
+                f"{where}: column {col!r} has {int(bad.sum())} zero or negative price(s), "
+                f"first at {_first_ts(ts, bad)} ({v[bad][0]:g})"
+            )
+
+    if "volume" not in df.columns or df["volume"].isna().all():
+        df["volume"] = np.nan
+        report.has_volume = False
+    else:
+        vol = df["volume"].to_numpy(dtype="float64")
+        if np.isinf(vol).any() or (vol < 0).any():
+            bad = np.isinf(vol) | (vol < 0)
+            raise BarsValidationError(
+                f"{where}: column 'volume' has {int(bad.sum())} negative or infinite value(s), "
+                f"first at {_first_ts(ts, bad)}"
+            )
+        missing = np.isnan(vol)
+        if missing.any():
+            if policy == "fail":
+                raise BarsValidationError(
+                    f"{where}: column 'volume' is empty on {int(missing.sum())} row(s), first at {_first_ts(ts, missing)}"
+                )
+            df.loc[missing, "volume"] = 0.0
+            report.volume_filled = int(missing.sum())
+
+    if "data_split" in df.columns:
+        df["data_split"] = _normalize_split(df["data_split"], ts=ts, where=where)
+
+    df.insert(0, "ts", ts)
+
+    # order: stable sort keeps the file's order among equal timestamps for the duplicate check
+    tsv = df["ts"].to_numpy()
+    if len(tsv) > 1 and (tsv[1:] < tsv[:-1]).any():
+        out_of_order = int((tsv[1:] < tsv[:-1]).sum())
+        if policy == "fail":
+            first = np.flatnonzero(tsv[1:] < tsv[:-1])[0] + 1
+            raise BarsValidationError(
+                f"{where}: rows are not sorted by time: {df['ts'].iloc[first]} comes after "
+                f"{df['ts'].iloc[first - 1]} ({out_of_order} such place(s))"
+            )
+        df = df.sort_values("ts", kind="stable").reset_index(drop=True)
+        report.reordered_rows = out_of_order
+
+    dup = df["ts"].duplicated(keep=False).to_numpy()
+    if dup.any():
+        exact = df.duplicated(keep="first").to_numpy()
+        conflicting = dup & ~df.duplicated(keep=False).to_numpy()
+        if conflicting.any():
+            raise BarsValidationError(
+                f"{where}: duplicate timestamp {df['ts'][conflicting].iloc[0]} with different values "
+                f"({int(df['ts'][conflicting].nunique())} such timestamp(s))"
+            )
+        if policy == "fail":
+            raise BarsValidationError(
+                f"{where}: duplicate timestamp {df['ts'][dup].iloc[0]} ({int(exact.sum())} repeated row(s))"
+            )
+        df = df[~exact].reset_index(drop=True)
+        report.duplicates_dropped = int(exact.sum())
+
+    o, h, l, c = (df[k].to_numpy(dtype="float64") for k in PRICE_COLUMNS)
+    bad = (h < l) | (o > h) | (o < l) | (c > h) | (c < l)
+    if bad.any():
+        if policy == "fail":
+            i = int(np.flatnonzero(bad)[0])
+            raise BarsValidationError(
+                f"{where}: inconsistent OHLC on {int(bad.sum())} row(s), first at {df['ts'].iloc[i]} "
+                f"(open={o[i]:g} high={h[i]:g} low={l[i]:g} close={c[i]:g}); "
+                "need low <= open, close <= high"
+            )
+        # A swapped high/low is the usual vendor error; the true range still contains open and close.
+        df["high"] = np.maximum.reduce([o, h, l, c])
+        df["low"] = np.minimum.reduce([o, h, l, c])
+        report.ohlc_repaired = int(bad.sum())
+
+    for col in ("vwap", "trade_count"):
+        if col not in df.columns:
+            df[col] = np.nan
+    if "data_split" not in df.columns:
+        df["data_split"] = pd.Series([None] * len(df), dtype="string")
+    extra = [c for c in df.columns if c not in BAR_COLUMNS]
+    df = df[[*BAR_COLUMNS, *extra]]
+    report.rows_out = len(df)
+    return df, report
+
+
+def _to_numeric(series: pd.Series, *, col: str, ts: pd.DatetimeIndex, where: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(series):
+        raise BarsValidationError(f"{where}: column {col!r} is boolean, expected numbers")
+    if pd.api.types.is_numeric_dtype(series):
+        return series.astype("float64")
+    stripped = series.astype("string").str.strip().replace({"": pd.NA, "null": pd.NA, "NaN": pd.NA, "nan": pd.NA})
+    out = pd.to_numeric(stripped, errors="coerce")
+    bad = (out.isna() & stripped.notna()).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise BarsValidationError(
+            f"{where}: column {col!r} is not numeric: value {series.iloc[i]!r} at {ts[i]}"
+        )
+    return out.astype("float64")
+
+
+def _normalize_split(series: pd.Series, *, ts: pd.DatetimeIndex, where: str) -> pd.Series:
+    s = series.astype("string").str.strip().str.lower()
+    bad = (s.notna() & ~s.isin(SPLIT_VALUES)).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise BarsValidationError(
+            f"{where}: column 'data_split' must be 'train' or 'test', got {series.iloc[i]!r} at {ts[i]}"
+        )
+    return s
+
+
+def resample_bars(bars: pd.DataFrame, tf: str) -> pd.DataFrame:
+    """Aggregate validated base bars into `tf` buckets labelled by the bucket start.
+
+    open first, high max, low min, close last, volume sum, vwap volume-weighted (last when the
+    bucket traded nothing), trade_count sum, other numeric columns last, data_split 'test' if any
+    base bar of the bucket is 'test'. Only buckets that contain bars exist: nights, weekends and
+    holidays are not invented.
+    """
+    validate_timeframe(tf)
+    if bars.empty:
+        return bars.copy()
+    key = bucket_start(bars["ts"], tf)
+    if key.equals(pd.DatetimeIndex(bars["ts"])):
+        return bars.reset_index(drop=True).copy()  # already at this timeframe
+
+    df = bars.assign(_bucket=key.to_numpy())
+    g = df.groupby("_bucket", sort=True)
+    out = pd.DataFrame(
+        {
+            "open": g["open"].first(),
+            "high": g["high"].max(),
+            "low": g["low"].min(),
+            "close": g["close"].last(),
+            "volume": g["volume"].sum(min_count=1),
+        }
+    )
+    # vwap: sum(vwap*volume)/sum(volume); NaN-safe and falls back to the last vwap
+    pv = (df["vwap"] * df["volume"]).groupby(df["_bucket"]).sum(min_count=1)
+    vsum = df["volume"].where(df["vwap"].notna()).groupby(df["_bucket"]).sum(min_count=1)
+    vw = pv / vsum.where(vsum > 0)
+    out["vwap"] = vw.fillna(g["vwap"].last())
+    out["trade_count"] = g["trade_count"].sum(min_count=1)
+    split = df["data_split"]
+    is_test = split.eq("test").fillna(False).groupby(df["_bucket"]).any()
+    has_split = split.notna().groupby(df["_bucket"]).any()
+    out["data_split"] = pd.Series(np.where(is_test, "test", "train"), index=out.index, dtype="string").where(
+        has_split, pd.NA
+    )
+    for col in (c for c in bars.columns if c not in BAR_COLUMNS):
+        out[col] = g[col].last()
+    out.index.name = "ts"
+    out = out.reset_index()
+    return out[[*BAR_COLUMNS, *(c for c in bars.columns if c not in BAR_COLUMNS)]]
+
+
+GAP_RULE = {
+    "intraday": "interval longer than one bar between two bars of the same UTC day",
+    "1d": "interval longer than 4 days (more than a long weekend)",
+    "1w": "interval longer than 1 week",
+}
+
+
+def count_gaps(ts: pd.Series | pd.DatetimeIndex, tf: str) -> tuple[int, pd.Timedelta]:
+    """Holes in the data at timeframe `tf`, by GAP_RULE; returns (count, largest interval).
+
+    Nights and weekends are not gaps: they are how markets work, and counting them would bury
+    the real holes (a missing hour inside a session, a missing week of daily bars).
+    """
+    idx = pd.DatetimeIndex(ts)
+    if len(idx) < 2:
+        return 0, pd.Timedelta(0)
+    d = idx[1:] - idx[:-1]
+    largest = d.max()
+    if tf in INTRADAY:
+        same_day = idx[1:].normalize() == idx[:-1].normalize()
+        n = int(((d > step(tf)) & same_day).sum())
+    elif tf == "1d":
+        n = int((d > pd.Timedelta(days=4)).sum())
+    else:
+        n = int((d > step(tf)).sum())
+    return n, largest
+
+
+def ohlcv_problems(bars: pd.DataFrame, *, now: pd.Timestamp | None = None) -> list[str]:
+    """What is wrong with stored bars (empty list when nothing): the contract later stages rely on.
+
+    Timestamps UTC, strictly increasing and not in the future; prices finite and positive;
+    low <= open, close <= high; volume non-negative where present.
+    """
+    problems: list[str] = []
+    missing = [c for c in BAR_COLUMNS if c not in bars.columns]
+    if missing:
+        return [f"missing column(s) {', '.join(missing)}"]
+    if bars.empty:
+        return ["no rows"]
+    ts = pd.DatetimeIndex(bars["ts"])
+    if ts.tz is None or str(ts.tz) != "UTC":
+        problems.append(f"ts is not UTC (tz={ts.tz})")
+    else:
+        later = now if now is not None else pd.Timestamp.now(tz="UTC")
+        if ts[-1] > later:
+            problems.append(f"bar in the future: {ts[-1]} is after {later}")
+    d = ts[1:] - ts[:-1]
+    if (d <= pd.Timedelta(0)).any():
+        i = int(np.flatnonzero(d <= pd.Timedelta(0))[0]) + 1
+        problems.append(f"ts not strictly increasing at {ts[i]} (after {ts[i - 1]})")
+    prices = bars[list(PRICE_COLUMNS)].to_numpy(dtype="float64")
+    bad = ~(np.isfinite(prices) & (prices > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad.any(axis=1))[0])
+        problems.append(f"{int(bad.sum())} non-finite or non-positive price(s), first at {ts[i]}")
+    o, h, l, c = prices.T
+    with np.errstate(invalid="ignore"):
+        inconsistent = (l > np.minimum(o, c)) | (h < np.maximum(o, c))
+    if inconsistent.any():
+        i = int(np.flatnonzero(inconsistent)[0])
+        problems.append(f"{int(inconsistent.sum())} bar(s) with open/close outside [low, high], first at {ts[i]}")
+    vol = bars["volume"].to_numpy(dtype="float64")
+    if (vol < 0).any():
+        problems.append(f"{int((vol < 0).sum())} negative volume(s)")
+    return problems

@@ -1,0 +1,88 @@
+"""Timeframes (bar sizes) and how timestamps fall into their buckets."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tb_assets.core.errors import ConfigError
+
+# Ordered from finest to coarsest; the partition dimension accepts exactly these names.
+TIMEFRAMES: dict[str, pd.Timedelta] = {
+    "1m": pd.Timedelta(minutes=1),
+    "5m": pd.Timedelta(minutes=5),
+    "15m": pd.Timedelta(minutes=15),
+    "30m": pd.Timedelta(minutes=30),
+    "1h": pd.Timedelta(hours=1),
+    "4h": pd.Timedelta(hours=4),
+    "1d": pd.Timedelta(days=1),
+    "1w": pd.Timedelta(weeks=1),
+}
+
+INTRADAY = ("1m", "5m", "15m", "30m", "1h", "4h")
+
+
+def validate_timeframe(tf: str) -> str:
+    t = tf.strip() if isinstance(tf, str) else tf
+    if t not in TIMEFRAMES:
+        raise ConfigError(f"unsupported timeframe {tf!r}: choose from {', '.join(TIMEFRAMES)}")
+    return t
+
+
+def parse_timeframe_list(text: str) -> list[str]:
+    out: list[str] = []
+    for part in text.split(","):
+        if part.strip():
+            tf = validate_timeframe(part)
+            if tf not in out:
+                out.append(tf)
+    if not out:
+        raise ConfigError(f"timeframes: the list {text!r} names no timeframe")
+    # keep a stable fine-to-coarse order whatever order the user typed
+    return sorted(out, key=lambda t: TIMEFRAMES[t])
+
+
+def step(tf: str) -> pd.Timedelta:
+    return TIMEFRAMES[validate_timeframe(tf)]
+
+
+def bucket_start(ts: pd.Series | pd.DatetimeIndex, tf: str) -> pd.DatetimeIndex:
+    """Label of the bucket each UTC timestamp falls in: the bucket's start.
+
+    Intraday buckets are aligned to midnight UTC (4h: 00, 04, 08 ...), days are UTC calendar
+    days and weeks start on Monday 00:00 UTC.
+    """
+    idx = pd.DatetimeIndex(ts)
+    tf = validate_timeframe(tf)
+    if tf == "1w":
+        day = idx.floor("D")
+        return day - pd.to_timedelta(day.dayofweek, unit="D")
+    return idx.floor(TIMEFRAMES[tf])
+
+
+def infer_base_step(ts: pd.Series | pd.DatetimeIndex) -> pd.Timedelta | None:
+    """The source's native bar size: the most common spacing between consecutive bars.
+
+    Gaps (nights, weekends, missing minutes) are longer than the native step, so the mode
+    of the spacing is robust where the minimum would be fooled by a single odd bar.
+    """
+    idx = pd.DatetimeIndex(ts)
+    if len(idx) < 2:
+        return None
+    diffs = pd.Series(idx[1:] - idx[:-1])
+    diffs = diffs[diffs > pd.Timedelta(0)]
+    if diffs.empty:
+        return None
+    return diffs.mode().iloc[0]
+
+
+def check_resolution(base: pd.Timedelta | None, tf: str, *, symbol: str) -> None:
+    """Raise if the requested timeframe is finer than the source's own bars."""
+    if base is None:
+        return
+    # daily sources have 1-day mode spacing; weekly ones 7 days; allow for Friday->Monday
+    if step(tf) < base:
+        finest = next((name for name, d in TIMEFRAMES.items() if d >= base), None)
+        raise ConfigError(
+            f"{symbol}: timeframe {tf!r} is finer than the source data (bars every {base}); "
+            f"use {finest!r} or coarser"
+        )

@@ -1,0 +1,138 @@
+"""Dagster resources: where bars come from and where tables go."""
+
+
+from contextlib import contextmanager
+
+import dagster as dg
+import pandas as pd
+from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
+from dagster_duckdb.io_manager import DuckDbClient
+from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
+from pydantic import Field
+
+from tb_assets.settings import Settings
+from tb_assets.sources import BarSource, RawBars, make_source
+
+
+class BarSourceResource(dg.ConfigurableResource):
+    """The bar source chosen by TB_SOURCE (sample, parquet, csv or synthetic)."""
+
+    kind: str = Field(default="sample", description="sample | parquet | csv | synthetic (TB_SOURCE)")
+    raw_dir: str | None = Field(default=None, description="Input folder for parquet/csv (TB_RAW_DIR)")
+    timezone: str = Field(
+        default="UTC", description="Time zone of naive timestamps in the input, e.g. America/New_York (TB_SOURCE_TZ)"
+    )
+    synthetic_freq: str = Field(default="1d", description="Bar size of synthetic data (TB_SYNTHETIC_FREQ)")
+    synthetic_bars: int = Field(default=5000, description="Bars per synthetic symbol (TB_SYNTHETIC_BARS)")
+    synthetic_seed: int = Field(default=0, description="Seed of synthetic data (TB_SYNTHETIC_SEED)")
+    synthetic_signal: float = Field(
+        default=0.0, description="Planted predictability of synthetic returns, 0 = random walk (TB_SYNTHETIC_SIGNAL)"
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "BarSourceResource":
+        return cls(
+            kind=settings.source,
+            raw_dir=settings.raw_dir,
+            timezone=settings.source_tz,
+            synthetic_freq=settings.synthetic_freq,
+            synthetic_bars=settings.synthetic_bars,
+            synthetic_seed=settings.synthetic_seed,
+            synthetic_signal=settings.synthetic_signal,
+        )
+
+    def source(self) -> BarSource:
+        return make_source(
+            self.kind,
+            raw_dir=self.raw_dir,
+            synthetic_freq=self.synthetic_freq,
+            synthetic_bars=self.synthetic_bars,
+            synthetic_seed=self.synthetic_seed,
+            synthetic_signal=self.synthetic_signal,
+        )
+
+    def load(self, symbol: str) -> RawBars:
+        return self.source().load(symbol)
+
+
+class _TransactionalDuckDbClient(DuckDbClient):
+    """Replace a partition in one transaction: a failed write leaves the old rows in place."""
+
+    @staticmethod
+    def delete_table_slice(context, table_slice: TableSlice, connection) -> None:
+        # a failed statement aborts a DuckDB transaction, so look before deleting
+        if _table_columns(connection, table_slice):
+            DuckDbClient.delete_table_slice(context, table_slice, connection)
+
+    @staticmethod
+    @contextmanager
+    def connect(context, table_slice):
+        with DuckDbClient.connect(context, table_slice) as conn:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+def _table_columns(connection, table_slice: TableSlice) -> dict[str, str]:
+    rows = connection.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        [table_slice.schema, table_slice.table],
+    ).fetchall()
+    return dict(rows)
+
+
+class _PandasByNameHandler(DuckDBPandasTypeHandler):
+    """Insert by column name, adding new nullable columns, and refuse to store nothing.
+
+    The stock handler inserts by position (a reordered frame would land in the wrong columns)
+    and skips empty frames after the old partition was deleted.
+    """
+
+    def handle_output(self, context, table_slice: TableSlice, obj: pd.DataFrame, connection):
+        if obj.empty:
+            raise ValueError(f"refusing to store an empty frame in {table_slice.schema}.{table_slice.table}")
+        existing = _table_columns(connection, table_slice)
+        if not existing:
+            connection.execute(f"CREATE TABLE {table_slice.schema}.{table_slice.table} AS SELECT * FROM obj")
+        else:
+            probe = connection.execute("SELECT * FROM obj LIMIT 0").description
+            for name, type_code, *_ in probe:
+                if name not in existing:
+                    connection.execute(
+                        f'ALTER TABLE {table_slice.schema}.{table_slice.table} ADD COLUMN "{name}" {type_code}'
+                    )
+            connection.execute(f"INSERT INTO {table_slice.schema}.{table_slice.table} BY NAME SELECT * FROM obj")
+        # the standard keys the UI shows as row counts
+        key = "dagster/partition_row_count" if context.has_partition_key else "dagster/row_count"
+        context.add_output_metadata({key: len(obj)})
+
+    def load_input(self, context, table_slice: TableSlice, connection) -> pd.DataFrame:
+        df = super().load_input(context, table_slice, connection)
+        # TIMESTAMPTZ comes back in the session time zone; the project speaks UTC
+        for col in df.columns:
+            if isinstance(df[col].dtype, pd.DatetimeTZDtype):
+                df[col] = df[col].dt.tz_convert("UTC")
+        return df
+
+
+class WarehouseIOManager(DuckDBPandasIOManager):
+    """dagster-duckdb's pandas IO manager on TB_DATA_DIR/warehouse.duckdb, with atomic partition
+    replacement (delete + insert in one transaction) and by-name inserts."""
+
+    @staticmethod
+    def type_handlers():
+        return [_PandasByNameHandler()]
+
+    def create_io_manager(self, context) -> DbIOManager:
+        return DbIOManager(
+            db_client=_TransactionalDuckDbClient(),
+            database=self.database,
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=pd.DataFrame,
+            io_manager_name="WarehouseIOManager",
+        )

@@ -1,0 +1,62 @@
+"""CSV files, one per symbol: `{TB_RAW_DIR}/{SYMBOL}.csv`.
+
+Reads the spellings vendors use (Date/date/ts/timestamp, Open/open, Adj Close ignored ...),
+sniffs the delimiter, and reads header-less files (`ts;open;high;low;close[;volume]`, as
+NinjaTrader exports) by position.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from tb_assets.core.bars import COLUMN_ALIASES, squash_name
+from tb_assets.core.errors import SourceError
+from tb_assets.sources.base import BarSource, RawBars
+from tb_assets.sources.files import match_entry, raw_root
+
+_POSITIONAL = ["ts", "open", "high", "low", "close", "volume", "vwap", "trade_count"]
+
+
+class CsvSource(BarSource):
+    name = "csv"
+
+    def __init__(self, raw_dir: str):
+        self.root = raw_root(raw_dir)
+
+    def list_symbols(self) -> list[str]:
+        return sorted({p.name[: -len(".csv")].upper() for p in self.root.glob("*") if p.name.lower().endswith(".csv")})
+
+    def load(self, symbol: str) -> RawBars:
+        path = match_entry(self.root, f"{symbol}.csv", what="CSV file", available=[f"{s}.csv" for s in self.list_symbols()])
+        return RawBars(symbol, read_bars_csv(path), str(path))
+
+
+def read_bars_csv(path: Path) -> pd.DataFrame:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc}") from exc
+    if not head.strip():
+        raise SourceError(f"{path}: the file is empty")
+    try:
+        sep = csv.Sniffer().sniff(head, delimiters=",;\t|").delimiter
+    except csv.Error:
+        sep = ","
+    first = next(csv.reader([head.splitlines()[0]], delimiter=sep))
+    has_header = any(squash_name(name) in COLUMN_ALIASES for name in first)
+    try:
+        if has_header:
+            return pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+        if not 5 <= len(first) <= len(_POSITIONAL):
+            raise SourceError(
+                f"{path}: no header with known column names (Date, Open, High, Low, Close ...) "
+                f"and {len(first)} columns, too many or too few to read by position"
+            )
+        # keep timestamps as text so '20110103 143000' is not read as a number
+        return pd.read_csv(path, sep=sep, header=None, names=_POSITIONAL[: len(first)], dtype={0: str})
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise SourceError(f"{path}: not a readable CSV file: {exc}") from exc

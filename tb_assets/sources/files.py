@@ -1,0 +1,26 @@
+"""Finding a symbol's files in a folder whatever the case of their names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tb_assets.core.errors import SourceError
+
+
+def raw_root(raw_dir: str) -> Path:
+    root = Path(raw_dir).expanduser()
+    if not root.is_dir():
+        raise SourceError(f"TB_RAW_DIR {str(root)!r} is not a folder")
+    return root
+
+
+def match_entry(root: Path, wanted: str, *, what: str, available: list[str]) -> Path:
+    """The entry of `root` whose name equals `wanted` ignoring case; SourceError if none."""
+    exact = root / wanted
+    if exact.exists():
+        return exact
+    for entry in root.iterdir():
+        if entry.name.lower() == wanted.lower():
+            return entry
+    shown = ", ".join(sorted(available)[:20]) or "nothing"
+    raise SourceError(f"no {what} {wanted!r} in {root} (found: {shown})")
