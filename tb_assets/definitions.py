@@ -27,7 +27,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
         selection=dg.AssetSelection.all(),
-        partitions_def=partitions,
         description="The whole graph for one SYMBOL|TIMEFRAME partition.",
     )
     return dg.Definitions(

@@ -2,10 +2,13 @@
 
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
+from dagster._utils.backoff import backoff
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from pydantic import Field
@@ -67,7 +70,19 @@ class _TransactionalDuckDbClient(DuckDbClient):
     @staticmethod
     @contextmanager
     def connect(context, table_slice):
-        with DuckDbClient.connect(context, table_slice) as conn:
+        # dagster-duckdb's connect() skips close() when the body raises, leaking a connection
+        # (and the file lock) after a failed write; this one always closes.
+        config = {"custom_user_agent": "dagster", **context.resource_config["connection_config"]}
+        database = context.resource_config["database"]
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # another process may hold the write lock for a moment: back off and retry (~100 s)
+        conn = backoff(
+            fn=duckdb.connect,
+            retry_on=(RuntimeError, duckdb.IOException),
+            kwargs={"database": database, "read_only": False, "config": config},
+            max_retries=10,
+        )
+        try:
             conn.execute("BEGIN TRANSACTION")
             try:
                 yield conn
@@ -75,6 +90,8 @@ class _TransactionalDuckDbClient(DuckDbClient):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        finally:
+            conn.close()
 
 
 def _table_columns(connection, table_slice: TableSlice) -> dict[str, str]:

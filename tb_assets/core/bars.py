@@ -126,24 +126,19 @@ def _parse_epoch(s: pd.Series, *, origin: str) -> pd.Series:
     return pd.to_datetime(s, unit=unit, utc=True)
 
 
+_OFFSET_RE = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
 def _parse_strings(s: pd.Series, *, origin: str) -> pd.Series:
+    # Strings with UTC offsets are instants (parse straight to UTC); others are naive local times.
+    has_offset = bool(s.dropna().str.strip().str.contains(_OFFSET_RE, regex=True).any())
     # Try strict formats first (fast, unambiguous), then let pandas infer per element.
-    for fmt in ("ISO8601", "%Y%m%d %H%M%S", "%Y%m%d", "%m/%d/%Y %H:%M", "%m/%d/%Y"):
+    for fmt in ("ISO8601", "%Y%m%d %H%M%S", "%Y%m%d", "%m/%d/%Y %H:%M", "%m/%d/%Y", "mixed"):
         try:
-            return _to_datetime(s, fmt)
-        except (ValueError, TypeError):
-            continue
-    try:
-        return _to_datetime(s, "mixed")
-    except (ValueError, TypeError) as exc:
-        raise BarsValidationError(f"{origin}: column 'ts' has values that are not timestamps: {exc}") from exc
-
-
-def _to_datetime(s: pd.Series, fmt: str) -> pd.Series:
-    out = pd.to_datetime(s, format=fmt)
-    if out.dtype == object:  # mixed UTC offsets: pandas leaves objects; make them UTC instants
-        out = pd.to_datetime(s, format=fmt, utc=True)
-    return out
+            return pd.to_datetime(s, format=fmt, utc=has_offset)
+        except (ValueError, TypeError) as exc:
+            last = exc
+    raise BarsValidationError(f"{origin}: column 'ts' has values that are not timestamps: {last}") from last
 
 
 def _first_ts(ts: pd.DatetimeIndex, mask: np.ndarray) -> str:

@@ -2,7 +2,8 @@
 
 SPX and IXIC are daily OHLCV of the S&P 500 and NASDAQ Composite, 1999-2018 (Yahoo Finance,
 as shipped by arch). VIX is the CBOE volatility index close, 2014-2019: a close-only series,
-so its bars are flat (open = high = low = close) and carry no volume.
+so its bars are flat (open = high = low = close) and carry no volume; the data set's empty
+holiday rows are skipped and counted in the origin text.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ class SampleSource(BarSource):
         if symbol == "VIX":
             from arch.data import vix
 
-            close = vix.load()["vix"]
+            series = vix.load()["vix"]
+            # arch aligns VIX to a calendar with US holidays as empty rows: those are not bars
+            close = series.dropna()
             frame = pd.DataFrame(
                 {"ts": close.index, "open": close.values, "high": close.values, "low": close.values, "close": close.values}
             )
-            return RawBars(symbol, frame, "arch.data.vix (close only)")
+            dropped = len(series) - len(close)
+            return RawBars(symbol, frame, f"arch.data.vix (close only; {dropped} empty holiday rows skipped)")
         raise SourceError(
             f"unknown symbol {symbol!r} in the sample source: it has {', '.join(SAMPLE_SYMBOLS)} "
             "(set TB_SOURCE=csv/parquet and TB_RAW_DIR for your own data)"

@@ -63,9 +63,9 @@ def bar_times(freq: str, n: int, start: pd.Timestamp) -> pd.DatetimeIndex:
     per_day = SESSION_MINUTES // int(step(freq) / pd.Timedelta(minutes=1))
     per_day = max(per_day, 1)
     days = pd.bdate_range(start.normalize(), periods=-(-n // per_day), freq="B")
-    offsets = SESSION_OPEN + step(freq) * np.arange(per_day)
-    grid = (days.values[:, None] + offsets.values[None, :]).ravel()[:n]
-    return pd.DatetimeIndex(grid, tz="UTC")
+    offsets = pd.to_timedelta(SESSION_OPEN + step(freq) * np.arange(per_day)).to_numpy()
+    grid = (days.tz_localize(None).to_numpy()[:, None] + offsets[None, :]).ravel()[:n]
+    return pd.DatetimeIndex(grid).tz_localize("UTC")
 
 
 @numba.njit(cache=True)

@@ -1,0 +1,39 @@
+"""`defs` loads, validates, and follows the project's Dagster conventions."""
+
+import dagster as dg
+
+from tb_assets.definitions import PIPELINE_JOB, build_definitions, defs
+from tb_assets_tests.conftest import make_settings
+
+
+def test_defs_load_and_every_job_schedule_and_sensor_validates():
+    dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    for job in repo.get_all_jobs():
+        assert job.name
+    for schedule in repo.schedule_defs:
+        assert schedule.job_name in {j.name for j in repo.get_all_jobs()}
+    for sensor in repo.sensor_defs:
+        assert sensor.name
+
+
+def test_default_partitions_are_the_sample_universe():
+    job = defs.resolve_job_def(PIPELINE_JOB)
+    assert sorted(job.partitions_def.get_partition_keys()) == ["IXIC|1d", "IXIC|1w", "SPX|1d", "SPX|1w"]
+    dims = [d.name for d in job.partitions_def.partitions_defs]
+    assert dims == ["symbol", "timeframe"]
+
+
+def test_bars_asset_conventions(tmp_path):
+    d = build_definitions(make_settings(tmp_path, symbols=("AAA",), timeframes=("5m", "1h")))
+    graph = d.resolve_asset_graph()
+    node = graph.get(dg.AssetKey("bars"))
+    assert d.resolve_assets_def(dg.AssetKey("bars")).op.pool == "duckdb"
+    assert {"duckdb", "pandas"} <= set(node.kinds)
+    assert node.group_name == "bars"
+    assert node.metadata["partition_expr"] == {"symbol": "symbol", "timeframe": "timeframe"}
+    checks = list(graph.asset_check_keys)
+    assert [c.name for c in checks] == ["bars_valid_ohlcv"]
+    spec = graph.get_check_spec(checks[0])
+    assert spec.blocking and spec.partitions_def is not None
+    assert sorted(d.resolve_job_def(PIPELINE_JOB).partitions_def.get_partition_keys()) == ["AAA|1h", "AAA|5m"]

@@ -1,0 +1,67 @@
+"""Shared fixtures: real data folder, throw-away data dirs and instances, small bar frames."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tb_assets.settings import PROJECT_ROOT, Settings
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    """TB_REAL_DATA (../shared/data/real in CI). Under CI the tests must run, never skip."""
+    path = os.environ.get("TB_REAL_DATA")
+    if not path or not Path(path).is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but TB_REAL_DATA={path!r} is not a folder of real market data")
+        pytest.skip("TB_REAL_DATA is not set (CI sets it to ../shared/data/real)")
+    return Path(path)
+
+
+def make_settings(data_dir: Path, **overrides) -> Settings:
+    base = dict(
+        data_dir=data_dir,
+        source="sample",
+        raw_dir=None,
+        symbols=("SPX", "IXIC"),
+        timeframes=("1d", "1w"),
+        context_symbols=("VIX",),
+        source_tz="UTC",
+        synthetic_freq="1d",
+        synthetic_bars=500,
+        synthetic_seed=0,
+        synthetic_signal=0.0,
+    )
+    base.update(overrides)
+    return Settings(**base)
+
+
+@pytest.fixture
+def dagster_home(tmp_path, monkeypatch) -> Path:
+    """A persistent Dagster instance in a temp folder, configured by the project's dagster.yaml."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("TB_DATA_DIR", str(data))
+    return home
+
+
+def minute_bars(n: int = 12, start: str = "2024-01-02 14:30", seed: int = 1) -> pd.DataFrame:
+    """Small consistent 1-minute bars for hand-checked tests."""
+    rng = np.random.default_rng(seed)
+    ts = pd.date_range(start, periods=n, freq="1min", tz="UTC")
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
+    open_ = np.concatenate([[100.0], close[:-1]])
+    high = np.maximum(open_, close) + 0.05
+    low = np.minimum(open_, close) - 0.05
+    vol = rng.integers(100, 1000, n).astype(float)
+    return pd.DataFrame({"ts": ts, "open": open_, "high": high, "low": low, "close": close, "volume": vol})

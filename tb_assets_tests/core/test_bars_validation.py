@@ -1,0 +1,201 @@
+"""Every validation rule: the error names the symbol, origin, column and timestamp."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tb_assets.core.bars import BAR_COLUMNS, normalize_columns, ohlcv_problems, parse_timestamps, validate_bars
+from tb_assets.core.errors import BarsValidationError
+from tb_assets_tests.conftest import minute_bars
+
+
+def run(df, policy="repair", tz="UTC"):
+    return validate_bars(df, symbol="SPX", origin="spx.csv", policy=policy, tz=tz)
+
+
+def test_clean_bars_pass_unchanged_with_full_schema():
+    raw = minute_bars()
+    out, rep = run(raw)
+    assert list(out.columns) == list(BAR_COLUMNS)
+    assert rep.repaired_rows == 0 and rep.rows_in == rep.rows_out == len(raw)
+    np.testing.assert_allclose(out["close"], raw["close"])
+    assert str(out["ts"].dt.tz) == "UTC"
+    assert out["vwap"].isna().all() and out["data_split"].isna().all()
+
+
+def test_vendor_spellings_and_adjusted_close():
+    raw = pd.DataFrame(
+        {"Date": ["2020-01-02", "2020-01-03"], "Open": [1.0, 2], "High": [2.0, 3], "Low": [0.5, 1], "Close": [1.5, 2],
+         "Adj Close": [1.4, 1.9], "Volume": [10, 20], "Comment": ["x", "y"]}
+    )
+    out, rep = run(raw)
+    assert rep.ignored_columns == ["Adj Close", "Comment"]
+    assert out["close"].tolist() == [1.5, 2.0]  # never the adjusted close
+    assert out["ts"].iloc[0] == pd.Timestamp("2020-01-02", tz="UTC")
+
+
+def test_two_columns_meaning_the_same_is_an_error():
+    raw = minute_bars().rename(columns={"ts": "Date"}).assign(timestamp=lambda d: d["Date"])
+    with pytest.raises(BarsValidationError, match="'Date' and 'timestamp' both mean 'ts'"):
+        run(raw)
+
+
+def test_missing_column_names_file_and_found_columns():
+    with pytest.raises(BarsValidationError, match=r"SPX \(spx.csv\): missing column\(s\) low; found ts, open, high, close"):
+        run(minute_bars().drop(columns=["low", "volume"]))
+
+
+def test_non_numeric_column_names_value_and_timestamp():
+    raw = minute_bars()
+    raw["close"] = raw["close"].astype(object)
+    raw.loc[3, "close"] = "n/a"
+    with pytest.raises(BarsValidationError, match=r"column 'close' is not numeric: value 'n/a' at 2024-01-02 14:33:00\+00:00"):
+        run(raw)
+
+
+def test_numeric_strings_are_accepted():
+    raw = minute_bars()
+    raw["open"] = raw["open"].map(lambda v: f" {v:.6f} ")
+    out, _ = run(raw)
+    assert out["open"].dtype == "float64"
+
+
+@pytest.mark.parametrize("value,what", [(np.nan, "NaN/inf"), (np.inf, "NaN/inf"), (0.0, "zero or negative"), (-5.0, "zero or negative")])
+def test_bad_prices_fail_whatever_the_policy(value, what):
+    raw = minute_bars()
+    raw.loc[4, "low"] = value
+    for policy in ("repair", "fail"):
+        with pytest.raises(BarsValidationError, match=rf"column 'low' has 1 {what}.*first at 2024-01-02 14:34:00"):
+            run(raw, policy)
+
+
+def test_negative_volume_fails():
+    raw = minute_bars()
+    raw.loc[2, "volume"] = -1
+    with pytest.raises(BarsValidationError, match=r"'volume' has 1 negative.*14:32"):
+        run(raw)
+
+
+def test_partial_missing_volume_repaired_or_failed():
+    raw = minute_bars()
+    raw.loc[[1, 5], "volume"] = np.nan
+    out, rep = run(raw)
+    assert rep.volume_filled == 2 and out.loc[1, "volume"] == 0
+    with pytest.raises(BarsValidationError, match=r"'volume' is empty on 2 row\(s\), first at 2024-01-02 14:31"):
+        run(raw, "fail")
+
+
+def test_no_volume_at_all_is_an_index():
+    out, rep = run(minute_bars().drop(columns="volume"))
+    assert not rep.has_volume and out["volume"].isna().all() and rep.repaired_rows == 0
+
+
+def test_high_below_low_repaired_with_count_or_failed():
+    raw = minute_bars()
+    raw.loc[[2, 7], ["high", "low"]] = raw.loc[[2, 7], ["low", "high"]].to_numpy()  # swapped
+    raw.loc[9, "close"] = raw.loc[9, "high"] + 1  # close above the high
+    out, rep = run(raw)
+    assert rep.ohlc_repaired == 3
+    assert ohlcv_problems(out) == []
+    assert out.loc[9, "high"] == raw.loc[9, "close"]
+    with pytest.raises(BarsValidationError, match=r"inconsistent OHLC on 3 row\(s\), first at 2024-01-02 14:32"):
+        run(raw, "fail")
+
+
+def test_unsorted_rows_sorted_or_failed():
+    raw = minute_bars().iloc[::-1].reset_index(drop=True)
+    out, rep = run(raw)
+    assert out["ts"].is_monotonic_increasing and rep.reordered_rows == len(raw) - 1
+    with pytest.raises(BarsValidationError, match=r"not sorted by time: 2024-01-02 14:40:00\+00:00 comes after 2024-01-02 14:41"):
+        run(raw, "fail")
+
+
+def test_exact_duplicates_dropped_or_failed_and_conflicts_always_fail():
+    raw = minute_bars()
+    dup = pd.concat([raw, raw.iloc[[3]]]).sort_values("ts", kind="stable").reset_index(drop=True)
+    out, rep = run(dup)
+    assert rep.duplicates_dropped == 1 and len(out) == len(raw)
+    with pytest.raises(BarsValidationError, match=r"duplicate timestamp 2024-01-02 14:33"):
+        run(dup, "fail")
+    conflict = dup.copy()
+    conflict.loc[4, "close"] = conflict.loc[4, "close"] * 1.0001
+    conflict.loc[4, "high"] = conflict.loc[4, ["high", "close"]].max()
+    with pytest.raises(BarsValidationError, match=r"duplicate timestamp 2024-01-02 14:33:00\+00:00 with different values"):
+        run(conflict)
+
+
+def test_naive_timestamps_localised_and_aware_converted():
+    raw = minute_bars()
+    naive = raw.assign(ts=raw["ts"].dt.tz_localize(None))
+    out, _ = run(naive, tz="America/New_York")
+    assert out["ts"].iloc[0] == pd.Timestamp("2024-01-02 19:30", tz="UTC")  # 14:30 EST = 19:30 UTC
+    aware = raw.assign(ts=raw["ts"].dt.tz_convert("Asia/Tokyo"))
+    out2, _ = run(aware)
+    assert (out2["ts"] == raw["ts"]).all()
+
+
+def test_mixed_offset_strings_become_utc_instants():
+    ts = parse_timestamps(pd.Series(["2024-03-08T09:30:00-05:00", "2024-03-11T09:30:00-04:00"]), origin="x")
+    assert list(ts) == [pd.Timestamp("2024-03-08 14:30", tz="UTC"), pd.Timestamp("2024-03-11 13:30", tz="UTC")]
+
+
+@pytest.mark.parametrize(
+    "values,first",
+    [(["20110103 143000", "20110103 143100"], "2011-01-03 14:30"), (["11/05/2019 09:30", "11/05/2019 09:31"], "2019-11-05 09:30"),
+     ([1_700_000_000, 1_700_000_060], "2023-11-14 22:13:20"), ([1_700_000_000_000, 1_700_000_060_000], "2023-11-14 22:13:20")],
+)
+def test_timestamp_formats(values, first):
+    assert parse_timestamps(pd.Series(values), origin="x")[0] == pd.Timestamp(first, tz="UTC")
+
+
+def test_unparseable_and_missing_timestamps_name_the_row():
+    with pytest.raises(BarsValidationError, match="not timestamps"):
+        parse_timestamps(pd.Series(["2024-01-01", "yesterday-ish"]), origin="f.csv")
+    with pytest.raises(BarsValidationError, match="row 1"):
+        parse_timestamps(pd.Series(["2024-01-01", None]), origin="f.csv")
+
+
+def test_dst_gap_in_local_time_is_an_error_not_a_guess():
+    with pytest.raises(BarsValidationError, match="cannot be read as America/New_York"):
+        parse_timestamps(pd.Series(["2024-03-10 02:30"]), origin="f.csv", tz="America/New_York")
+
+
+def test_empty_input():
+    with pytest.raises(BarsValidationError, match=r"SPX \(spx.csv\): no bars"):
+        run(minute_bars().iloc[:0])
+
+
+def test_data_split_values():
+    raw = minute_bars().assign(data_split=["Train"] * 6 + ["TEST"] * 6)
+    out, _ = run(raw)
+    assert out["data_split"].tolist() == ["train"] * 6 + ["test"] * 6
+    with pytest.raises(BarsValidationError, match=r"'data_split' must be 'train' or 'test', got 'valid'"):
+        run(raw.assign(data_split=["valid"] * 12))
+
+
+def test_unknown_policy_refused():
+    with pytest.raises(BarsValidationError, match="policy"):
+        run(minute_bars(), policy="ignore")
+
+
+def test_normalize_keeps_unknown_numeric_columns():
+    out, ignored = normalize_columns(minute_bars().assign(open_interest=1.0), origin="x")
+    assert "open_interest" in out.columns and ignored == []
+
+
+def test_ohlcv_problems_finds_each_broken_contract():
+    good, _ = run(minute_bars())
+    assert ohlcv_problems(good) == []
+    bad = good.copy()
+    bad.loc[3, "high"] = bad.loc[3, "low"] - 1
+    assert "outside [low, high]" in ohlcv_problems(bad)[0]
+    rev = good.iloc[::-1].reset_index(drop=True)
+    assert "not strictly increasing" in ohlcv_problems(rev)[0]
+    neg = good.copy()
+    neg.loc[0, "close"] = -1.0
+    assert any("non-positive" in p for p in ohlcv_problems(neg))
+    fut = good.copy()
+    assert "future" in ohlcv_problems(fut, now=pd.Timestamp("2024-01-02 14:35", tz="UTC"))[0]
+    naive = good.assign(ts=good["ts"].dt.tz_localize(None))
+    assert "not UTC" in ohlcv_problems(naive)[0]
+    assert ohlcv_problems(good.drop(columns="volume")) == ["missing column(s) volume"]

@@ -1,0 +1,156 @@
+"""`tb` as a user runs it: subprocesses against a persistent instance in a temp DAGSTER_HOME."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from tb_assets.settings import PROJECT_ROOT
+from tb_assets_tests.conftest import minute_bars
+
+pytestmark = pytest.mark.e2e
+TB = [sys.executable, "-m", "tb_assets.cli"]
+
+
+def tb(args, env, timeout=300):
+    return subprocess.run([*TB, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
+
+
+@pytest.fixture
+def env(dagster_home):
+    e = {k: v for k, v in os.environ.items() if not k.startswith("TB_") or k == "TB_REAL_DATA"}
+    e.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"])
+    return e
+
+
+def bars_rows(data_dir) -> pd.DataFrame:
+    con = duckdb.connect(str(Path(data_dir) / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT symbol, timeframe, count(*) AS n FROM bars GROUP BY ALL ORDER BY ALL").fetchdf()
+    finally:
+        con.close()
+
+
+def test_help_explains_every_option(env):
+    top = tb(["--help"], env)
+    assert top.returncode == 0 and "run" in top.stdout and "TB_SOURCE" in top.stdout
+    run = tb(["run", "--help"], env)
+    for option in ("--select", "--partition", "--config", "--verbose", "SYMBOL|TIMEFRAME", "TB_DATA_DIR"):
+        assert option in run.stdout
+
+
+def test_default_run_materializes_every_partition_and_persists(env):
+    done = tb(["run"], env)
+    assert done.returncode == 0, done.stderr
+    for key in ("SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w"):
+        assert f"] {key} ok" in done.stdout
+    assert "partition  status" in done.stdout and "5,031" in done.stdout and "1/1" in done.stdout
+    assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044]
+    # a fresh process on the same DAGSTER_HOME (what the UI reads) sees the runs and materializations
+    probe = (
+        "import dagster as dg\n"
+        "i = dg.DagsterInstance.get()\n"
+        "runs = i.get_runs(filters=dg.RunsFilter(tags={'tb/launched_by': 'tb run'}))\n"
+        "print(len(runs), sorted(r.tags['dagster/partition'] for r in runs))\n"
+        "print(sorted(i.get_materialized_partitions(dg.AssetKey('bars'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "4 ['IXIC|1d', 'IXIC|1w', 'SPX|1d', 'SPX|1w']" in out.stdout
+    assert "['IXIC|1d', 'IXIC|1w', 'SPX|1d', 'SPX|1w']" in out.stdout.splitlines()[1]
+    assert (Path(env["TB_DATA_DIR"]) / "history").is_dir()  # instance storage lives under TB_DATA_DIR
+
+
+def test_failing_partition_is_named_with_its_reason_and_exit_code(env, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    good = minute_bars(30)
+    good["ts"] = pd.bdate_range("2024-01-01", periods=30, tz="UTC")
+    good.to_csv(raw / "GOOD.csv", index=False)
+    good.assign(close=-1.0).to_csv(raw / "BAD.csv", index=False)
+    env.update(TB_SOURCE="csv", TB_RAW_DIR=str(raw), TB_TIMEFRAMES="1d")
+    parts = tb(["partitions"], env)
+    assert parts.stdout.split() == ["BAD|1d", "GOOD|1d"]  # symbols discovered in TB_RAW_DIR
+    done = tb(["run", "--select", "bars"], env)
+    assert done.returncode == 1
+    assert "GOOD|1d ok" in done.stdout and "BAD|1d FAILED" in done.stdout
+    assert "BAD|1d: bars: BarsValidationError: BAD (" in done.stderr
+    assert "column 'close' has 30 zero or negative price(s), first at 2024-01-01" in done.stderr
+
+
+def test_run_config_file_and_bad_arguments(env, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("ops:\n  bars:\n    config:\n      policy: fail\n")
+    ok = tb(["run", "--select", "bars", "--partition", "SPX|1w", "--config", str(config)], env)
+    assert ok.returncode == 0, ok.stderr
+    assert "for 1 partition(s)" in ok.stdout
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("ops:\n  bars:\n    config:\n      policy: maybe\n")
+    bad = tb(["run", "--partition", "SPX|1w", "--config", str(wrong)], env)
+    assert bad.returncode == 1 and "SPX|1w" in bad.stderr
+    assert "no partition matches 'TSLA|1d'" in tb(["run", "--partition", "TSLA|1d"], env).stderr
+    assert "unknown asset(s) nope" in tb(["run", "--select", "nope"], env).stderr
+    env["TB_SYMBOLS"] = "../etc"
+    broken = tb(["partitions"], env)
+    assert broken.returncode == 2 and "invalid symbol '../etc'" in broken.stderr
+
+
+def test_two_runs_of_different_partitions_at_once_both_succeed(env):
+    procs = [
+        subprocess.Popen([*TB, "run", "--partition", p], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
+        for p in ("SPX", "IXIC")
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, outs):
+        assert proc.returncode == 0, err
+    assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044]
+
+
+def test_dagster_definitions_validate(env):
+    done = subprocess.run(
+        [shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_runs_from_the_cli_show_in_the_ui(env):
+    assert tb(["run", "--select", "bars", "--partition", "SPX|1w"], env).returncode == 0
+    port = free_port()
+    web = shutil.which("dagster-webserver", path=str(Path(sys.executable).parent)) or "dagster-webserver"
+    server = subprocess.Popen([web, "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], env=env, cwd=PROJECT_ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        query = {"query": "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"}
+        deadline = time.time() + 120
+        runs = None
+        while time.time() < deadline:
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps(query).encode(),
+                                             headers={"Content-Type": "application/json"})
+                runs = json.load(urllib.request.urlopen(req, timeout=5))["data"]["runsOrError"]["results"]
+                break
+            except OSError:
+                time.sleep(1)
+        assert runs is not None, "the Dagster webserver did not answer"
+        assert len(runs) == 1 and runs[0]["status"] == "SUCCESS"
+        assert {"key": "dagster/partition", "value": "SPX|1w"} in runs[0]["tags"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

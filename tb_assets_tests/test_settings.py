@@ -1,0 +1,61 @@
+"""The environment-variable contract (DESIGN §3)."""
+
+import re
+
+import pandas as pd
+import pytest
+
+from tb_assets.core.errors import ConfigError
+from tb_assets.settings import PROJECT_ROOT, load_settings
+
+ALL = ["TB_DATA_DIR", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
+       "TB_SYNTHETIC_FREQ", "TB_SYNTHETIC_BARS", "TB_SYNTHETIC_SEED", "TB_SYNTHETIC_SIGNAL"]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ALL:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_need_no_configuration():
+    s = load_settings()
+    assert s.source == "sample" and s.symbols == ("SPX", "IXIC") and s.timeframes == ("1d", "1w")
+    assert s.context_symbols == ("VIX",) and s.data_dir == PROJECT_ROOT / "data"
+    assert s.warehouse_path == PROJECT_ROOT / "data" / "warehouse.duckdb"
+
+
+def test_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv("TB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TB_SOURCE", "Synthetic")
+    monkeypatch.setenv("TB_SYMBOLS", "aaa, bbb")
+    monkeypatch.setenv("TB_TIMEFRAMES", "1h,5m")
+    monkeypatch.setenv("TB_SYNTHETIC_SIGNAL", "0.25")
+    s = load_settings()
+    assert (s.source, s.symbols, s.timeframes, s.synthetic_signal) == ("synthetic", ("AAA", "BBB"), ("5m", "1h"), 0.25)
+    assert s.context_symbols == ("SYN0",) and s.data_dir == tmp_path
+
+
+def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
+    for sym in ("msft", "AAPL"):
+        pd.DataFrame({"Date": ["2024-01-02"], "Open": [1], "High": [1], "Low": [1], "Close": [1]}).to_csv(tmp_path / f"{sym}.csv", index=False)
+    monkeypatch.setenv("TB_SOURCE", "csv")
+    monkeypatch.setenv("TB_RAW_DIR", str(tmp_path))
+    assert load_settings().symbols == ("AAPL", "MSFT")
+
+
+@pytest.mark.parametrize(
+    "name,value,message",
+    [("TB_SOURCE", "s3", "TB_SOURCE='s3'"), ("TB_SYMBOLS", "SPX,a/b", "invalid symbol 'a/b'"), ("TB_TIMEFRAMES", "1d,3d", "unsupported timeframe '3d'"),
+     ("TB_SYNTHETIC_BARS", "many", "TB_SYNTHETIC_BARS='many' is not a valid int"), ("TB_CONTEXT_SYMBOLS", "VIX;x", "invalid symbol")],
+)
+def test_bad_values_name_the_variable(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings()
+
+
+def test_file_sources_need_a_raw_dir(monkeypatch):
+    monkeypatch.setenv("TB_SOURCE", "parquet")
+    with pytest.raises(ConfigError, match="TB_SOURCE=parquet needs TB_RAW_DIR"):
+        load_settings()
