@@ -36,10 +36,15 @@ class PartitionOutcome:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    # `tb dev` hands every option it does not know to `dagster dev` (e.g. -p 3001)
+    args, extra = parser.parse_known_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if args.func is cmd_dev:
+        args.dagster_args = [*extra, *args.dagster_args]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args.func(args)
 
 
@@ -100,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
             "persist across restarts and runs started by `tb run` show in the UI. Extra arguments go to dagster dev."
         ),
     )
-    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed through, e.g. -p 3001")
+    dev.add_argument("dagster_args", nargs="*", metavar="DAGSTER_DEV_ARGS", help="passed to dagster dev, e.g. -p 3001")
     dev.set_defaults(func=cmd_dev)
     return p
 
@@ -130,7 +135,8 @@ def cmd_dev(args) -> int:
     from tb_assets.settings import PROJECT_ROOT, apply_default_environment
 
     apply_default_environment()
-    cmd = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), *args.dagster_args]
+    # the interpreter running `tb` has dagster installed, activated venv or not
+    cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), *args.dagster_args]
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} TB_DATA_DIR={os.environ['TB_DATA_DIR']}", flush=True)
     os.chdir(PROJECT_ROOT)
     os.execvp(cmd[0], cmd)
