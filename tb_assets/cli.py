@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.func is cmd_dev:
-        args.dagster_args = [*extra, *args.dagster_args]
+        args.dagster_args = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args.func(args)
@@ -102,10 +102,10 @@ def _parser() -> argparse.ArgumentParser:
         help="open the Dagster UI (dagster dev) on the project's persistent instance",
         description=(
             "Run `dagster dev` with DAGSTER_HOME set to the project root and TB_DATA_DIR defaulted, so runs "
-            "persist across restarts and runs started by `tb run` show in the UI. Extra arguments go to dagster dev."
+            "persist across restarts and runs started by `tb run` show in the UI. Every other argument goes to "
+            "dagster dev, e.g. `tb dev -p 3001`."
         ),
     )
-    dev.add_argument("dagster_args", nargs="*", metavar="DAGSTER_DEV_ARGS", help="passed to dagster dev, e.g. -p 3001")
     dev.set_defaults(func=cmd_dev)
     return p
 
@@ -209,7 +209,9 @@ def cmd_run(args) -> int:
     what = ", ".join(n.to_user_string() for n in selection) if selection else "all assets"
     print(f"tb run: {what} for {len(keys)} partition(s); instance {os.environ['DAGSTER_HOME']}, data {data_dir}", flush=True)
     outcomes: list[PartitionOutcome] = []
-    with dg.DagsterInstance.get() as instance:
+    from tb_assets.instance import open_instance
+
+    with open_instance() as instance:
         for i, key in enumerate(keys, 1):
             print(f"[{i}/{len(keys)}] {key} ...", flush=True)
             outcome = _run_partition(job, instance, key, selection, run_config)

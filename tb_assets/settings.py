@@ -14,7 +14,22 @@ from tb_assets.core.symbols import parse_symbol_list
 from tb_assets.core.timeframes import parse_timeframe_list
 from tb_assets.sources import SOURCE_KINDS
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The folder holding dagster.yaml: the checkout the package was installed from (editable
+    install), else the nearest one above the working directory, else the working directory."""
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "dagster.yaml").is_file():
+        return package_parent
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dagster.yaml").is_file() and (folder / "workspace.yaml").is_file():
+            return folder
+    return here
+
+
+PROJECT_ROOT = find_project_root()
 
 DEFAULT_TIMEFRAMES = "1d,1w"
 

@@ -59,3 +59,10 @@ def test_file_sources_need_a_raw_dir(monkeypatch):
     monkeypatch.setenv("TB_SOURCE", "parquet")
     with pytest.raises(ConfigError, match="TB_SOURCE=parquet needs TB_RAW_DIR"):
         load_settings()
+
+
+def test_project_root_is_the_checkout_with_dagster_yaml(tmp_path):
+    from tb_assets.settings import find_project_root
+
+    assert (PROJECT_ROOT / "dagster.yaml").is_file() and (PROJECT_ROOT / "workspace.yaml").is_file()
+    assert find_project_root(tmp_path) == PROJECT_ROOT  # an editable install wins over the cwd

@@ -218,3 +218,35 @@ def test_blocking_check_fails_on_corrupted_stored_bars(tmp_path):
     (evaluation,) = result.get_asset_check_evaluations()
     assert not evaluation.passed
     assert "open/close outside [low, high], first at 1999-01-04" in evaluation.metadata["problems"].value
+
+
+@pytest.mark.real_data
+def test_real_minutes_from_parquet_layout_materialize_and_survive_corruption(tmp_path, real_data):
+    """Real SPY minutes (March 2011) in the {SYMBOL}/dt=YYYY-MM-DD/*.parquet layout."""
+    raw = pd.read_csv(real_data / "pyalgotrade/nt-spy-minute-2011-03.csv", sep=";", header=None,
+                      names=["ts", "open", "high", "low", "close", "volume"], dtype={"ts": str})
+    raw["ts"] = pd.to_datetime(raw["ts"], format="%Y%m%d %H%M%S", utc=True)
+    pq = tmp_path / "pq"
+    for day, g in raw.groupby(raw["ts"].dt.strftime("%Y-%m-%d")):
+        (pq / "SPY" / f"dt={day}").mkdir(parents=True)
+        g.to_parquet(pq / "SPY" / f"dt={day}" / "part-0.parquet", index=False)
+    settings = make_settings(tmp_path, source="parquet", raw_dir=str(pq), symbols=("SPY",), timeframes=("5m", "1h", "1d"))
+    defs = build_definitions(settings)
+    for tf in ("5m", "1h", "1d"):
+        result = run(defs, f"SPY|{tf}")
+        assert result.success, failure_text(result)
+        assert all(c.passed for c in result.get_asset_check_evaluations())
+        md = metadata(result)
+        assert md["base_rows"] == 17577 and md["source_bar_size"] == "0 days 00:01:00"
+        table = stored(settings, "SPY", tf)
+        assert len(table) == md["rows"] and table["volume"].sum() == raw["volume"].sum()
+    assert metadata(run(defs, "SPY|5m"))["gaps"] > 0  # 5-minute stretches with no trade inside sessions
+    assert len(stored(settings, "SPY", "1d")) == raw["ts"].dt.date.nunique()
+
+    before = stored(settings, "SPY", "1h")
+    victim = next((pq / "SPY").glob("dt=2011-03-15/*.parquet"))
+    victim.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
+    broken = run(defs, "SPY|1h")
+    assert not broken.success and "SPY: cannot read parquet under" in failure_text(broken)
+    assert "dt=2011-03-15/part-0.parquet" in failure_text(broken)  # the corrupt file is named
+    pd.testing.assert_frame_equal(stored(settings, "SPY", "1h"), before)

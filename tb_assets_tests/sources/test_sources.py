@@ -109,7 +109,7 @@ def test_parquet_reads_only_the_requested_symbol(tmp_path):
     (bad / "part-0.parquet").write_bytes(b"PAR1 this is not parquet")
     src = make_source("parquet", raw_dir=str(tmp_path))
     assert len(src.load("SPY").frame) == 10  # QQQ's corrupt file is never opened
-    with pytest.raises(SourceError, match=r"QQQ: cannot read parquet under .*QQQ"):
+    with pytest.raises(SourceError, match=r"QQQ: cannot read parquet under .*QQQ.*dt=2024-01-02/part-0.parquet"):
         src.load("QQQ")
 
 
