@@ -273,6 +273,8 @@ def _run_partition(job, instance, key: str, selection, run_config: dict) -> Part
 
 def _failure_reason(result) -> str:
     """The user's own error behind a failed run: the deepest cause of the first step failure."""
+    import dagster as dg
+
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
@@ -283,7 +285,7 @@ def _failure_reason(result) -> str:
                 return f"step {step} failed"
             return f"{step}: {error.cls_name}: {_first_line(error.message.split(': ', 1)[-1])}"
     for event in result.all_events:
-        if event.event_type.value == "PIPELINE_FAILURE" and event.message:
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.message:
             return _first_line(event.message)
     return "run failed"
 

@@ -27,7 +27,6 @@ class DataDirComputeLogManager(LocalComputeLogManager):
         data_dir = os.environ.get("TB_DATA_DIR")
         if not data_dir:
             raise RuntimeError("TB_DATA_DIR is not set: start Dagster through `tb dev` or export TB_DATA_DIR")
-        self._subdir = subdir
         super().__init__(base_dir=os.path.join(data_dir, subdir), inst_data=inst_data)
 
     @classmethod

@@ -14,7 +14,7 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from pydantic import Field
 
 from tb_assets.settings import Settings
-from tb_assets.sources import BarSource, RawBars, make_source
+from tb_assets.sources import BarSource, make_source
 
 
 class BarSourceResource(dg.ConfigurableResource):
@@ -53,9 +53,6 @@ class BarSourceResource(dg.ConfigurableResource):
             synthetic_seed=self.synthetic_seed,
             synthetic_signal=self.synthetic_signal,
         )
-
-    def load(self, symbol: str) -> RawBars:
-        return self.source().load(symbol)
 
 
 class _TransactionalDuckDbClient(DuckDbClient):

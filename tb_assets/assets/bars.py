@@ -37,7 +37,8 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
     def bars(context: dg.AssetExecutionContext, config: BarsConfig, bar_source: BarSourceResource) -> dg.MaterializeResult:
         """Validated OHLCV bars of the partition's symbol at its timeframe (UTC, bucket-start labels)."""
         symbol, timeframe = partition_parts(context)
-        raw = bar_source.load(symbol)
+        source = bar_source.source()
+        raw = source.load(symbol)
         clean, report = validate_bars(
             raw.frame, symbol=symbol, origin=raw.origin, policy=config.policy, tz=bar_source.timezone
         )
@@ -71,7 +72,7 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                 "volume_filled": report.volume_filled,
                 "has_volume": report.has_volume,
                 "ignored_columns": ", ".join(report.ignored_columns) or "none",
-                "source": bar_source.source().describe(),
+                "source": source.describe(),
                 "origin": raw.origin,
                 "source_bar_size": str(base),
                 "policy": config.policy,

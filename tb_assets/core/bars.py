@@ -7,7 +7,7 @@ in error messages: a user with a bad file must be told which file, column and ti
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -60,9 +60,6 @@ class BarsReport:
     def repaired_rows(self) -> int:
         return self.reordered_rows + self.duplicates_dropped + self.ohlc_repaired + self.volume_filled
 
-    def as_dict(self) -> dict:
-        return {**asdict(self), "repaired_rows": self.repaired_rows}
-
 
 def normalize_columns(df: pd.DataFrame, *, origin: str) -> tuple[pd.DataFrame, list[str]]:
     """Rename vendor spellings to canonical names; return the frame and the ignored columns.
@@ -102,7 +99,7 @@ def parse_timestamps(values: pd.Series, *, origin: str, tz: str = "UTC") -> pd.D
     if pd.api.types.is_datetime64_any_dtype(s):
         parsed = s
     elif pd.api.types.is_numeric_dtype(s):
-        parsed = _parse_epoch(s, origin=origin)
+        parsed = _parse_epoch(s)
     else:
         parsed = _parse_strings(s.astype("string"), origin=origin)
     idx = pd.DatetimeIndex(parsed)
@@ -120,7 +117,8 @@ def parse_timestamps(values: pd.Series, *, origin: str, tz: str = "UTC") -> pd.D
     return idx.tz_convert("UTC").as_unit("ns")
 
 
-def _parse_epoch(s: pd.Series, *, origin: str) -> pd.Series:
+def _parse_epoch(s: pd.Series) -> pd.Series:
+    # epoch numbers: the magnitude tells the unit (seconds ~1e9 today, ns ~1e18)
     top = float(np.nanmax(np.abs(s.to_numpy(dtype="float64")))) if len(s) else 0.0
     unit = "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
     return pd.to_datetime(s, unit=unit, utc=True)
@@ -165,7 +163,7 @@ def validate_bars(
         raise BarsValidationError(f"unknown policy {policy!r}: use 'repair' or 'fail'")
     where = f"{symbol} ({origin})"
     report = BarsReport(rows_in=len(raw))
-    if raw is None or len(raw) == 0:
+    if len(raw) == 0:
         raise BarsValidationError(f"{where}: no bars (empty result)")
 
     df, report.ignored_columns = normalize_columns(raw, origin=where)

@@ -79,7 +79,6 @@ def check_resolution(base: pd.Timedelta | None, tf: str, *, symbol: str) -> None
     """Raise if the requested timeframe is finer than the source's own bars."""
     if base is None:
         return
-    # daily sources have 1-day mode spacing; weekly ones 7 days; allow for Friday->Monday
     if step(tf) < base:
         finest = next((name for name, d in TIMEFRAMES.items() if d >= base), None)
         raise ConfigError(
