@@ -8,9 +8,11 @@ import dagster as dg
 
 from tb_assets.assets.bars import build_bars_asset
 from tb_assets.assets.common import WAREHOUSE_IO
+from tb_assets.assets.features import build_features_asset
 from tb_assets.checks.bars import build_bars_checks
+from tb_assets.checks.features import build_features_checks
 from tb_assets.partitions import build_partitions
-from tb_assets.resources import BarSourceResource, WarehouseIOManager
+from tb_assets.resources import ArtifactStore, BarSourceResource, WarehouseIOManager
 from tb_assets.settings import Settings, load_settings
 
 PIPELINE_JOB = "tb_pipeline"
@@ -24,18 +26,20 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for one configuration (tests build their own from custom Settings)."""
     partitions = build_partitions(settings)
     bars = build_bars_asset(partitions)
+    features = build_features_asset(partitions)
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
         selection=dg.AssetSelection.all(),
         description="The whole graph for one SYMBOL|TIMEFRAME partition.",
     )
     return dg.Definitions(
-        assets=[bars],
-        asset_checks=build_bars_checks(bars, partitions),
+        assets=[bars, features],
+        asset_checks=[*build_bars_checks(bars, partitions), *build_features_checks(features, partitions)],
         jobs=[pipeline],
         resources={
             "bar_source": BarSourceResource.from_settings(settings),
             WAREHOUSE_IO: WarehouseIOManager(database=str(settings.warehouse_path), schema="main"),
+            "artifacts": ArtifactStore(root=str(settings.artifacts_dir)),
         },
     )
 

@@ -13,6 +13,8 @@ from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from pydantic import Field
 
+from tb_assets.core.artifacts import artifact_dir, read_json, write_json
+from tb_assets.core.bars import prepare_bars
 from tb_assets.settings import Settings
 from tb_assets.sources import BarSource, make_source
 
@@ -31,6 +33,9 @@ class BarSourceResource(dg.ConfigurableResource):
     synthetic_signal: float = Field(
         default=0.0, description="Planted predictability of synthetic returns, 0 = random walk (TB_SYNTHETIC_SIGNAL)"
     )
+    context_symbols: list[str] = Field(
+        default_factory=list, description="Context symbols joined into every primary's features (TB_CONTEXT_SYMBOLS)"
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "BarSourceResource":
@@ -42,6 +47,7 @@ class BarSourceResource(dg.ConfigurableResource):
             synthetic_bars=settings.synthetic_bars,
             synthetic_seed=settings.synthetic_seed,
             synthetic_signal=settings.synthetic_signal,
+            context_symbols=list(settings.context_symbols),
         )
 
     def source(self) -> BarSource:
@@ -53,6 +59,29 @@ class BarSourceResource(dg.ConfigurableResource):
             synthetic_seed=self.synthetic_seed,
             synthetic_signal=self.synthetic_signal,
         )
+
+    def prepared_bars(self, symbol: str, timeframe: str, policy: str = "repair") -> pd.DataFrame:
+        """A symbol's validated bars at `timeframe`, straight from the source (context symbols)."""
+        raw = self.source().load(symbol)
+        bars, _, _ = prepare_bars(
+            raw.frame, symbol=symbol, origin=raw.origin, timeframe=timeframe, policy=policy, tz=self.timezone
+        )
+        return bars
+
+
+class ArtifactStore(dg.ConfigurableResource):
+    """File artifacts under TB_DATA_DIR/artifacts/<asset>/<symbol>/<timeframe>/, written atomically."""
+
+    root: str = Field(description="Folder of all artifacts (TB_DATA_DIR/artifacts)")
+
+    def path(self, asset: str, symbol: str, timeframe: str, name: str) -> Path:
+        return artifact_dir(Path(self.root), asset, symbol, timeframe) / name
+
+    def write_json(self, asset: str, symbol: str, timeframe: str, name: str, obj) -> Path:
+        return write_json(self.path(asset, symbol, timeframe, name), obj)
+
+    def read_json(self, asset: str, symbol: str, timeframe: str, name: str):
+        return read_json(self.path(asset, symbol, timeframe, name))
 
 
 class _TransactionalDuckDbClient(DuckDbClient):

@@ -31,7 +31,7 @@ def make_settings(data_dir: Path, **overrides) -> Settings:
         raw_dir=None,
         symbols=("SPX", "IXIC"),
         timeframes=("1d", "1w"),
-        context_symbols=("VIX",),
+        context_symbols=("SPX", "IXIC"),
         source_tz="UTC",
         synthetic_freq="1d",
         synthetic_bars=500,

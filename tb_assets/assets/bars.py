@@ -7,8 +7,8 @@ import dagster as dg
 from pydantic import Field
 
 from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, markdown_table
-from tb_assets.core.bars import GAP_RULE, count_gaps, resample_bars, validate_bars
-from tb_assets.core.timeframes import INTRADAY, check_resolution, infer_base_step
+from tb_assets.core.bars import GAP_RULE, count_gaps, prepare_bars
+from tb_assets.core.timeframes import INTRADAY
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import BarSourceResource
 
@@ -39,12 +39,9 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         symbol, timeframe = partition_parts(context)
         source = bar_source.source()
         raw = source.load(symbol)
-        clean, report = validate_bars(
-            raw.frame, symbol=symbol, origin=raw.origin, policy=config.policy, tz=bar_source.timezone
+        out, report, base = prepare_bars(
+            raw.frame, symbol=symbol, origin=raw.origin, timeframe=timeframe, policy=config.policy, tz=bar_source.timezone
         )
-        base = infer_base_step(clean["ts"])
-        check_resolution(base, timeframe, symbol=symbol)
-        out = resample_bars(clean, timeframe)
         out.insert(0, "timeframe", timeframe)
         out.insert(0, "symbol", symbol)
 

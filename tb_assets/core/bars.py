@@ -406,3 +406,18 @@ def ohlcv_problems(bars: pd.DataFrame, *, now: pd.Timestamp | None = None) -> li
     if (vol < 0).any():
         problems.append(f"{int((vol < 0).sum())} negative volume(s)")
     return problems
+
+
+def prepare_bars(
+    raw: pd.DataFrame, *, symbol: str, origin: str, timeframe: str, policy: Policy = "repair", tz: str = "UTC"
+) -> tuple[pd.DataFrame, BarsReport, pd.Timedelta | None]:
+    """Validate vendor bars and resample them to `timeframe`: the one path every stage uses.
+
+    Returns the bars, the validation report and the source's own bar size.
+    """
+    from tb_assets.core.timeframes import check_resolution, infer_base_step
+
+    clean, report = validate_bars(raw, symbol=symbol, origin=origin, policy=policy, tz=tz)
+    base = infer_base_step(clean["ts"])
+    check_resolution(base, timeframe, symbol=symbol)
+    return resample_bars(clean, timeframe), report, base

@@ -15,7 +15,9 @@ from tb_assets.sources.base import BarSource, RawBars
 
 SAMPLE_SYMBOLS = ("SPX", "IXIC", "VIX")
 DEFAULT_PRIMARY = ("SPX", "IXIC")
-DEFAULT_CONTEXT = ("VIX",)
+# Each index is the other's context. VIX is opt-in (TB_CONTEXT_SYMBOLS=SPX,IXIC,VIX): its data
+# set covers 2014-2019 only, and the inner join on timestamps would cut 1999-2013 away.
+DEFAULT_CONTEXT = ("SPX", "IXIC")
 
 
 class SampleSource(BarSource):

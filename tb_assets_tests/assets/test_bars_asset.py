@@ -6,49 +6,18 @@ import pandas as pd
 import pytest
 import dagster as dg
 
-from tb_assets.definitions import PIPELINE_JOB, build_definitions
+from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings, minute_bars
-
-QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-
-def run(defs, key, run_config=None, selection=None):
-    job = defs.resolve_job_def(PIPELINE_JOB)
-    config = {**QUIET, **(run_config or {})}
-    return job.execute_in_process(
-        partition_key=key, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, run_config=config,
-        asset_selection=selection,
-    )
+from tb_assets_tests.helpers import QUIET, failure_text, metadata, run, stored
 
 
-def stored(settings, symbol, timeframe):
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute("SELECT * FROM bars WHERE symbol = ? AND timeframe = ? ORDER BY ts", [symbol, timeframe]).fetchdf()
-    finally:
-        con.close()
-
-
-def failure_text(result) -> str:
-    texts = []
-    for e in result.all_events:
-        if e.is_step_failure:
-            err = e.step_failure_data.error
-            while err is not None:
-                texts.append(err.message)
-                err = err.cause
-    return "\n".join(texts)
-
-
-def metadata(result, asset="bars"):
-    (mat,) = result.asset_materializations_for_node(asset)
-    return {k: v.value for k, v in mat.metadata.items()}
-
+def run_bars(defs, key, run_config=None):
+    return run(defs, key, run_config, selection=[dg.AssetKey("bars")])
 
 def test_sample_partitions_materialize_with_metadata_and_checks(tmp_path):
     settings = make_settings(tmp_path)
     defs = build_definitions(settings)
-    daily = run(defs, "SPX|1d")
+    daily = run_bars(defs, "SPX|1d")
     assert daily.success
     md = metadata(daily)
     assert md["rows"] == 5031 and md["gaps"] == 3 and md["has_volume"] is True and md["repaired_rows"] == 0
@@ -56,12 +25,12 @@ def test_sample_partitions_materialize_with_metadata_and_checks(tmp_path):
     assert md["dagster/partition_row_count"] == 5031
     assert [(c.asset_check_key.name, c.passed) for c in daily.get_asset_check_evaluations()] == [("bars_valid_ohlcv", True)]
 
-    weekly = run(defs, "SPX|1w")
+    weekly = run_bars(defs, "SPX|1w")
     assert weekly.success and metadata(weekly)["rows"] == 1044
     table = stored(settings, "SPX", "1w")
     assert len(table) == 1044 and (table["ts"].dt.tz_convert("UTC").dt.dayofweek == 0).all()
     # re-materializing replaces the partition (no duplicate rows) and leaves the others alone
-    assert run(defs, "SPX|1w").success
+    assert run_bars(defs, "SPX|1w").success
     assert len(stored(settings, "SPX", "1w")) == 1044 and len(stored(settings, "SPX", "1d")) == 5031
 
 
@@ -140,13 +109,13 @@ def test_bad_csv_fails_the_partition_and_keeps_the_stored_one(tmp_path, breaker,
     settings = make_settings(tmp_path, source="csv", raw_dir=str(raw), symbols=("ACME",), timeframes=("1d",))
     defs = build_definitions(settings)
     write_csv(raw, "ACME", good_daily())
-    assert run(defs, "ACME|1d").success
+    assert run_bars(defs, "ACME|1d").success
     before = stored(settings, "ACME", "1d")
     assert len(before) == 40
 
     write_csv(raw, "ACME", breaker(good_daily()))
     bars_config = {"ops": {"bars": {"config": config}}} if config else None
-    result = run(defs, "ACME|1d", run_config=bars_config)
+    result = run_bars(defs, "ACME|1d", run_config=bars_config)
     assert not result.success
     text = failure_text(result)
     assert message in text and "ACME" in text and "ACME.csv" in text
@@ -158,7 +127,7 @@ def test_repair_policy_counts_repairs_in_metadata(tmp_path):
     raw.mkdir()
     settings = make_settings(tmp_path, source="csv", raw_dir=str(raw), symbols=("ACME",), timeframes=("1d",))
     write_csv(raw, "ACME", break_unsorted(break_high_low(good_daily())))
-    result = run(build_definitions(settings), "ACME|1d")
+    result = run_bars(build_definitions(settings), "ACME|1d")
     assert result.success
     md = metadata(result)
     assert md["ohlc_repaired"] == 1 and md["reordered_rows"] == 39 and md["repaired_rows"] == 40
@@ -171,16 +140,16 @@ def test_unknown_symbol_unsupported_timeframe_and_corrupt_parquet_fail_clearly(t
     settings = make_settings(tmp_path, source="csv", raw_dir=str(raw), symbols=("ACME", "GONE"), timeframes=("1h", "1d"))
     defs = build_definitions(settings)
     write_csv(raw, "ACME", good_daily())
-    missing = run(defs, "GONE|1d")
+    missing = run_bars(defs, "GONE|1d")
     assert not missing.success and "no CSV file 'GONE.csv'" in failure_text(missing)
-    finer = run(defs, "ACME|1h")
+    finer = run_bars(defs, "ACME|1h")
     assert not finer.success and "ACME: timeframe '1h' is finer than the source data" in failure_text(finer)
 
     pq = tmp_path / "pq"
     (pq / "ACME" / "dt=2024-01-02").mkdir(parents=True)
     (pq / "ACME" / "dt=2024-01-02" / "part-0.parquet").write_bytes(b"PAR1garbagePAR1")
     pq_defs = build_definitions(make_settings(tmp_path, source="parquet", raw_dir=str(pq), symbols=("ACME",), timeframes=("1d",)))
-    corrupt = run(pq_defs, "ACME|1d")
+    corrupt = run_bars(pq_defs, "ACME|1d")
     assert not corrupt.success and "ACME: cannot read parquet under" in failure_text(corrupt)
 
 
@@ -193,7 +162,7 @@ def test_parquet_minutes_resampled_per_partition(tmp_path):
     settings = make_settings(tmp_path, source="parquet", raw_dir=str(pq), symbols=("ES",), timeframes=("5m", "1h", "1d"))
     defs = build_definitions(settings)
     for key, rows in (("ES|5m", 156), ("ES|1h", 14), ("ES|1d", 2)):
-        result = run(defs, key)
+        result = run_bars(defs, key)
         assert result.success, failure_text(result)
         assert metadata(result)["rows"] == rows
     hourly = stored(settings, "ES", "1h")
@@ -203,7 +172,7 @@ def test_parquet_minutes_resampled_per_partition(tmp_path):
 def test_blocking_check_fails_on_corrupted_stored_bars(tmp_path):
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1w",))
     defs = build_definitions(settings)
-    assert run(defs, "SPX|1w").success
+    assert run_bars(defs, "SPX|1w").success
     con = duckdb.connect(str(settings.warehouse_path))
     con.execute("UPDATE bars SET high = low * 0.5 WHERE ts = (SELECT min(ts) FROM bars)")
     con.close()
@@ -233,20 +202,20 @@ def test_real_minutes_from_parquet_layout_materialize_and_survive_corruption(tmp
     settings = make_settings(tmp_path, source="parquet", raw_dir=str(pq), symbols=("SPY",), timeframes=("5m", "1h", "1d"))
     defs = build_definitions(settings)
     for tf in ("5m", "1h", "1d"):
-        result = run(defs, f"SPY|{tf}")
+        result = run_bars(defs, f"SPY|{tf}")
         assert result.success, failure_text(result)
         assert all(c.passed for c in result.get_asset_check_evaluations())
         md = metadata(result)
         assert md["base_rows"] == 17577 and md["source_bar_size"] == "0 days 00:01:00"
         table = stored(settings, "SPY", tf)
         assert len(table) == md["rows"] and table["volume"].sum() == raw["volume"].sum()
-    assert metadata(run(defs, "SPY|5m"))["gaps"] > 0  # 5-minute stretches with no trade inside sessions
+    assert metadata(run_bars(defs, "SPY|5m"))["gaps"] > 0  # 5-minute stretches with no trade inside sessions
     assert len(stored(settings, "SPY", "1d")) == raw["ts"].dt.date.nunique()
 
     before = stored(settings, "SPY", "1h")
     victim = next((pq / "SPY").glob("dt=2011-03-15/*.parquet"))
     victim.write_bytes(b"PAR1" + b"\0" * 64 + b"PAR1")
-    broken = run(defs, "SPY|1h")
+    broken = run_bars(defs, "SPY|1h")
     assert not broken.success and "SPY: cannot read parquet under" in failure_text(broken)
     assert "dt=2011-03-15/part-0.parquet" in failure_text(broken)  # the corrupt file is named
     pd.testing.assert_frame_equal(stored(settings, "SPY", "1h"), before)

@@ -32,8 +32,14 @@ def test_bars_asset_conventions(tmp_path):
     assert {"duckdb", "pandas"} <= set(node.kinds)
     assert node.group_name == "bars"
     assert node.metadata["partition_expr"] == {"symbol": "symbol", "timeframe": "timeframe"}
-    checks = list(graph.asset_check_keys)
-    assert [c.name for c in checks] == ["bars_valid_ohlcv"]
-    spec = graph.get_check_spec(checks[0])
-    assert spec.blocking and spec.partitions_def is not None
+    checks = {c.name: graph.get_check_spec(c) for c in graph.asset_check_keys}
+    assert set(checks) == {"bars_valid_ohlcv", "features_no_raw_prices", "features_no_lookahead", "features_mostly_finite",
+                           "features_schema_unchanged"}
+    for name, spec in checks.items():
+        assert spec.partitions_def is not None, name  # a check must not load every partition
+    blocking = {name for name, spec in checks.items() if spec.blocking}
+    assert blocking == {"bars_valid_ohlcv", "features_no_raw_prices", "features_no_lookahead"}  # the leakage ones
+    feats = d.resolve_assets_def(dg.AssetKey("features"))
+    assert feats.op.pool == "duckdb" and graph.get(dg.AssetKey("features")).group_name == "features"
+    assert graph.get(dg.AssetKey("features")).parent_keys == {dg.AssetKey("bars")}
     assert sorted(d.resolve_job_def(PIPELINE_JOB).partitions_def.get_partition_keys()) == ["AAA|1h", "AAA|5m"]

@@ -1,0 +1,152 @@
+"""Checks on the stored `features` partition. The leakage checks are blocking."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from tb_assets.assets.common import DUCKDB_POOL, markdown_table
+from tb_assets.assets.features import CATALOG, bars_only, load_context
+from tb_assets.core.features import FeatureOptions, build_feature_matrix, raw_price_columns
+from tb_assets.core.lookahead import cut_points, lookahead_violations
+from tb_assets.partitions import partition_parts
+from tb_assets.resources import ArtifactStore, BarSourceResource
+
+MAX_NONFINITE_SHARE = 0.01
+PRICE_COLUMNS = ("open", "high", "low", "close", "vwap")
+
+
+def stored_features(features: pd.DataFrame, catalog: dict) -> pd.DataFrame:
+    """`ts` + this partition's features, as listed in its catalog (the shared table also holds
+    other partitions' columns, NULL here)."""
+    return features[["ts", *catalog["features"]]].sort_values("ts").reset_index(drop=True)
+
+
+def price_copies(features: pd.DataFrame, bars: pd.DataFrame) -> list[str]:
+    """Feature columns whose values equal a raw price column of the bars on (almost) every row."""
+    joined = features.merge(bars[["ts", *[c for c in PRICE_COLUMNS if c in bars.columns]]], on="ts", suffixes=("", "__bar"))
+    if joined.empty:
+        return []
+    hits = []
+    for col in (c for c in features.columns if c != "ts"):
+        x = joined[col].to_numpy("float64")
+        for price in PRICE_COLUMNS:
+            p = joined.get(f"{price}__bar" if price in features.columns else price)
+            if p is not None and np.mean(np.isclose(x, p.to_numpy("float64"), rtol=1e-12, atol=0)) > 0.99:
+                hits.append(f"{col} (= {price})")
+    return hits
+
+
+def read_catalog(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dict:
+    symbol, timeframe = partition_parts(context)
+    return artifacts.read_json("features", symbol, timeframe, CATALOG)
+
+
+def build_features_checks(features: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(
+        asset=features,
+        partitions_def=partitions_def,
+        blocking=True,
+        pool=DUCKDB_POOL,
+        additional_ins={"bars": dg.AssetIn("bars")},
+        description="No raw price level reaches the matrix: no column named open/high/low/close/vwap "
+        "(with or without a _SYM suffix) and no column equal to one of the bars' prices.",
+    )
+    def features_no_raw_prices(
+        context: dg.AssetCheckExecutionContext, features: pd.DataFrame, bars: pd.DataFrame, artifacts: ArtifactStore
+    ) -> dg.AssetCheckResult:
+        frame = stored_features(features, read_catalog(context, artifacts))
+        # every stored column counts here, not only the catalog's
+        named = raw_price_columns(c for c in features.columns if c not in ("ts", "symbol", "timeframe"))
+        copies = price_copies(frame, bars_only(bars))
+        return dg.AssetCheckResult(
+            passed=not named and not copies,
+            metadata={"named_like_prices": ", ".join(named) or "none", "equal_to_prices": ", ".join(copies) or "none"},
+        )
+
+    @dg.asset_check(
+        asset=features,
+        partitions_def=partitions_def,
+        blocking=True,
+        pool=DUCKDB_POOL,
+        additional_ins={"bars": dg.AssetIn("bars")},
+        description="No look-ahead: the full feature set recomputed on prefixes of this partition's bars "
+        "(cut at 50/75/90/99%, context symbols cut too) must equal the full run at and before each cut.",
+    )
+    def features_no_lookahead(
+        context: dg.AssetCheckExecutionContext, bars: pd.DataFrame, bar_source: BarSourceResource
+    ) -> dg.AssetCheckResult:
+        symbol, timeframe = partition_parts(context)
+        primary = bars_only(bars)
+        contexts, skipped = load_context(bar_source, bar_source.context_symbols, symbol, timeframe)
+        problems = find_feature_lookahead(primary, contexts, timeframe)
+        return dg.AssetCheckResult(
+            passed=not problems,
+            metadata={
+                "cuts": len(cut_points(primary["ts"])),
+                "context_symbols": ", ".join(contexts) or "none",
+                "context_skipped": ", ".join(skipped) or "none",
+                "problems": "\n".join(problems) or "none",
+            },
+        )
+
+    @dg.asset_check(
+        asset=features,
+        partitions_def=partitions_def,
+        pool=DUCKDB_POOL,
+        description=f"Every feature is finite on at least {1 - MAX_NONFINITE_SHARE:.0%} of the rows (after warm-up).",
+    )
+    def features_mostly_finite(
+        context: dg.AssetCheckExecutionContext, features: pd.DataFrame, artifacts: ArtifactStore
+    ) -> dg.AssetCheckResult:
+        frame = stored_features(features, read_catalog(context, artifacts)).drop(columns="ts")
+        share = pd.Series((~np.isfinite(frame.to_numpy("float64"))).mean(axis=0), index=frame.columns)
+        bad = share[share > MAX_NONFINITE_SHARE].sort_values(ascending=False)
+        table = bad.rename("non-finite share").reset_index().rename(columns={"index": "feature"})
+        return dg.AssetCheckResult(
+            passed=bad.empty,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "max_nonfinite_share": float(share.max()) if len(share) else 0.0,
+                "columns_over_threshold": dg.MetadataValue.md(markdown_table(table) if len(table) else "none"),
+            },
+        )
+
+    @dg.asset_check(
+        asset=features,
+        partitions_def=partitions_def,
+        description="The feature names and dtypes match the previous materialization of this partition; "
+        "a change is reported (WARN) so downstream models are retrained knowingly.",
+    )
+    def features_schema_unchanged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        key = dg.AssetKey("features")
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[context.partition_key]), limit=2
+        ).records
+        schemas = [r.asset_materialization.metadata.get("schema") for r in records]
+        schemas = [s.value for s in schemas if s is not None]
+        if len(schemas) < 2:
+            return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first materialization"})
+        current, previous = schemas[0], schemas[1]
+        added = sorted(set(current) - set(previous))
+        removed = sorted(set(previous) - set(current))
+        retyped = sorted(c for c in set(current) & set(previous) if current[c] != previous[c])
+        return dg.AssetCheckResult(
+            passed=not (added or removed or retyped),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"added": ", ".join(added) or "none", "removed": ", ".join(removed) or "none",
+                      "dtype_changed": ", ".join(retyped) or "none"},
+        )
+
+    return [features_no_raw_prices, features_no_lookahead, features_mostly_finite, features_schema_unchanged]
+
+
+def find_feature_lookahead(primary: pd.DataFrame, contexts: dict[str, pd.DataFrame], timeframe: str) -> list[str]:
+    """Look-ahead problems of the full feature set on these bars (empty when none)."""
+    options = FeatureOptions(feature_set="full")
+    full = build_feature_matrix(primary, contexts, timeframe=timeframe, options=options).frame
+
+    def until(cut: pd.Timestamp) -> pd.DataFrame:
+        cut_contexts = {s: b[b["ts"] <= cut] for s, b in contexts.items()}
+        return build_feature_matrix(primary[primary["ts"] <= cut], cut_contexts, timeframe=timeframe, options=options).frame
+
+    return lookahead_violations(full, until, cut_points(full["ts"]) if len(full) else [])

@@ -1,0 +1,278 @@
+"""The feature matrix: each symbol's indicators, its context symbols' indicators, regimes.
+
+One row per bar of the primary symbol (after warm-up) whose timestamp every context symbol
+also has (inner join). Context columns carry a `_SYMBOL` suffix. Raw price levels never
+appear; each column belongs to one group that tells the training service how to scale it:
+
+- regime:   categorical (regimes, calendar)
+- robust:   heavy-tailed, positive (volatilities, volume z-score, kurtosis)
+- bounded:  oscillators on a fixed scale (RSI, stochastic, Aroon, %b, IBS ...)
+- standard: returns, z-scores, distances, MACD as a fraction of price
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from tb_assets.core import indicators as ind
+from tb_assets.core.errors import ConfigError
+from tb_assets.core.regimes import GMM_MIN_HISTORY, gmm_refit_every, regime_gmm, regime_vix
+from tb_assets.core.timeframes import INTRADAY
+
+GROUPS = ("regime", "robust", "bounded", "standard")
+FEATURE_SETS = ("core", "full")
+VIX_SYMBOLS = ("VIX", "^VIX")
+RAW_PRICE_RE = re.compile(r"^(open|high|low|close|vwap|adj_close)(_.+)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Spec:
+    group: str
+    warmup: int  # rows from the series start before the value is defined
+    core: bool = False  # part of the small `core` set
+    volume: bool = False  # needs traded volume
+    family: str = ""  # computed together with the other columns of its family
+
+
+# name -> spec. Families compute several columns at once (MACD, Bollinger, stochastic, Aroon).
+SPECS: dict[str, Spec] = {
+    "ret_1": Spec("standard", 1, core=True),
+    "ret_5": Spec("standard", 5, core=True),
+    "ret_10": Spec("standard", 10),
+    "ret_20": Spec("standard", 20, core=True),
+    "zret_20": Spec("standard", 20, core=True),
+    "mom_10": Spec("standard", 10),
+    "rsi_14": Spec("bounded", 14, core=True),
+    "atr_pct_14": Spec("robust", 14, core=True),
+    "macd": Spec("standard", 34, family="macd"),
+    "macd_signal": Spec("standard", 34, family="macd"),
+    "macd_hist": Spec("standard", 34, core=True, family="macd"),
+    "bb_pctb_20": Spec("bounded", 19, core=True, family="bb"),
+    "bb_width_20": Spec("robust", 19, family="bb"),
+    "stoch_k_14": Spec("bounded", 13, core=True, family="stoch"),
+    "stoch_d_14": Spec("bounded", 15, family="stoch"),
+    "aroon_up_25": Spec("bounded", 25, family="aroon"),
+    "aroon_down_25": Spec("bounded", 25, family="aroon"),
+    "aroon_osc_25": Spec("bounded", 25, family="aroon"),
+    "bop": Spec("bounded", 0),
+    "ibs": Spec("bounded", 0, core=True),
+    "mfi_14": Spec("bounded", 14, volume=True),
+    "dist_sma_10": Spec("standard", 9),
+    "dist_sma_20": Spec("standard", 19, core=True),
+    "dist_sma_50": Spec("standard", 49, core=True),
+    "dist_sma_200": Spec("standard", 199),
+    "rv_20": Spec("robust", 20, core=True),
+    "parkinson_20": Spec("robust", 19),
+    "gk_20": Spec("robust", 19),
+    "volume_z_20": Spec("robust", 19, core=True, volume=True),
+    "skew_60": Spec("standard", 60),
+    "kurt_60": Spec("robust", 60),
+    "dow": Spec("regime", 0, core=True),
+    "hour": Spec("regime", 0, core=True),
+    "regime_gmm": Spec("regime", 20 + GMM_MIN_HISTORY - 1),
+}
+# regime_vix is added by build_feature_matrix when a VIX context symbol is available
+REGIME_VIX = "regime_vix"
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """Which features to compute: a named set, optionally narrowed to some groups."""
+
+    feature_set: str = "full"
+    groups: tuple[str, ...] = ()  # empty: every group
+
+    def __post_init__(self):
+        if self.feature_set not in FEATURE_SETS:
+            raise ConfigError(f"unknown feature set {self.feature_set!r}: choose from {', '.join(FEATURE_SETS)}")
+        bad = [g for g in self.groups if g not in GROUPS]
+        if bad:
+            raise ConfigError(f"unknown feature group(s) {', '.join(bad)}: choose from {', '.join(GROUPS)}")
+
+    def wants(self, name: str, group: str, core: bool) -> bool:
+        in_set = self.feature_set == "full" or core
+        return in_set and (not self.groups or group in self.groups)
+
+
+def select_features(options: FeatureOptions, *, timeframe: str, has_volume: bool, context: bool) -> list[str]:
+    """The per-symbol feature names these options produce for one symbol."""
+    names = []
+    for name, spec in SPECS.items():
+        if not options.wants(name, spec.group, spec.core):
+            continue
+        if spec.volume and not has_volume:
+            continue  # an index or VIX: volume indicators are left out, not filled with noise
+        if name == "hour" and timeframe not in INTRADAY:
+            continue
+        if context and name in ("dow", "hour", "regime_gmm"):
+            continue  # calendar and regimes describe the primary's bars, once
+        names.append(name)
+    return names
+
+
+def has_traded_volume(bars: pd.DataFrame) -> bool:
+    v = bars["volume"].to_numpy("float64") if "volume" in bars.columns else np.array([np.nan])
+    return bool(np.isfinite(v).any() and np.nansum(v) > 0)
+
+
+def _families(bars: pd.DataFrame, timeframe: str) -> dict[str, Callable[[], Mapping[str, pd.Series | np.ndarray]]]:
+    o, h, l, c = (bars[k].astype("float64") for k in ("open", "high", "low", "close"))
+    v = bars["volume"].astype("float64")
+    ret1 = ind.log_return(c, 1)
+
+    def macd():
+        m = ind.macd(c)
+        return {"macd": m["macd"], "macd_signal": m["macd_signal"], "macd_hist": m["macd_hist"]}
+
+    def bb():
+        b = ind.bollinger(c, 20)
+        return {"bb_pctb_20": b["bb_pctb"], "bb_width_20": b["bb_width"]}
+
+    def stoch():
+        s = ind.stochastic(h, l, c, 14, 3)
+        return {"stoch_k_14": s["stoch_k"], "stoch_d_14": s["stoch_d"]}
+
+    def aroon():
+        a = ind.aroon(h, l, 25)
+        return {"aroon_up_25": a["aroon_up"], "aroon_down_25": a["aroon_down"], "aroon_osc_25": a["aroon_osc"]}
+
+    def gmm():
+        rv = ind.realized_vol(c, 20).to_numpy()
+        return {"regime_gmm": regime_gmm(ret1.to_numpy(), rv, gmm_refit_every(timeframe))}
+
+    ts = pd.DatetimeIndex(bars["ts"])
+    return {
+        "ret_1": lambda: {"ret_1": ret1},
+        "ret_5": lambda: {"ret_5": ind.log_return(c, 5)},
+        "ret_10": lambda: {"ret_10": ind.log_return(c, 10)},
+        "ret_20": lambda: {"ret_20": ind.log_return(c, 20)},
+        "zret_20": lambda: {"zret_20": ind.rolling_zscore(ret1, 20)},
+        "mom_10": lambda: {"mom_10": ind.momentum(c, 10)},
+        "rsi_14": lambda: {"rsi_14": ind.rsi(c, 14)},
+        "atr_pct_14": lambda: {"atr_pct_14": ind.atr_pct(h, l, c, 14)},
+        "macd": macd,
+        "bb": bb,
+        "stoch": stoch,
+        "aroon": aroon,
+        "bop": lambda: {"bop": ind.balance_of_power(o, h, l, c)},
+        "ibs": lambda: {"ibs": ind.internal_bar_strength(h, l, c)},
+        "mfi_14": lambda: {"mfi_14": ind.money_flow_index(h, l, c, v, 14)},
+        "dist_sma_10": lambda: {"dist_sma_10": ind.distance_to_sma(c, 10)},
+        "dist_sma_20": lambda: {"dist_sma_20": ind.distance_to_sma(c, 20)},
+        "dist_sma_50": lambda: {"dist_sma_50": ind.distance_to_sma(c, 50)},
+        "dist_sma_200": lambda: {"dist_sma_200": ind.distance_to_sma(c, 200)},
+        "rv_20": lambda: {"rv_20": ind.realized_vol(c, 20)},
+        "parkinson_20": lambda: {"parkinson_20": ind.parkinson_vol(h, l, 20)},
+        "gk_20": lambda: {"gk_20": ind.garman_klass_vol(o, h, l, c, 20)},
+        "volume_z_20": lambda: {"volume_z_20": ind.rolling_zscore(v, 20)},
+        "skew_60": lambda: {"skew_60": ind.rolling_skew(ret1, 60)},
+        "kurt_60": lambda: {"kurt_60": ind.rolling_kurt(ret1, 60)},
+        "dow": lambda: {"dow": ts.dayofweek.to_numpy("float64")},
+        "hour": lambda: {"hour": ts.hour.to_numpy("float64")},
+        "regime_gmm": gmm,
+    }
+
+
+def symbol_features(bars: pd.DataFrame, names: list[str], timeframe: str) -> tuple[pd.DataFrame, int]:
+    """The named features of one symbol's bars, with the warm-up rows cut off.
+
+    Returns the frame (column `ts` first) and how many leading rows were cut. The cut is a
+    fixed count from the start, so a prefix of the bars gives a prefix of the rows.
+    """
+    bars = bars.reset_index(drop=True)
+    families = _families(bars, timeframe)
+    cols: dict[str, np.ndarray] = {}
+    done: set[str] = set()
+    for name in names:
+        fam = SPECS[name].family or name
+        if fam in done:
+            continue
+        done.add(fam)
+        for col, values in families[fam]().items():
+            if col in names:
+                cols[col] = np.asarray(values, dtype="float64")
+    warmup = max((SPECS[n].warmup for n in names), default=0)
+    frame = pd.DataFrame({"ts": pd.DatetimeIndex(bars["ts"]), **{n: cols[n] for n in names}})
+    return frame.iloc[warmup:].reset_index(drop=True), min(warmup, len(frame))
+
+
+@dataclass
+class FeatureMatrix:
+    frame: pd.DataFrame  # `ts` + features
+    groups: dict[str, str]  # feature -> group
+    context_used: list[str] = field(default_factory=list)
+    context_skipped: dict[str, str] = field(default_factory=dict)  # symbol -> why
+    warmup_rows: int = 0
+    rows_before_join: int = 0
+    volume_missing: list[str] = field(default_factory=list)  # symbols whose volume indicators were left out
+
+    @property
+    def features(self) -> list[str]:
+        return [c for c in self.frame.columns if c != "ts"]
+
+
+def build_feature_matrix(
+    primary: pd.DataFrame,
+    contexts: Mapping[str, pd.DataFrame],
+    *,
+    timeframe: str,
+    options: FeatureOptions = FeatureOptions(),
+    context_skipped: Mapping[str, str] | None = None,
+) -> FeatureMatrix:
+    """Features of `primary` bars plus each context symbol's, inner-joined on `ts`.
+
+    `contexts` maps a symbol to its bars at the same timeframe; a context whose bars share no
+    timestamp with the primary is skipped (and said why), never a crash.
+    """
+    skipped = dict(context_skipped or {})
+    no_volume = []
+    primary_volume = has_traded_volume(primary)
+    if not primary_volume:
+        no_volume.append("primary")
+    names = select_features(options, timeframe=timeframe, has_volume=primary_volume, context=False)
+    frame, warmup = symbol_features(primary, names, timeframe)
+    groups = {n: SPECS[n].group for n in names}
+    rows_before = len(frame)
+    used: list[str] = []
+    for symbol, bars in contexts.items():
+        vol = has_traded_volume(bars)
+        ctx_names = select_features(options, timeframe=timeframe, has_volume=vol, context=True)
+        ctx, _ = symbol_features(bars, ctx_names, timeframe)
+        ctx = ctx.rename(columns={n: f"{n}_{symbol}" for n in ctx_names})
+        extra: dict[str, str] = {}
+        if symbol.upper() in VIX_SYMBOLS and (not options.groups or "regime" in options.groups):
+            vix = pd.DataFrame({"ts": pd.DatetimeIndex(bars["ts"]), REGIME_VIX: regime_vix(bars["close"].astype("float64")).to_numpy()})
+            ctx = ctx.merge(vix, on="ts", how="inner")
+            extra[REGIME_VIX] = "regime"
+        joined = frame.merge(ctx, on="ts", how="inner")
+        if joined.empty:
+            skipped[symbol] = "no timestamp in common with the primary after warm-up"
+            continue
+        if not vol:
+            no_volume.append(symbol)
+        frame = joined
+        groups.update({f"{n}_{symbol}": SPECS[n].group for n in ctx_names})
+        groups.update(extra)
+        used.append(symbol)
+    bad = [c for c in frame.columns if RAW_PRICE_RE.match(c)]
+    if bad:  # a programming error, never user data: fail loudly
+        raise AssertionError(f"raw price columns in the feature matrix: {bad}")
+    return FeatureMatrix(
+        frame=frame.reset_index(drop=True),
+        groups=groups,
+        context_used=used,
+        context_skipped=skipped,
+        warmup_rows=warmup,
+        rows_before_join=rows_before,
+        volume_missing=no_volume,
+    )
+
+
+def raw_price_columns(columns) -> list[str]:
+    """Columns named like a raw price (open/high/low/close/vwap, with or without a suffix)."""
+    return [c for c in columns if RAW_PRICE_RE.match(str(c))]

@@ -1,0 +1,54 @@
+"""Running the project's jobs in tests and reading back what they stored."""
+
+import duckdb
+import dagster as dg
+
+from tb_assets.definitions import PIPELINE_JOB
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def run(defs, key, run_config=None, selection=None, instance=None):
+    """One partition of the pipeline job, in process; never raises on failure."""
+    job = defs.resolve_job_def(PIPELINE_JOB)
+    config = {**QUIET, **(run_config or {})}
+    return job.execute_in_process(
+        partition_key=key, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config=config, asset_selection=selection,
+    )
+
+
+def run_checks(defs, key, *names, instance=None, asset="features"):
+    """Only the named checks of one partition (they read the stored data back)."""
+    keys = {dg.AssetCheckKey(dg.AssetKey(asset), n) for n in names}
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(), asset_check_selection=keys)
+    return job.execute_in_process(partition_key=key, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False, run_config=QUIET)
+
+
+def stored(settings, symbol, timeframe, table="bars"):
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(f"SELECT * FROM {table} WHERE symbol = ? AND timeframe = ? ORDER BY ts", [symbol, timeframe]).fetchdf()
+    finally:
+        con.close()
+
+
+def failure_text(result) -> str:
+    texts = []
+    for e in result.all_events:
+        if e.is_step_failure:
+            err = e.step_failure_data.error
+            while err is not None:
+                texts.append(err.message)
+                err = err.cause
+    return "\n".join(texts)
+
+
+def metadata(result, asset="bars"):
+    (mat,) = result.asset_materializations_for_node(asset)
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def checks(result) -> dict:
+    return {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
+
