@@ -181,8 +181,8 @@ def _families(bars: pd.DataFrame, timeframe: str) -> dict[str, Callable[[], Mapp
 def symbol_features(bars: pd.DataFrame, names: list[str], timeframe: str) -> tuple[pd.DataFrame, int]:
     """The named features of one symbol's bars, with the warm-up rows cut off.
 
-    Returns the frame (column `ts` first) and how many leading rows were cut. The cut is a
-    fixed count from the start, so a prefix of the bars gives a prefix of the rows.
+    Returns the frame (column `ts` first) and the warm-up: how many leading rows are cut. The
+    cut is a fixed count from the start, so a prefix of the bars gives a prefix of the rows.
     """
     bars = bars.reset_index(drop=True)
     families = _families(bars, timeframe)
@@ -198,7 +198,7 @@ def symbol_features(bars: pd.DataFrame, names: list[str], timeframe: str) -> tup
                 cols[col] = np.asarray(values, dtype="float64")
     warmup = max((SPECS[n].warmup for n in names), default=0)
     frame = pd.DataFrame({"ts": pd.DatetimeIndex(bars["ts"]), **{n: cols[n] for n in names}})
-    return frame.iloc[warmup:].reset_index(drop=True), min(warmup, len(frame))
+    return frame.iloc[warmup:].reset_index(drop=True), warmup
 
 
 @dataclass
