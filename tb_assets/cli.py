@@ -97,6 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     parts.set_defaults(func=cmd_partitions)
 
+    bench = sub.add_parser(
+        "bench",
+        help="measure the hot paths: seconds and peak memory, against plain implementations",
+        description=(
+            "Run the benchmarks, each in a child process pinned to one core, and print a table of seconds, "
+            "peak memory (MB) and, where a plain implementation is timed in the same run, its seconds and the "
+            "speedup, with each benchmark's target."
+        ),
+    )
+    bench.add_argument("--json", action="store_true", help="print a JSON list of objects instead of the table")
+    bench.add_argument("--only", metavar="NAME", action="append", help="run only this benchmark (repeatable)")
+    bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    bench.set_defaults(func=cmd_bench)
+
     dev = sub.add_parser(
         "dev",
         help="open the Dagster UI (dagster dev) on the project's persistent instance",
@@ -141,6 +155,25 @@ def cmd_dev(args) -> int:
     os.chdir(PROJECT_ROOT)
     os.execvp(cmd[0], cmd)
     return 0  # not reached
+
+
+def cmd_bench(args) -> int:
+    import json
+
+    from tb_assets.bench import BENCHMARKS, format_table, run_benchmarks
+
+    if args.list:
+        for b in BENCHMARKS.values():
+            print(f"{b.name}: {b.description}")
+        return 0
+    names = args.only or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"tb bench: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    rows = run_benchmarks(names, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    return 0
 
 
 def _all_partition_keys(defs) -> list[str]:

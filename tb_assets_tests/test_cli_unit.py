@@ -50,3 +50,24 @@ def test_unknown_option_of_tb_run_is_an_error(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["run", "--bogus"])
     assert exc.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_tb_bench_json_has_the_documented_fields(capsys):
+    assert cli.main(["bench", "--json", "--only", "aroon_1m"]) == 0
+    (row,) = __import__("json").loads(capsys.readouterr().out)
+    assert row["name"] == "aroon_1m"
+    for key in ("seconds", "peak_mb", "baseline_seconds", "speedup"):
+        assert isinstance(row[key], float) and row[key] > 0, key
+    assert row["speedup"] == pytest.approx(row["baseline_seconds"] / row["seconds"])
+
+
+def test_tb_bench_table_list_and_unknown_names(capsys):
+    assert cli.main(["bench", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "features_1m:" in listed and "aroon_1m:" in listed
+    assert cli.main(["bench", "--only", "nope"]) == 2
+    assert "unknown benchmark(s) nope" in capsys.readouterr().err
+    from tb_assets.bench import format_table
+
+    table = format_table([{"name": "x", "seconds": 1.5, "peak_mb": 100.0, "target_seconds": 5.0, "meets_target": True}])
+    assert table.splitlines()[2].split() == ["x", "1.500", "100", "<=", "5", "s", "yes"]

@@ -1,0 +1,168 @@
+"""`tb bench`: speed and peak memory of the hot paths, against plain implementations.
+
+Each benchmark runs in a fresh child process pinned to one core with every thread pool at 1
+thread, so `peak_mb` (the child's peak resident memory) and `seconds` belong to it alone.
+JIT compilation is warmed up on a small input before the clock starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+ONE_CORE_ENV = {
+    "NUMBA_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    description: str
+    run: Callable[[], dict]  # returns at least {"seconds": ...}; runs inside the child
+    target_seconds: float | None = None
+    target_peak_mb: float | None = None
+    min_speedup: float | None = None
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _synthetic_minutes(n: int):
+    from tb_assets.core.bars import validate_bars
+    from tb_assets.sources import make_source
+
+    raw = make_source("synthetic", synthetic_freq="1m", synthetic_bars=n, synthetic_seed=0).load("BENCH").frame
+    return validate_bars(raw, symbol="BENCH", origin="synthetic")[0]
+
+
+def bench_features_1m() -> dict:
+    from tb_assets.core.features import FeatureOptions, build_feature_matrix
+
+    bars = _synthetic_minutes(1_000_000)
+    build_feature_matrix(bars.iloc[:20_000], {}, timeframe="1m")  # JIT warm-up
+    before = _peak_mb()
+    start = time.perf_counter()
+    fm = build_feature_matrix(bars, {}, timeframe="1m", options=FeatureOptions("full"))
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": len(fm.frame), "features": len(fm.features), "rss_before_mb": round(before, 1)}
+
+
+def bench_aroon_1m() -> dict:
+    import numpy as np
+    import pandas as pd
+
+    from tb_assets.core.indicators import bars_since_extreme
+
+    n, window, subset = 1_000_000, 25, 20_000
+    high = np.random.default_rng(0).normal(size=n).cumsum()
+    bars_since_extreme(high[:1000], window, True)  # JIT warm-up
+    start = time.perf_counter()
+    fast = bars_since_extreme(high, window, True)
+    seconds = time.perf_counter() - start
+    # the plain version: pandas rolling().apply with argmax, on a subset, extrapolated
+    start = time.perf_counter()
+    plain = pd.Series(high[:subset]).rolling(window + 1).apply(lambda w: window - (len(w) - 1 - np.argmax(w[::-1])), raw=True)
+    baseline = (time.perf_counter() - start) * n / subset
+    assert np.allclose(plain.to_numpy()[window:], fast[window:subset])  # the same numbers, or the ratio means nothing
+    return {"seconds": seconds, "baseline_seconds": baseline, "rows": n, "baseline_rows_timed": subset}
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b
+    for b in (
+        Benchmark(
+            "features_1m",
+            "full feature set on 1,000,000 synthetic 1-minute bars (one symbol, no context)",
+            bench_features_1m,
+            target_seconds=5.0,
+            target_peak_mb=2048.0,
+        ),
+        Benchmark(
+            "aroon_1m",
+            "bars since the 25-bar high on 1,000,000 bars: numba monotonic deque vs pandas rolling().apply",
+            bench_aroon_1m,
+            min_speedup=100.0,
+        ),
+    )
+}
+
+
+def run_child(name: str) -> dict:
+    """Run one benchmark here (the child side) and return its row."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    bench = BENCHMARKS[name]
+    row = bench.run()
+    row["name"] = name
+    row["peak_mb"] = round(_peak_mb(), 1)
+    if "baseline_seconds" in row:
+        row["speedup"] = row["baseline_seconds"] / row["seconds"]
+    ok = []
+    if bench.target_seconds is not None:
+        ok.append(row["seconds"] <= bench.target_seconds)
+        row["target_seconds"] = bench.target_seconds
+    if bench.target_peak_mb is not None:
+        ok.append(row["peak_mb"] <= bench.target_peak_mb)
+        row["target_peak_mb"] = bench.target_peak_mb
+    if bench.min_speedup is not None:
+        ok.append(row.get("speedup", 0) >= bench.min_speedup)
+        row["min_speedup"] = bench.min_speedup
+    row["meets_target"] = all(ok) if ok else None
+    return row
+
+
+def run_benchmarks(names: list[str], progress=None) -> list[dict]:
+    rows = []
+    env = {**os.environ, **ONE_CORE_ENV}
+    for i, name in enumerate(names, 1):
+        if progress:
+            progress(f"[{i}/{len(names)}] {name}: {BENCHMARKS[name].description} ...")
+        done = subprocess.run(
+            [sys.executable, "-m", "tb_assets.bench", name], env=env, capture_output=True, text=True, timeout=1800
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"benchmark {name} failed:\n{done.stderr[-3000:]}")
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    header = ("name", "seconds", "peak_mb", "baseline_s", "speedup", "target", "ok")
+    lines = []
+    for r in rows:
+        target = []
+        if "target_seconds" in r:
+            target.append(f"<= {r['target_seconds']:g} s")
+        if "target_peak_mb" in r:
+            target.append(f"<= {r['target_peak_mb']:g} MB")
+        if "min_speedup" in r:
+            target.append(f">= {r['min_speedup']:g}x")
+        lines.append(
+            (
+                r["name"],
+                f"{r['seconds']:.3f}",
+                f"{r['peak_mb']:.0f}",
+                f"{r['baseline_seconds']:.2f}" if "baseline_seconds" in r else "",
+                f"{r['speedup']:.0f}x" if "speedup" in r else "",
+                ", ".join(target),
+                {True: "yes", False: "NO", None: ""}[r["meets_target"]],
+            )
+        )
+    widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(header)]
+    fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in lines)])
+
+
+if __name__ == "__main__":  # the child: python -m tb_assets.bench NAME
+    print(json.dumps(run_child(sys.argv[1])))
