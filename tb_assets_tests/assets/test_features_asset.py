@@ -151,3 +151,24 @@ def test_real_spy_with_real_vix_context(tmp_path, real_data):
     stressed = table.set_index(table["ts"].dt.tz_convert("UTC"))["regime_vix"]
     assert stressed.loc["2008-10"].eq(2).all()  # the 2008 crash is a stressed VIX regime
     assert stressed.loc["2017-06"].eq(0).mean() > 0.9  # 2017 was calm
+
+
+@pytest.mark.real_data
+def test_real_spy_minutes_intraday_features(tmp_path, real_data):
+    """Real SPY minutes (Jan and Mar 2011, extended hours, gaps) resampled to 5m and 1h."""
+    import pandas as pd
+
+    parts = [pd.read_csv(real_data / f"pyalgotrade/{name}", sep=";", header=None) for name in ("nt-spy-minute-2011.csv", "nt-spy-minute-2011-03.csv")]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    pd.concat(parts).to_csv(raw / "SPY.csv", sep=";", header=False, index=False)
+    settings = make_settings(tmp_path, source="csv", raw_dir=str(raw), symbols=("SPY",), timeframes=("5m", "1h"), context_symbols=())
+    defs = build_definitions(settings)
+    for key in ("SPY|5m", "SPY|1h"):
+        result = run(defs, key)
+        assert result.success, failure_text(result)
+        assert all(e.passed for e in checks(result).values()), {n: e.metadata for n, e in checks(result).items()}
+    cat = catalog(settings, "SPY", "5m")
+    table = stored(settings, "SPY", "5m", "features")
+    assert "hour" in cat["features"] and set(table["hour"].unique()) >= {14.0, 20.0}  # the regular session, UTC
+    assert table["regime_gmm"].notna().mean() > 0.99 and table["regime_gmm"].nunique() == 3
