@@ -1,0 +1,97 @@
+"""Sample weights for overlapping labels (AFML ch. 4), in O(bars + events).
+
+A label spans the closed interval [t0, t1] of bars. Concurrency c_t counts the labels alive at
+bar t (a difference array, then a cumulative sum); a label's average uniqueness is the mean of
+1 / c_t over its bars (a prefix sum of 1 / c, read at both ends). No bars x events matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of each label's first and last bar in `bar_index` (t0 = t1.index)."""
+    idx = pd.DatetimeIndex(bar_index)
+    start = idx.searchsorted(pd.DatetimeIndex(t1.index), side="left")
+    end = idx.searchsorted(pd.DatetimeIndex(t1.to_numpy()), side="right") - 1  # last bar <= t1
+    if (end < start).any():
+        bad = int(np.flatnonzero(end < start)[0])
+        raise ValueError(f"label starting {t1.index[bad]} ends before it starts ({t1.iloc[bad]})")
+    return start.astype(np.int64), end.astype(np.int64)
+
+
+def concurrency(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
+    """Number of labels whose closed interval [t0, t1] contains each bar."""
+    start, end = _spans(t1, bar_index)
+    diff = np.zeros(len(bar_index) + 1, dtype=np.int64)
+    np.add.at(diff, start, 1)
+    np.add.at(diff, end + 1, -1)
+    return pd.Series(np.cumsum(diff[:-1]), index=bar_index, name="concurrency")
+
+
+def average_uniqueness(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
+    """Mean of 1 / concurrency over each label's bars (1 for a label that overlaps nothing)."""
+    start, end = _spans(t1, bar_index)
+    c = concurrency(t1, bar_index).to_numpy()
+    inv = np.zeros(len(c) + 1)
+    np.divide(1.0, c, out=inv[1:], where=c > 0)
+    prefix = np.cumsum(inv)
+    return pd.Series((prefix[end + 1] - prefix[start]) / (end - start + 1), index=t1.index, name="uniqueness")
+
+
+def return_attribution(t1: pd.Series, close: pd.Series) -> pd.Series:
+    """AFML snippet 4.10: |sum over the label's bars of log-return / concurrency|, scaled to mean 1.
+
+    Labels over large absolute returns that they do not share with other labels weigh more.
+    """
+    index = pd.DatetimeIndex(close.index)
+    start, end = _spans(t1, index)
+    c = concurrency(t1, index).to_numpy()
+    r = np.log(close.to_numpy("float64"))
+    r = np.concatenate([[0.0], np.diff(r)])
+    share = np.zeros(len(c) + 1)
+    np.divide(r, c, out=share[1:], where=c > 0)
+    prefix = np.cumsum(share)
+    # the return of bar t0 happened before the label started: attribute bars t0+1 .. t1
+    w = np.abs(prefix[end + 1] - prefix[start + 1])
+    return pd.Series(normalize_mean_one(w), index=t1.index, name="weight")
+
+
+def time_decay(uniqueness: pd.Series, last_weight: float = 1.0) -> pd.Series:
+    """AFML snippet 4.11: weights decaying linearly in cumulative uniqueness, the newest label 1.
+
+    last_weight = 1: no decay; 0: the oldest label weighs 0; in (-1, 0): the oldest fraction of
+    labels weighs 0. Labels must be in time order.
+    """
+    if not -1.0 < last_weight <= 1.0:
+        raise ValueError(f"last_weight must be in (-1, 1], got {last_weight}")
+    x = uniqueness.cumsum().to_numpy("float64")
+    total = x[-1] if len(x) else 1.0
+    slope = (1.0 - last_weight) / total if last_weight >= 0 else 1.0 / ((last_weight + 1.0) * total)
+    const = 1.0 - slope * total
+    return pd.Series(np.maximum(const + slope * x, 0.0), index=uniqueness.index, name="decay")
+
+
+def normalize_mean_one(w: np.ndarray | pd.Series) -> np.ndarray:
+    w = np.asarray(w, dtype="float64")
+    mean = w.mean() if len(w) else 1.0
+    if not np.isfinite(mean) or mean <= 0:
+        raise ValueError("weights must have a positive finite mean")
+    return w / mean
+
+
+def uniqueness_weights(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
+    """The project's sample weight: average uniqueness scaled to mean 1."""
+    u = average_uniqueness(t1, bar_index)
+    return pd.Series(normalize_mean_one(u.to_numpy()), index=u.index, name="weight")
+
+
+def scale_pos_weight(y: np.ndarray | pd.Series, sample_weight: np.ndarray | pd.Series | None = None) -> float:
+    """LightGBM/XGBoost `scale_pos_weight` that balances the classes: weight of negatives over
+    weight of positives (1.0 when one class is absent)."""
+    y = np.asarray(y)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
+    pos, neg = w[y == 1].sum(), w[y != 1].sum()
+    return float(neg / pos) if pos > 0 and neg > 0 else 1.0
