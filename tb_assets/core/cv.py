@@ -21,7 +21,7 @@ import pandas as pd
 
 def _intervals(t1: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     t0 = pd.DatetimeIndex(t1.index).asi8
-    end = pd.DatetimeIndex(t1.to_numpy()).asi8
+    end = pd.DatetimeIndex(t1).asi8
     if not (np.diff(t0) >= 0).all():
         raise ValueError("samples must be sorted by t0 (the index of t1)")
     if (end < t0).any():

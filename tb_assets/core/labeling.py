@@ -15,7 +15,14 @@ import numba
 import numpy as np
 import pandas as pd
 
-BARRIER_NAMES = np.array(["pt", "sl", "vertical"])
+BARRIERS = ["pt", "sl", "vertical"]
+
+
+def _aligned(values: pd.Series, index: pd.DatetimeIndex, positions: np.ndarray) -> np.ndarray:
+    """values at the given bar positions; a Series on the same index is read without reindexing."""
+    if values.index is index or values.index.equals(index):
+        return values.to_numpy("float64")[positions]
+    return values.reindex(index[positions]).to_numpy("float64")
 
 
 def daily_volatility(close: pd.Series, span: int = 100) -> pd.Series:
@@ -132,14 +139,16 @@ def triple_barrier(
     if pt < 0 or sl < 0:
         raise ValueError(f"pt_sl multiples must be >= 0, got {pt_sl}")
     events = pd.DatetimeIndex(t_events)
-    missing = events.difference(index)
-    if len(missing):
-        raise ValueError(f"{len(missing)} event(s) are not bars of `close`, first {missing[0]}")
-    trgt = target.reindex(events).to_numpy("float64")
-    sides = np.ones(len(events)) if side is None else side.reindex(events).to_numpy("float64")
+    # positions of the events among the bars, on int64 nanoseconds (pandas' indexers are slow here)
+    bar_ns, event_ns = index.asi8, events.asi8
+    starts = np.minimum(np.searchsorted(bar_ns, event_ns), len(bar_ns) - 1)
+    missing = bar_ns[starts] != event_ns
+    if missing.any():
+        raise ValueError(f"{int(missing.sum())} event(s) are not bars of `close`, first {events[np.flatnonzero(missing)[0]]}")
+    trgt = _aligned(target, index, starts)
+    sides = np.ones(len(events)) if side is None else _aligned(side, index, starts)
     keep = np.isfinite(trgt) & (trgt > min_ret) & np.isfinite(sides) & (sides != 0)
-    events, trgt, sides = events[keep], trgt[keep], sides[keep]
-    starts = index.get_indexer(events).astype(np.int64)
+    events, trgt, sides, starts = events[keep], trgt[keep], sides[keep], starts[keep].astype(np.int64)
     stop, known = vertical_positions(index, starts, vertical)
     # a disabled barrier can never be touched
     upper = np.full(len(events), np.inf) if pt == 0 else pt * trgt
@@ -149,14 +158,22 @@ def triple_barrier(
     done = which >= 0
     touch, which, starts = touch[done], which[done], starts[done]
     ret = values[touch] / values[starts] - 1.0
-    label = np.select([which == 0, which == 1], [1, -1], 0).astype(np.int64)
+    label = np.array([1, -1, 0], dtype=np.int8)[which]
     if side is None:
-        bin_ = (which == 0).astype(np.int64)
+        bin_ = (which == 0).astype(np.int8)
     else:
-        bin_ = (sides[done] * ret > 0).astype(np.int64)
+        bin_ = (sides[done] * ret > 0).astype(np.int8)
     out = pd.DataFrame(
-        {"t1": index[touch], "trgt": trgt[done], "ret": ret, "label": label, "barrier": BARRIER_NAMES[which], "bin": bin_},
+        {
+            "t1": index[touch],
+            "trgt": trgt[done],
+            "ret": ret,
+            "label": label,
+            "barrier": pd.Categorical.from_codes(which, BARRIERS),
+            "bin": bin_,
+        },
         index=events[done],
+        copy=False,
     )
     if side is not None:
         out.insert(out.columns.get_loc("bin"), "side", sides[done])

@@ -13,28 +13,30 @@ import pandas as pd
 
 def _spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Positions of each label's first and last bar in `bar_index` (t0 = t1.index)."""
-    idx = pd.DatetimeIndex(bar_index)
-    start = idx.searchsorted(pd.DatetimeIndex(t1.index), side="left")
-    end = idx.searchsorted(pd.DatetimeIndex(t1.to_numpy()), side="right") - 1  # last bar <= t1
+    bars = pd.DatetimeIndex(bar_index).asi8  # int64 ns: tz-aware values never become objects
+    start = np.searchsorted(bars, pd.DatetimeIndex(t1.index).asi8, side="left")
+    end = np.searchsorted(bars, pd.DatetimeIndex(t1).asi8, side="right") - 1  # last bar <= t1
     if (end < start).any():
         bad = int(np.flatnonzero(end < start)[0])
         raise ValueError(f"label starting {t1.index[bad]} ends before it starts ({t1.iloc[bad]})")
     return start.astype(np.int64), end.astype(np.int64)
 
 
+def _concurrency(start: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
+    diff = np.bincount(start, minlength=n + 1) - np.bincount(end + 1, minlength=n + 1)
+    return np.cumsum(diff[:-1])
+
+
 def concurrency(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
     """Number of labels whose closed interval [t0, t1] contains each bar."""
     start, end = _spans(t1, bar_index)
-    diff = np.zeros(len(bar_index) + 1, dtype=np.int64)
-    np.add.at(diff, start, 1)
-    np.add.at(diff, end + 1, -1)
-    return pd.Series(np.cumsum(diff[:-1]), index=bar_index, name="concurrency")
+    return pd.Series(_concurrency(start, end, len(bar_index)), index=bar_index, name="concurrency")
 
 
 def average_uniqueness(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
     """Mean of 1 / concurrency over each label's bars (1 for a label that overlaps nothing)."""
     start, end = _spans(t1, bar_index)
-    c = concurrency(t1, bar_index).to_numpy()
+    c = _concurrency(start, end, len(bar_index))
     inv = np.zeros(len(c) + 1)
     np.divide(1.0, c, out=inv[1:], where=c > 0)
     prefix = np.cumsum(inv)
@@ -48,7 +50,7 @@ def return_attribution(t1: pd.Series, close: pd.Series) -> pd.Series:
     """
     index = pd.DatetimeIndex(close.index)
     start, end = _spans(t1, index)
-    c = concurrency(t1, index).to_numpy()
+    c = _concurrency(start, end, len(index))
     r = np.log(close.to_numpy("float64"))
     r = np.concatenate([[0.0], np.diff(r)])
     share = np.zeros(len(c) + 1)
