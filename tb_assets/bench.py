@@ -78,6 +78,61 @@ def bench_aroon_1m() -> dict:
     return {"seconds": seconds, "baseline_seconds": baseline, "rows": n, "baseline_rows_timed": subset}
 
 
+def _labeling_inputs(n_events: int, vertical: int = 20):
+    import numpy as np
+    import pandas as pd
+
+    n = n_events + vertical
+    idx = pd.date_range("2000-01-01", periods=n, freq="min", tz="UTC")
+    close = pd.Series(100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.001, n))), index=idx)
+    target = pd.Series(0.002, index=idx)  # about 2 sigma of a 1-minute move: barriers get touched
+    return close, idx[:n_events], target
+
+
+def bench_labeling_1m() -> dict:
+    from tb_assets.core.labeling import triple_barrier
+    from tb_assets.core.reference import plain_triple_barrier
+
+    n, subset = 1_000_000, 2_000
+    close, events, target = _labeling_inputs(n)
+    for _ in range(2):  # JIT and first-touch page faults
+        triple_barrier(close, events, target, vertical=20)
+    start = time.perf_counter()
+    out = triple_barrier(close, events, target, vertical=20)
+    seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    plain = plain_triple_barrier(close, events[:subset], target, vertical=20)
+    baseline = (time.perf_counter() - start) * n / subset
+    assert (plain["t1"].to_numpy() == out["t1"].to_numpy()[:subset]).all()  # the same labels
+    return {"seconds": seconds, "baseline_seconds": baseline, "rows": len(out), "baseline_rows_timed": subset}
+
+
+def bench_uniqueness_1m() -> dict:
+    import numpy as np
+
+    from tb_assets.core.labeling import triple_barrier
+    from tb_assets.core.reference import plain_average_uniqueness
+    from tb_assets.core.weights import average_uniqueness
+
+    n, subset = 1_000_000, 2_000
+    close, events, target = _labeling_inputs(n)
+    t1 = triple_barrier(close, events, target, vertical=20)["t1"]
+    for _ in range(2):
+        average_uniqueness(t1, close.index)
+    start = time.perf_counter()
+    u = average_uniqueness(t1, close.index)
+    seconds = time.perf_counter() - start
+    head = t1.iloc[:subset]
+    bars = close.index[: close.index.get_loc(head.max()) + 1]
+    start = time.perf_counter()
+    plain = plain_average_uniqueness(head, bars)
+    baseline = (time.perf_counter() - start) * n / subset  # linear: flatters the plain version (it is bars x events)
+    # labels near the subset's end overlap labels outside it, so compare the early ones
+    assert np.allclose(plain.to_numpy()[: subset - 40], average_uniqueness(head, bars).to_numpy()[: subset - 40])
+    assert len(u) == len(t1)
+    return {"seconds": seconds, "baseline_seconds": baseline, "rows": len(t1), "baseline_rows_timed": subset}
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     b.name: b
     for b in (
@@ -87,6 +142,20 @@ BENCHMARKS: dict[str, Benchmark] = {
             bench_features_1m,
             target_seconds=5.0,
             target_peak_mb=2048.0,
+        ),
+        Benchmark(
+            "labeling_1m",
+            "triple-barrier labels of 1,000,000 events, 20-bar vertical barrier, vs a per-event pandas loop",
+            bench_labeling_1m,
+            target_seconds=0.1,
+            min_speedup=1000.0,
+        ),
+        Benchmark(
+            "uniqueness_1m",
+            "average uniqueness of 1,000,000 overlapping labels, vs the bars x events indicator matrix",
+            bench_uniqueness_1m,
+            target_seconds=0.2,
+            min_speedup=1000.0,
         ),
         Benchmark(
             "aroon_1m",

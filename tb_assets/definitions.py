@@ -9,8 +9,10 @@ import dagster as dg
 from tb_assets.assets.bars import build_bars_asset
 from tb_assets.assets.common import WAREHOUSE_IO
 from tb_assets.assets.features import build_features_asset
+from tb_assets.assets.targets import build_targets_asset
 from tb_assets.checks.bars import build_bars_checks
 from tb_assets.checks.features import build_features_checks
+from tb_assets.checks.targets import build_targets_checks
 from tb_assets.partitions import build_partitions
 from tb_assets.resources import ArtifactStore, BarSourceResource, WarehouseIOManager
 from tb_assets.settings import Settings, load_settings
@@ -27,14 +29,19 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     partitions = build_partitions(settings)
     bars = build_bars_asset(partitions)
     features = build_features_asset(partitions)
+    targets = build_targets_asset(partitions)
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
         selection=dg.AssetSelection.all(),
         description="The whole graph for one SYMBOL|TIMEFRAME partition.",
     )
     return dg.Definitions(
-        assets=[bars, features],
-        asset_checks=[*build_bars_checks(bars, partitions), *build_features_checks(features, partitions)],
+        assets=[bars, features, targets],
+        asset_checks=[
+            *build_bars_checks(bars, partitions),
+            *build_features_checks(features, partitions),
+            *build_targets_checks(targets, partitions),
+        ],
         jobs=[pipeline],
         resources={
             "bar_source": BarSourceResource.from_settings(settings),

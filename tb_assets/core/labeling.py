@@ -199,3 +199,21 @@ def forward_returns(close: pd.Series, lookforward: int) -> pd.DataFrame:
         },
         index=close.index,
     )
+
+
+def label_problems(t0: pd.DatetimeIndex, t1: pd.DatetimeIndex, bar_index: pd.DatetimeIndex) -> list[str]:
+    """What breaks the label contract (empty when nothing): every t1 after its t0, on a bar of
+    the data, and none beyond the last bar (an outcome nobody could know yet)."""
+    t0, t1, bars = pd.DatetimeIndex(t0), pd.DatetimeIndex(t1), pd.DatetimeIndex(bar_index)
+    problems = []
+    early = t1 <= t0
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        problems.append(f"{int(early.sum())} event(s) with t1 <= t0, first t0={t0[i]} t1={t1[i]}")
+    late = t1 > bars[-1]
+    if late.any():
+        problems.append(f"{int(late.sum())} event(s) end after the last bar {bars[-1]}, first t1={t1[np.flatnonzero(late)[0]]}")
+    off = ~t1.isin(bars)
+    if off.any():
+        problems.append(f"{int(off.sum())} t1 value(s) are not bars, first {t1[np.flatnonzero(off)[0]]}")
+    return problems

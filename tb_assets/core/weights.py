@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 
-def _spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+def label_spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Positions of each label's first and last bar in `bar_index` (t0 = t1.index)."""
     bars = pd.DatetimeIndex(bar_index).asi8  # int64 ns: tz-aware values never become objects
     start = np.searchsorted(bars, pd.DatetimeIndex(t1.index).asi8, side="left")
@@ -29,13 +29,13 @@ def _concurrency(start: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
 
 def concurrency(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
     """Number of labels whose closed interval [t0, t1] contains each bar."""
-    start, end = _spans(t1, bar_index)
+    start, end = label_spans(t1, bar_index)
     return pd.Series(_concurrency(start, end, len(bar_index)), index=bar_index, name="concurrency")
 
 
 def average_uniqueness(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
     """Mean of 1 / concurrency over each label's bars (1 for a label that overlaps nothing)."""
-    start, end = _spans(t1, bar_index)
+    start, end = label_spans(t1, bar_index)
     c = _concurrency(start, end, len(bar_index))
     inv = np.zeros(len(c) + 1)
     np.divide(1.0, c, out=inv[1:], where=c > 0)
@@ -49,7 +49,7 @@ def return_attribution(t1: pd.Series, close: pd.Series) -> pd.Series:
     Labels over large absolute returns that they do not share with other labels weigh more.
     """
     index = pd.DatetimeIndex(close.index)
-    start, end = _spans(t1, index)
+    start, end = label_spans(t1, index)
     c = _concurrency(start, end, len(index))
     r = np.log(close.to_numpy("float64"))
     r = np.concatenate([[0.0], np.diff(r)])
@@ -97,3 +97,16 @@ def scale_pos_weight(y: np.ndarray | pd.Series, sample_weight: np.ndarray | pd.S
     w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype="float64")
     pos, neg = w[y == 1].sum(), w[y != 1].sum()
     return float(neg / pos) if pos > 0 and neg > 0 else 1.0
+
+
+def weight_problems(weights: np.ndarray | pd.Series, tolerance: float = 1e-6) -> list[str]:
+    """What is wrong with sample weights (empty when nothing): finite, positive, mean 1."""
+    w = np.asarray(weights, dtype="float64")
+    problems = []
+    if not np.isfinite(w).all():
+        problems.append(f"{int((~np.isfinite(w)).sum())} non-finite weight(s)")
+    if (w <= 0).any():
+        problems.append(f"{int((w <= 0).sum())} weight(s) <= 0")
+    if len(w) and np.isfinite(w).all() and abs(w.mean() - 1.0) > tolerance:
+        problems.append(f"mean weight {w.mean():.6g}, expected 1")
+    return problems

@@ -54,7 +54,7 @@ def test_default_run_materializes_every_partition_and_persists(env):
     assert done.returncode == 0, done.stderr
     for key in ("SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w"):
         assert f"] {key} ok" in done.stdout
-    assert "partition  status" in done.stdout and "5,031" in done.stdout and "5/5" in done.stdout  # bars + features checks
+    assert "partition  status" in done.stdout and "5,031" in done.stdout and "8/8" in done.stdout  # bars, features and targets checks
     assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044]
     # a fresh process on the same DAGSTER_HOME (what the UI reads) sees the runs and materializations
     probe = (
