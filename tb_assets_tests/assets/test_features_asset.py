@@ -2,7 +2,6 @@
 
 import json
 
-import duckdb
 import numpy as np
 import pytest
 import dagster as dg
@@ -12,7 +11,7 @@ from tb_assets.core.features import SPECS
 from tb_assets.definitions import build_definitions
 from tb_assets.sources import make_source
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored
+from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper
 
 
 def catalog(settings, symbol, tf):
@@ -77,12 +76,6 @@ def test_peeking_indicator_fails_the_blocking_lookahead_check(tmp_path, monkeypa
     assert not evaluation.passed and "'rsi_14'" in evaluation.metadata["problems"].value
     monkeypatch.setattr(ind, "rsi", honest)
     assert run(build_definitions(settings), "SPX|1w").success
-
-
-def tamper(settings, sql):
-    con = duckdb.connect(str(settings.warehouse_path))
-    con.execute(sql)
-    con.close()
 
 
 def test_raw_price_and_finite_checks_fail_on_bad_stored_features(tmp_path):

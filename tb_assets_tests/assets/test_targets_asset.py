@@ -1,6 +1,5 @@
 """The `targets` asset and its checks in a real Dagster instance over a real DuckDB file."""
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +10,7 @@ from tb_assets.core.weights import weight_problems
 from tb_assets.definitions import build_definitions
 from tb_assets.sources import make_source
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import QUIET, checks, failure_text, metadata, run, stored
+from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper
 
 
 def test_sample_targets_with_weights_and_forward_returns(tmp_path):
@@ -61,34 +60,21 @@ def test_cusum_events_and_meta_labels_from_parquet(tmp_path):
     assert ((t["bin"] == 1) == (t["side"] * t["ret"] > 0)).all()  # the meta-label: did the side pay
 
 
-def tamper(settings, sql):
-    con = duckdb.connect(str(settings.warehouse_path))
-    con.execute(sql)
-    con.close()
-
-
-def run_target_checks(defs, key, *names, run_config=None):
-    keys = {dg.AssetCheckKey(dg.AssetKey("targets"), n) for n in names}
-    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(), asset_check_selection=keys)
-    return job.execute_in_process(partition_key=key, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-                                  run_config={**QUIET, **(run_config or {})})
-
-
 def test_target_checks_fail_on_bad_stored_labels(tmp_path):
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1w",))
     defs = build_definitions(settings)
     assert run(defs, "SPX|1w").success
     tamper(settings, "UPDATE targets SET t1 = ts WHERE ts = (SELECT min(ts) FROM targets)")
     tamper(settings, "UPDATE targets SET t1 = t1 + INTERVAL 3000 DAY WHERE ts = (SELECT max(ts) FROM targets)")
-    res = run_target_checks(defs, "SPX|1w", "targets_t1_valid")
+    res = run_checks(defs, "SPX|1w", "targets_t1_valid", asset="targets")
     assert not res.success  # blocking
     problems = checks(res)["targets_t1_valid"].metadata["problems"].value
     assert "1 event(s) with t1 <= t0" in problems and "end after the last bar" in problems
     tamper(settings, "UPDATE targets SET weight = -1 WHERE ts = (SELECT min(ts) FROM targets)")
-    w = checks(run_target_checks(defs, "SPX|1w", "targets_weights_valid"))["targets_weights_valid"]
+    w = checks(run_checks(defs, "SPX|1w", "targets_weights_valid", asset="targets"))["targets_weights_valid"]
     assert not w.passed and "1 weight(s) <= 0" in w.metadata["problems"].value
     band = {"ops": {"targets_targets_positive_rate": {"config": {"low": 0.9, "high": 1.0}}}}
-    rate = run_target_checks(defs, "SPX|1w", "targets_positive_rate", run_config=band)
+    rate = run_checks(defs, "SPX|1w", "targets_positive_rate", asset="targets", run_config=band)
     assert rate.success and not checks(rate)["targets_positive_rate"].passed  # WARN only
     assert checks(rate)["targets_positive_rate"].severity == dg.AssetCheckSeverity.WARN
 

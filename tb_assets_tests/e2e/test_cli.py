@@ -10,7 +10,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pandas as pd
 import pytest

@@ -1,6 +1,5 @@
 """Every source: sample (offline real data), csv, parquet (both layouts), synthetic."""
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
