@@ -9,6 +9,7 @@ import dagster as dg
 from tb_assets.assets.bars import build_bars_asset
 from tb_assets.assets.common import WAREHOUSE_IO
 from tb_assets.assets.features import build_features_asset
+from tb_assets.assets.selected_features import build_selected_features_asset
 from tb_assets.assets.targets import build_targets_asset
 from tb_assets.checks.bars import build_bars_checks
 from tb_assets.checks.features import build_features_checks
@@ -30,13 +31,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     bars = build_bars_asset(partitions)
     features = build_features_asset(partitions)
     targets = build_targets_asset(partitions)
+    selected_features = build_selected_features_asset(partitions)
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,
         selection=dg.AssetSelection.all(),
         description="The whole graph for one SYMBOL|TIMEFRAME partition.",
     )
     return dg.Definitions(
-        assets=[bars, features, targets],
+        assets=[bars, features, targets, selected_features],
         asset_checks=[
             *build_bars_checks(bars, partitions),
             *build_features_checks(features, partitions),

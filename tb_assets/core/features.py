@@ -109,6 +109,8 @@ def select_features(options: FeatureOptions, *, timeframe: str, has_volume: bool
             continue  # an index or VIX: volume indicators are left out, not filled with noise
         if name == "hour" and timeframe not in INTRADAY:
             continue
+        if name == "dow" and timeframe == "1w":
+            continue  # weekly bars all start on Monday: a constant
         if context and name in ("dow", "hour", "regime_gmm"):
             continue  # calendar and regimes describe the primary's bars, once
         names.append(name)

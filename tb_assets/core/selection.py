@@ -50,8 +50,11 @@ def f_test_prefilter(X: pd.DataFrame, y: np.ndarray, p_value_threshold: float = 
     (feature, f_stat, p_value, std_coef: the slope of y on the standardised feature), best first."""
     Z = standardise(X)
     y = np.asarray(y, dtype="float64")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f_stat, p = f_classif(Z.to_numpy(), y)
+    varying = (Z != 0).any(axis=0).to_numpy()  # a constant column says nothing: p = 1
+    f_stat, p = np.zeros(Z.shape[1]), np.ones(Z.shape[1])
+    if varying.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f_stat[varying], p[varying] = f_classif(Z.to_numpy()[:, varying], y)
     p = np.where(np.isfinite(p), p, 1.0)
     coef = (Z.to_numpy() * (y - y.mean())[:, None]).mean(axis=0)  # cov(z, y) / var(z), var(z) = 1
     table = pd.DataFrame({"feature": X.columns, "f_stat": np.nan_to_num(f_stat), "p_value": p, "std_coef": coef})

@@ -24,6 +24,7 @@ def test_sets_groups_and_volume():
     core = select_features(FeatureOptions("core"), timeframe="1d", has_volume=True, context=False)
     assert set(core) < set(full) and "hour" not in full and "mfi_14" in full and len(core) >= 15
     assert "hour" in select_features(FeatureOptions(), timeframe="5m", has_volume=True, context=False)
+    assert "dow" in full and "dow" not in select_features(FeatureOptions(), timeframe="1w", has_volume=True, context=False)
     no_vol = select_features(FeatureOptions(), timeframe="1d", has_volume=False, context=False)
     assert "mfi_14" not in no_vol and "volume_z_20" not in no_vol
     bounded = select_features(FeatureOptions(groups=("bounded",)), timeframe="1d", has_volume=True, context=False)

@@ -32,6 +32,8 @@ def test_prefilter_matches_the_textbook_f_test_and_keeps_the_best_when_all_fail(
     row = table.set_index("feature").loc["weak"]
     assert row["f_stat"] == pytest.approx(t_stat**2) and row["p_value"] == pytest.approx(p)
     assert row["std_coef"] == pytest.approx(np.mean(z * (y - y.mean())))
+    const = f_test_prefilter(X.assign(flat=1.0), y, 0.05)[1].set_index("feature").loc["flat"]
+    assert const["p_value"] == 1.0 and const["f_stat"] == 0.0
     noise_only = X[[c for c in X.columns if c.startswith("noise")]]
     kept, table = f_test_prefilter(noise_only, y, 1e-12)
     assert kept == [table["feature"].iloc[0]]

@@ -1,0 +1,24 @@
+"""Shared pieces of the modeling assets: reading a partition's matrix and labels."""
+
+import dagster as dg
+import pandas as pd
+
+from tb_assets.assets.features import CATALOG
+from tb_assets.core.training_data import TrainingData, training_data
+from tb_assets.resources import ArtifactStore
+
+
+def partition_training_data(
+    artifacts: ArtifactStore, symbol: str, timeframe: str, features: pd.DataFrame, targets: pd.DataFrame, names: list[str] | None = None
+) -> TrainingData:
+    """Events with their features; `names` defaults to the partition's whole catalog."""
+    if names is None:
+        names = artifacts.read_json("features", symbol, timeframe, CATALOG)["features"]
+    return training_data(features, targets, names)
+
+
+def read_selected(artifacts: ArtifactStore, symbol: str, timeframe: str) -> list[str]:
+    path = artifacts.path("selected_features", symbol, timeframe, "selected_features.txt")
+    if not path.exists():
+        raise dg.Failure(f"{symbol}|{timeframe}: selected_features is not materialized ({path} missing)")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]

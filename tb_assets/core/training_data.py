@@ -1,0 +1,48 @@
+"""The rows a model learns from: features joined to labelled events on the event start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tb_assets.core.cv import PurgedKFold
+from tb_assets.core.features import raw_price_columns
+
+
+@dataclass
+class TrainingData:
+    X: pd.DataFrame  # features, one row per event, in time order
+    y: np.ndarray  # the triple-barrier bin (0/1)
+    weight: np.ndarray  # average uniqueness, mean 1
+    t1: pd.Series  # label end, indexed by event start: what purging needs
+
+    def purged_splits(self, n_splits: int = 5, embargo_pct: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
+        return list(PurgedKFold(n_splits, self.t1, embargo_pct).split(self.X))
+
+    @property
+    def positive_rate(self) -> float:
+        return float(np.mean(self.y))
+
+
+def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str]) -> TrainingData:
+    """Inner join on `ts` (the event start): every labelled event with its feature row."""
+    prices = raw_price_columns(feature_names)
+    if prices:
+        raise ValueError(f"raw price columns cannot be model inputs: {', '.join(prices)}")
+    missing = [f for f in feature_names if f not in features.columns]
+    if missing:
+        raise ValueError(f"features missing from the matrix: {', '.join(missing[:10])}")
+    f = features[["ts", *feature_names]]
+    t = targets[["ts", "t1", "bin", "weight"]]
+    rows = f.merge(t, on="ts", how="inner").sort_values("ts").reset_index(drop=True)
+    if rows.empty:
+        raise ValueError("no labelled event has a feature row")
+    t1 = pd.Series(pd.DatetimeIndex(rows["t1"]), index=pd.DatetimeIndex(rows["ts"]))
+    return TrainingData(
+        X=rows[feature_names].astype("float64"),
+        y=rows["bin"].to_numpy("int64"),
+        weight=rows["weight"].to_numpy("float64"),
+        t1=t1,
+    )
