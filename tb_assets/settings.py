@@ -47,6 +47,7 @@ class Settings:
     synthetic_bars: int
     synthetic_seed: int
     synthetic_signal: float
+    optuna_storage: str | None = None
 
     @property
     def warehouse_path(self) -> Path:
@@ -55,6 +56,10 @@ class Settings:
     @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
+
+    @property
+    def optuna_dir(self) -> Path:
+        return self.data_dir / "optuna"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -91,6 +96,7 @@ def load_settings() -> Settings:
         synthetic_bars=_number("TB_SYNTHETIC_BARS", "5000", int),
         synthetic_seed=_number("TB_SYNTHETIC_SEED", "0", int),
         synthetic_signal=_number("TB_SYNTHETIC_SIGNAL", "0.0", float),
+        optuna_storage=_env("TB_OPTUNA_STORAGE"),
     )
 
 

@@ -1,0 +1,134 @@
+"""`best_params`: LightGBM hyperparameters tuned by Optuna on purged CV, with sample weights."""
+
+import os
+from typing import Literal
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from tb_assets.assets.common import markdown_table
+from tb_assets.assets.modeling import partition_training_data, read_selected
+from tb_assets.core.artifacts import write_atomic, write_json
+from tb_assets.core.tuning import AllTrialsPruned, PruningRules, tune
+from tb_assets.partitions import partition_parts
+from tb_assets.resources import ArtifactStore, TuningStorage
+
+
+class TuningConfig(dg.Config):
+    objective: Literal["composite", "auc"] = Field(
+        default="composite", description="'composite': weighted out-of-fold score (see README); 'auc': mean fold AUC - variance_penalty x std"
+    )
+    variance_penalty: float = Field(default=1.0, description="For objective 'auc': penalty on the std of fold AUCs")
+    n_trials: int = Field(default=15, description="Finished trials the study should hold (a resumed study only runs the rest)")
+    timeout: float | None = Field(default=None, description="Stop starting trials after this many seconds")
+    n_jobs: int = Field(default=1, description="Trials run in parallel (threads)")
+    threads: int = Field(default=0, description="LightGBM threads per trial (0: cores / n_jobs)")
+    resume: bool = Field(default=True, description="Resume the partition's study; False starts it afresh")
+    min_auc: float = Field(default=0.54, description="Prune a trial when a fold AUC is below this")
+    max_brier: float = Field(default=0.26, description="Prune a trial when a fold Brier score is above this")
+    max_auc_cv: float = Field(default=0.20, description="Prune when fold AUCs' coefficient of variation exceeds this (from fold 3)")
+    n_splits: int = Field(default=5, description="Purged k-fold splits")
+    embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
+    seed: int = Field(default=0, description="Seed of the sampler and of LightGBM")
+    on_all_pruned: Literal["use_defaults", "fail"] = Field(
+        default="use_defaults",
+        description="When every trial is pruned: 'use_defaults' records no params (the best_params_found check fails "
+        "with the reason and production_model uses the documented defaults) or 'fail' the run",
+    )
+
+
+def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_features: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        partitions_def=partitions_def,
+        deps=[selected_features],
+        kinds={"lightgbm", "optuna"},
+        group_name="modeling",
+        code_version="1",
+    )
+    def best_params(
+        context: dg.AssetExecutionContext,
+        config: TuningConfig,
+        features: pd.DataFrame,
+        targets: pd.DataFrame,
+        artifacts: ArtifactStore,
+        tuning_storage: TuningStorage,
+    ) -> dg.MaterializeResult:
+        """Optuna study per partition (persistent, resumable) over the LightGBM search space, pruning
+        hopeless trials fold by fold. Writes best_params.json, trials_history.csv, param_importance.json."""
+        symbol, timeframe = partition_parts(context)
+        names = read_selected(artifacts, symbol, timeframe)
+        data = partition_training_data(artifacts, symbol, timeframe, features, targets, names)
+        threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, config.n_jobs))
+        storage, study_name = tuning_storage.url(symbol, timeframe), tuning_storage.study_name(symbol, timeframe)
+        rules = PruningRules(config.min_auc, config.max_brier, config.max_auc_cv)
+        folder = ("best_params", symbol, timeframe)
+        try:
+            result = tune(
+                data.X, data.y, data.weight, data.purged_splits(config.n_splits, config.embargo_pct),
+                storage=storage, study_name=study_name, n_trials=config.n_trials, timeout=config.timeout, n_jobs=config.n_jobs,
+                objective=config.objective, variance_penalty=config.variance_penalty, rules=rules, resume=config.resume,
+                seed=config.seed, threads=threads,
+            )
+        except AllTrialsPruned as exc:
+            if config.on_all_pruned == "fail":
+                raise
+            context.log.error(str(exc))
+            write_json(artifacts.path(*folder, "best_params.json"), {"params": None, "all_pruned": True, "message": str(exc),
+                                                                     "features": names, "study": study_name, "trials": exc.counts})
+            write_atomic(artifacts.path(*folder, "trials_history.csv"), exc.study.trials_dataframe().to_csv(index=False).encode())
+            write_json(artifacts.path(*folder, "param_importance.json"), {})
+            return dg.MaterializeResult(metadata={
+                "all_pruned": True, "message": str(exc), "trials_pruned": exc.counts.get("pruned", 0),
+                "pruned_by": ", ".join(f"{k}: {v}" for k, v in exc.pruned_by.items()), "study": study_name,
+            })
+        m = result.metrics
+        doc = {
+            "params": result.params,
+            "all_pruned": False,
+            "objective": config.objective,
+            "score": result.score,
+            "metrics": m.as_dict(),
+            "features": names,
+            "study": study_name,
+            "trials": result.counts,
+        }
+        write_json(artifacts.path(*folder, "best_params.json"), doc)
+        history = result.study.trials_dataframe()
+        write_atomic(artifacts.path(*folder, "trials_history.csv"), history.to_csv(index=False).encode())
+        write_json(artifacts.path(*folder, "param_importance.json"), result.importance)
+        top = history[history["state"] == "COMPLETE"].sort_values("value", ascending=False).head(5)
+        top = top[["number", "value", *[c for c in top.columns if c.startswith("params_")]]]
+        return dg.MaterializeResult(
+            metadata={
+                "all_pruned": False,
+                "best_score": result.score,
+                "auc": m.auc, "aupr": m.aupr, "brier": m.brier, "precision_at_10": m.precision_at_10,
+                "spread": m.spread, "auc_cv": m.auc_cv,
+                "trials_complete": result.counts.get("complete", 0),
+                "trials_pruned": result.counts.get("pruned", 0),
+                "trials_failed": result.counts.get("fail", 0),
+                "pruned_by": ", ".join(f"{k}: {v}" for k, v in result.pruned_by.items()) or "none",
+                "study": study_name,
+                "storage": tuning_storage.describe(symbol, timeframe),
+                "params": dg.MetadataValue.json(result.params),
+                "top_trials": dg.MetadataValue.md(markdown_table(top.rename(columns=lambda c: c.replace("params_", "")))),
+                "param_importance": dg.MetadataValue.json(result.importance),
+            }
+        )
+
+    return best_params
+
+
+def build_best_params_checks(best_params: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset=best_params, partitions_def=partitions_def,
+                    description="At least one Optuna trial completed; otherwise says which pruning rule stopped them and how to relax it.")
+    def best_params_found(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+        symbol, timeframe = partition_parts(context)
+        doc = artifacts.read_json("best_params", symbol, timeframe, "best_params.json")
+        return dg.AssetCheckResult(
+            passed=doc.get("params") is not None, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"message": doc.get("message", "none"), "trials": dg.MetadataValue.json(doc.get("trials", {}))},
+        )
+
+    return [best_params_found]

@@ -1,0 +1,134 @@
+"""`production_model`: LightGBM on all rows with the selected features and the best params."""
+
+import hashlib
+import pickle
+from datetime import datetime, timezone
+from importlib.metadata import version
+from typing import Literal
+
+import dagster as dg
+import lightgbm as lgb
+import pandas as pd
+from pydantic import Field
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from tb_assets.assets.common import markdown_table
+from tb_assets.assets.modeling import partition_training_data, read_selected
+from tb_assets.core.artifacts import write_atomic, write_json
+from tb_assets.core.metrics import grade
+from tb_assets.core.tuning import DEFAULT_PARAMS, Folds, evaluate, lgb_params
+from tb_assets.core.weights import scale_pos_weight
+from tb_assets.partitions import partition_parts
+from tb_assets.resources import ArtifactStore
+
+BALANCE_BAND = (0.4, 0.6)  # 'auto' balances when the positive rate is outside this
+METADATA_FIELDS = (
+    "training_date", "n_features", "features", "params", "n_estimators", "train_auc", "train_aupr", "n_samples",
+    "positive_rate", "date_range", "balanced", "scale_pos_weight", "sample_weights_used",
+    "oof_metrics", "library_versions", "artifact_sha256",
+)
+GRADED = ("auc", "aupr", "brier", "precision_at_10", "auc_cv")
+
+
+class ProductionConfig(dg.Config):
+    sample_weights: bool = Field(default=True, description="Train with the uniqueness weights of the labels")
+    balanced: Literal["auto", "true", "false"] = Field(
+        default="auto", description=f"Balance the classes with scale_pos_weight: 'auto' when the positive rate is outside {BALANCE_BAND}"
+    )
+    n_jobs: int = Field(default=2, description="LightGBM threads")
+    n_splits: int = Field(default=5, description="Purged k-fold splits for the out-of-fold metrics")
+    embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
+    seed: int = Field(default=0, description="LightGBM seed")
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def chosen_params(artifacts: ArtifactStore, symbol: str, timeframe: str) -> tuple[dict, str]:
+    path = artifacts.path("best_params", symbol, timeframe, "best_params.json")
+    if not path.exists():
+        return dict(DEFAULT_PARAMS), "defaults (best_params not materialized)"
+    doc = artifacts.read_json("best_params", symbol, timeframe, "best_params.json")
+    if doc.get("params") is None:
+        return dict(DEFAULT_PARAMS), "defaults (every tuning trial was pruned)"
+    return doc["params"], "best_params"
+
+
+def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: list) -> dg.AssetsDefinition:
+    @dg.asset(partitions_def=partitions_def, deps=deps, kinds={"lightgbm"}, group_name="modeling", code_version="1")
+    def production_model(
+        context: dg.AssetExecutionContext, config: ProductionConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
+    ) -> dg.MaterializeResult:
+        """Trained on every labelled event (sample weights unless disabled). Writes the booster in LightGBM's
+        text format, production_model.pkl, feature_importance.csv and model_metadata.json (with the
+        out-of-fold metrics of the same params on purged CV and a SHA-256 of each file), atomically."""
+        symbol, timeframe = partition_parts(context)
+        names = read_selected(artifacts, symbol, timeframe)
+        data = partition_training_data(artifacts, symbol, timeframe, features, targets, names)
+        params, source = chosen_params(artifacts, symbol, timeframe)
+        weight = data.weight if config.sample_weights else None
+        rate = data.positive_rate
+        balanced = config.balanced == "true" or (config.balanced == "auto" and not BALANCE_BAND[0] <= rate <= BALANCE_BAND[1])
+        spw = scale_pos_weight(data.y, weight) if balanced else None
+
+        folds = Folds.build(data.X, data.y, weight, data.purged_splits(config.n_splits, config.embargo_pct))
+        oof = evaluate(params, folds, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw)
+
+        model = lgb.LGBMClassifier(**lgb_params(params, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw),
+                                   n_estimators=int(params["n_estimators"]))
+        model.fit(data.X, data.y, sample_weight=weight)
+        proba = model.predict_proba(data.X)[:, 1]
+        booster = model.booster_
+        importance = pd.DataFrame({
+            "feature": names,
+            "gain": booster.feature_importance("gain"),
+            "split": booster.feature_importance("split"),
+        }).sort_values("gain", ascending=False)
+
+        folder = ("production_model", symbol, timeframe)
+        paths = {
+            "model.txt": write_atomic(artifacts.path(*folder, "model.txt"), booster.model_to_string().encode()),
+            "production_model.pkl": write_atomic(artifacts.path(*folder, "production_model.pkl"), pickle.dumps(model)),
+            "feature_importance.csv": write_atomic(artifacts.path(*folder, "feature_importance.csv"), importance.to_csv(index=False).encode()),
+        }
+        ts = data.t1.index
+        meta = {
+            "training_date": datetime.now(timezone.utc).isoformat(),
+            "n_features": len(names),
+            "features": names,
+            "params": {**params, "source": source},
+            "n_estimators": int(params["n_estimators"]),
+            "train_auc": float(roc_auc_score(data.y, proba)),
+            "train_aupr": float(average_precision_score(data.y, proba)),
+            "n_samples": len(data.y),
+            "positive_rate": rate,
+            "date_range": [str(ts.min()), str(ts.max())],
+            "balanced": bool(balanced),
+            "scale_pos_weight": spw,
+            "sample_weights_used": bool(config.sample_weights),
+            "oof_metrics": {k: getattr(oof, k) for k in ("auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv")},
+            "library_versions": {lib: version(lib) for lib in ("lightgbm", "optuna", "scikit-learn", "numpy", "pandas", "dagster")},
+            "artifact_sha256": {name: sha256(p) for name, p in paths.items()},
+        }
+        assert tuple(meta) == METADATA_FIELDS
+        meta_path = write_json(artifacts.path(*folder, "model_metadata.json"), meta)
+        grades = {k: grade(k, meta["oof_metrics"][k]) for k in GRADED}
+        return dg.MaterializeResult(
+            metadata={
+                **{f"oof_{k}": float(v) for k, v in meta["oof_metrics"].items()},
+                "train_auc": meta["train_auc"],
+                "n_samples": meta["n_samples"],
+                "n_features": meta["n_features"],
+                "positive_rate": rate,
+                "balanced": bool(balanced),
+                "params_source": source,
+                "grades": dg.MetadataValue.md(markdown_table(pd.DataFrame({"metric": list(grades), "value": [meta["oof_metrics"][k] for k in grades], "grade": list(grades.values())}))),
+                "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),
+                "model_metadata": dg.MetadataValue.path(str(meta_path)),
+                "features": ", ".join(names),
+                "params": dg.MetadataValue.json(meta["params"]),
+            }
+        )
+
+    return production_model

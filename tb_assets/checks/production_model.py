@@ -1,0 +1,101 @@
+"""Checks on `production_model`: metric grades, regressions and the leakage sentinels."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from tb_assets.assets.common import markdown_table
+from tb_assets.assets.modeling import partition_training_data, read_selected
+from tb_assets.assets.production_model import GRADED
+from tb_assets.core.features import raw_price_columns
+from tb_assets.core.metrics import grade
+from tb_assets.core.timeframes import INTRADAY
+from tb_assets.core.tuning import Folds, evaluate
+from tb_assets.partitions import partition_parts
+from tb_assets.resources import ArtifactStore
+
+
+class RegressionConfig(dg.Config):
+    max_auc_drop: float = Field(default=0.02, description="ERROR when the out-of-fold AUC fell more than this below the previous model")
+
+
+class SentinelConfig(dg.Config):
+    permutation_tolerance: float = Field(default=0.06, description="The permuted-label CV AUC must lie within 0.5 +/- this")
+    max_plausible_auc_daily: float = Field(default=0.80, description="An out-of-fold AUC above this on 1d/1w bars is suspect")
+    max_plausible_auc_intraday: float = Field(default=0.75, description="An out-of-fold AUC above this on intraday bars is suspect")
+    seed: int = Field(default=0, description="Seed of the label permutation")
+
+
+def model_metadata(artifacts: ArtifactStore, context) -> dict:
+    symbol, timeframe = partition_parts(context)
+    return artifacts.read_json("production_model", symbol, timeframe, "model_metadata.json")
+
+
+def build_production_model_checks(model: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset=model, partitions_def=partitions_def,
+                    description="Grades each out-of-fold metric against the project's targets (WARN when one is below Acceptable).")
+    def production_model_grades(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+        oof = model_metadata(artifacts, context)["oof_metrics"]
+        grades = {k: grade(k, oof[k]) for k in GRADED}
+        table = pd.DataFrame({"metric": list(grades), "value": [oof[k] for k in grades], "grade": list(grades.values())})
+        return dg.AssetCheckResult(
+            passed="below" not in grades.values(), severity=dg.AssetCheckSeverity.WARN,
+            metadata={"grades": dg.MetadataValue.md(markdown_table(table)), **{f"grade_{k}": v for k, v in grades.items()}},
+        )
+
+    @dg.asset_check(asset=model, partitions_def=partitions_def,
+                    description="ERROR when the out-of-fold AUC fell more than max_auc_drop below the previous materialization.")
+    def production_model_no_regression(context: dg.AssetCheckExecutionContext, config: RegressionConfig) -> dg.AssetCheckResult:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("production_model"), asset_partitions=[context.partition_key]), limit=2
+        ).records
+        aucs = [r.asset_materialization.metadata.get("oof_auc") for r in records]
+        aucs = [a.value for a in aucs if a is not None]
+        if len(aucs) < 2:
+            return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first model"})
+        drop = aucs[1] - aucs[0]
+        return dg.AssetCheckResult(
+            passed=drop <= config.max_auc_drop, severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"oof_auc": aucs[0], "previous_oof_auc": aucs[1], "drop": drop, "max_auc_drop": config.max_auc_drop},
+        )
+
+    @dg.asset_check(asset=model, partitions_def=partitions_def, blocking=True,
+                    additional_ins={"features": dg.AssetIn("features"), "targets": dg.AssetIn("targets")},
+                    description="Leakage sentinels: the same purged CV on permuted labels must score AUC 0.5 +/- a tolerance, "
+                    "and an out-of-fold AUC implausibly high for the timeframe is an error.")
+    def production_model_leakage_sentinels(
+        context: dg.AssetCheckExecutionContext, config: SentinelConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
+    ) -> dg.AssetCheckResult:
+        symbol, timeframe = partition_parts(context)
+        meta = model_metadata(artifacts, context)
+        data = partition_training_data(artifacts, symbol, timeframe, features, targets, meta["features"])
+        permuted = np.random.default_rng(config.seed).permutation(data.y)
+        weight = data.weight if meta["sample_weights_used"] else None
+        folds = Folds.build(data.X, permuted, weight, data.purged_splits())
+        perm_auc = evaluate(meta["params"], folds, threads=2).auc
+        ceiling = config.max_plausible_auc_intraday if timeframe in INTRADAY else config.max_plausible_auc_daily
+        oof_auc = meta["oof_metrics"]["auc"]
+        problems = []
+        if abs(perm_auc - 0.5) > config.permutation_tolerance:
+            problems.append(f"permuted-label AUC {perm_auc:.3f} is not 0.5 +/- {config.permutation_tolerance}")
+        if oof_auc > ceiling:
+            problems.append(f"out-of-fold AUC {oof_auc:.3f} is implausibly high for {timeframe} bars (> {ceiling}): look for leakage")
+        return dg.AssetCheckResult(
+            passed=not problems,
+            metadata={"permuted_auc": perm_auc, "oof_auc": oof_auc, "plausible_ceiling": ceiling, "problems": "; ".join(problems) or "none"},
+        )
+
+    @dg.asset_check(asset=model, partitions_def=partitions_def, blocking=True,
+                    description="The model's features are exactly selected_features, and none is a raw price.")
+    def production_model_features_match(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+        symbol, timeframe = partition_parts(context)
+        used = model_metadata(artifacts, context)["features"]
+        selected = read_selected(artifacts, symbol, timeframe)
+        prices = raw_price_columns(used)
+        return dg.AssetCheckResult(
+            passed=used == selected and not prices,
+            metadata={"model_features": ", ".join(used), "selected_features": ", ".join(selected), "raw_prices": ", ".join(prices) or "none"},
+        )
+
+    return [production_model_grades, production_model_no_regression, production_model_leakage_sentinels, production_model_features_match]

@@ -1,0 +1,239 @@
+"""LightGBM hyperparameters by Optuna on purged CV, with sample weights.
+
+Each fold's training data is binned once per study (a constructed lgb.Dataset) and reused by
+every trial. After each fold a trial is pruned when a rule says the parameters are hopeless:
+a fold AUC below `min_auc`, a fold Brier above `max_brier`, or (from the third fold) fold AUCs
+varying more than `max_auc_cv`. One study per partition lives in persistent storage and is
+resumed after a crash or a re-run: finished trials are kept, a trial left running is failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import lightgbm as lgb
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+
+from tb_assets.core.errors import TbError
+from tb_assets.core.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score, fold_metrics, summarize
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# Documented defaults when best_params was never materialized (a moderate, regularised model).
+DEFAULT_PARAMS = dict(
+    max_depth=5, num_leaves=31, min_child_samples=50, learning_rate=0.05, n_estimators=300,
+    reg_alpha=0.01, reg_lambda=1.0, subsample=0.8, colsample_bytree=0.8,
+)
+DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
+
+
+@dataclass(frozen=True)
+class PruningRules:
+    min_auc: float = 0.54
+    max_brier: float = 0.26
+    max_auc_cv: float = 0.20
+    cv_after_folds: int = 3
+
+    def broken(self, folds) -> str | None:
+        """The first rule the folds so far break, or None."""
+        last = folds[-1]
+        if last.auc < self.min_auc:
+            return "min_auc"
+        if last.brier > self.max_brier:
+            return "max_brier"
+        if len(folds) >= self.cv_after_folds:
+            aucs = np.array([f.auc for f in folds])
+            if aucs.std() / aucs.mean() > self.max_auc_cv:
+                return "max_auc_cv"
+        return None
+
+    def advice(self, rule: str) -> str:
+        return {
+            "min_auc": f"a fold AUC was below min_auc={self.min_auc}: lower min_auc (a weak signal is still a signal) or add features",
+            "max_brier": f"a fold Brier score was above max_brier={self.max_brier}: raise max_brier",
+            "max_auc_cv": f"fold AUCs varied more than max_auc_cv={self.max_auc_cv} (coefficient of variation): raise max_auc_cv",
+        }[rule]
+
+
+def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None) -> dict:
+    """Our search-space names in LightGBM's own terms; num_leaves capped at 2^max_depth."""
+    out = {
+        "objective": "binary",
+        "max_depth": int(params["max_depth"]),
+        "num_leaves": int(min(params["num_leaves"], 2 ** int(params["max_depth"]))),
+        "min_data_in_leaf": int(params["min_child_samples"]),
+        "learning_rate": float(params["learning_rate"]),
+        "lambda_l1": float(params["reg_alpha"]),
+        "lambda_l2": float(params["reg_lambda"]),
+        "bagging_fraction": float(params["subsample"]),
+        "bagging_freq": 1,
+        "feature_fraction": float(params["colsample_bytree"]),
+        "seed": seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": threads,
+        "verbose": -1,
+    }
+    if scale_pos_weight is not None:
+        out["scale_pos_weight"] = float(scale_pos_weight)
+    return out
+
+
+def suggest(trial: optuna.Trial, max_min_child: int = 500) -> dict:
+    max_depth = trial.suggest_int("max_depth", 3, 10)
+    return {
+        "max_depth": max_depth,
+        "num_leaves": trial.suggest_int("num_leaves", 15, 127),  # capped at 2^max_depth when used
+        "min_child_samples": trial.suggest_int("min_child_samples", 20, max(21, max_min_child)),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.15, log=True),
+        "n_estimators": trial.suggest_int("n_estimators", 100, 800),
+        "reg_alpha": trial.suggest_float("reg_alpha", 1e-4, 10.0, log=True),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-4, 10.0, log=True),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.5, 1.0),
+    }
+
+
+@dataclass
+class Folds:
+    """Each fold's training set binned once (lgb.Dataset) and its raw test set."""
+
+    train: list[lgb.Dataset]
+    test: list[tuple[np.ndarray, np.ndarray]]
+    min_train: int
+
+    @classmethod
+    def build(cls, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits) -> Folds:
+        values = X.to_numpy("float64")
+        train, test = [], []
+        for tr, te in splits:
+            w = None if weight is None else weight[tr]
+            ds = lgb.Dataset(values[tr], label=y[tr], weight=w, params=DATASET_PARAMS, free_raw_data=False)
+            train.append(ds.construct())
+            test.append((values[te], y[te]))
+        return cls(train, test, min(len(tr) for tr, _ in splits))
+
+
+def evaluate(params: dict, folds: Folds, *, seed: int = 0, threads: int = 1, rules: PruningRules | None = None,
+             trial: optuna.Trial | None = None, scale_pos_weight: float | None = None) -> CVMetrics:
+    """Out-of-fold metrics of one parameter set; prunes `trial` when a rule breaks."""
+    done = []
+    for k, (dtrain, (x_test, y_test)) in enumerate(zip(folds.train, folds.test)):
+        booster = lgb.train(lgb_params(params, seed=seed, threads=threads, scale_pos_weight=scale_pos_weight), dtrain,
+                            num_boost_round=int(params["n_estimators"]))
+        done.append(fold_metrics(y_test, booster.predict(x_test)))
+        if trial is not None:
+            trial.report(done[-1].auc, k)
+        broken = rules.broken(done) if rules is not None else None
+        if broken is not None:
+            if trial is not None:
+                trial.set_user_attr("pruned_by", broken)
+                trial.set_user_attr("pruned_at_fold", k)
+            raise optuna.TrialPruned(f"{broken} at fold {k}")
+    return summarize(done)
+
+
+class AllTrialsPruned(TbError):
+    """No trial completed: the message says which rule pruned them and how to relax it."""
+
+    def __init__(self, message: str, study: optuna.Study, counts: dict, pruned_by: dict):
+        super().__init__(message)
+        self.study, self.counts, self.pruned_by = study, counts, pruned_by
+
+
+@dataclass
+class TuningResult:
+    params: dict
+    metrics: CVMetrics
+    score: float
+    study: optuna.Study
+    counts: dict = field(default_factory=dict)  # complete / pruned / failed
+    pruned_by: dict = field(default_factory=dict)
+    importance: dict = field(default_factory=dict)
+
+
+def open_study(storage: str, name: str, *, resume: bool, seed: int) -> optuna.Study:
+    """The partition's study: resumed (stale RUNNING trials failed) or started afresh."""
+    rdb = optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {})
+    if not resume:
+        try:
+            optuna.delete_study(study_name=name, storage=rdb)
+        except KeyError:
+            pass
+    study = optuna.create_study(
+        study_name=name, storage=rdb, direction="maximize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+    )
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        # left running by a crashed process: nobody will finish it
+        rdb.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+    return study
+
+
+def tune(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    weight: np.ndarray | None,
+    splits,
+    *,
+    storage: str,
+    study_name: str,
+    n_trials: int = 20,
+    timeout: float | None = None,
+    n_jobs: int = 1,
+    objective: str = "composite",
+    variance_penalty: float = 1.0,
+    rules: PruningRules = PruningRules(),
+    resume: bool = True,
+    seed: int = 0,
+    threads: int = 1,
+) -> TuningResult:
+    """Run the study until it holds `n_trials` finished (complete or pruned) trials."""
+    if objective not in ("composite", "auc"):
+        raise TbError(f"unknown objective {objective!r}: use 'composite' or 'auc'")
+    folds = Folds.build(X, y, weight, splits)
+    max_min_child = min(500, folds.min_train // 5)
+    study = open_study(storage, study_name, resume=resume, seed=seed)
+
+    def run_trial(trial: optuna.Trial) -> float:
+        params = suggest(trial, max_min_child)
+        m = evaluate(params, folds, seed=seed, threads=threads, rules=rules, trial=trial)
+        trial.set_user_attr("metrics", m.as_dict())
+        return composite_score(m) if objective == "composite" else auc_objective(m, variance_penalty)
+
+    finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
+    remaining = max(0, n_trials - len(finished))
+    if remaining:
+        study.optimize(run_trial, n_trials=remaining, timeout=timeout, n_jobs=n_jobs, gc_after_trial=False)
+    trials = study.get_trials(deepcopy=False)
+    counts = Counter(t.state.name.lower() for t in trials)
+    pruned_by = Counter(t.user_attrs.get("pruned_by", "other") for t in trials if t.state == TrialState.PRUNED)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not complete:
+        reasons = "; ".join(f"{n} trial(s): {rules.advice(rule)}" if rule in ("min_auc", "max_brier", "max_auc_cv") else f"{n}: {rule}"
+                            for rule, n in pruned_by.most_common())
+        raise AllTrialsPruned(
+            f"every trial of study {study_name!r} was pruned or failed ({dict(counts)}). {reasons}", study, dict(counts), dict(pruned_by)
+        )
+    best = study.best_trial
+    params = {**best.params}
+    params["num_leaves"] = min(params["num_leaves"], 2 ** params["max_depth"])
+    metrics = best.user_attrs["metrics"]
+    cvm = CVMetrics(**{**metrics, "folds": tuple(FoldMetrics(**f) for f in metrics["folds"])})
+    importance: dict = {}
+    if len(complete) >= 2:
+        try:
+            importance = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+        except (RuntimeError, ValueError, ZeroDivisionError):
+            importance = {}  # too few distinct trials to tell
+    return TuningResult(params=params, metrics=cvm, score=float(best.value), study=study, counts=dict(counts),
+                        pruned_by=dict(pruned_by), importance=importance)
+
+
+def storage_url(path) -> str:
+    return f"sqlite:///{path}"
+
