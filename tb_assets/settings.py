@@ -83,7 +83,8 @@ def load_settings() -> Settings:
     default_symbols, default_context = _default_universe(source, raw_dir)
     symbols = parse_symbol_list(_env("TB_SYMBOLS", default_symbols) or "", what="TB_SYMBOLS")
     context_text = _env("TB_CONTEXT_SYMBOLS", default_context)
-    context = parse_symbol_list(context_text, what="TB_CONTEXT_SYMBOLS") if context_text else []
+    no_context = not context_text or context_text.lower() == "none"
+    context = [] if no_context else parse_symbol_list(context_text, what="TB_CONTEXT_SYMBOLS")
     return Settings(
         data_dir=Path(_env("TB_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve(),
         source=source,

@@ -8,6 +8,14 @@ from tb_assets.definitions import PIPELINE_JOB
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
+# the graph in order: a test of one stage runs the stages up to it
+STAGES = ["bars", "features", "targets", "selected_features", "best_params", "production_model"]
+
+
+def upto(asset: str) -> list:
+    return [dg.AssetKey(a) for a in STAGES[: STAGES.index(asset) + 1]]
+
+
 def run(defs, key, run_config=None, selection=None, instance=None):
     """One partition of the pipeline job, in process; never raises on failure."""
     job = defs.resolve_job_def(PIPELINE_JOB)

@@ -36,6 +36,11 @@ def test_overrides(monkeypatch, tmp_path):
     assert s.context_symbols == ("SYN0",) and s.data_dir == tmp_path
 
 
+def test_context_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("TB_CONTEXT_SYMBOLS", "none")
+    assert load_settings().context_symbols == ()
+
+
 def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
     for sym in ("msft", "AAPL"):
         pd.DataFrame({"Date": ["2024-01-02"], "Open": [1], "High": [1], "Low": [1], "Close": [1]}).to_csv(tmp_path / f"{sym}.csv", index=False)

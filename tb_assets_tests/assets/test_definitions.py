@@ -34,12 +34,15 @@ def test_bars_asset_conventions(tmp_path):
     assert node.metadata["partition_expr"] == {"symbol": "symbol", "timeframe": "timeframe"}
     checks = {c.name: graph.get_check_spec(c) for c in graph.asset_check_keys}
     assert set(checks) == {"bars_valid_ohlcv", "features_no_raw_prices", "features_no_lookahead", "features_mostly_finite",
-                           "features_schema_unchanged", "targets_t1_valid", "targets_weights_valid", "targets_positive_rate"}
+                           "features_schema_unchanged", "targets_t1_valid", "targets_weights_valid", "targets_positive_rate",
+                           "best_params_found", "production_model_grades", "production_model_no_regression",
+                           "production_model_leakage_sentinels", "production_model_features_match"}
     for name, spec in checks.items():
         assert spec.partitions_def is not None, name  # a check must not load every partition
     blocking = {name for name, spec in checks.items() if spec.blocking}
     assert blocking == {"bars_valid_ohlcv", "features_no_raw_prices", "features_no_lookahead", "targets_t1_valid",
-                        "targets_weights_valid"}  # the contracts later stages rely on, leakage first
+                        "targets_weights_valid", "production_model_leakage_sentinels",
+                        "production_model_features_match"}  # the contracts later stages rely on, leakage first
     feats = d.resolve_assets_def(dg.AssetKey("features"))
     assert feats.op.pool == "duckdb" and graph.get(dg.AssetKey("features")).group_name == "features"
     assert graph.get(dg.AssetKey("features")).parent_keys == {dg.AssetKey("bars")}

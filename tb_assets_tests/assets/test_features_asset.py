@@ -11,7 +11,11 @@ from tb_assets.core.features import SPECS
 from tb_assets.definitions import build_definitions
 from tb_assets.sources import make_source
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper
+from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
+
+
+def run_upto(defs, key, run_config=None, instance=None):
+    return run(defs, key, run_config, selection=upto("features"), instance=instance)
 
 
 def catalog(settings, symbol, tf):
@@ -22,10 +26,10 @@ def test_sample_partitions_build_features_with_context_and_pass_every_check(tmp_
     settings = make_settings(tmp_path)  # SPX, IXIC; context SPX,IXIC (each the other's)
     defs = build_definitions(settings)
     for key in ("SPX|1d", "IXIC|1w"):
-        result = run(defs, key)
+        result = run_upto(defs, key)
         assert result.success, failure_text(result)
         assert all(e.passed for e in checks(result).values()), {n: e.metadata for n, e in checks(result).items()}
-    md = metadata(run(defs, "SPX|1d"), "features")
+    md = metadata(run_upto(defs, "SPX|1d"), "features")
     assert md["context_used"] == "IXIC" and md["rows_lost_in_join"] == 0 and md["warmup_rows"] == 199
     # daily: no `hour`; a context symbol has neither calendar nor regime_gmm
     assert md["rows"] == 5031 - 199 and md["n_features"] == (len(SPECS) - 1) + (len(SPECS) - 3)
@@ -53,14 +57,14 @@ def test_parquet_source_with_context_and_a_missing_context_symbol(tmp_path):
     settings = make_settings(tmp_path, source="parquet", raw_dir=str(pq), symbols=("ES",), timeframes=("1h", "4h"),
                              context_symbols=("NQ", "GONE"))
     defs = build_definitions(settings)
-    result = run(defs, "ES|1h")
+    result = run_upto(defs, "ES|1h")
     assert result.success, failure_text(result)
     md = metadata(result, "features")
     assert md["context_used"] == "NQ" and md["context_skipped"].startswith("GONE: no parquet files for 'GONE'")
     cat = catalog(settings, "ES", "1h")
     assert "hour" in cat["features"] and "ret_1_NQ" in cat["features"] and "GONE" in cat["context_skipped"]
     assert all(e.passed for e in checks(result).values())
-    custom = run(defs, "ES|4h", {"ops": {"features": {"config": {"data_options": {"feature_set": "core", "groups": ["bounded"], "context_symbols": []}}}}})
+    custom = run_upto(defs, "ES|4h", {"ops": {"features": {"config": {"data_options": {"feature_set": "core", "groups": ["bounded"], "context_symbols": []}}}}})
     assert custom.success, failure_text(custom)
     cat4 = catalog(settings, "ES", "4h")
     assert cat4["context_used"] == [] and set(cat4["groups"].values()) == {"bounded"} and "rsi_14" in cat4["features"]
@@ -70,18 +74,18 @@ def test_peeking_indicator_fails_the_blocking_lookahead_check(tmp_path, monkeypa
     honest = ind.rsi
     monkeypatch.setattr(ind, "rsi", lambda close, n=14: honest(close.shift(-1), n))
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1w",))
-    result = run(build_definitions(settings), "SPX|1w")
+    result = run_upto(build_definitions(settings), "SPX|1w")
     assert not result.success  # blocking: the run fails
     evaluation = checks(result)["features_no_lookahead"]
     assert not evaluation.passed and "'rsi_14'" in evaluation.metadata["problems"].value
     monkeypatch.setattr(ind, "rsi", honest)
-    assert run(build_definitions(settings), "SPX|1w").success
+    assert run_upto(build_definitions(settings), "SPX|1w").success
 
 
 def test_raw_price_and_finite_checks_fail_on_bad_stored_features(tmp_path):
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1w",))
     defs = build_definitions(settings)
-    assert run(defs, "SPX|1w").success
+    assert run_upto(defs, "SPX|1w").success
     # a price level sneaks in under an innocent name, listed in the catalog
     tamper(settings, "ALTER TABLE features ADD COLUMN level DOUBLE")
     tamper(settings, "UPDATE features f SET level = b.close FROM bars b WHERE f.ts = b.ts AND f.symbol = b.symbol AND f.timeframe = b.timeframe")
@@ -105,11 +109,11 @@ def test_schema_change_is_reported(tmp_path):
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1w",))
     defs = build_definitions(settings)
     instance = dg.DagsterInstance.ephemeral()
-    first = run(defs, "SPX|1w", instance=instance)
+    first = run_upto(defs, "SPX|1w", instance=instance)
     assert checks(first)["features_schema_unchanged"].passed
-    same = run(defs, "SPX|1w", instance=instance)
+    same = run_upto(defs, "SPX|1w", instance=instance)
     assert checks(same)["features_schema_unchanged"].passed
-    core = run(defs, "SPX|1w", {"ops": {"features": {"config": {"data_options": {"feature_set": "core"}}}}}, instance=instance)
+    core = run_upto(defs, "SPX|1w", {"ops": {"features": {"config": {"data_options": {"feature_set": "core"}}}}}, instance=instance)
     assert core.success  # WARN only
     evaluation = checks(core)["features_schema_unchanged"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
@@ -118,7 +122,7 @@ def test_schema_change_is_reported(tmp_path):
 
 def test_too_little_history_for_the_warm_up_fails_clearly(tmp_path):
     settings = make_settings(tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(), synthetic_bars=150)
-    result = run(build_definitions(settings), "SYN1|1d")
+    result = run_upto(build_definitions(settings), "SYN1|1d")
     assert not result.success and "SYN1|1d: no feature rows: 150 bars, 199 needed for warm-up" in failure_text(result)
 
 
@@ -134,7 +138,7 @@ def test_real_spy_with_real_vix_context(tmp_path, real_data):
     settings = make_settings(tmp_path, source="csv", raw_dir=str(raw), symbols=("SPY",), timeframes=("1d", "1w"), context_symbols=("VIX",))
     defs = build_definitions(settings)
     for key in ("SPY|1d", "SPY|1w"):
-        result = run(defs, key)
+        result = run_upto(defs, key)
         assert result.success, failure_text(result)
         assert all(e.passed for e in checks(result).values()), {n: e.metadata for n, e in checks(result).items()}
     table = stored(settings, "SPY", "1d", "features")
@@ -158,7 +162,7 @@ def test_real_spy_minutes_intraday_features(tmp_path, real_data):
     settings = make_settings(tmp_path, source="csv", raw_dir=str(raw), symbols=("SPY",), timeframes=("5m", "1h"), context_symbols=())
     defs = build_definitions(settings)
     for key in ("SPY|5m", "SPY|1h"):
-        result = run(defs, key)
+        result = run_upto(defs, key)
         assert result.success, failure_text(result)
         assert all(e.passed for e in checks(result).values()), {n: e.metadata for n, e in checks(result).items()}
     cat = catalog(settings, "SPY", "5m")

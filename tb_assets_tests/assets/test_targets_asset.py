@@ -10,12 +10,16 @@ from tb_assets.core.weights import weight_problems
 from tb_assets.definitions import build_definitions
 from tb_assets.sources import make_source
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper
+from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
+
+
+def run_upto(defs, key, run_config=None, instance=None):
+    return run(defs, key, run_config, selection=upto("targets"), instance=instance)
 
 
 def test_sample_targets_with_weights_and_forward_returns(tmp_path):
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1d",))
-    result = run(build_definitions(settings), "SPX|1d")
+    result = run_upto(build_definitions(settings), "SPX|1d")
     assert result.success, failure_text(result)
     assert all(e.passed for e in checks(result).values())
     md = metadata(result, "targets")
@@ -46,12 +50,12 @@ def test_cusum_events_and_meta_labels_from_parquet(tmp_path):
         g.to_parquet(pq / "ES" / f"dt={day}" / "part-0.parquet", index=False)
     settings = make_settings(tmp_path, source="parquet", raw_dir=str(pq), symbols=("ES",), timeframes=("1h",), context_symbols=())
     defs = build_definitions(settings)
-    every = run(defs, "ES|1h")
+    every = run_upto(defs, "ES|1h")
     assert every.success, failure_text(every)
     n_all = metadata(every, "targets")["events"]
     assert metadata(every, "targets")["volatility"] == "ewm"  # auto: per-bar volatility for intraday bars
     cfg = {"events": "cusum", "side": "momentum", "pt_sl": [1.0, 2.0], "vertical_bars": 10}
-    meta = run(defs, "ES|1h", {"ops": {"targets": {"config": cfg}}})
+    meta = run_upto(defs, "ES|1h", {"ops": {"targets": {"config": cfg}}})
     assert meta.success, failure_text(meta)
     assert all(e.passed for e in checks(meta).values())
     t = stored(settings, "ES", "1h", "targets")
@@ -63,7 +67,7 @@ def test_cusum_events_and_meta_labels_from_parquet(tmp_path):
 def test_target_checks_fail_on_bad_stored_labels(tmp_path):
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1w",))
     defs = build_definitions(settings)
-    assert run(defs, "SPX|1w").success
+    assert run_upto(defs, "SPX|1w").success
     tamper(settings, "UPDATE targets SET t1 = ts WHERE ts = (SELECT min(ts) FROM targets)")
     tamper(settings, "UPDATE targets SET t1 = t1 + INTERVAL 3000 DAY WHERE ts = (SELECT max(ts) FROM targets)")
     res = run_checks(defs, "SPX|1w", "targets_t1_valid", asset="targets")

@@ -1,0 +1,94 @@
+"""selected_features -> best_params -> production_model on synthetic data, and their checks."""
+
+import hashlib
+import json
+import pickle
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+import dagster as dg
+
+from tb_assets.assets.production_model import METADATA_FIELDS
+from tb_assets.definitions import build_definitions
+from tb_assets_tests.conftest import make_settings
+from tb_assets_tests.helpers import checks, failure_text, metadata, run, stored
+
+# few trials, so loosen the pruning a little; the rules themselves are pinned in core/test_tuning.py
+FAST = {"ops": {"best_params": {"config": {"n_trials": 6, "min_auc": 0.0, "max_brier": 0.3}},
+                "selected_features": {"config": {"max_features": 6}}}}
+
+
+def synthetic(tmp_path, signal):
+    settings = make_settings(tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(),
+                             synthetic_bars=2500, synthetic_signal=signal)
+    return settings, build_definitions(settings)
+
+
+def model_dir(settings):
+    return settings.artifacts_dir / "production_model" / "SYN1" / "1d"
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    settings, defs = synthetic(tmp_path_factory.mktemp("planted"), 0.35)
+    instance = dg.DagsterInstance.ephemeral()
+    result = run(defs, "SYN1|1d", FAST, instance=instance)
+    return settings, defs, instance, result
+
+
+def test_no_signal_scores_a_coin_and_the_permutation_sentinel_passes(tmp_path):
+    settings, defs = synthetic(tmp_path, 0.0)
+    result = run(defs, "SYN1|1d", FAST)
+    assert result.success, failure_text(result)
+    md = metadata(result, "production_model")
+    # about a coin: features are selected and params tuned on the same purged folds the OOF AUC is
+    # read from, so a little selection bias remains (0.55 measured); the permuted-label run has none
+    assert abs(md["oof_auc"] - 0.5) < 0.06
+    sentinel = checks(result)["production_model_leakage_sentinels"]
+    assert sentinel.passed and abs(sentinel.metadata["permuted_auc"].value - 0.5) < 0.06
+    assert not checks(result)["production_model_grades"].passed  # a coin grades below Acceptable (WARN)
+
+
+def test_planted_signal_is_found(planted):
+    settings, _, _, result = planted
+    assert result.success, failure_text(result)
+    md = metadata(result, "production_model")
+    assert md["oof_auc"] > 0.6 and md["params_source"] == "best_params"
+    selected = (settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt").read_text().split()
+    assert set(selected) & {"ret_5", "zret_20", "ret_10", "mom_10", "rsi_14", "stoch_k_14", "bb_pctb_20", "macd_hist", "ret_1"}
+    evaluations = checks(result)
+    for name in ("production_model_leakage_sentinels", "production_model_features_match", "best_params_found", "production_model_no_regression"):
+        assert evaluations[name].passed, name
+    bp = json.loads((settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())
+    assert bp["all_pruned"] is False and len(bp["metrics"]["folds"]) == 5 and sum(bp["trials"].values()) == 6
+    assert (settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "trials_history.csv").exists()
+
+
+def test_model_artifacts_and_metadata_fields(planted):
+    settings, _, _, result = planted
+    folder = model_dir(settings)
+    meta = json.loads((folder / "model_metadata.json").read_text())
+    assert tuple(meta) == METADATA_FIELDS
+    assert set(meta["oof_metrics"]) == {"auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv"}
+    for name, digest in meta["artifact_sha256"].items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+    booster = lgb.Booster(model_file=str(folder / "model.txt"))
+    model = pickle.loads((folder / "production_model.pkl").read_bytes())
+    feats = stored(settings, "SYN1", "1d", "features")[meta["features"]].iloc[:50]
+    np.testing.assert_allclose(booster.predict(feats.to_numpy()), model.predict_proba(feats)[:, 1], rtol=1e-9)
+    assert meta["n_features"] == len(meta["features"]) and meta["sample_weights_used"] is True
+    assert meta["train_auc"] >= meta["oof_metrics"]["auc"]  # in-sample beats out-of-sample
+    importance = (folder / "feature_importance.csv").read_text().splitlines()
+    assert importance[0] == "feature,gain,split" and len(importance) == meta["n_features"] + 1
+
+
+def test_regression_check_fails_when_the_model_gets_worse(planted):
+    settings, defs, instance, _ = planted
+    path = settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt"
+    path.write_text("dow\n")  # a feature with nothing to say about the label
+    worse = run(defs, "SYN1|1d", FAST, selection=[dg.AssetKey("production_model")], instance=instance)
+    assert worse.success  # ERROR severity, not blocking
+    evaluation = checks(worse)["production_model_no_regression"]
+    assert not evaluation.passed and evaluation.metadata["drop"].value > 0.02
+    assert checks(worse)["production_model_features_match"].passed

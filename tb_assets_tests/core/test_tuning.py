@@ -1,0 +1,83 @@
+"""Tuning: pruning rules, the all-pruned message, resuming a study, atomic artifacts."""
+
+import os
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from tb_assets.core.artifacts import write_atomic
+from tb_assets.core.cv import PurgedKFold
+from tb_assets.core.metrics import FoldMetrics
+from tb_assets.core.tuning import AllTrialsPruned, PruningRules, lgb_params, open_study, storage_url, tune
+
+
+def fm(auc, brier=0.24):
+    return FoldMetrics(auc, 0.5, brier, 0.5, 0.0)
+
+
+def test_pruning_rules():
+    r = PruningRules()
+    assert r.broken([fm(0.60)]) is None
+    assert r.broken([fm(0.60), fm(0.53)]) == "min_auc"
+    assert r.broken([fm(0.60, brier=0.27)]) == "max_brier"
+    wild = [fm(0.56), fm(0.95)]
+    assert r.broken(wild) is None  # CV > 0.20 but only two folds so far
+    assert r.broken([*wild, fm(0.56)]) == "max_auc_cv"
+    assert PruningRules(min_auc=0.5).broken([fm(0.53)]) is None
+
+
+def test_num_leaves_capped_by_depth():
+    p = lgb_params(dict(max_depth=3, num_leaves=100, min_child_samples=20, learning_rate=0.1, reg_alpha=0.1, reg_lambda=0.1,
+                        subsample=0.8, colsample_bytree=0.8))
+    assert p["num_leaves"] == 8 and p["bagging_freq"] == 1
+
+
+def data(n=800, signal=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "b", "c"])
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-signal * X["a"]))).astype(int)
+    t = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC")
+    return X, y, list(PurgedKFold(4, pd.Series(t + pd.Timedelta(days=2), index=t)).split())
+
+
+@pytest.mark.parametrize("rules,word", [(PruningRules(min_auc=0.99), "min_auc"), (PruningRules(max_brier=0.01), "max_brier")])
+def test_every_trial_pruned_says_which_rule_and_how_to_relax(tmp_path, rules, word):
+    X, y, splits = data()
+    with pytest.raises(AllTrialsPruned) as err:
+        tune(X, y, None, splits, storage=storage_url(tmp_path / "s.db"), study_name="s", n_trials=3, rules=rules)
+    assert f"3 trial(s): a fold" in str(err.value) and f"{word}=" in str(err.value)
+    assert err.value.counts == {"pruned": 3} and err.value.pruned_by == {word: 3}
+
+
+def test_resume_keeps_finished_trials_and_fails_stale_ones(tmp_path):
+    X, y, splits = data()
+    url = storage_url(tmp_path / "study.db")
+    first = tune(X, y, None, splits, storage=url, study_name="p", n_trials=3, rules=PruningRules(min_auc=0.0))
+    before = [(t.number, t.params) for t in first.study.trials]
+    # a crash leaves a trial RUNNING
+    stale = open_study(url, "p", resume=True, seed=0).ask()
+    again = tune(X, y, None, splits, storage=url, study_name="p", n_trials=5, rules=PruningRules(min_auc=0.0))
+    trials = again.study.trials
+    assert [(t.number, t.params) for t in trials[:3]] == before  # the same study, earlier trials kept
+    assert trials[stale.number].state == optuna.trial.TrialState.FAIL
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 5 and again.metrics.auc > 0.6
+    fresh = tune(X, y, None, splits, storage=url, study_name="p", n_trials=2, resume=False, rules=PruningRules(min_auc=0.0))
+    assert len(fresh.study.trials) == 2
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "model.txt"
+    write_atomic(target, b"version 1")
+    def boom(fd):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, b"version 2 that never lands")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"version 1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.txt"]  # no temp file left behind
+    write_atomic(target, b"version 2")
+    kept = [p for p in tmp_path.iterdir() if p.name != "model.txt"]
+    assert target.read_bytes() == b"version 2" and len(kept) == 1 and kept[0].read_bytes() == b"version 1"
