@@ -47,7 +47,7 @@ def test_every_trial_pruned_says_which_rule_and_how_to_relax(tmp_path, rules, wo
     X, y, splits = data()
     with pytest.raises(AllTrialsPruned) as err:
         tune(X, y, None, splits, storage=storage_url(tmp_path / "s.db"), study_name="s", n_trials=3, rules=rules)
-    assert f"3 trial(s): a fold" in str(err.value) and f"{word}=" in str(err.value)
+    assert "3 trial(s): a fold" in str(err.value) and f"{word}=" in str(err.value)
     assert err.value.counts == {"pruned": 3} and err.value.pruned_by == {word: 3}
 
 
