@@ -9,11 +9,12 @@ import dagster as dg
 from tb_assets.assets.bars import build_bars_asset
 from tb_assets.assets.common import WAREHOUSE_IO
 from tb_assets.assets.features import build_features_asset
-from tb_assets.assets.best_params import build_best_params_asset, build_best_params_checks
+from tb_assets.assets.best_params import build_best_params_asset
 from tb_assets.assets.production_model import build_production_model_asset
 from tb_assets.assets.selected_features import build_selected_features_asset
 from tb_assets.assets.targets import build_targets_asset
 from tb_assets.checks.bars import build_bars_checks
+from tb_assets.checks.best_params import build_best_params_checks
 from tb_assets.checks.features import build_features_checks
 from tb_assets.checks.production_model import build_production_model_checks
 from tb_assets.checks.targets import build_targets_checks

@@ -8,14 +8,14 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import partition_training_data, read_selected
+from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected
 from tb_assets.core.artifacts import write_atomic, write_json
 from tb_assets.core.tuning import AllTrialsPruned, PruningRules, tune
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore, TuningStorage
 
 
-class TuningConfig(dg.Config):
+class TuningConfig(PurgedCVConfig):
     objective: Literal["composite", "auc"] = Field(
         default="composite", description="'composite': weighted out-of-fold score (see README); 'auc': mean fold AUC - variance_penalty x std"
     )
@@ -28,8 +28,6 @@ class TuningConfig(dg.Config):
     min_auc: float = Field(default=0.54, description="Prune a trial when a fold AUC is below this")
     max_brier: float = Field(default=0.26, description="Prune a trial when a fold Brier score is above this")
     max_auc_cv: float = Field(default=0.20, description="Prune when fold AUCs' coefficient of variation exceeds this (from fold 3)")
-    n_splits: int = Field(default=5, description="Purged k-fold splits")
-    embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
     seed: int = Field(default=0, description="Seed of the sampler and of LightGBM")
     on_all_pruned: Literal["use_defaults", "fail"] = Field(
         default="use_defaults",
@@ -118,17 +116,3 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
         )
 
     return best_params
-
-
-def build_best_params_checks(best_params: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(asset=best_params, partitions_def=partitions_def,
-                    description="At least one Optuna trial completed; otherwise says which pruning rule stopped them and how to relax it.")
-    def best_params_found(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-        symbol, timeframe = partition_parts(context)
-        doc = artifacts.read_json("best_params", symbol, timeframe, "best_params.json")
-        return dg.AssetCheckResult(
-            passed=doc.get("params") is not None, severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"message": doc.get("message", "none"), "trials": dg.MetadataValue.json(doc.get("trials", {}))},
-        )
-
-    return [best_params_found]

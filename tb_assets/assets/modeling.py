@@ -2,10 +2,18 @@
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from tb_assets.assets.features import CATALOG
 from tb_assets.core.training_data import TrainingData, training_data
 from tb_assets.resources import ArtifactStore
+
+
+class PurgedCVConfig(dg.Config):
+    """The cross-validation every modeling asset scores with (keep them equal across the chain)."""
+
+    n_splits: int = Field(default=5, description="Purged k-fold splits")
+    embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
 
 
 def partition_training_data(

@@ -13,7 +13,7 @@ from pydantic import Field
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import partition_training_data, read_selected
+from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected
 from tb_assets.core.artifacts import write_atomic, write_json
 from tb_assets.core.metrics import grade
 from tb_assets.core.tuning import DEFAULT_PARAMS, Folds, evaluate, lgb_params
@@ -30,14 +30,12 @@ METADATA_FIELDS = (
 GRADED = ("auc", "aupr", "brier", "precision_at_10", "auc_cv")
 
 
-class ProductionConfig(dg.Config):
+class ProductionConfig(PurgedCVConfig):
     sample_weights: bool = Field(default=True, description="Train with the uniqueness weights of the labels")
     balanced: Literal["auto", "true", "false"] = Field(
         default="auto", description=f"Balance the classes with scale_pos_weight: 'auto' when the positive rate is outside {BALANCE_BAND}"
     )
     n_jobs: int = Field(default=2, description="LightGBM threads")
-    n_splits: int = Field(default=5, description="Purged k-fold splits for the out-of-fold metrics")
-    embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
     seed: int = Field(default=0, description="LightGBM seed")
 
 

@@ -5,20 +5,18 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import partition_training_data
+from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data
 from tb_assets.core.artifacts import write_atomic
 from tb_assets.core.selection import select_features
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore
 
 
-class SelectionConfig(dg.Config):
+class SelectionConfig(PurgedCVConfig):
     p_value_threshold: float = Field(default=0.05, description="Prefilter: drop features whose F-test p-value is above this")
     max_candidates: int = Field(default=30, description="Forward selection considers this many best prefiltered features")
     epsilon: float = Field(default=0.0002, description="Accept a feature only if it raises the mean CV AUC by more than this")
     max_features: int = Field(default=15, description="Stop after this many features")
-    n_splits: int = Field(default=5, description="Purged k-fold splits")
-    embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
     n_jobs: int = Field(default=2, description="Candidates evaluated in parallel (threads)")
 
 

@@ -12,7 +12,7 @@ import dagster as dg
 from tb_assets.assets.production_model import METADATA_FIELDS
 from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, stored
+from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored
 
 # few trials, so loosen the pruning a little; the rules themselves are pinned in core/test_tuning.py
 FAST = {"ops": {"best_params": {"config": {"n_trials": 6, "min_auc": 0.0, "max_brier": 0.3}},
@@ -92,3 +92,44 @@ def test_regression_check_fails_when_the_model_gets_worse(planted):
     evaluation = checks(worse)["production_model_no_regression"]
     assert not evaluation.passed and evaluation.metadata["drop"].value > 0.02
     assert checks(worse)["production_model_features_match"].passed
+
+
+def test_leakage_sentinels_fail_beyond_their_bounds(planted):
+    """The planted model passes with the defaults (tested above); tightened bounds must trip each rule."""
+    settings, defs, _, _ = planted
+    name = "production_model_leakage_sentinels"
+    oof_auc = json.loads((model_dir(settings) / "model_metadata.json").read_text())["oof_metrics"]["auc"]
+    strict_ceiling = {"ops": {f"production_model_{name}": {"config": {"max_plausible_auc_daily": oof_auc - 0.01}}}}
+    res = run_checks(defs, "SYN1|1d", name, asset="production_model", run_config=strict_ceiling)
+    evaluation = checks(res)[name]
+    assert not res.success and not evaluation.passed  # blocking
+    assert "implausibly high for 1d bars" in evaluation.metadata["problems"].value
+    no_tolerance = {"ops": {f"production_model_{name}": {"config": {"permutation_tolerance": 0.0}}}}
+    evaluation = checks(run_checks(defs, "SYN1|1d", name, asset="production_model", run_config=no_tolerance))[name]
+    assert not evaluation.passed and "permuted-label AUC" in evaluation.metadata["problems"].value
+
+
+def test_features_match_fails_when_selection_changed_after_training(planted):
+    settings, defs, _, _ = planted
+    path = settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt"
+    original = path.read_text()
+    path.write_text(original + "close\n")
+    try:
+        res = run_checks(defs, "SYN1|1d", "production_model_features_match", asset="production_model")
+    finally:
+        path.write_text(original)
+    evaluation = checks(res)["production_model_features_match"]
+    assert not res.success and not evaluation.passed and "close" in evaluation.metadata["selected_features"].value
+
+
+def test_best_params_found_fails_with_the_reason_when_every_trial_is_pruned(planted):
+    _, defs, instance, _ = planted
+    config = {"ops": {"best_params": {"config": {"n_trials": 2, "min_auc": 0.99, "resume": False}}}}
+    res = run(defs, "SYN1|1d", config, selection=[dg.AssetKey("best_params")], instance=instance)
+    assert res.success  # on_all_pruned=use_defaults: recorded, not raised
+    evaluation = checks(res)["best_params_found"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert "lower min_auc" in evaluation.metadata["message"].value
+    strict = {"ops": {"best_params": {"config": {"n_trials": 2, "min_auc": 0.99, "resume": False, "on_all_pruned": "fail"}}}}
+    failed = run(defs, "SYN1|1d", strict, selection=[dg.AssetKey("best_params")], instance=instance)
+    assert not failed.success and "AllTrialsPruned" in failure_text(failed)
