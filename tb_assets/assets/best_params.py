@@ -8,7 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected
+from tb_assets.assets.modeling import PurgedCVConfig, holdout_start, partition_training_data, read_selected
 from tb_assets.core.artifacts import write_atomic, write_json
 from tb_assets.core.tuning import AllTrialsPruned, PruningRules, tune
 from tb_assets.partitions import partition_parts
@@ -53,10 +53,12 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
         tuning_storage: TuningStorage,
     ) -> dg.MaterializeResult:
         """Optuna study per partition (persistent, resumable) over the LightGBM search space, pruning
-        hopeless trials fold by fold. Writes best_params.json, trials_history.csv, param_importance.json."""
+        hopeless trials fold by fold, on the development events only (selected_features' holdout stays unseen).
+        Writes best_params.json, trials_history.csv, param_importance.json."""
         symbol, timeframe = partition_parts(context)
         names = read_selected(artifacts, symbol, timeframe)
-        data = partition_training_data(artifacts, symbol, timeframe, features, targets, names)
+        start = holdout_start(artifacts, symbol, timeframe)
+        data, _ = partition_training_data(artifacts, symbol, timeframe, features, targets, names).split_holdout(start)
         threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, config.n_jobs))
         storage, study_name = tuning_storage.url(symbol, timeframe), tuning_storage.study_name(symbol, timeframe)
         rules = PruningRules(config.min_auc, config.max_brier, config.max_auc_cv)
@@ -79,6 +81,7 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
             return dg.MaterializeResult(metadata={
                 "all_pruned": True, "message": str(exc), "trials_pruned": exc.counts.get("pruned", 0),
                 "pruned_by": ", ".join(f"{k}: {v}" for k, v in exc.pruned_by.items()), "study": study_name,
+                "storage": tuning_storage.describe(symbol, timeframe), "development_samples": len(data.y),
             })
         m = result.metrics
         doc = {
@@ -90,6 +93,8 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
             "features": names,
             "study": study_name,
             "trials": result.counts,
+            "development_samples": len(data.y),
+            "holdout_start": None if start is None else start.isoformat(),
         }
         write_json(artifacts.path(*folder, "best_params.json"), doc)
         history = result.study.trials_dataframe()
@@ -109,6 +114,7 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
                 "pruned_by": ", ".join(f"{k}: {v}" for k, v in result.pruned_by.items()) or "none",
                 "study": study_name,
                 "storage": tuning_storage.describe(symbol, timeframe),
+                "development_samples": len(data.y),
                 "params": dg.MetadataValue.json(result.params),
                 "top_trials": dg.MetadataValue.md(markdown_table(top.rename(columns=lambda c: c.replace("params_", "")))),
                 "param_importance": dg.MetadataValue.json(result.importance),

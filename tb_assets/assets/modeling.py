@@ -9,6 +9,9 @@ from tb_assets.core.training_data import TrainingData, training_data
 from tb_assets.resources import ArtifactStore
 
 
+SELECTION = "selection.json"  # selected_features' record: features, history and the holdout boundary
+
+
 class PurgedCVConfig(dg.Config):
     """The cross-validation every modeling asset scores with (keep them equal across the chain)."""
 
@@ -23,6 +26,16 @@ def partition_training_data(
     if names is None:
         names = artifacts.read_json("features", symbol, timeframe, CATALOG)["features"]
     return training_data(features, targets, names)
+
+
+def holdout_start(artifacts: ArtifactStore, symbol: str, timeframe: str) -> pd.Timestamp | None:
+    """Where the holdout that selected_features kept out begins (None: it kept none). Tuning and the
+    production model's holdout metrics use the same boundary, so the holdout stays unseen."""
+    path = artifacts.path("selected_features", symbol, timeframe, SELECTION)
+    if not path.exists():
+        raise dg.Failure(f"{symbol}|{timeframe}: {path} is missing: materialize selected_features again")
+    start = artifacts.read_json("selected_features", symbol, timeframe, SELECTION)["holdout_start"]
+    return None if start is None else pd.Timestamp(start)
 
 
 def read_selected(artifacts: ArtifactStore, symbol: str, timeframe: str) -> list[str]:

@@ -2,20 +2,22 @@
 
 import hashlib
 import pickle
+from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib.metadata import version
 from typing import Literal
 
 import dagster as dg
 import lightgbm as lgb
+import numpy as np
 import pandas as pd
 from pydantic import Field
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected
+from tb_assets.assets.modeling import PurgedCVConfig, holdout_start, partition_training_data, read_selected
 from tb_assets.core.artifacts import write_atomic, write_json
-from tb_assets.core.metrics import grade
+from tb_assets.core.metrics import fold_metrics, grade
 from tb_assets.core.tuning import DEFAULT_PARAMS, Folds, evaluate, lgb_params
 from tb_assets.core.weights import scale_pos_weight
 from tb_assets.partitions import partition_parts
@@ -25,9 +27,10 @@ BALANCE_BAND = (0.4, 0.6)  # 'auto' balances when the positive rate is outside t
 METADATA_FIELDS = (
     "training_date", "n_features", "features", "params", "n_estimators", "train_auc", "train_aupr", "n_samples",
     "positive_rate", "date_range", "balanced", "scale_pos_weight", "sample_weights_used",
-    "oof_metrics", "library_versions", "artifact_sha256",
+    "oof_metrics", "holdout_metrics", "library_versions", "artifact_sha256",
 )
 GRADED = ("auc", "aupr", "brier", "precision_at_10", "auc_cv")
+HOLDOUT_PLOTTED = ("auc", "aupr", "brier", "precision_at_10", "spread", "n_samples")
 
 
 class ProductionConfig(PurgedCVConfig):
@@ -53,6 +56,31 @@ def chosen_params(artifacts: ArtifactStore, symbol: str, timeframe: str) -> tupl
     return doc["params"], "best_params"
 
 
+def grade_table(oof: dict, holdout: dict | None) -> pd.DataFrame:
+    """Each graded metric's out-of-fold value and grade, beside the holdout's (no CV on one holdout)."""
+    table = pd.DataFrame({"metric": GRADED, "oof": [oof[k] for k in GRADED], "oof_grade": [grade(k, oof[k]) for k in GRADED]})
+    if holdout is not None:
+        table["holdout"] = [holdout.get(k, np.nan) for k in GRADED]
+        table["holdout_grade"] = [grade(k, holdout[k]) if k in holdout else "-" for k in GRADED]
+    return table
+
+
+def holdout_metrics(data, start, params: dict, *, use_weights: bool, spw: float | None, seed: int, threads: int) -> dict | None:
+    """The same recipe fitted on the development events and scored on the holdout they never saw:
+    selection and tuning cannot flatter it, unlike oof_metrics."""
+    development, holdout = data.split_holdout(start)
+    if holdout is None:
+        return None
+    if len(np.unique(holdout.y)) < 2 or len(np.unique(development.y)) < 2:
+        raise dg.Failure(f"the holdout from {start} or the events before it hold one class only: lower holdout_pct on selected_features")
+    model = lgb.LGBMClassifier(**lgb_params(params, seed=seed, threads=threads, scale_pos_weight=spw), n_estimators=int(params["n_estimators"]))
+    model.fit(development.X, development.y, sample_weight=development.weight if use_weights else None)
+    m = fold_metrics(holdout.y, model.predict_proba(holdout.X)[:, 1])
+    ts = holdout.t1.index
+    return {**asdict(m), "n_samples": len(holdout.y), "positive_rate": holdout.positive_rate,
+            "development_samples": len(development.y), "date_range": [str(ts.min()), str(ts.max())]}
+
+
 def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: list) -> dg.AssetsDefinition:
     @dg.asset(partitions_def=partitions_def, deps=deps, kinds={"lightgbm"}, group_name="modeling", code_version="1")
     def production_model(
@@ -72,6 +100,8 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: 
 
         folds = Folds.build(data.X, data.y, weight, data.purged_splits(config.n_splits, config.embargo_pct))
         oof = evaluate(params, folds, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw)
+        start = holdout_start(artifacts, symbol, timeframe)
+        holdout = holdout_metrics(data, start, params, use_weights=config.sample_weights, spw=spw, seed=config.seed, threads=config.n_jobs)
 
         model = lgb.LGBMClassifier(**lgb_params(params, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw),
                                    n_estimators=int(params["n_estimators"]))
@@ -106,22 +136,25 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: 
             "scale_pos_weight": spw,
             "sample_weights_used": bool(config.sample_weights),
             "oof_metrics": {k: getattr(oof, k) for k in ("auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv")},
+            "holdout_metrics": holdout,
             "library_versions": {lib: version(lib) for lib in ("lightgbm", "optuna", "scikit-learn", "numpy", "pandas", "dagster")},
             "artifact_sha256": {name: sha256(p) for name, p in paths.items()},
         }
         assert tuple(meta) == METADATA_FIELDS
         meta_path = write_json(artifacts.path(*folder, "model_metadata.json"), meta)
-        grades = {k: grade(k, meta["oof_metrics"][k]) for k in GRADED}
+        holdout_md = {} if holdout is None else {f"holdout_{k}": float(holdout[k]) for k in HOLDOUT_PLOTTED}
         return dg.MaterializeResult(
             metadata={
                 **{f"oof_{k}": float(v) for k, v in meta["oof_metrics"].items()},
+                **holdout_md,
+                "holdout_start": "none" if start is None else start.isoformat(),
                 "train_auc": meta["train_auc"],
                 "n_samples": meta["n_samples"],
                 "n_features": meta["n_features"],
                 "positive_rate": rate,
                 "balanced": bool(balanced),
                 "params_source": source,
-                "grades": dg.MetadataValue.md(markdown_table(pd.DataFrame({"metric": list(grades), "value": [meta["oof_metrics"][k] for k in grades], "grade": list(grades.values())}))),
+                "grades": dg.MetadataValue.md(markdown_table(grade_table(meta["oof_metrics"], holdout))),
                 "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),
                 "model_metadata": dg.MetadataValue.path(str(meta_path)),
                 "features": ", ".join(names),

@@ -1,18 +1,26 @@
 """`selected_features`: the feature list the models use, chosen without sample weights."""
 
+import json
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data
-from tb_assets.core.artifacts import write_atomic
+from tb_assets.assets.modeling import SELECTION, PurgedCVConfig, partition_training_data
+from tb_assets.core.artifacts import write_atomic, write_json
+from tb_assets.core.cv import holdout_start
 from tb_assets.core.selection import select_features
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore
 
 
 class SelectionConfig(PurgedCVConfig):
+    holdout_pct: float = Field(
+        default=0.2,
+        description="The last share of events that selection and tuning never see (labels reaching into it are purged); "
+        "production_model scores a model fitted before it on it (holdout_metrics). 0: no holdout",
+    )
     p_value_threshold: float = Field(default=0.05, description="Prefilter: drop features whose F-test p-value is above this")
     max_candidates: int = Field(default=30, description="Forward selection considers this many best prefiltered features")
     epsilon: float = Field(default=0.0002, description="Accept a feature only if it raises the mean CV AUC by more than this")
@@ -30,13 +38,16 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
     def selected_features(
         context: dg.AssetExecutionContext, config: SelectionConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.MaterializeResult:
-        """F-test prefilter, then forward selection on purged-CV AUC of a small LightGBM (unweighted).
-        Writes selected_features.txt (one name per line)."""
+        """F-test prefilter, then forward selection on purged-CV AUC of a small LightGBM (unweighted), on
+        the development events only (before the holdout). Writes selected_features.txt (one name per line)
+        and selection.json (the history and the holdout boundary that tuning and the model reuse)."""
         symbol, timeframe = partition_parts(context)
         data = partition_training_data(artifacts, symbol, timeframe, features, targets)
-        splits = data.purged_splits(config.n_splits, config.embargo_pct)
+        start = holdout_start(data.t1, config.holdout_pct) if config.holdout_pct > 0 else None
+        development, holdout = data.split_holdout(start)
+        splits = development.purged_splits(config.n_splits, config.embargo_pct)
         result = select_features(
-            data.X, data.y, splits, p_value_threshold=config.p_value_threshold, max_candidates=config.max_candidates,
+            development.X, development.y, splits, p_value_threshold=config.p_value_threshold, max_candidates=config.max_candidates,
             epsilon=config.epsilon, max_features=config.max_features, n_jobs=config.n_jobs,
         )
         prefilter = result.prefilter
@@ -44,6 +55,14 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         path = write_atomic(artifacts.path("selected_features", symbol, timeframe, "selected_features.txt"),
                             ("\n".join(result.selected) + "\n").encode())
         history = result.history.copy()
+        write_json(artifacts.path("selected_features", symbol, timeframe, SELECTION), {
+            "selected": result.selected,
+            "holdout_pct": config.holdout_pct,
+            "holdout_start": None if start is None else start.isoformat(),
+            "development_samples": len(development.y),
+            "holdout_samples": 0 if holdout is None else len(holdout.y),
+            "history": json.loads(history.to_json(orient="records")),
+        })
         return dg.MaterializeResult(
             metadata={
                 "n_selected": len(result.selected),
@@ -52,7 +71,9 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
                 "n_candidates": len(result.candidates),
                 "n_prefilter_passed": int((prefilter["p_value"] <= config.p_value_threshold).sum()),
                 "n_features_in": data.X.shape[1],
-                "samples": len(data.y),
+                "samples": len(development.y),
+                "holdout_samples": 0 if holdout is None else len(holdout.y),
+                "holdout_start": "none" if start is None else start.isoformat(),
                 "history": dg.MetadataValue.md(markdown_table(history) if len(history) else "no feature beat a coin by epsilon"),
                 "prefilter": dg.MetadataValue.md(markdown_table(prefilter.head(15))),
                 "path": dg.MetadataValue.path(str(path)),

@@ -7,9 +7,8 @@ from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import partition_training_data, read_selected
-from tb_assets.assets.production_model import GRADED
+from tb_assets.assets.production_model import grade_table
 from tb_assets.core.features import raw_price_columns
-from tb_assets.core.metrics import grade
 from tb_assets.core.timeframes import INTRADAY
 from tb_assets.core.tuning import Folds, evaluate
 from tb_assets.partitions import partition_parts
@@ -18,6 +17,12 @@ from tb_assets.resources import ArtifactStore
 
 class RegressionConfig(dg.Config):
     max_auc_drop: float = Field(default=0.02, description="ERROR when the out-of-fold AUC fell more than this below the previous model")
+
+
+class HoldoutConfig(dg.Config):
+    max_optimism: float = Field(
+        default=0.05, description="WARN when the out-of-fold AUC exceeds the untouched holdout's AUC by more than this"
+    )
 
 
 class SentinelConfig(dg.Config):
@@ -36,9 +41,9 @@ def build_production_model_checks(model: dg.AssetsDefinition, partitions_def: dg
     @dg.asset_check(asset=model, partitions_def=partitions_def,
                     description="Grades each out-of-fold metric against the project's targets (WARN when one is below Acceptable).")
     def production_model_grades(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-        oof = model_metadata(artifacts, context)["oof_metrics"]
-        grades = {k: grade(k, oof[k]) for k in GRADED}
-        table = pd.DataFrame({"metric": list(grades), "value": [oof[k] for k in grades], "grade": list(grades.values())})
+        meta = model_metadata(artifacts, context)
+        table = grade_table(meta["oof_metrics"], meta["holdout_metrics"])
+        grades = dict(zip(table["metric"], table["oof_grade"]))
         return dg.AssetCheckResult(
             passed="below" not in grades.values(), severity=dg.AssetCheckSeverity.WARN,
             metadata={"grades": dg.MetadataValue.md(markdown_table(table)), **{f"grade_{k}": v for k, v in grades.items()}},
@@ -60,6 +65,23 @@ def build_production_model_checks(model: dg.AssetsDefinition, partitions_def: dg
             metadata={"oof_auc": aucs[0], "previous_oof_auc": aucs[1], "drop": drop, "max_auc_drop": config.max_auc_drop},
         )
 
+    @dg.asset_check(asset=model, partitions_def=partitions_def,
+                    description="WARN when the out-of-fold AUC beats the AUC on the holdout that selection and tuning never "
+                    "saw by more than max_optimism: the out-of-fold numbers are flattered by selection (or the market changed).")
+    def production_model_holdout_confirms(
+        context: dg.AssetCheckExecutionContext, config: HoldoutConfig, artifacts: ArtifactStore
+    ) -> dg.AssetCheckResult:
+        meta = model_metadata(artifacts, context)
+        holdout = meta["holdout_metrics"]
+        if holdout is None:
+            return dg.AssetCheckResult(passed=True, metadata={"holdout": "none (selected_features ran with holdout_pct 0)"})
+        optimism = meta["oof_metrics"]["auc"] - holdout["auc"]
+        return dg.AssetCheckResult(
+            passed=optimism <= config.max_optimism, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"oof_auc": meta["oof_metrics"]["auc"], "holdout_auc": holdout["auc"], "optimism": optimism,
+                      "max_optimism": config.max_optimism, "holdout_samples": holdout["n_samples"]},
+        )
+
     @dg.asset_check(asset=model, partitions_def=partitions_def, blocking=True,
                     additional_ins={"features": dg.AssetIn("features"), "targets": dg.AssetIn("targets")},
                     description="Leakage sentinels: the same purged CV on permuted labels must score AUC 0.5 +/- a tolerance, "
@@ -75,15 +97,19 @@ def build_production_model_checks(model: dg.AssetsDefinition, partitions_def: dg
         folds = Folds.build(data.X, permuted, weight, data.purged_splits())
         perm_auc = evaluate(meta["params"], folds, threads=2).auc
         ceiling = config.max_plausible_auc_intraday if timeframe in INTRADAY else config.max_plausible_auc_daily
-        oof_auc = meta["oof_metrics"]["auc"]
+        aucs = {"out-of-fold": meta["oof_metrics"]["auc"]}
+        if meta["holdout_metrics"] is not None:
+            aucs["holdout"] = meta["holdout_metrics"]["auc"]
         problems = []
         if abs(perm_auc - 0.5) > config.permutation_tolerance:
             problems.append(f"permuted-label AUC {perm_auc:.3f} is not 0.5 +/- {config.permutation_tolerance}")
-        if oof_auc > ceiling:
-            problems.append(f"out-of-fold AUC {oof_auc:.3f} is implausibly high for {timeframe} bars (> {ceiling}): look for leakage")
+        for name, auc in aucs.items():
+            if auc > ceiling:
+                problems.append(f"{name} AUC {auc:.3f} is implausibly high for {timeframe} bars (> {ceiling}): look for leakage")
         return dg.AssetCheckResult(
             passed=not problems,
-            metadata={"permuted_auc": perm_auc, "oof_auc": oof_auc, "plausible_ceiling": ceiling, "problems": "; ".join(problems) or "none"},
+            metadata={"permuted_auc": perm_auc, **{f"{name.replace('out-of-fold', 'oof')}_auc": auc for name, auc in aucs.items()},
+                      "plausible_ceiling": ceiling, "problems": "; ".join(problems) or "none"},
         )
 
     @dg.asset_check(asset=model, partitions_def=partitions_def, blocking=True,
@@ -98,4 +124,5 @@ def build_production_model_checks(model: dg.AssetsDefinition, partitions_def: dg
             metadata={"model_features": ", ".join(used), "selected_features": ", ".join(selected), "raw_prices": ", ".join(prices) or "none"},
         )
 
-    return [production_model_grades, production_model_no_regression, production_model_leakage_sentinels, production_model_features_match]
+    return [production_model_grades, production_model_no_regression, production_model_holdout_confirms,
+            production_model_leakage_sentinels, production_model_features_match]

@@ -18,10 +18,11 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.timeframes import epoch_ns
+
 
 def _intervals(t1: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    t0 = pd.DatetimeIndex(t1.index).asi8
-    end = pd.DatetimeIndex(t1).asi8
+    t0, end = epoch_ns(t1.index), epoch_ns(t1)
     if not (np.diff(t0) >= 0).all():
         raise ValueError("samples must be sorted by t0 (the index of t1)")
     if (end < t0).any():
@@ -107,3 +108,31 @@ def data_split_splits(t1: pd.Series, data_split: pd.Series) -> list[tuple[np.nda
     if not out:
         raise ValueError("data_split has no train block followed by a test block")
     return out
+
+
+
+def holdout_start(t1: pd.Series, holdout_pct: float) -> pd.Timestamp:
+    """Start (t0) of the holdout made of the last `holdout_pct` of samples."""
+    if not 0.0 < holdout_pct < 1.0:
+        raise ValueError(f"holdout_pct must be in (0, 1), got {holdout_pct}")
+    n = len(t1)
+    cut = n - int(round(n * holdout_pct))
+    if cut < 1 or cut >= n:
+        raise ValueError(f"{n} samples cannot keep a {holdout_pct:.0%} holdout")
+    return pd.Timestamp(t1.index[cut])
+
+
+def purged_holdout(t1: pd.Series, start: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """(development, holdout) positions: samples starting at or after `start` are the holdout, and
+    every earlier sample whose label reaches into it is purged from development.
+
+    The boundary is a time, not a share, so bars appended later join the holdout and the rows
+    that selection and tuning saw stay the rows they saw. Selecting features and tuning on
+    development only leaves the holdout untouched: a model fitted on development and scored on
+    the holdout measures what selection cannot flatter.
+    """
+    t0, end = _intervals(t1)
+    start_ns = epoch_ns([pd.Timestamp(start)])[0]
+    holdout = np.flatnonzero(t0 >= start_ns)
+    development = np.flatnonzero((t0 < start_ns) & (end < start_ns))
+    return development, holdout

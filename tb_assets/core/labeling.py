@@ -15,6 +15,8 @@ import numba
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.timeframes import epoch_ns
+
 BARRIERS = ["pt", "sl", "vertical"]
 
 
@@ -140,7 +142,7 @@ def triple_barrier(
         raise ValueError(f"pt_sl multiples must be >= 0, got {pt_sl}")
     events = pd.DatetimeIndex(t_events)
     # positions of the events among the bars, on int64 nanoseconds (pandas' indexers are slow here)
-    bar_ns, event_ns = index.asi8, events.asi8
+    bar_ns, event_ns = epoch_ns(index), epoch_ns(events)
     starts = np.minimum(np.searchsorted(bar_ns, event_ns), len(bar_ns) - 1)
     missing = bar_ns[starts] != event_ns
     if missing.any():

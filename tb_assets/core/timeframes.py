@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from tb_assets.core.errors import ConfigError
@@ -85,3 +86,11 @@ def check_resolution(base: pd.Timedelta | None, tf: str, *, symbol: str) -> None
             f"{symbol}: timeframe {tf!r} is finer than the source data (bars every {base}); "
             f"use {finest!r} or coarser"
         )
+
+
+def epoch_ns(values) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch (UTC). `asi8` alone counts in the index's
+    own unit (pandas 2 keeps us or s from DuckDB and Parquet), so comparing two indexes' `asi8`
+    is wrong whenever their units differ."""
+    index = pd.DatetimeIndex(values)
+    return index.as_unit("ns").asi8

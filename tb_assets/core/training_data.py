@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.cv import PurgedKFold
+from tb_assets.core.cv import PurgedKFold, purged_holdout
 from tb_assets.core.features import raw_price_columns
 
 
@@ -24,6 +24,16 @@ class TrainingData:
     @property
     def positive_rate(self) -> float:
         return float(np.mean(self.y))
+
+    def take(self, positions: np.ndarray) -> TrainingData:
+        return TrainingData(self.X.iloc[positions].reset_index(drop=True), self.y[positions], self.weight[positions], self.t1.iloc[positions])
+
+    def split_holdout(self, start: pd.Timestamp | None) -> tuple[TrainingData, TrainingData | None]:
+        """(development, holdout) at `start` (see cv.purged_holdout); None: all rows, no holdout."""
+        if start is None:
+            return self, None
+        development, holdout = purged_holdout(self.t1, start)
+        return self.take(development), self.take(holdout)
 
 
 def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str]) -> TrainingData:

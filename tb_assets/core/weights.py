@@ -10,12 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.timeframes import epoch_ns
+
 
 def label_spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Positions of each label's first and last bar in `bar_index` (t0 = t1.index)."""
-    bars = pd.DatetimeIndex(bar_index).asi8  # int64 ns: tz-aware values never become objects
-    start = np.searchsorted(bars, pd.DatetimeIndex(t1.index).asi8, side="left")
-    end = np.searchsorted(bars, pd.DatetimeIndex(t1).asi8, side="right") - 1  # last bar <= t1
+    bars = epoch_ns(bar_index)  # int64 ns: tz-aware values never become objects
+    start = np.searchsorted(bars, epoch_ns(t1.index), side="left")
+    end = np.searchsorted(bars, epoch_ns(t1), side="right") - 1  # last bar <= t1
     if (end < start).any():
         bad = int(np.flatnonzero(end < start)[0])
         raise ValueError(f"label starting {t1.index[bad]} ends before it starts ({t1.iloc[bad]})")

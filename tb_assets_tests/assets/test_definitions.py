@@ -36,7 +36,7 @@ def test_bars_asset_conventions(tmp_path):
     assert set(checks) == {"bars_valid_ohlcv", "features_no_raw_prices", "features_no_lookahead", "features_mostly_finite",
                            "features_schema_unchanged", "targets_t1_valid", "targets_weights_valid", "targets_positive_rate",
                            "best_params_found", "production_model_grades", "production_model_no_regression",
-                           "production_model_leakage_sentinels", "production_model_features_match"}
+                           "production_model_holdout_confirms", "production_model_leakage_sentinels", "production_model_features_match"}
     for name, spec in checks.items():
         assert spec.partitions_def is not None, name  # a check must not load every partition
     blocking = {name for name, spec in checks.items() if spec.blocking}

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sklearn.model_selection import cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
-from tb_assets.core.cv import PurgedKFold, data_split_splits, walk_forward_splits
+from tb_assets.core.cv import PurgedKFold, data_split_splits, holdout_start, purged_holdout, walk_forward_splits
 
 
 def labels(n, horizon, seed=0):
@@ -103,3 +103,42 @@ def test_data_split_blocks():
         assert (t1.iloc[train] < t1.index[test].min()).all()
     with pytest.raises(ValueError, match="no train block"):
         data_split_splits(t1, pd.Series("train", index=t1.index))
+
+
+def test_holdout_is_the_tail_and_development_is_purged_against_it():
+    t1 = labels(100, 5, seed=3)
+    start = holdout_start(t1, 0.2)
+    assert start == t1.index[80]
+    development, holdout = purged_holdout(t1, start)
+    assert list(holdout) == list(range(80, 100))
+    # every development label ends before the holdout starts; every sample dropped reached into it
+    assert (t1.iloc[development] < start).all()
+    dropped = sorted(set(range(80)) - set(development))
+    assert dropped and all(t1.iloc[i] >= start for i in dropped)
+
+
+def test_holdout_boundary_is_a_time_so_appended_bars_join_the_holdout():
+    t1 = labels(100, 5, seed=4)
+    start = holdout_start(t1, 0.2)
+    longer = labels(130, 5, seed=4)  # same first 100 starts, 30 more events later
+    development, holdout = purged_holdout(longer, start)
+    assert holdout[0] == 80 and len(holdout) == 50 and development.max() < 80
+
+
+def test_time_units_may_differ_between_index_and_values():
+    # pandas 2 keeps DuckDB's microseconds: comparing raw asi8 across units would put every
+    # sample in the development set (the bug this pins)
+    t1 = labels(50, 3)
+    t1_us = pd.Series(pd.DatetimeIndex(t1).as_unit("us"), index=t1.index.as_unit("us"))
+    start = holdout_start(t1, 0.2)
+    assert [list(a) for a in purged_holdout(t1_us, start)] == [list(a) for a in purged_holdout(t1, start)]
+    mixed = pd.Series(pd.DatetimeIndex(t1).as_unit("s"), index=t1.index.as_unit("ns"))
+    assert [(list(a), list(b)) for a, b in PurgedKFold(3, mixed).split()] == [(list(a), list(b)) for a, b in PurgedKFold(3, t1).split()]
+
+
+def test_holdout_needs_room():
+    t1 = labels(10, 2)
+    with pytest.raises(ValueError, match="holdout_pct"):
+        holdout_start(t1, 0.0)
+    with pytest.raises(ValueError, match="cannot keep"):
+        holdout_start(t1, 0.01)

@@ -33,6 +33,13 @@ def test_hand_example():
     assert w.mean() == pytest.approx(1.0) and w.iloc[2] > w.iloc[0]
 
 
+def test_bars_and_labels_in_different_time_units():
+    t1 = spans([(0, 2), (1, 3), (4, 4)])
+    t1_us = pd.Series(pd.DatetimeIndex(t1).as_unit("us"), index=t1.index.as_unit("s"))
+    assert concurrency(t1_us, BARS).tolist() == [1, 2, 2, 1, 1, 0]
+    assert average_uniqueness(t1, BARS.as_unit("ms")).tolist() == average_uniqueness(t1, BARS).tolist()
+
+
 def test_return_attribution_by_hand():
     close = pd.Series(np.exp([0.0, 0.01, 0.03, 0.02, 0.05, 0.05]), index=BARS)
     t1 = spans([(0, 2), (1, 3), (4, 4)])
