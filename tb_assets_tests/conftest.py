@@ -24,6 +24,22 @@ def real_data() -> Path:
     return Path(path)
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the session (initdb/pg_ctl are on the dev and CI machines); under CI
+    the tests that need it must run, never skip."""
+    from tb_assets_tests.postgres import PostgresServer, postgres_bin
+
+    bin_dir = postgres_bin()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but PostgreSQL's initdb/pg_ctl are neither on PATH nor in /usr/lib/postgresql/*/bin")
+        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed")
+    server = PostgresServer(bin_dir).start()
+    yield server
+    server.stop()
+
+
 def make_settings(data_dir: Path, **overrides) -> Settings:
     base = dict(
         data_dir=data_dir,

@@ -113,6 +113,7 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
                 "trials_failed": result.counts.get("fail", 0),
                 "pruned_by": ", ".join(f"{k}: {v}" for k, v in result.pruned_by.items()) or "none",
                 "study": study_name,
+                "study_restarted": result.restarted or "no: resumed or new",
                 "storage": tuning_storage.describe(symbol, timeframe),
                 "development_samples": len(data.y),
                 "params": dg.MetadataValue.json(result.params),

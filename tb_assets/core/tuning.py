@@ -9,6 +9,8 @@ resumed after a crash or a re-run: finished trials are kept, a trial left runnin
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -16,6 +18,7 @@ import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy
 from optuna.trial import TrialState
 
 from tb_assets.core.errors import TbError
@@ -154,24 +157,72 @@ class TuningResult:
     counts: dict = field(default_factory=dict)  # complete / pruned / failed
     pruned_by: dict = field(default_factory=dict)
     importance: dict = field(default_factory=dict)
+    restarted: str | None = None  # why the stored study was started afresh, if it was
 
 
-def open_study(storage: str, name: str, *, resume: bool, seed: int) -> optuna.Study:
-    """The partition's study: resumed (stale RUNNING trials failed) or started afresh."""
-    rdb = optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else {})
-    if not resume:
-        try:
+def problem_fingerprint(X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits, **settings) -> str:
+    """SHA-256 of everything a trial's score depends on except its params: the rows, labels,
+    weights, folds and scoring settings. A study only resumes on the same problem."""
+    h = hashlib.sha256()
+    h.update(json.dumps([list(X.columns), settings], sort_keys=True, default=str).encode())
+    for part in (X.to_numpy("float64"), np.asarray(y), np.zeros(0) if weight is None else np.asarray(weight, "float64")):
+        h.update(np.ascontiguousarray(part).tobytes())
+    for train, test in splits:
+        h.update(np.asarray(train, "int64").tobytes() + b"|" + np.asarray(test, "int64").tobytes())
+    return h.hexdigest()
+
+
+SCHEMA_LOCK = 0x74625F6F  # PostgreSQL advisory lock id guarding Optuna's table creation ("tb_o")
+
+
+def rdb_storage(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's storage at `url`. Optuna creates its tables on first use; several partitions
+    starting on a fresh PostgreSQL at once collide while doing so (duplicate key in pg_type), so
+    there the first use is serialised by an advisory lock."""
+    if url.startswith("sqlite"):
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    if not url.startswith("postgresql"):
+        return optuna.storages.RDBStorage(url)
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as con:
+            con.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
+            try:
+                return optuna.storages.RDBStorage(url)
+            finally:
+                con.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK})
+    finally:
+        engine.dispose()
+
+
+def open_study(storage: str, name: str, *, resume: bool, seed: int, fingerprint: str | None = None) -> tuple[optuna.Study, str | None]:
+    """The partition's study: resumed (stale RUNNING trials failed) or started afresh. A study
+    made for another problem (different data, features, folds or scoring) is started afresh too,
+    since its trials' scores are not comparable. Returns the study and why it restarted, if it did."""
+    rdb = rdb_storage(storage)
+    restarted = None
+    try:
+        existing = optuna.load_study(study_name=name, storage=rdb)
+    except KeyError:
+        existing = None
+    if existing is not None:
+        previous = existing.user_attrs.get("fingerprint")
+        if not resume:
+            restarted = "resume=False"
+        elif fingerprint is not None and previous != fingerprint:
+            restarted = "the data, features, folds or scoring changed since its trials ran"
+        if restarted:
             optuna.delete_study(study_name=name, storage=rdb)
-        except KeyError:
-            pass
     study = optuna.create_study(
         study_name=name, storage=rdb, direction="maximize", load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
     )
+    if fingerprint is not None and study.user_attrs.get("fingerprint") != fingerprint:
+        study.set_user_attr("fingerprint", fingerprint)
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         # left running by a crashed process: nobody will finish it
         rdb.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-    return study
+    return study, restarted
 
 
 def tune(
@@ -197,7 +248,8 @@ def tune(
         raise TbError(f"unknown objective {objective!r}: use 'composite' or 'auc'")
     folds = Folds.build(X, y, weight, splits)
     max_min_child = min(500, folds.min_train // 5)
-    study = open_study(storage, study_name, resume=resume, seed=seed)
+    fingerprint = problem_fingerprint(X, y, weight, splits, objective=objective, variance_penalty=variance_penalty, rules=rules, seed=seed)
+    study, restarted = open_study(storage, study_name, resume=resume, seed=seed, fingerprint=fingerprint)
 
     def run_trial(trial: optuna.Trial) -> float:
         params = suggest(trial, max_min_child)
@@ -231,7 +283,7 @@ def tune(
         except (RuntimeError, ValueError, ZeroDivisionError):
             importance = {}  # too few distinct trials to tell
     return TuningResult(params=params, metrics=cvm, score=float(best.value), study=study, counts=dict(counts),
-                        pruned_by=dict(pruned_by), importance=importance)
+                        pruned_by=dict(pruned_by), importance=importance, restarted=restarted)
 
 
 def storage_url(path) -> str:

@@ -6,13 +6,14 @@ import pickle
 
 import lightgbm as lgb
 import numpy as np
+import optuna
 import pytest
 import dagster as dg
 
 from tb_assets.assets.production_model import METADATA_FIELDS
 from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper
+from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
 
 # few trials, so loosen the pruning a little; the rules themselves are pinned in core/test_tuning.py
 FAST = {"ops": {"best_params": {"config": {"n_trials": 6, "min_auc": 0.0, "max_brier": 0.3}},
@@ -181,3 +182,20 @@ def test_best_params_found_fails_with_the_reason_when_every_trial_is_pruned(plan
     failed = run(defs, "SYN1|1d", strict, selection=[dg.AssetKey("best_params")], instance=instance)
     assert not failed.success and "AllTrialsPruned" in failure_text(failed)
 
+
+def test_tuning_studies_live_on_postgres_when_configured(tmp_path, postgres):
+    """TB_OPTUNA_STORAGE: every partition's study in one PostgreSQL database, trials in parallel."""
+    url = postgres.new_database("tb_studies")
+    settings = make_settings(tmp_path, source="synthetic", symbols=("SYN1", "SYN2"), timeframes=("1d",), context_symbols=(),
+                             synthetic_bars=1000, synthetic_signal=0.35, optuna_storage=url)
+    defs = build_definitions(settings)
+    # parallel trials sample non-deterministically: prune none, so the counts are exact
+    loose = {"n_trials": 6, "min_auc": 0.0, "max_brier": 1.0, "max_auc_cv": 10.0, "n_jobs": 2, "threads": 1}
+    parallel = {"ops": {**FAST["ops"], "best_params": {"config": loose}}}
+    for key in ("SYN1|1d", "SYN2|1d"):
+        result = run(defs, key, parallel, selection=upto("best_params"))
+        assert result.success, failure_text(result)
+        md = metadata(result, "best_params")
+        assert md["storage"] == "TB_OPTUNA_STORAGE" and md["trials_complete"] == 6
+    assert sorted(optuna.get_all_study_names(url)) == ["best_params:SYN1:1d", "best_params:SYN2:1d"]
+    assert not settings.optuna_dir.exists() or not any(settings.optuna_dir.rglob("*.db"))  # nothing fell back to SQLite

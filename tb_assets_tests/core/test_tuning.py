@@ -57,14 +57,30 @@ def test_resume_keeps_finished_trials_and_fails_stale_ones(tmp_path):
     first = tune(X, y, None, splits, storage=url, study_name="p", n_trials=3, rules=PruningRules(min_auc=0.0))
     before = [(t.number, t.params) for t in first.study.trials]
     # a crash leaves a trial RUNNING
-    stale = open_study(url, "p", resume=True, seed=0).ask()
+    stale = open_study(url, "p", resume=True, seed=0)[0].ask()
     again = tune(X, y, None, splits, storage=url, study_name="p", n_trials=5, rules=PruningRules(min_auc=0.0))
     trials = again.study.trials
     assert [(t.number, t.params) for t in trials[:3]] == before  # the same study, earlier trials kept
     assert trials[stale.number].state == optuna.trial.TrialState.FAIL
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 5 and again.metrics.auc > 0.6
+    assert again.restarted is None
     fresh = tune(X, y, None, splits, storage=url, study_name="p", n_trials=2, resume=False, rules=PruningRules(min_auc=0.0))
-    assert len(fresh.study.trials) == 2
+    assert len(fresh.study.trials) == 2 and fresh.restarted == "resume=False"
+
+
+def test_a_study_resumes_only_on_the_same_problem(tmp_path):
+    X, y, splits = data()
+    url = storage_url(tmp_path / "study.db")
+    loose = PruningRules(min_auc=0.0)
+    tune(X, y, None, splits, storage=url, study_name="p", n_trials=2, rules=loose)
+    assert tune(X, y, None, splits, storage=url, study_name="p", n_trials=2, rules=loose).restarted is None
+    # one label changed: the stored trials were scored on other data, so they cannot be the best of this one
+    y2 = y.copy()
+    y2[0] = 1 - y2[0]
+    changed = tune(X, y2, None, splits, storage=url, study_name="p", n_trials=2, rules=loose)
+    assert changed.restarted and "changed" in changed.restarted and len(changed.study.trials) == 2
+    other_rules = tune(X, y2, None, splits, storage=url, study_name="p", n_trials=2, rules=PruningRules(min_auc=0.01))
+    assert other_rules.restarted and len(other_rules.study.trials) == 2
 
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
