@@ -60,7 +60,7 @@ def grade_table(oof: dict, holdout: dict | None) -> pd.DataFrame:
     """Each graded metric's out-of-fold value and grade, beside the holdout's (no CV on one holdout)."""
     table = pd.DataFrame({"metric": GRADED, "oof": [oof[k] for k in GRADED], "oof_grade": [grade(k, oof[k]) for k in GRADED]})
     if holdout is not None:
-        table["holdout"] = [holdout.get(k, np.nan) for k in GRADED]
+        table["holdout"] = [holdout.get(k, "-") for k in GRADED]  # one holdout has no fold-to-fold CV
         table["holdout_grade"] = [grade(k, holdout[k]) if k in holdout else "-" for k in GRADED]
     return table
 
@@ -142,7 +142,7 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: 
         }
         assert tuple(meta) == METADATA_FIELDS
         meta_path = write_json(artifacts.path(*folder, "model_metadata.json"), meta)
-        holdout_md = {} if holdout is None else {f"holdout_{k}": float(holdout[k]) for k in HOLDOUT_PLOTTED}
+        holdout_md = {} if holdout is None else {f"holdout_{k}": holdout[k] for k in HOLDOUT_PLOTTED}
         return dg.MaterializeResult(
             metadata={
                 **{f"oof_{k}": float(v) for k, v in meta["oof_metrics"].items()},
