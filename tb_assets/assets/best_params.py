@@ -8,7 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, holdout_start, partition_training_data, read_selected
+from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected, stored_holdout_start
 from tb_assets.core.artifacts import write_atomic, write_json
 from tb_assets.core.tuning import AllTrialsPruned, PruningRules, tune
 from tb_assets.partitions import partition_parts
@@ -57,12 +57,14 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
         Writes best_params.json, trials_history.csv, param_importance.json."""
         symbol, timeframe = partition_parts(context)
         names = read_selected(artifacts, symbol, timeframe)
-        start = holdout_start(artifacts, symbol, timeframe)
+        start = stored_holdout_start(artifacts, symbol, timeframe)
         data, _ = partition_training_data(artifacts, symbol, timeframe, features, targets, names).split_holdout(start)
         threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, config.n_jobs))
         storage, study_name = tuning_storage.url(symbol, timeframe), tuning_storage.study_name(symbol, timeframe)
         rules = PruningRules(config.min_auc, config.max_brier, config.max_auc_cv)
         folder = ("best_params", symbol, timeframe)
+        record = {"features": names, "study": study_name, "development_samples": len(data.y),
+                  "holdout_start": None if start is None else start.isoformat()}
         try:
             result = tune(
                 data.X, data.y, data.weight, data.purged_splits(config.n_splits, config.embargo_pct),
@@ -74,8 +76,8 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
             if config.on_all_pruned == "fail":
                 raise
             context.log.error(str(exc))
-            write_json(artifacts.path(*folder, "best_params.json"), {"params": None, "all_pruned": True, "message": str(exc),
-                                                                     "features": names, "study": study_name, "trials": exc.counts})
+            write_json(artifacts.path(*folder, "best_params.json"),
+                       {"params": None, "all_pruned": True, "message": str(exc), **record, "trials": exc.counts})
             write_atomic(artifacts.path(*folder, "trials_history.csv"), exc.study.trials_dataframe().to_csv(index=False).encode())
             write_json(artifacts.path(*folder, "param_importance.json"), {})
             return dg.MaterializeResult(metadata={
@@ -90,11 +92,8 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
             "objective": config.objective,
             "score": result.score,
             "metrics": m.as_dict(),
-            "features": names,
-            "study": study_name,
+            **record,
             "trials": result.counts,
-            "development_samples": len(data.y),
-            "holdout_start": None if start is None else start.isoformat(),
         }
         write_json(artifacts.path(*folder, "best_params.json"), doc)
         history = result.study.trials_dataframe()

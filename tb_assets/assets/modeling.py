@@ -28,7 +28,7 @@ def partition_training_data(
     return training_data(features, targets, names)
 
 
-def holdout_start(artifacts: ArtifactStore, symbol: str, timeframe: str) -> pd.Timestamp | None:
+def stored_holdout_start(artifacts: ArtifactStore, symbol: str, timeframe: str) -> pd.Timestamp | None:
     """Where the holdout that selected_features kept out begins (None: it kept none). Tuning and the
     production model's holdout metrics use the same boundary, so the holdout stays unseen."""
     path = artifacts.path("selected_features", symbol, timeframe, SELECTION)

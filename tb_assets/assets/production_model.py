@@ -15,9 +15,10 @@ from pydantic import Field
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, holdout_start, partition_training_data, read_selected
+from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected, stored_holdout_start
 from tb_assets.core.artifacts import write_atomic, write_json
 from tb_assets.core.metrics import fold_metrics, grade
+from tb_assets.core.training_data import TrainingData
 from tb_assets.core.tuning import DEFAULT_PARAMS, Folds, evaluate, lgb_params
 from tb_assets.core.weights import scale_pos_weight
 from tb_assets.partitions import partition_parts
@@ -65,7 +66,7 @@ def grade_table(oof: dict, holdout: dict | None) -> pd.DataFrame:
     return table
 
 
-def holdout_metrics(data, start, params: dict, *, use_weights: bool, spw: float | None, seed: int, threads: int) -> dict | None:
+def holdout_metrics(data: TrainingData, start: pd.Timestamp | None, params: dict, *, use_weights: bool, spw: float | None, seed: int, threads: int) -> dict | None:
     """The same recipe fitted on the development events and scored on the holdout they never saw:
     selection and tuning cannot flatter it, unlike oof_metrics."""
     development, holdout = data.split_holdout(start)
@@ -100,7 +101,7 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: 
 
         folds = Folds.build(data.X, data.y, weight, data.purged_splits(config.n_splits, config.embargo_pct))
         oof = evaluate(params, folds, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw)
-        start = holdout_start(artifacts, symbol, timeframe)
+        start = stored_holdout_start(artifacts, symbol, timeframe)
         holdout = holdout_metrics(data, start, params, use_weights=config.sample_weights, spw=spw, seed=config.seed, threads=config.n_jobs)
 
         model = lgb.LGBMClassifier(**lgb_params(params, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw),

@@ -43,7 +43,7 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         and selection.json (the history and the holdout boundary that tuning and the model reuse)."""
         symbol, timeframe = partition_parts(context)
         data = partition_training_data(artifacts, symbol, timeframe, features, targets)
-        start = holdout_start(data.t1, config.holdout_pct) if config.holdout_pct > 0 else None
+        start = None if config.holdout_pct == 0 else holdout_start(data.t1, config.holdout_pct)
         development, holdout = data.split_holdout(start)
         splits = development.purged_splits(config.n_splits, config.embargo_pct)
         result = select_features(

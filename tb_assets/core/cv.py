@@ -110,7 +110,6 @@ def data_split_splits(t1: pd.Series, data_split: pd.Series) -> list[tuple[np.nda
     return out
 
 
-
 def holdout_start(t1: pd.Series, holdout_pct: float) -> pd.Timestamp:
     """Start (t0) of the holdout made of the last `holdout_pct` of samples."""
     if not 0.0 < holdout_pct < 1.0:

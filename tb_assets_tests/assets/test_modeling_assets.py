@@ -145,6 +145,22 @@ def test_leakage_sentinels_fail_beyond_their_bounds(planted):
     assert not evaluation.passed and "permuted-label AUC" in evaluation.metadata["problems"].value
 
 
+def test_holdout_can_be_turned_off(tmp_path):
+    settings = make_settings(tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(),
+                             synthetic_bars=1000, synthetic_signal=0.35)
+    config = {"ops": {**FAST["ops"], "selected_features": {"config": {"max_features": 6, "holdout_pct": 0.0}}}}
+    result = run(build_definitions(settings), "SYN1|1d", config)
+    assert result.success, failure_text(result)
+    meta = json.loads((model_dir(settings) / "model_metadata.json").read_text())
+    bp = json.loads((settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())
+    assert meta["holdout_metrics"] is None and bp["development_samples"] == meta["n_samples"]  # tuned on every event
+    evaluation = checks(result)["production_model_holdout_confirms"]
+    assert evaluation.passed and "holdout_pct 0" in evaluation.metadata["holdout"].value
+    bad = {"ops": {**FAST["ops"], "selected_features": {"config": {"holdout_pct": 1.5}}}}
+    failed = run(build_definitions(settings), "SYN1|1d", bad, selection=[dg.AssetKey("selected_features")])
+    assert not failed.success and "holdout_pct must be in (0, 1), got 1.5" in failure_text(failed)
+
+
 def test_holdout_check_warns_when_out_of_fold_beats_the_holdout(planted):
     settings, defs, _, _ = planted
     meta = json.loads((model_dir(settings) / "model_metadata.json").read_text())

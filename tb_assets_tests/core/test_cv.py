@@ -138,7 +138,8 @@ def test_time_units_may_differ_between_index_and_values():
 
 def test_holdout_needs_room():
     t1 = labels(10, 2)
-    with pytest.raises(ValueError, match="holdout_pct"):
-        holdout_start(t1, 0.0)
+    for bad in (0.0, -0.1, 1.0):
+        with pytest.raises(ValueError, match="holdout_pct"):
+            holdout_start(t1, bad)
     with pytest.raises(ValueError, match="cannot keep"):
         holdout_start(t1, 0.01)
