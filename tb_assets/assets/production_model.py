@@ -17,7 +17,8 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected, stored_holdout_start
 from tb_assets.core.artifacts import write_atomic, write_json
-from tb_assets.core.metrics import fold_metrics, grade
+from tb_assets.core.cv import purged_holdout
+from tb_assets.core.metrics import grade
 from tb_assets.core.training_data import TrainingData
 from tb_assets.core.tuning import DEFAULT_PARAMS, Folds, evaluate, lgb_params
 from tb_assets.core.weights import scale_pos_weight
@@ -66,20 +67,21 @@ def grade_table(oof: dict, holdout: dict | None) -> pd.DataFrame:
     return table
 
 
-def holdout_metrics(data: TrainingData, start: pd.Timestamp | None, params: dict, *, use_weights: bool, spw: float | None, seed: int, threads: int) -> dict | None:
-    """The same recipe fitted on the development events and scored on the holdout they never saw:
-    selection and tuning cannot flatter it, unlike oof_metrics."""
-    development, holdout = data.split_holdout(start)
-    if holdout is None:
+def holdout_metrics(data: TrainingData, start: pd.Timestamp | None, params: dict, *, weight: np.ndarray | None,
+                    spw: float | None, seed: int, threads: int) -> dict | None:
+    """The same recipe fitted on the development events and scored on the holdout they never saw,
+    exactly as one out-of-fold split is scored: selection and tuning cannot flatter it."""
+    if start is None:
         return None
-    if len(np.unique(holdout.y)) < 2 or len(np.unique(development.y)) < 2:
-        raise dg.Failure(f"the holdout from {start} or the events before it hold one class only: lower holdout_pct on selected_features")
-    model = lgb.LGBMClassifier(**lgb_params(params, seed=seed, threads=threads, scale_pos_weight=spw), n_estimators=int(params["n_estimators"]))
-    model.fit(development.X, development.y, sample_weight=development.weight if use_weights else None)
-    m = fold_metrics(holdout.y, model.predict_proba(holdout.X)[:, 1])
-    ts = holdout.t1.index
-    return {**asdict(m), "n_samples": len(holdout.y), "positive_rate": holdout.positive_rate,
-            "development_samples": len(development.y), "date_range": [str(ts.min()), str(ts.max())]}
+    development, holdout = purged_holdout(data.t1, start)
+    for name, rows in (("holdout", holdout), ("development", development)):
+        if len(np.unique(data.y[rows])) < 2:
+            raise dg.Failure(f"the {name} events (holdout from {start}) hold one class only: change holdout_pct on selected_features")
+    m = evaluate(params, Folds.build(data.X, data.y, weight, [(development, holdout)]), seed=seed, threads=threads,
+                 scale_pos_weight=spw).folds[0]
+    ts = data.t1.index[holdout]
+    return {**asdict(m), "n_samples": len(holdout), "positive_rate": float(data.y[holdout].mean()),
+            "development_samples": len(development), "date_range": [str(ts.min()), str(ts.max())]}
 
 
 def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: list) -> dg.AssetsDefinition:
@@ -99,10 +101,10 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: 
         balanced = config.balanced == "true" or (config.balanced == "auto" and not BALANCE_BAND[0] <= rate <= BALANCE_BAND[1])
         spw = scale_pos_weight(data.y, weight) if balanced else None
 
+        start = stored_holdout_start(artifacts, symbol, timeframe)
+        holdout = holdout_metrics(data, start, params, weight=weight, spw=spw, seed=config.seed, threads=config.n_jobs)
         folds = Folds.build(data.X, data.y, weight, data.purged_splits(config.n_splits, config.embargo_pct))
         oof = evaluate(params, folds, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw)
-        start = stored_holdout_start(artifacts, symbol, timeframe)
-        holdout = holdout_metrics(data, start, params, use_weights=config.sample_weights, spw=spw, seed=config.seed, threads=config.n_jobs)
 
         model = lgb.LGBMClassifier(**lgb_params(params, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw),
                                    n_estimators=int(params["n_estimators"]))

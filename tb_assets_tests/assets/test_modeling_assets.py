@@ -80,6 +80,11 @@ def test_selection_and_tuning_never_see_the_holdout(tmp_path):
     after = json.loads((model_dir(settings) / "model_metadata.json").read_text())
     assert after["holdout_metrics"]["auc"] == pytest.approx(1 - before["holdout_metrics"]["auc"], abs=1e-12)
     assert after["oof_metrics"]["auc"] != before["oof_metrics"]["auc"]  # the last CV fold does hold holdout rows
+    # a holdout of one class cannot be scored: the run says which events and what to change
+    tamper(settings, f"UPDATE targets SET bin = 1 WHERE symbol = 'SYN1' AND timeframe = '1d' AND ts >= TIMESTAMPTZ '{start}'")
+    one_class = run(defs, "SYN1|1d", FAST, selection=[dg.AssetKey("production_model")])
+    assert not one_class.success and "the holdout events (holdout from" in failure_text(one_class)
+    assert "change holdout_pct" in failure_text(one_class)
 
 
 def test_planted_signal_is_found(planted):
