@@ -39,7 +39,7 @@ def _peak_mb() -> float:
 
 
 def _synthetic_minutes(n: int):
-    from tb_assets.core.bars import validate_bars
+    from tb_assets.core.data.bars import validate_bars
     from tb_assets.sources import make_source
 
     raw = make_source("synthetic", synthetic_freq="1m", synthetic_bars=n, synthetic_seed=0).load("BENCH").frame
@@ -47,7 +47,7 @@ def _synthetic_minutes(n: int):
 
 
 def bench_features_1m() -> dict:
-    from tb_assets.core.features import FeatureOptions, build_feature_matrix
+    from tb_assets.core.features.matrix import FeatureOptions, build_feature_matrix
 
     bars = _synthetic_minutes(1_000_000)
     build_feature_matrix(bars.iloc[:20_000], {}, timeframe="1m")  # JIT warm-up
@@ -62,7 +62,7 @@ def bench_aroon_1m() -> dict:
     import numpy as np
     import pandas as pd
 
-    from tb_assets.core.indicators import bars_since_extreme
+    from tb_assets.core.features.indicators import bars_since_extreme
 
     n, window, subset = 1_000_000, 25, 20_000
     high = np.random.default_rng(0).normal(size=n).cumsum()
@@ -90,7 +90,7 @@ def _labeling_inputs(n_events: int, vertical: int = 20):
 
 
 def bench_labeling_1m() -> dict:
-    from tb_assets.core.labeling import triple_barrier
+    from tb_assets.core.labels.barriers import triple_barrier
     from tb_assets.core.reference import plain_triple_barrier
 
     n, subset = 1_000_000, 2_000
@@ -110,9 +110,9 @@ def bench_labeling_1m() -> dict:
 def bench_uniqueness_1m() -> dict:
     import numpy as np
 
-    from tb_assets.core.labeling import triple_barrier
+    from tb_assets.core.labels.barriers import triple_barrier
     from tb_assets.core.reference import plain_average_uniqueness
-    from tb_assets.core.weights import average_uniqueness
+    from tb_assets.core.labels.weights import average_uniqueness
 
     n, subset = 1_000_000, 2_000
     close, events, target = _labeling_inputs(n)

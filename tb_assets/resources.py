@@ -14,7 +14,7 @@ from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from pydantic import Field
 
 from tb_assets.core.artifacts import artifact_dir, read_json, write_json
-from tb_assets.core.bars import prepare_bars
+from tb_assets.core.data.bars import prepare_bars
 from tb_assets.settings import Settings
 from tb_assets.sources import BarSource, make_source
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tb_assets.core.errors import ConfigError
-from tb_assets.core.symbols import parse_symbol_list
-from tb_assets.core.timeframes import parse_timeframe_list
+from tb_assets.core.data.symbols import parse_symbol_list
+from tb_assets.core.data.timeframes import parse_timeframe_list
 from tb_assets.sources import SOURCE_KINDS
 
 

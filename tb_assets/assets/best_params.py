@@ -10,7 +10,7 @@ from pydantic import Field
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected, stored_holdout_start
 from tb_assets.core.artifacts import write_atomic, write_json
-from tb_assets.core.tuning import AllTrialsPruned, PruningRules, tune
+from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, tune
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore, TuningStorage
 

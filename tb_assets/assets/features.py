@@ -9,8 +9,8 @@ from pydantic import Field
 
 from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, markdown_table
 from tb_assets.core.errors import TbError
-from tb_assets.core.features import GROUPS, FeatureMatrix, FeatureOptions, build_feature_matrix
-from tb_assets.core.symbols import validate_symbol
+from tb_assets.core.features.matrix import GROUPS, FeatureMatrix, FeatureOptions, build_feature_matrix
+from tb_assets.core.data.symbols import validate_symbol
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore, BarSourceResource
 

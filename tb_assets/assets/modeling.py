@@ -5,7 +5,7 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.features import CATALOG
-from tb_assets.core.training_data import TrainingData, training_data
+from tb_assets.core.modeling.training_data import TrainingData, training_data
 from tb_assets.resources import ArtifactStore
 
 

@@ -17,11 +17,11 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected, stored_holdout_start
 from tb_assets.core.artifacts import write_atomic, write_json
-from tb_assets.core.cv import purged_holdout
-from tb_assets.core.metrics import grade
-from tb_assets.core.training_data import TrainingData
-from tb_assets.core.tuning import DEFAULT_PARAMS, Folds, evaluate, lgb_params
-from tb_assets.core.weights import scale_pos_weight
+from tb_assets.core.modeling.cv import purged_holdout
+from tb_assets.core.modeling.metrics import grade
+from tb_assets.core.modeling.training_data import TrainingData
+from tb_assets.core.modeling.tuning import DEFAULT_PARAMS, Folds, evaluate, lgb_params
+from tb_assets.core.labels.weights import scale_pos_weight
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore
 

@@ -9,8 +9,8 @@ from pydantic import Field
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import SELECTION, PurgedCVConfig, partition_training_data
 from tb_assets.core.artifacts import write_atomic, write_json
-from tb_assets.core.cv import holdout_start
-from tb_assets.core.selection import select_features
+from tb_assets.core.modeling.cv import holdout_start
+from tb_assets.core.modeling.selection import select_features
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore
 

@@ -10,9 +10,9 @@ from pydantic import Field
 from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, markdown_table
 from tb_assets.assets.features import bars_only
 from tb_assets.core.errors import TbError
-from tb_assets.core.labeling import cusum_filter, daily_volatility, ewm_volatility, forward_returns, triple_barrier
-from tb_assets.core.weights import average_uniqueness, concurrency, label_spans, normalize_mean_one
-from tb_assets.core.timeframes import INTRADAY
+from tb_assets.core.labels.barriers import cusum_filter, daily_volatility, ewm_volatility, forward_returns, triple_barrier
+from tb_assets.core.labels.weights import average_uniqueness, concurrency, label_spans, normalize_mean_one
+from tb_assets.core.data.timeframes import INTRADAY
 from tb_assets.partitions import partition_parts
 
 

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from tb_assets.assets.common import DUCKDB_POOL
-from tb_assets.core.bars import ohlcv_problems
+from tb_assets.core.data.bars import ohlcv_problems
 
 
 def build_bars_checks(bars: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:

@@ -6,8 +6,8 @@ import pandas as pd
 
 from tb_assets.assets.common import DUCKDB_POOL, markdown_table
 from tb_assets.assets.features import CATALOG, bars_only, load_context
-from tb_assets.core.features import FeatureOptions, build_feature_matrix, raw_price_columns
-from tb_assets.core.lookahead import cut_points, lookahead_violations
+from tb_assets.core.features.matrix import FeatureOptions, build_feature_matrix, raw_price_columns
+from tb_assets.core.features.lookahead import cut_points, lookahead_violations
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore, BarSourceResource
 

@@ -8,9 +8,9 @@ from pydantic import Field
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import partition_training_data, read_selected
 from tb_assets.assets.production_model import grade_table
-from tb_assets.core.features import raw_price_columns
-from tb_assets.core.timeframes import INTRADAY
-from tb_assets.core.tuning import Folds, evaluate
+from tb_assets.core.features.matrix import raw_price_columns
+from tb_assets.core.data.timeframes import INTRADAY
+from tb_assets.core.modeling.tuning import Folds, evaluate
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore
 

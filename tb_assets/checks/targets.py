@@ -6,8 +6,8 @@ from pydantic import Field
 
 from tb_assets.assets.common import DUCKDB_POOL
 from tb_assets.assets.features import bars_only
-from tb_assets.core.labeling import label_problems
-from tb_assets.core.weights import weight_problems
+from tb_assets.core.labels.barriers import label_problems
+from tb_assets.core.labels.weights import weight_problems
 
 
 class PositiveRateBand(dg.Config):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import dagster as dg
 
-from tb_assets.core import indicators as ind
-from tb_assets.core.features import SPECS
+from tb_assets.core.features import indicators as ind
+from tb_assets.core.features.matrix import SPECS
 from tb_assets.definitions import build_definitions
 from tb_assets.sources import make_source
 from tb_assets_tests.conftest import make_settings

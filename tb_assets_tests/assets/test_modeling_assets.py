@@ -15,7 +15,7 @@ from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
 
-# few trials, so loosen the pruning a little; the rules themselves are pinned in core/test_tuning.py
+# few trials, so loosen the pruning a little; the rules themselves are pinned in core/modeling/test_tuning.py
 FAST = {"ops": {"best_params": {"config": {"n_trials": 6, "min_auc": 0.0, "max_brier": 0.3}},
                 "selected_features": {"config": {"max_features": 6}}}}
 

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import dagster as dg
 
-from tb_assets.core.labeling import label_problems
-from tb_assets.core.weights import weight_problems
+from tb_assets.core.labels.barriers import label_problems
+from tb_assets.core.labels.weights import weight_problems
 from tb_assets.definitions import build_definitions
 from tb_assets.sources import make_source
 from tb_assets_tests.conftest import make_settings

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tb_assets.core import indicators as ind
+from tb_assets.core.features import indicators as ind
 
 
 def frame(n=80, seed=3):

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.timeframes import epoch_ns
+from tb_assets.core.data.timeframes import epoch_ns
 
 BARRIERS = ["pt", "sl", "vertical"]
 

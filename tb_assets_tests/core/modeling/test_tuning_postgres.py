@@ -6,8 +6,8 @@ import multiprocessing
 import optuna
 from optuna.trial import TrialState
 
-from tb_assets.core.tuning import PruningRules, open_study, tune
-from tb_assets_tests.core.test_tuning import data
+from tb_assets.core.modeling.tuning import PruningRules, open_study, tune
+from tb_assets_tests.core.modeling.test_tuning import data
 
 LOOSE = PruningRules(min_auc=0.0, max_brier=1.0, max_auc_cv=10.0)  # parallel trials sample non-deterministically: prune none
 

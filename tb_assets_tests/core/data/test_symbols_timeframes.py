@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.errors import ConfigError
-from tb_assets.core.symbols import parse_symbol_list, validate_symbol
-from tb_assets.core.timeframes import (
+from tb_assets.core.data.symbols import parse_symbol_list, validate_symbol
+from tb_assets.core.data.timeframes import (
     bucket_start,
     check_resolution,
     infer_base_step,

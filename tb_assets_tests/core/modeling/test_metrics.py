@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tb_assets.core.metrics import (
+from tb_assets.core.modeling.metrics import (
     CVMetrics,
     FoldMetrics,
     auc_objective,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tb_assets.core.labeling import cusum_filter, daily_volatility, forward_returns, triple_barrier
+from tb_assets.core.labels.barriers import cusum_filter, daily_volatility, forward_returns, triple_barrier
 from tb_assets.core.reference import plain_triple_barrier
 
 

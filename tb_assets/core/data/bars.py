@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.errors import BarsValidationError
-from tb_assets.core.timeframes import INTRADAY, bucket_start, step, validate_timeframe
+from tb_assets.core.data.timeframes import INTRADAY, bucket_start, step, validate_timeframe
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 # The stored schema, in order. vwap/trade_count/data_split are optional in the input.
@@ -415,7 +415,7 @@ def prepare_bars(
 
     Returns the bars, the validation report and the source's own bar size.
     """
-    from tb_assets.core.timeframes import check_resolution, infer_base_step
+    from tb_assets.core.data.timeframes import check_resolution, infer_base_step
 
     clean, report = validate_bars(raw, symbol=symbol, origin=origin, policy=policy, tz=tz)
     base = infer_base_step(clean["ts"])

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.artifacts import write_atomic
-from tb_assets.core.cv import PurgedKFold
-from tb_assets.core.metrics import FoldMetrics
-from tb_assets.core.tuning import AllTrialsPruned, PruningRules, lgb_params, open_study, storage_url, tune
+from tb_assets.core.modeling.cv import PurgedKFold
+from tb_assets.core.modeling.metrics import FoldMetrics
+from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, lgb_params, open_study, storage_url, tune
 
 
 def fm(auc, brier=0.24):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tb_assets.core.reference import plain_average_uniqueness
-from tb_assets.core.weights import (
+from tb_assets.core.labels.weights import (
     average_uniqueness,
     concurrency,
     return_attribution,

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.cv import PurgedKFold, purged_holdout
-from tb_assets.core.features import raw_price_columns
+from tb_assets.core.modeling.cv import PurgedKFold, purged_holdout
+from tb_assets.core.features.matrix import raw_price_columns
 
 
 @dataclass

@@ -34,7 +34,7 @@ def regime_vix(vix_close: pd.Series, min_history: int = VIX_MIN_HISTORY) -> pd.S
 
 def gmm_refit_every(timeframe: str) -> int:
     """Refit about once a quarter (63 trading days) in bars of the timeframe."""
-    from tb_assets.core.timeframes import INTRADAY, step
+    from tb_assets.core.data.timeframes import INTRADAY, step
 
     if timeframe == "1w":
         return 13

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sklearn.model_selection import cross_val_score
 from sklearn.tree import DecisionTreeClassifier
 
-from tb_assets.core.cv import PurgedKFold, data_split_splits, holdout_start, purged_holdout, walk_forward_splits
+from tb_assets.core.modeling.cv import PurgedKFold, data_split_splits, holdout_start, purged_holdout, walk_forward_splits
 
 
 def labels(n, horizon, seed=0):

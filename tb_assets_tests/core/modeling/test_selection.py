@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tb_assets.core.cv import PurgedKFold
-from tb_assets.core.selection import cv_auc, f_test_prefilter, forward_select, select_features, standardise
+from tb_assets.core.modeling.cv import PurgedKFold
+from tb_assets.core.modeling.selection import cv_auc, f_test_prefilter, forward_select, select_features, standardise
 
 
 def data(n=1500, seed=0):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.timeframes import epoch_ns
+from tb_assets.core.data.timeframes import epoch_ns
 
 
 def label_spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:

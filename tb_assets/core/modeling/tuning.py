@@ -22,7 +22,7 @@ import sqlalchemy
 from optuna.trial import TrialState
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score, fold_metrics, summarize
+from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score, fold_metrics, summarize
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

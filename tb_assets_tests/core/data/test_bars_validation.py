@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.core.bars import BAR_COLUMNS, normalize_columns, ohlcv_problems, parse_timestamps, validate_bars
+from tb_assets.core.data.bars import BAR_COLUMNS, normalize_columns, ohlcv_problems, parse_timestamps, validate_bars
 from tb_assets.core.errors import BarsValidationError
 from tb_assets_tests.conftest import minute_bars
 

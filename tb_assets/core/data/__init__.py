@@ -1,0 +1,1 @@
+"""Bars, timeframes and symbols: what comes in and how it is validated and resampled."""
