@@ -15,6 +15,8 @@ from pydantic import Field
 
 from tb_assets.core.artifacts import artifact_dir, read_json, write_json
 from tb_assets.core.data.bars import prepare_bars
+from tb_assets.core.data.symbols import validate_symbol
+from tb_assets.core.errors import TbError
 from tb_assets.settings import Settings
 from tb_assets.sources import BarSource, make_source
 
@@ -67,6 +69,22 @@ class BarSourceResource(dg.ConfigurableResource):
             raw.frame, symbol=symbol, origin=raw.origin, timeframe=timeframe, policy=policy, tz=self.timezone
         )
         return bars
+
+    def context_bars(
+        self, symbols: list[str], primary: str, timeframe: str, policy: str = "repair"
+    ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+        """Each context symbol's bars at the timeframe; a symbol that cannot be had is skipped, with why."""
+        found: dict[str, pd.DataFrame] = {}
+        skipped: dict[str, str] = {}
+        for raw_symbol in symbols:
+            symbol = validate_symbol(raw_symbol)
+            if symbol == primary:
+                continue
+            try:
+                found[symbol] = self.prepared_bars(symbol, timeframe, policy)
+            except TbError as exc:  # no data, bad data, finer than its source: skip, never crash
+                skipped[symbol] = str(exc)
+        return found, skipped
 
 
 class TuningStorage(dg.ConfigurableResource):

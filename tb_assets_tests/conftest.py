@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+
+# Test workers run side by side on 2 cores: OpenMP threads that spin while waiting (libgomp's
+# default) slow LightGBM 2-5x when pools overlap; sleeping waiters do not. Set before LightGBM loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import shutil
 from pathlib import Path
 

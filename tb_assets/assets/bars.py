@@ -9,6 +9,7 @@ from pydantic import Field
 from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, markdown_table
 from tb_assets.core.data.bars import GAP_RULE, count_gaps, prepare_bars
 from tb_assets.core.data.timeframes import INTRADAY
+from tb_assets.checks.bars import build_bars_checks
 from tb_assets.partitions import partition_parts
 from tb_assets.resources import BarSourceResource
 
@@ -78,3 +79,8 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         )
 
     return bars
+
+
+def definitions(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The `bars` stage: its asset and its checks."""
+    return dg.Definitions(assets=[build_bars_asset(partitions_def)], asset_checks=build_bars_checks(partitions_def))

@@ -8,10 +8,11 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected, stored_holdout_start
-from tb_assets.core.artifacts import write_atomic, write_json
+from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
 from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, tune
+from tb_assets.checks.best_params import build_best_params_checks
 from tb_assets.partitions import partition_parts
+from tb_assets.records import Selection, TunedParams
 from tb_assets.resources import ArtifactStore, TuningStorage
 
 
@@ -36,10 +37,10 @@ class TuningConfig(PurgedCVConfig):
     )
 
 
-def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_features: dg.AssetsDefinition) -> dg.AssetsDefinition:
+def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         partitions_def=partitions_def,
-        deps=[selected_features],
+        deps=["selected_features"],
         kinds={"lightgbm", "optuna"},
         group_name="modeling",
         code_version="1",
@@ -56,15 +57,15 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
         hopeless trials fold by fold, on the development events only (selected_features' holdout stays unseen).
         Writes best_params.json, trials_history.csv, param_importance.json."""
         symbol, timeframe = partition_parts(context)
-        names = read_selected(artifacts, symbol, timeframe)
-        start = stored_holdout_start(artifacts, symbol, timeframe)
+        root = artifact_root(artifacts)
+        selection = Selection.load(root, symbol, timeframe)
+        names = selection.selected
+        start = selection.holdout_start_ts
         data, _ = partition_training_data(artifacts, symbol, timeframe, features, targets, names).split_holdout(start)
         threads = config.threads or max(1, (os.cpu_count() or 1) // max(1, config.n_jobs))
         storage, study_name = tuning_storage.url(symbol, timeframe), tuning_storage.study_name(symbol, timeframe)
         rules = PruningRules(config.min_auc, config.max_brier, config.max_auc_cv)
-        folder = ("best_params", symbol, timeframe)
-        record = {"features": names, "study": study_name, "development_samples": len(data.y),
-                  "holdout_start": None if start is None else start.isoformat()}
+        record = {"features": names, "study": study_name, "development_samples": len(data.y), "holdout_start": selection.holdout_start}
         try:
             result = tune(
                 data.X, data.y, data.weight, data.purged_splits(config.n_splits, config.embargo_pct),
@@ -76,29 +77,17 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
             if config.on_all_pruned == "fail":
                 raise
             context.log.error(str(exc))
-            write_json(artifacts.path(*folder, "best_params.json"),
-                       {"params": None, "all_pruned": True, "message": str(exc), **record, "trials": exc.counts})
-            write_atomic(artifacts.path(*folder, "trials_history.csv"), exc.study.trials_dataframe().to_csv(index=False).encode())
-            write_json(artifacts.path(*folder, "param_importance.json"), {})
+            TunedParams(params=None, all_pruned=True, message=str(exc), **record, trials=exc.counts).save(
+                root, symbol, timeframe, exc.study.trials_dataframe(), {})
             return dg.MaterializeResult(metadata={
                 "all_pruned": True, "message": str(exc), "trials_pruned": exc.counts.get("pruned", 0),
                 "pruned_by": ", ".join(f"{k}: {v}" for k, v in exc.pruned_by.items()), "study": study_name,
                 "storage": tuning_storage.describe(symbol, timeframe), "development_samples": len(data.y),
             })
         m = result.metrics
-        doc = {
-            "params": result.params,
-            "all_pruned": False,
-            "objective": config.objective,
-            "score": result.score,
-            "metrics": m.as_dict(),
-            **record,
-            "trials": result.counts,
-        }
-        write_json(artifacts.path(*folder, "best_params.json"), doc)
         history = result.study.trials_dataframe()
-        write_atomic(artifacts.path(*folder, "trials_history.csv"), history.to_csv(index=False).encode())
-        write_json(artifacts.path(*folder, "param_importance.json"), result.importance)
+        TunedParams(params=result.params, all_pruned=False, objective=config.objective, score=result.score, metrics=m.as_dict(),
+                    **record, trials=result.counts).save(root, symbol, timeframe, history, result.importance)
         top = history[history["state"] == "COMPLETE"].sort_values("value", ascending=False).head(5)
         top = top[["number", "value", *[c for c in top.columns if c.startswith("params_")]]]
         return dg.MaterializeResult(
@@ -122,3 +111,8 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition, selected_fe
         )
 
     return best_params
+
+
+def definitions(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The `best_params` stage: its asset and its checks."""
+    return dg.Definitions(assets=[build_best_params_asset(partitions_def)], asset_checks=build_best_params_checks(partitions_def))

@@ -1,5 +1,9 @@
 """Names shared by the assets of every stage."""
 
+import pandas as pd
+
+from tb_assets.reporting import markdown_table  # noqa: F401  (re-exported: every stage shows tables)
+
 WAREHOUSE_IO = "warehouse_io_manager"
 # DuckDB allows one writing process: every asset that touches the warehouse joins this pool,
 # whose limit is 1 in dagster.yaml, so parallel runs queue instead of failing on the lock.
@@ -8,12 +12,6 @@ DUCKDB_POOL = "duckdb"
 PARTITION_EXPR = {"symbol": "symbol", "timeframe": "timeframe"}
 
 
-def markdown_table(df, max_rows: int = 10, float_format: str = "{:.4g}") -> str:
-    """A small markdown table for metadata previews (no tabulate dependency)."""
-    head = df.head(max_rows)
-    cols = [str(c) for c in head.columns]
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in head.itertuples(index=False):
-        cells = [float_format.format(v) if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def bars_only(bars: pd.DataFrame) -> pd.DataFrame:
+    """Stored bars without the partition columns, in time order."""
+    return bars.drop(columns=["symbol", "timeframe"], errors="ignore").sort_values("ts").reset_index(drop=True)

@@ -1,5 +1,6 @@
 """`features`: the model's input matrix per partition, from information available at each bar."""
 
+from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -7,14 +8,14 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, markdown_table
+from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, bars_only, markdown_table
 from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import GROUPS, FeatureMatrix, FeatureOptions, build_feature_matrix
-from tb_assets.core.data.symbols import validate_symbol
+from tb_assets.checks.features import build_features_checks
 from tb_assets.partitions import partition_parts
+from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore, BarSourceResource
 
-CATALOG = "feature_catalog.json"  # the partition's feature list and groups, for later stages
 
 
 class DataOptions(dg.Config):
@@ -34,28 +35,6 @@ class FeaturesConfig(dg.Config):
     context_policy: Literal["repair", "fail"] = Field(
         default="repair", description="Validation policy for context symbols' bars (as `bars` policy)"
     )
-
-
-def bars_only(bars: pd.DataFrame) -> pd.DataFrame:
-    """Stored bars without the partition columns, in time order."""
-    return bars.drop(columns=["symbol", "timeframe"], errors="ignore").sort_values("ts").reset_index(drop=True)
-
-
-def load_context(
-    bar_source: BarSourceResource, symbols: list[str], primary: str, timeframe: str, policy: str = "repair"
-) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """Each context symbol's bars at the timeframe; a symbol that cannot be had is skipped, with why."""
-    found: dict[str, pd.DataFrame] = {}
-    skipped: dict[str, str] = {}
-    for raw_symbol in symbols:
-        symbol = validate_symbol(raw_symbol)
-        if symbol == primary:
-            continue
-        try:
-            found[symbol] = bar_source.prepared_bars(symbol, timeframe, policy)
-        except TbError as exc:  # no data, bad data, finer than its source: skip, never crash
-            skipped[symbol] = str(exc)
-    return found, skipped
 
 
 def feature_options(config: FeaturesConfig) -> FeatureOptions:
@@ -84,7 +63,7 @@ def build_features_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
         symbol, timeframe = partition_parts(context)
         symbols = config.data_options.context_symbols
         symbols = bar_source.context_symbols if symbols is None else symbols
-        contexts, skipped = load_context(bar_source, symbols, symbol, timeframe, config.context_policy)
+        contexts, skipped = bar_source.context_bars(symbols, symbol, timeframe, config.context_policy)
         fm = build_feature_matrix(
             bars_only(bars), contexts, timeframe=timeframe, options=feature_options(config), context_skipped=skipped
         )
@@ -96,18 +75,18 @@ def build_features_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
                 + (f", then the join with {', '.join(fm.context_used)} left none" if fm.context_used else "")
             )
 
-        catalog = {
-            "symbol": symbol,
-            "timeframe": timeframe,
-            "features": fm.features,
-            "groups": fm.groups,
-            "context_used": fm.context_used,
-            "context_skipped": fm.context_skipped,
-            "rows": len(fm.frame),
-            "first_ts": str(fm.frame["ts"].iloc[0]),
-            "last_ts": str(fm.frame["ts"].iloc[-1]),
-        }
-        path = artifacts.write_json("features", symbol, timeframe, CATALOG, catalog)
+        catalog = FeatureCatalog(
+            symbol=symbol,
+            timeframe=timeframe,
+            features=fm.features,
+            groups=fm.groups,
+            context_used=fm.context_used,
+            context_skipped=fm.context_skipped,
+            rows=len(fm.frame),
+            first_ts=str(fm.frame["ts"].iloc[0]),
+            last_ts=str(fm.frame["ts"].iloc[-1]),
+        )
+        path = catalog.save(Path(artifacts.root))
         out = fm.frame.copy()
         out.insert(0, "timeframe", timeframe)
         out.insert(0, "symbol", symbol)
@@ -143,3 +122,8 @@ def feature_metadata(fm: FeatureMatrix, n_bars: int, catalog_path) -> dict:
         "catalog": dg.MetadataValue.path(str(catalog_path)),
         "preview": dg.MetadataValue.md(markdown_table(fm.frame.tail(5)[["ts", *fm.features[:8]]])),
     }
+
+
+def definitions(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The `features` stage: its asset and its checks."""
+    return dg.Definitions(assets=[build_features_asset(partitions_def)], asset_checks=build_features_checks(partitions_def))

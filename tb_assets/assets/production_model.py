@@ -1,6 +1,5 @@
 """`production_model`: LightGBM on all rows with the selected features and the best params."""
 
-import hashlib
 import pickle
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -8,31 +7,26 @@ from importlib.metadata import version
 from typing import Literal
 
 import dagster as dg
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from pydantic import Field
+from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, partition_training_data, read_selected, stored_holdout_start
-from tb_assets.core.artifacts import write_atomic, write_json
+from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
 from tb_assets.core.modeling.cv import purged_holdout
-from tb_assets.core.modeling.metrics import grade
-from tb_assets.core.modeling.training_data import TrainingData
-from tb_assets.core.modeling.tuning import DEFAULT_PARAMS, Folds, evaluate, lgb_params
-from tb_assets.core.labels.weights import scale_pos_weight
+from tb_assets.core.modeling.evaluation import Folds, HoldoutScore, cv_metrics, score_holdout
+from tb_assets.core.modeling.metrics import grade_table
+from tb_assets.core.modeling.models import BALANCE_BAND, LightGBMClassifier, class_balance, fit
+from tb_assets.checks.production_model import build_production_model_checks
 from tb_assets.partitions import partition_parts
+from tb_assets.records import ModelCard, Selection, TunedParams
+from tb_assets.reporting import draw_deciles, draw_reliability, draw_roc_pr, figure_png, thumbnail_markdown
 from tb_assets.resources import ArtifactStore
 
-BALANCE_BAND = (0.4, 0.6)  # 'auto' balances when the positive rate is outside this
-METADATA_FIELDS = (
-    "training_date", "n_features", "features", "params", "n_estimators", "train_auc", "train_aupr", "n_samples",
-    "positive_rate", "date_range", "balanced", "scale_pos_weight", "sample_weights_used",
-    "oof_metrics", "holdout_metrics", "library_versions", "artifact_sha256",
-)
-GRADED = ("auc", "aupr", "brier", "precision_at_10", "auc_cv")
 HOLDOUT_PLOTTED = ("auc", "aupr", "brier", "precision_at_10", "spread", "n_samples")
+PLOTS = {"holdout_roc_pr.png": draw_roc_pr, "holdout_reliability.png": draw_reliability, "holdout_deciles.png": draw_deciles}
 
 
 class ProductionConfig(PurgedCVConfig):
@@ -44,71 +38,50 @@ class ProductionConfig(PurgedCVConfig):
     seed: int = Field(default=0, description="LightGBM seed")
 
 
-def sha256(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def chosen_params(artifacts: ArtifactStore, symbol: str, timeframe: str) -> tuple[dict, str]:
-    path = artifacts.path("best_params", symbol, timeframe, "best_params.json")
-    if not path.exists():
-        return dict(DEFAULT_PARAMS), "defaults (best_params not materialized)"
-    doc = artifacts.read_json("best_params", symbol, timeframe, "best_params.json")
-    if doc.get("params") is None:
-        return dict(DEFAULT_PARAMS), "defaults (every tuning trial was pruned)"
-    return doc["params"], "best_params"
-
-
-def grade_table(oof: dict, holdout: dict | None) -> pd.DataFrame:
-    """Each graded metric's out-of-fold value and grade, beside the holdout's (no CV on one holdout)."""
-    table = pd.DataFrame({"metric": GRADED, "oof": [oof[k] for k in GRADED], "oof_grade": [grade(k, oof[k]) for k in GRADED]})
-    if holdout is not None:
-        table["holdout"] = [holdout.get(k, "-") for k in GRADED]  # one holdout has no fold-to-fold CV
-        table["holdout_grade"] = [grade(k, holdout[k]) if k in holdout else "-" for k in GRADED]
-    return table
-
-
-def holdout_metrics(data: TrainingData, start: pd.Timestamp | None, params: dict, *, weight: np.ndarray | None,
-                    spw: float | None, seed: int, threads: int) -> dict | None:
-    """The same recipe fitted on the development events and scored on the holdout they never saw,
-    exactly as one out-of-fold split is scored: selection and tuning cannot flatter it."""
-    if start is None:
-        return None
-    development, holdout = purged_holdout(data.t1, start)
-    for name, rows in (("holdout", holdout), ("development", development)):
-        if len(np.unique(data.y[rows])) < 2:
-            raise dg.Failure(f"the {name} events (holdout from {start}) hold one class only: change holdout_pct on selected_features")
-    m = evaluate(params, Folds.build(data.X, data.y, weight, [(development, holdout)]), seed=seed, threads=threads,
-                 scale_pos_weight=spw).folds[0]
-    ts = data.t1.index[holdout]
-    return {**asdict(m), "n_samples": len(holdout), "positive_rate": float(data.y[holdout].mean()),
+def holdout_record(score: HoldoutScore, y: np.ndarray, t0: pd.DatetimeIndex, development: np.ndarray, holdout: np.ndarray) -> dict:
+    ts = t0[holdout]
+    return {**asdict(score.metrics), "n_samples": len(holdout), "positive_rate": float(y[holdout].mean()),
             "development_samples": len(development), "date_range": [str(ts.min()), str(ts.max())]}
 
 
-def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: list) -> dg.AssetsDefinition:
-    @dg.asset(partitions_def=partitions_def, deps=deps, kinds={"lightgbm"}, group_name="modeling", code_version="1")
+def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(partitions_def=partitions_def, deps=["selected_features", "best_params"], kinds={"lightgbm"}, group_name="modeling",
+              code_version="2")
     def production_model(
         context: dg.AssetExecutionContext, config: ProductionConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.MaterializeResult:
         """Trained on every labelled event (sample weights unless disabled). Writes the booster in LightGBM's
         text format, production_model.pkl, feature_importance.csv and model_metadata.json (with the
-        out-of-fold metrics of the same params on purged CV and a SHA-256 of each file), atomically."""
+        out-of-fold metrics of the same params on purged CV, the untouched holdout's metrics and a SHA-256
+        of each file), atomically, plus the holdout's ROC / precision-recall curves, reliability diagram and
+        decile bars."""
         symbol, timeframe = partition_parts(context)
-        names = read_selected(artifacts, symbol, timeframe)
+        root = artifact_root(artifacts)
+        selection = Selection.load(root, symbol, timeframe)
+        names = selection.selected
         data = partition_training_data(artifacts, symbol, timeframe, features, targets, names)
-        params, source = chosen_params(artifacts, symbol, timeframe)
+        params, source = TunedParams.chosen(root, symbol, timeframe)
         weight = data.weight if config.sample_weights else None
-        rate = data.positive_rate
-        balanced = config.balanced == "true" or (config.balanced == "auto" and not BALANCE_BAND[0] <= rate <= BALANCE_BAND[1])
-        spw = scale_pos_weight(data.y, weight) if balanced else None
+        spw = class_balance(data.y, weight, config.balanced)
+        recipe = LightGBMClassifier(params, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw)
 
-        start = stored_holdout_start(artifacts, symbol, timeframe)
-        holdout = holdout_metrics(data, start, params, weight=weight, spw=spw, seed=config.seed, threads=config.n_jobs)
-        folds = Folds.build(data.X, data.y, weight, data.purged_splits(config.n_splits, config.embargo_pct))
-        oof = evaluate(params, folds, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw)
+        files: dict[str, bytes] = {}
+        holdout, holdout_plots = None, {}
+        start = selection.holdout_start_ts
+        if start is not None:
+            development, rows = purged_holdout(data.t1, start)
+            scored = score_holdout(recipe, data.X, data.y, weight, development, rows, label=f"holdout events (holdout from {start})")
+            holdout = holdout_record(scored, data.y, data.t1.index, development, rows)
+            y_holdout = data.y[rows]
+            files[ModelCard.HOLDOUT_MODEL] = scored.model.booster_.model_to_string().encode()
+            predictions = pd.DataFrame({"ts": data.t1.index[rows], "y": y_holdout, "proba": scored.proba})
+            files[ModelCard.HOLDOUT_PREDICTIONS] = predictions.to_parquet(index=False)
+            holdout_plots = {name: figure_png(lambda fig, draw=draw: draw(fig, y_holdout, scored.proba), size=(10, 4.5))
+                             for name, draw in PLOTS.items()}
+            thumbnail = thumbnail_markdown(lambda fig: draw_roc_pr(fig, y_holdout, scored.proba), "holdout ROC and precision-recall")
+        oof = cv_metrics(recipe, Folds.build(data.X, data.y, weight, data.purged_splits(config.n_splits, config.embargo_pct)))
 
-        model = lgb.LGBMClassifier(**lgb_params(params, seed=config.seed, threads=config.n_jobs, scale_pos_weight=spw),
-                                   n_estimators=int(params["n_estimators"]))
-        model.fit(data.X, data.y, sample_weight=weight)
+        model = fit(clone(recipe), data.X, data.y, weight)
         proba = model.predict_proba(data.X)[:, 1]
         booster = model.booster_
         importance = pd.DataFrame({
@@ -116,53 +89,64 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition, deps: 
             "gain": booster.feature_importance("gain"),
             "split": booster.feature_importance("split"),
         }).sort_values("gain", ascending=False)
-
-        folder = ("production_model", symbol, timeframe)
-        paths = {
-            "model.txt": write_atomic(artifacts.path(*folder, "model.txt"), booster.model_to_string().encode()),
-            "production_model.pkl": write_atomic(artifacts.path(*folder, "production_model.pkl"), pickle.dumps(model)),
-            "feature_importance.csv": write_atomic(artifacts.path(*folder, "feature_importance.csv"), importance.to_csv(index=False).encode()),
+        files = {
+            ModelCard.MODEL: booster.model_to_string().encode(),
+            ModelCard.PICKLE: pickle.dumps(model),
+            ModelCard.IMPORTANCE: importance.to_csv(index=False).encode(),
+            **files, **holdout_plots,
         }
         ts = data.t1.index
-        meta = {
-            "training_date": datetime.now(timezone.utc).isoformat(),
-            "n_features": len(names),
-            "features": names,
-            "params": {**params, "source": source},
-            "n_estimators": int(params["n_estimators"]),
-            "train_auc": float(roc_auc_score(data.y, proba)),
-            "train_aupr": float(average_precision_score(data.y, proba)),
-            "n_samples": len(data.y),
-            "positive_rate": rate,
-            "date_range": [str(ts.min()), str(ts.max())],
-            "balanced": bool(balanced),
-            "scale_pos_weight": spw,
-            "sample_weights_used": bool(config.sample_weights),
-            "oof_metrics": {k: getattr(oof, k) for k in ("auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv")},
-            "holdout_metrics": holdout,
-            "library_versions": {lib: version(lib) for lib in ("lightgbm", "optuna", "scikit-learn", "numpy", "pandas", "dagster")},
-            "artifact_sha256": {name: sha256(p) for name, p in paths.items()},
-        }
-        assert tuple(meta) == METADATA_FIELDS
-        meta_path = write_json(artifacts.path(*folder, "model_metadata.json"), meta)
-        holdout_md = {} if holdout is None else {f"holdout_{k}": holdout[k] for k in HOLDOUT_PLOTTED}
+        card = ModelCard(
+            training_date=datetime.now(timezone.utc).isoformat(),
+            n_features=len(names),
+            features=names,
+            params={**params, "source": source},
+            n_estimators=int(params["n_estimators"]),
+            train_auc=float(roc_auc_score(data.y, proba)),
+            train_aupr=float(average_precision_score(data.y, proba)),
+            n_samples=len(data.y),
+            positive_rate=data.positive_rate,
+            date_range=[str(ts.min()), str(ts.max())],
+            balanced=spw is not None,
+            scale_pos_weight=spw,
+            sample_weights_used=bool(config.sample_weights),
+            seed=config.seed,
+            cv={"n_splits": config.n_splits, "embargo_pct": config.embargo_pct},
+            oof_metrics={k: getattr(oof, k) for k in ("auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv")},
+            holdout_metrics=holdout,
+            library_versions={lib: version(lib) for lib in ("lightgbm", "optuna", "scikit-learn", "numpy", "pandas", "dagster")},
+        )
+        meta_path = card.save(root, symbol, timeframe, files)
+        folder = ModelCard.folder(root, symbol, timeframe)
+        pictures = {}
+        if holdout is not None:
+            pictures = {
+                "holdout_curves": dg.MetadataValue.md(thumbnail),
+                **{f"plot_{name.removesuffix('.png')}": dg.MetadataValue.path(str(folder / name)) for name in PLOTS},
+                **{f"holdout_{k}": holdout[k] for k in HOLDOUT_PLOTTED},
+            }
         return dg.MaterializeResult(
             metadata={
-                **{f"oof_{k}": float(v) for k, v in meta["oof_metrics"].items()},
-                **holdout_md,
-                "holdout_start": "none" if start is None else start.isoformat(),
-                "train_auc": meta["train_auc"],
-                "n_samples": meta["n_samples"],
-                "n_features": meta["n_features"],
-                "positive_rate": rate,
-                "balanced": bool(balanced),
+                **{f"oof_{k}": float(v) for k, v in card.oof_metrics.items()},
+                **pictures,
+                "holdout_start": selection.holdout_start or "none",
+                "train_auc": card.train_auc,
+                "n_samples": card.n_samples,
+                "n_features": card.n_features,
+                "positive_rate": card.positive_rate,
+                "balanced": card.balanced,
                 "params_source": source,
-                "grades": dg.MetadataValue.md(markdown_table(grade_table(meta["oof_metrics"], holdout))),
+                "grades": dg.MetadataValue.md(markdown_table(grade_table(card.oof_metrics, holdout))),
                 "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),
                 "model_metadata": dg.MetadataValue.path(str(meta_path)),
                 "features": ", ".join(names),
-                "params": dg.MetadataValue.json(meta["params"]),
+                "params": dg.MetadataValue.json(card.params),
             }
         )
 
     return production_model
+
+
+def definitions(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The `production_model` stage: its asset and its checks."""
+    return dg.Definitions(assets=[build_production_model_asset(partitions_def)], asset_checks=build_production_model_checks(partitions_def))

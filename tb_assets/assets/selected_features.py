@@ -7,11 +7,11 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import SELECTION, PurgedCVConfig, partition_training_data
-from tb_assets.core.artifacts import write_atomic, write_json
+from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
 from tb_assets.core.modeling.cv import holdout_start
 from tb_assets.core.modeling.selection import select_features
 from tb_assets.partitions import partition_parts
+from tb_assets.records import Selection
 from tb_assets.resources import ArtifactStore
 
 
@@ -52,17 +52,16 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         )
         prefilter = result.prefilter
         context.log.info("standardised coefficients (F-test prefilter):\n" + prefilter.head(40).to_string(index=False))
-        path = write_atomic(artifacts.path("selected_features", symbol, timeframe, "selected_features.txt"),
-                            ("\n".join(result.selected) + "\n").encode())
         history = result.history.copy()
-        write_json(artifacts.path("selected_features", symbol, timeframe, SELECTION), {
-            "selected": result.selected,
-            "holdout_pct": config.holdout_pct,
-            "holdout_start": None if start is None else start.isoformat(),
-            "development_samples": len(development.y),
-            "holdout_samples": 0 if holdout is None else len(holdout.y),
-            "history": json.loads(history.to_json(orient="records")),
-        })
+        record = Selection(
+            selected=result.selected,
+            holdout_pct=config.holdout_pct,
+            holdout_start=None if start is None else start.isoformat(),
+            development_samples=len(development.y),
+            holdout_samples=0 if holdout is None else len(holdout.y),
+            history=json.loads(history.to_json(orient="records")),
+        )
+        path = record.save(artifact_root(artifacts), symbol, timeframe)
         return dg.MaterializeResult(
             metadata={
                 "n_selected": len(result.selected),
@@ -72,8 +71,8 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
                 "n_prefilter_passed": int((prefilter["p_value"] <= config.p_value_threshold).sum()),
                 "n_features_in": data.X.shape[1],
                 "samples": len(development.y),
-                "holdout_samples": 0 if holdout is None else len(holdout.y),
-                "holdout_start": "none" if start is None else start.isoformat(),
+                "holdout_samples": record.holdout_samples,
+                "holdout_start": record.holdout_start or "none",
                 "history": dg.MetadataValue.md(markdown_table(history) if len(history) else "no feature beat a coin by epsilon"),
                 "prefilter": dg.MetadataValue.md(markdown_table(prefilter.head(15))),
                 "path": dg.MetadataValue.path(str(path)),
@@ -81,3 +80,8 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         )
 
     return selected_features
+
+
+def definitions(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The `selected_features` stage (its list is checked where it is used: production_model_features_match)."""
+    return dg.Definitions(assets=[build_selected_features_asset(partitions_def)])

@@ -8,9 +8,9 @@ from tb_assets.assets.common import DUCKDB_POOL
 from tb_assets.core.data.bars import ohlcv_problems
 
 
-def build_bars_checks(bars: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+def build_bars_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
-        asset=bars,
+        asset="bars",
         partitions_def=partitions_def,
         blocking=True,
         pool=DUCKDB_POOL,

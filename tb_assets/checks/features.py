@@ -1,49 +1,36 @@
 """Checks on the stored `features` partition. The leakage checks are blocking."""
 
+from pathlib import Path
+
 import dagster as dg
 import numpy as np
 import pandas as pd
 
-from tb_assets.assets.common import DUCKDB_POOL, markdown_table
-from tb_assets.assets.features import CATALOG, bars_only, load_context
-from tb_assets.core.features.matrix import FeatureOptions, build_feature_matrix, raw_price_columns
-from tb_assets.core.features.lookahead import cut_points, lookahead_violations
+from tb_assets.assets.common import DUCKDB_POOL, bars_only, markdown_table
+from tb_assets.checks.history import latest_values
+from tb_assets.core.features.lookahead import cut_points, feature_lookahead
+from tb_assets.core.features.matrix import price_copies, raw_price_columns
 from tb_assets.partitions import partition_parts
+from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore, BarSourceResource
 
 MAX_NONFINITE_SHARE = 0.01
-PRICE_COLUMNS = ("open", "high", "low", "close", "vwap")
 
 
-def stored_features(features: pd.DataFrame, catalog: dict) -> pd.DataFrame:
+def stored_features(features: pd.DataFrame, catalog: FeatureCatalog) -> pd.DataFrame:
     """`ts` + this partition's features, as listed in its catalog (the shared table also holds
     other partitions' columns, NULL here)."""
-    return features[["ts", *catalog["features"]]].sort_values("ts").reset_index(drop=True)
+    return features[["ts", *catalog.features]].sort_values("ts").reset_index(drop=True)
 
 
-def price_copies(features: pd.DataFrame, bars: pd.DataFrame) -> list[str]:
-    """Feature columns whose values equal a raw price column of the bars on (almost) every row."""
-    joined = features.merge(bars[["ts", *[c for c in PRICE_COLUMNS if c in bars.columns]]], on="ts", suffixes=("", "__bar"))
-    if joined.empty:
-        return []
-    hits = []
-    for col in (c for c in features.columns if c != "ts"):
-        x = joined[col].to_numpy("float64")
-        for price in PRICE_COLUMNS:
-            p = joined.get(f"{price}__bar" if price in features.columns else price)
-            if p is not None and np.mean(np.isclose(x, p.to_numpy("float64"), rtol=1e-12, atol=0)) > 0.99:
-                hits.append(f"{col} (= {price})")
-    return hits
-
-
-def read_catalog(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dict:
+def read_catalog(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> FeatureCatalog:
     symbol, timeframe = partition_parts(context)
-    return artifacts.read_json("features", symbol, timeframe, CATALOG)
+    return FeatureCatalog.load(Path(artifacts.root), symbol, timeframe)
 
 
-def build_features_checks(features: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
-        asset=features,
+        asset="features",
         partitions_def=partitions_def,
         blocking=True,
         pool=DUCKDB_POOL,
@@ -64,7 +51,7 @@ def build_features_checks(features: dg.AssetsDefinition, partitions_def: dg.Part
         )
 
     @dg.asset_check(
-        asset=features,
+        asset="features",
         partitions_def=partitions_def,
         blocking=True,
         pool=DUCKDB_POOL,
@@ -77,8 +64,8 @@ def build_features_checks(features: dg.AssetsDefinition, partitions_def: dg.Part
     ) -> dg.AssetCheckResult:
         symbol, timeframe = partition_parts(context)
         primary = bars_only(bars)
-        contexts, skipped = load_context(bar_source, bar_source.context_symbols, symbol, timeframe)
-        problems = find_feature_lookahead(primary, contexts, timeframe)
+        contexts, skipped = bar_source.context_bars(bar_source.context_symbols, symbol, timeframe)
+        problems = feature_lookahead(primary, contexts, timeframe)
         return dg.AssetCheckResult(
             passed=not problems,
             metadata={
@@ -90,7 +77,7 @@ def build_features_checks(features: dg.AssetsDefinition, partitions_def: dg.Part
         )
 
     @dg.asset_check(
-        asset=features,
+        asset="features",
         partitions_def=partitions_def,
         pool=DUCKDB_POOL,
         description=f"Every feature is finite on at least {1 - MAX_NONFINITE_SHARE:.0%} of the rows (after warm-up).",
@@ -112,18 +99,13 @@ def build_features_checks(features: dg.AssetsDefinition, partitions_def: dg.Part
         )
 
     @dg.asset_check(
-        asset=features,
+        asset="features",
         partitions_def=partitions_def,
         description="The feature names and dtypes match the previous materialization of this partition; "
         "a change is reported (WARN) so downstream models are retrained knowingly.",
     )
     def features_schema_unchanged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        key = dg.AssetKey("features")
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[context.partition_key]), limit=2
-        ).records
-        schemas = [r.asset_materialization.metadata.get("schema") for r in records]
-        schemas = [s.value for s in schemas if s is not None]
+        schemas = latest_values(context, dg.AssetKey("features"), "schema")
         if len(schemas) < 2:
             return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first materialization"})
         current, previous = schemas[0], schemas[1]
@@ -138,15 +120,3 @@ def build_features_checks(features: dg.AssetsDefinition, partitions_def: dg.Part
         )
 
     return [features_no_raw_prices, features_no_lookahead, features_mostly_finite, features_schema_unchanged]
-
-
-def find_feature_lookahead(primary: pd.DataFrame, contexts: dict[str, pd.DataFrame], timeframe: str) -> list[str]:
-    """Look-ahead problems of the full feature set on these bars (empty when none)."""
-    options = FeatureOptions(feature_set="full")
-    full = build_feature_matrix(primary, contexts, timeframe=timeframe, options=options).frame
-
-    def until(cut: pd.Timestamp) -> pd.DataFrame:
-        cut_contexts = {s: b[b["ts"] <= cut] for s, b in contexts.items()}
-        return build_feature_matrix(primary[primary["ts"] <= cut], cut_contexts, timeframe=timeframe, options=options).frame
-
-    return lookahead_violations(full, until, cut_points(full["ts"]) if len(full) else [])

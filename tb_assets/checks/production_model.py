@@ -1,18 +1,21 @@
 """Checks on `production_model`: metric grades, regressions and the leakage sentinels."""
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import partition_training_data, read_selected
-from tb_assets.assets.production_model import grade_table
+from tb_assets.assets.modeling import artifact_root, partition_training_data
+from tb_assets.checks.history import latest_values
 from tb_assets.core.features.matrix import raw_price_columns
-from tb_assets.core.data.timeframes import INTRADAY
-from tb_assets.core.modeling.tuning import Folds, evaluate
+from tb_assets.core.modeling.metrics import grade_table
+from tb_assets.core.modeling.leakage import permuted_label_auc, plausible_ceiling, sentinel_problems
+from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.partitions import partition_parts
+from tb_assets.records import ModelCard, Selection
 from tb_assets.resources import ArtifactStore
+
+MODEL = dg.AssetKey("production_model")
 
 
 class RegressionConfig(dg.Config):
@@ -30,33 +33,30 @@ class SentinelConfig(dg.Config):
     max_plausible_auc_daily: float = Field(default=0.80, description="An out-of-fold AUC above this on 1d/1w bars is suspect")
     max_plausible_auc_intraday: float = Field(default=0.75, description="An out-of-fold AUC above this on intraday bars is suspect")
     seed: int = Field(default=0, description="Seed of the label permutation")
+    threads: int = Field(default=2, description="LightGBM threads (the scores do not depend on it: fits are deterministic)")
 
 
-def model_metadata(artifacts: ArtifactStore, context) -> dict:
+def model_card(artifacts: ArtifactStore, context) -> ModelCard:
     symbol, timeframe = partition_parts(context)
-    return artifacts.read_json("production_model", symbol, timeframe, "model_metadata.json")
+    return ModelCard.load(artifact_root(artifacts), symbol, timeframe)
 
 
-def build_production_model_checks(model: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(asset=model, partitions_def=partitions_def,
+def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(asset=MODEL, partitions_def=partitions_def,
                     description="Grades each out-of-fold metric against the project's targets (WARN when one is below Acceptable).")
     def production_model_grades(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-        meta = model_metadata(artifacts, context)
-        table = grade_table(meta["oof_metrics"], meta["holdout_metrics"])
+        card = model_card(artifacts, context)
+        table = grade_table(card.oof_metrics, card.holdout_metrics)
         grades = dict(zip(table["metric"], table["oof_grade"]))
         return dg.AssetCheckResult(
             passed="below" not in grades.values(), severity=dg.AssetCheckSeverity.WARN,
             metadata={"grades": dg.MetadataValue.md(markdown_table(table)), **{f"grade_{k}": v for k, v in grades.items()}},
         )
 
-    @dg.asset_check(asset=model, partitions_def=partitions_def,
+    @dg.asset_check(asset=MODEL, partitions_def=partitions_def,
                     description="ERROR when the out-of-fold AUC fell more than max_auc_drop below the previous materialization.")
     def production_model_no_regression(context: dg.AssetCheckExecutionContext, config: RegressionConfig) -> dg.AssetCheckResult:
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey("production_model"), asset_partitions=[context.partition_key]), limit=2
-        ).records
-        aucs = [r.asset_materialization.metadata.get("oof_auc") for r in records]
-        aucs = [a.value for a in aucs if a is not None]
+        aucs = latest_values(context, MODEL, "oof_auc")
         if len(aucs) < 2:
             return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first model"})
         drop = aucs[1] - aucs[0]
@@ -65,24 +65,24 @@ def build_production_model_checks(model: dg.AssetsDefinition, partitions_def: dg
             metadata={"oof_auc": aucs[0], "previous_oof_auc": aucs[1], "drop": drop, "max_auc_drop": config.max_auc_drop},
         )
 
-    @dg.asset_check(asset=model, partitions_def=partitions_def,
+    @dg.asset_check(asset=MODEL, partitions_def=partitions_def,
                     description="WARN when the out-of-fold AUC beats the AUC on the holdout that selection and tuning never "
                     "saw by more than max_optimism: the out-of-fold numbers are flattered by selection (or the market changed).")
     def production_model_holdout_confirms(
         context: dg.AssetCheckExecutionContext, config: HoldoutConfig, artifacts: ArtifactStore
     ) -> dg.AssetCheckResult:
-        meta = model_metadata(artifacts, context)
-        holdout = meta["holdout_metrics"]
+        card = model_card(artifacts, context)
+        holdout = card.holdout_metrics
         if holdout is None:
             return dg.AssetCheckResult(passed=True, metadata={"holdout": "none (selected_features ran with holdout_pct 0)"})
-        optimism = meta["oof_metrics"]["auc"] - holdout["auc"]
+        optimism = card.oof_metrics["auc"] - holdout["auc"]
         return dg.AssetCheckResult(
             passed=optimism <= config.max_optimism, severity=dg.AssetCheckSeverity.WARN,
-            metadata={"oof_auc": meta["oof_metrics"]["auc"], "holdout_auc": holdout["auc"], "optimism": optimism,
+            metadata={"oof_auc": card.oof_metrics["auc"], "holdout_auc": holdout["auc"], "optimism": optimism,
                       "max_optimism": config.max_optimism, "holdout_samples": holdout["n_samples"]},
         )
 
-    @dg.asset_check(asset=model, partitions_def=partitions_def, blocking=True,
+    @dg.asset_check(asset=MODEL, partitions_def=partitions_def, blocking=True,
                     additional_ins={"features": dg.AssetIn("features"), "targets": dg.AssetIn("targets")},
                     description="Leakage sentinels: the same purged CV on permuted labels must score AUC 0.5 +/- a tolerance, "
                     "and an out-of-fold AUC implausibly high for the timeframe is an error.")
@@ -90,34 +90,29 @@ def build_production_model_checks(model: dg.AssetsDefinition, partitions_def: dg
         context: dg.AssetCheckExecutionContext, config: SentinelConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.AssetCheckResult:
         symbol, timeframe = partition_parts(context)
-        meta = model_metadata(artifacts, context)
-        data = partition_training_data(artifacts, symbol, timeframe, features, targets, meta["features"])
-        permuted = np.random.default_rng(config.seed).permutation(data.y)
-        weight = data.weight if meta["sample_weights_used"] else None
-        folds = Folds.build(data.X, permuted, weight, data.purged_splits())
-        perm_auc = evaluate(meta["params"], folds, threads=2).auc
-        ceiling = config.max_plausible_auc_intraday if timeframe in INTRADAY else config.max_plausible_auc_daily
-        aucs = {"out-of-fold": meta["oof_metrics"]["auc"]}
-        if meta["holdout_metrics"] is not None:
-            aucs["holdout"] = meta["holdout_metrics"]["auc"]
-        problems = []
-        if abs(perm_auc - 0.5) > config.permutation_tolerance:
-            problems.append(f"permuted-label AUC {perm_auc:.3f} is not 0.5 +/- {config.permutation_tolerance}")
-        for name, auc in aucs.items():
-            if auc > ceiling:
-                problems.append(f"{name} AUC {auc:.3f} is implausibly high for {timeframe} bars (> {ceiling}): look for leakage")
+        card = model_card(artifacts, context)
+        data = partition_training_data(artifacts, symbol, timeframe, features, targets, card.features)
+        # the model's own recipe and folds, on shuffled labels
+        recipe = LightGBMClassifier(card.params, seed=card.seed, threads=config.threads, scale_pos_weight=card.scale_pos_weight)
+        weight = data.weight if card.sample_weights_used else None
+        perm_auc = permuted_label_auc(recipe, data.X, data.y, weight, data.purged_splits(**card.cv), seed=config.seed)
+        ceiling = plausible_ceiling(timeframe, config.max_plausible_auc_daily, config.max_plausible_auc_intraday)
+        aucs = {"out-of-fold": card.oof_metrics["auc"]}
+        if card.holdout_metrics is not None:
+            aucs["holdout"] = card.holdout_metrics["auc"]
+        problems = sentinel_problems(perm_auc, aucs, tolerance=config.permutation_tolerance, ceiling=ceiling, timeframe=timeframe)
         return dg.AssetCheckResult(
             passed=not problems,
             metadata={"permuted_auc": perm_auc, **{f"{name.replace('out-of-fold', 'oof')}_auc": auc for name, auc in aucs.items()},
                       "plausible_ceiling": ceiling, "problems": "; ".join(problems) or "none"},
         )
 
-    @dg.asset_check(asset=model, partitions_def=partitions_def, blocking=True,
+    @dg.asset_check(asset=MODEL, partitions_def=partitions_def, blocking=True,
                     description="The model's features are exactly selected_features, and none is a raw price.")
     def production_model_features_match(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
         symbol, timeframe = partition_parts(context)
-        used = model_metadata(artifacts, context)["features"]
-        selected = read_selected(artifacts, symbol, timeframe)
+        used = model_card(artifacts, context).features
+        selected = Selection.names(artifact_root(artifacts), symbol, timeframe)
         prices = raw_price_columns(used)
         return dg.AssetCheckResult(
             passed=used == selected and not prices,

@@ -4,8 +4,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from tb_assets.assets.common import DUCKDB_POOL
-from tb_assets.assets.features import bars_only
+from tb_assets.assets.common import DUCKDB_POOL, bars_only
 from tb_assets.core.labels.barriers import label_problems
 from tb_assets.core.labels.weights import weight_problems
 
@@ -15,9 +14,9 @@ class PositiveRateBand(dg.Config):
     high: float = Field(default=0.8, description="Warn when the share of bin = 1 is above this")
 
 
-def build_targets_checks(targets: dg.AssetsDefinition, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
+def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
-        asset=targets,
+        asset="targets",
         partitions_def=partitions_def,
         blocking=True,
         pool=DUCKDB_POOL,
@@ -30,7 +29,7 @@ def build_targets_checks(targets: dg.AssetsDefinition, partitions_def: dg.Partit
         return dg.AssetCheckResult(passed=not problems, metadata={"events": len(targets), "problems": "; ".join(problems) or "none"})
 
     @dg.asset_check(
-        asset=targets,
+        asset="targets",
         partitions_def=partitions_def,
         blocking=True,
         pool=DUCKDB_POOL,
@@ -45,7 +44,7 @@ def build_targets_checks(targets: dg.AssetsDefinition, partitions_def: dg.Partit
         )
 
     @dg.asset_check(
-        asset=targets,
+        asset="targets",
         partitions_def=partitions_def,
         pool=DUCKDB_POOL,
         description="The share of positive labels (bin = 1) lies inside a band (WARN outside): a very skewed "

@@ -10,7 +10,7 @@ import optuna
 import pytest
 import dagster as dg
 
-from tb_assets.assets.production_model import METADATA_FIELDS
+from tb_assets.records import METADATA_FIELDS
 from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto

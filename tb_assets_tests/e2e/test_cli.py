@@ -54,8 +54,8 @@ def test_default_run_materializes_every_partition_and_persists(env):
     for key in ("SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w"):
         assert f"] {key} ok" in done.stdout
     assert "partition  status" in done.stdout and "5,031" in done.stdout
-    # the whole chain: 6 assets and 14 checks per partition (real index data: weak-signal WARN/ERROR checks may fail)
-    assert done.stdout.count("/14 ") == 4 and "FAILED" not in done.stdout
+    # the whole chain: 7 assets and 17 checks per partition (real index data: weak-signal WARN/ERROR checks may fail)
+    assert done.stdout.count("/17 ") == 4 and "FAILED" not in done.stdout
     assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044]
     # a fresh process on the same DAGSTER_HOME (what the UI reads) sees the runs and materializations
     probe = (

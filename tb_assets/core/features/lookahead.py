@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.features.matrix import FeatureOptions, build_feature_matrix
+
 DEFAULT_CUTS = (0.5, 0.75, 0.9, 0.99)
 
 
@@ -56,3 +58,16 @@ def lookahead_violations(
                 f"{b[row, bad_cols[0]]!r} without): {', '.join(cols[i] for i in bad_cols[:10])}"
             )
     return problems
+
+
+def feature_lookahead(primary: pd.DataFrame, contexts: dict[str, pd.DataFrame], timeframe: str) -> list[str]:
+    """Look-ahead problems of the full feature set on these bars, context symbols cut at the same
+    times (empty when none)."""
+    options = FeatureOptions(feature_set="full")
+    full = build_feature_matrix(primary, contexts, timeframe=timeframe, options=options).frame
+
+    def until(cut: pd.Timestamp) -> pd.DataFrame:
+        cut_contexts = {s: b[b["ts"] <= cut] for s, b in contexts.items()}
+        return build_feature_matrix(primary[primary["ts"] <= cut], cut_contexts, timeframe=timeframe, options=options).frame
+
+    return lookahead_violations(full, until, cut_points(full["ts"]) if len(full) else [])

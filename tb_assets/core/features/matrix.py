@@ -278,3 +278,21 @@ def build_feature_matrix(
 def raw_price_columns(columns) -> list[str]:
     """Columns named like a raw price (open/high/low/close/vwap, with or without a suffix)."""
     return [c for c in columns if RAW_PRICE_RE.match(str(c))]
+
+
+RAW_PRICE_COLUMNS = ("open", "high", "low", "close", "vwap")  # what price_copies compares against
+
+
+def price_copies(features: pd.DataFrame, bars: pd.DataFrame) -> list[str]:
+    """Feature columns whose values equal a raw price column of the bars on (almost) every row."""
+    joined = features.merge(bars[["ts", *[c for c in RAW_PRICE_COLUMNS if c in bars.columns]]], on="ts", suffixes=("", "__bar"))
+    if joined.empty:
+        return []
+    hits = []
+    for col in (c for c in features.columns if c != "ts"):
+        x = joined[col].to_numpy("float64")
+        for price in RAW_PRICE_COLUMNS:
+            p = joined.get(f"{price}__bar" if price in features.columns else price)
+            if p is not None and np.mean(np.isclose(x, p.to_numpy("float64"), rtol=1e-12, atol=0)) > 0.99:
+                hits.append(f"{col} (= {price})")
+    return hits

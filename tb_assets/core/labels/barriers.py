@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.errors import TbError
 
 BARRIERS = ["pt", "sl", "vertical"]
 
@@ -106,12 +107,12 @@ def vertical_positions(index: pd.DatetimeIndex, starts: np.ndarray, vertical) ->
         return np.full(len(starts), n - 1, dtype=np.int64), np.zeros(len(starts), dtype=bool)
     if isinstance(vertical, (int, np.integer)) and not isinstance(vertical, bool):
         if vertical < 1:
-            raise ValueError(f"vertical barrier must be at least 1 bar, got {vertical}")
+            raise TbError(f"vertical barrier must be at least 1 bar, got {vertical}")
         pos = starts + int(vertical)
     else:
         delta = pd.Timedelta(vertical)
         if delta <= pd.Timedelta(0):
-            raise ValueError(f"vertical barrier must be a positive time span, got {vertical}")
+            raise TbError(f"vertical barrier must be a positive time span, got {vertical}")
         pos = index.searchsorted(index[starts] + delta, side="left")  # first bar at or after t0 + delta
     known = pos <= n - 1
     return np.minimum(pos, n - 1).astype(np.int64), known
@@ -136,17 +137,17 @@ def triple_barrier(
     close = close.astype("float64")
     index = pd.DatetimeIndex(close.index)
     if not index.is_monotonic_increasing or index.has_duplicates:
-        raise ValueError("close must be indexed by strictly increasing timestamps")
+        raise TbError("close must be indexed by strictly increasing timestamps")
     pt, sl = (float(x) for x in pt_sl)
     if pt < 0 or sl < 0:
-        raise ValueError(f"pt_sl multiples must be >= 0, got {pt_sl}")
+        raise TbError(f"pt_sl multiples must be >= 0, got {pt_sl}")
     events = pd.DatetimeIndex(t_events)
     # positions of the events among the bars, on int64 nanoseconds (pandas' indexers are slow here)
     bar_ns, event_ns = epoch_ns(index), epoch_ns(events)
     starts = np.minimum(np.searchsorted(bar_ns, event_ns), len(bar_ns) - 1)
     missing = bar_ns[starts] != event_ns
     if missing.any():
-        raise ValueError(f"{int(missing.sum())} event(s) are not bars of `close`, first {events[np.flatnonzero(missing)[0]]}")
+        raise TbError(f"{int(missing.sum())} event(s) are not bars of `close`, first {events[np.flatnonzero(missing)[0]]}")
     trgt = _aligned(target, index, starts)
     sides = np.ones(len(events)) if side is None else _aligned(side, index, starts)
     keep = np.isfinite(trgt) & (trgt > min_ret) & np.isfinite(sides) & (sides != 0)
@@ -187,7 +188,7 @@ def forward_returns(close: pd.Series, lookforward: int) -> pd.DataFrame:
     """Regression/classification targets over `lookforward` bars (NaN where the future is unknown):
     log return, percent change, raw price change and direction (1 when future >= current)."""
     if lookforward < 1:
-        raise ValueError(f"lookforward must be at least 1 bar, got {lookforward}")
+        raise TbError(f"lookforward must be at least 1 bar, got {lookforward}")
     c = close.to_numpy("float64")
     fut = np.full_like(c, np.nan)
     fut[:-lookforward] = c[lookforward:]

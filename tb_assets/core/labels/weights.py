@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.errors import TbError
 
 
 def label_spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -20,7 +21,7 @@ def label_spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray,
     end = np.searchsorted(bars, epoch_ns(t1), side="right") - 1  # last bar <= t1
     if (end < start).any():
         bad = int(np.flatnonzero(end < start)[0])
-        raise ValueError(f"label starting {t1.index[bad]} ends before it starts ({t1.iloc[bad]})")
+        raise TbError(f"label starting {t1.index[bad]} ends before it starts ({t1.iloc[bad]})")
     return start.astype(np.int64), end.astype(np.int64)
 
 
@@ -70,7 +71,7 @@ def time_decay(uniqueness: pd.Series, last_weight: float = 1.0) -> pd.Series:
     labels weighs 0. Labels must be in time order.
     """
     if not -1.0 < last_weight <= 1.0:
-        raise ValueError(f"last_weight must be in (-1, 1], got {last_weight}")
+        raise TbError(f"last_weight must be in (-1, 1], got {last_weight}")
     x = uniqueness.cumsum().to_numpy("float64")
     total = x[-1] if len(x) else 1.0
     slope = (1.0 - last_weight) / total if last_weight >= 0 else 1.0 / ((last_weight + 1.0) * total)
@@ -82,7 +83,7 @@ def normalize_mean_one(w: np.ndarray | pd.Series) -> np.ndarray:
     w = np.asarray(w, dtype="float64")
     mean = w.mean() if len(w) else 1.0
     if not np.isfinite(mean) or mean <= 0:
-        raise ValueError("weights must have a positive finite mean")
+        raise TbError("weights must have a positive finite mean")
     return w / mean
 
 

@@ -19,15 +19,16 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.errors import TbError
 
 
 def _intervals(t1: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     t0, end = epoch_ns(t1.index), epoch_ns(t1)
     if not (np.diff(t0) >= 0).all():
-        raise ValueError("samples must be sorted by t0 (the index of t1)")
+        raise TbError("samples must be sorted by t0 (the index of t1)")
     if (end < t0).any():
         i = int(np.flatnonzero(end < t0)[0])
-        raise ValueError(f"sample {i} ends ({t1.iloc[i]}) before it starts ({t1.index[i]})")
+        raise TbError(f"sample {i} ends ({t1.iloc[i]}) before it starts ({t1.index[i]})")
     return t0, end
 
 
@@ -51,11 +52,11 @@ class PurgedKFold:
 
     def __init__(self, n_splits: int = 5, t1: pd.Series | None = None, embargo_pct: float = 0.0):
         if n_splits < 2:
-            raise ValueError(f"n_splits must be at least 2, got {n_splits}")
+            raise TbError(f"n_splits must be at least 2, got {n_splits}")
         if t1 is None:
-            raise ValueError("PurgedKFold needs t1 (label end times indexed by label start)")
+            raise TbError("PurgedKFold needs t1 (label end times indexed by label start)")
         if not 0.0 <= embargo_pct < 1.0:
-            raise ValueError(f"embargo_pct must be in [0, 1), got {embargo_pct}")
+            raise TbError(f"embargo_pct must be in [0, 1), got {embargo_pct}")
         self.n_splits, self.t1, self.embargo_pct = n_splits, t1, embargo_pct
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
@@ -64,9 +65,9 @@ class PurgedKFold:
     def split(self, X=None, y=None, groups=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         n = len(self.t1)
         if X is not None and len(X) != n:
-            raise ValueError(f"X has {len(X)} rows but t1 has {n}")
+            raise TbError(f"X has {len(X)} rows but t1 has {n}")
         if n < self.n_splits:
-            raise ValueError(f"{n} samples cannot make {self.n_splits} folds")
+            raise TbError(f"{n} samples cannot make {self.n_splits} folds")
         t0, t1 = _intervals(self.t1)
         embargo = int(n * self.embargo_pct)
         positions = np.arange(n)
@@ -80,7 +81,7 @@ def walk_forward_splits(t1: pd.Series, n_splits: int = 5, embargo_pct: float = 0
     n_splits + 1), purged against the test window; training never follows the test."""
     n = len(t1)
     if n < n_splits + 1:
-        raise ValueError(f"{n} samples cannot make {n_splits} walk-forward folds")
+        raise TbError(f"{n} samples cannot make {n_splits} walk-forward folds")
     t0, end = _intervals(t1)
     blocks = np.array_split(np.arange(n), n_splits + 1)
     embargo = int(n * embargo_pct)
@@ -97,7 +98,7 @@ def data_split_splits(t1: pd.Series, data_split: pd.Series) -> list[tuple[np.nda
     rows after it, the train block purged against its test window."""
     labels = pd.Series(data_split).reindex(t1.index).astype("string").str.lower().to_numpy()
     if pd.isna(labels).any() or not set(labels) <= {"train", "test"}:
-        raise ValueError("data_split must be 'train' or 'test' on every sample")
+        raise TbError("data_split must be 'train' or 'test' on every sample")
     t0, end = _intervals(t1)
     change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
     runs = np.split(np.arange(len(labels)), change)
@@ -106,18 +107,18 @@ def data_split_splits(t1: pd.Series, data_split: pd.Series) -> list[tuple[np.nda
         if labels[a[0]] == "train" and labels[b[0]] == "test":
             out.append((purge_and_embargo(t0, end, b, a, 0), b))
     if not out:
-        raise ValueError("data_split has no train block followed by a test block")
+        raise TbError("data_split has no train block followed by a test block")
     return out
 
 
 def holdout_start(t1: pd.Series, holdout_pct: float) -> pd.Timestamp:
     """Start (t0) of the holdout made of the last `holdout_pct` of samples."""
     if not 0.0 < holdout_pct < 1.0:
-        raise ValueError(f"holdout_pct must be in (0, 1), got {holdout_pct}")
+        raise TbError(f"holdout_pct must be in (0, 1), got {holdout_pct}")
     n = len(t1)
     cut = n - int(round(n * holdout_pct))
     if cut < 1 or cut >= n:
-        raise ValueError(f"{n} samples cannot keep a {holdout_pct:.0%} holdout")
+        raise TbError(f"{n} samples cannot keep a {holdout_pct:.0%} holdout")
     return pd.Timestamp(t1.index[cut])
 
 

@@ -18,7 +18,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from tb_assets.core.errors import TbError
 
 WEIGHTS = {"auc": 0.20, "aupr": 0.15, "calibration": 0.15, "precision_at_10": 0.20, "spread": 0.10, "stability": 0.20}
 
@@ -62,7 +65,7 @@ class FoldMetrics:
 def fold_metrics(y: np.ndarray, proba: np.ndarray) -> FoldMetrics:
     y, p = np.asarray(y), np.asarray(proba, dtype="float64")
     if len(np.unique(y)) < 2:
-        raise ValueError("a fold needs both classes to score (make folds larger or labels less skewed)")
+        raise TbError("a fold needs both classes to score (make folds larger or labels less skewed)")
     return FoldMetrics(
         auc=float(roc_auc_score(y, p)),
         aupr=float(average_precision_score(y, p)),
@@ -135,3 +138,15 @@ def grade(metric: str, value: float) -> str:
     if value >= acceptable:
         return "acceptable"
     return "below"
+
+
+GRADED = ("auc", "aupr", "brier", "precision_at_10", "auc_cv")
+
+
+def grade_table(oof: dict, holdout: dict | None) -> pd.DataFrame:
+    """Each graded metric's out-of-fold value and grade, beside the holdout's (no CV on one holdout)."""
+    table = pd.DataFrame({"metric": GRADED, "oof": [oof[k] for k in GRADED], "oof_grade": [grade(k, oof[k]) for k in GRADED]})
+    if holdout is not None:
+        table["holdout"] = [holdout.get(k, "-") for k in GRADED]  # one holdout has no fold-to-fold CV
+        table["holdout_grade"] = [grade(k, holdout[k]) if k in holdout else "-" for k in GRADED]
+    return table

@@ -3,7 +3,7 @@
 1. Prefilter: a univariate F-test of each standardised, mean-imputed feature against the label;
    features with p above the threshold go (if all would go, the single best stays).
 2. Sequential forward selection: add the candidate that raises the mean purged-CV AUC of a small
-   LightGBM the most, only if it gains more than `epsilon`; stop when nothing does.
+   LightGBM (`models.SELECTION_PARAMS`, scored by the one engine in `evaluation`) the most, only if it gains more than `epsilon`; stop when nothing does.
 """
 
 from __future__ import annotations
@@ -11,31 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.feature_selection import f_classif
-from sklearn.metrics import roc_auc_score
 
-# small and fast: selection compares feature sets, it does not tune the model
-FAST_LGBM = dict(
-    objective="binary",
-    n_estimators=60,
-    learning_rate=0.1,
-    num_leaves=15,
-    max_depth=4,
-    min_child_samples=20,
-    subsample=0.8,
-    subsample_freq=1,
-    colsample_bytree=1.0,
-    random_state=0,
-    n_jobs=1,
-    verbose=-1,
-    deterministic=True,
-    force_row_wise=True,
-)
-
+from tb_assets.core.modeling.evaluation import Folds, auc_score, score_folds
+from tb_assets.core.modeling.models import SELECTION_PARAMS, LightGBMClassifier
 
 def standardise(X: pd.DataFrame) -> pd.DataFrame:
     """Mean-impute, then z-score each column (a constant column becomes 0)."""
@@ -65,18 +47,12 @@ def f_test_prefilter(X: pd.DataFrame, y: np.ndarray, p_value_threshold: float = 
     return kept, table
 
 
-def cv_auc(X: np.ndarray, y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]], params: dict | None = None) -> float:
-    """Mean test AUC of the fast LightGBM over the given (train, test) splits."""
-    aucs = []
-    for train, test in splits:
-        if len(np.unique(y[train])) < 2 or len(np.unique(y[test])) < 2:
-            continue
-        model = lgb.LGBMClassifier(**(params or FAST_LGBM))
-        model.fit(X[train], y[train])
-        aucs.append(roc_auc_score(y[test], model.predict_proba(X[test])[:, 1]))
-    if not aucs:
-        raise ValueError("no fold has both classes in its training and test parts")
-    return float(np.mean(aucs))
+def cv_auc(X, y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]], params: dict | None = None) -> float:
+    """Mean test AUC of the small, unweighted selection LightGBM over the splits (folds with one
+    class are skipped), scored by the one engine."""
+    model = LightGBMClassifier(params or SELECTION_PARAMS, seed=0, threads=1)
+    folds = Folds.build(X, y, None, splits, bin_now=False)
+    return float(np.mean([f.score for f in score_folds(model, folds, scorer=auc_score, skip_one_class=True)]))
 
 
 @dataclass

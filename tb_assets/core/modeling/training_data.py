@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.modeling.cv import PurgedKFold, purged_holdout
+from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import raw_price_columns
+from tb_assets.core.modeling.cv import PurgedKFold, purged_holdout
 
 
 @dataclass
@@ -40,15 +41,15 @@ def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: 
     """Inner join on `ts` (the event start): every labelled event with its feature row."""
     prices = raw_price_columns(feature_names)
     if prices:
-        raise ValueError(f"raw price columns cannot be model inputs: {', '.join(prices)}")
+        raise TbError(f"raw price columns cannot be model inputs: {', '.join(prices)}")
     missing = [f for f in feature_names if f not in features.columns]
     if missing:
-        raise ValueError(f"features missing from the matrix: {', '.join(missing[:10])}")
+        raise TbError(f"features missing from the matrix: {', '.join(missing[:10])}")
     f = features[["ts", *feature_names]]
     t = targets[["ts", "t1", "bin", "weight"]]
     rows = f.merge(t, on="ts", how="inner").sort_values("ts").reset_index(drop=True)
     if rows.empty:
-        raise ValueError("no labelled event has a feature row")
+        raise TbError("no labelled event has a feature row")
     t1 = pd.Series(pd.DatetimeIndex(rows["t1"]), index=pd.DatetimeIndex(rows["ts"]))
     return TrainingData(
         X=rows[feature_names].astype("float64"),

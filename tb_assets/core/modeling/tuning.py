@@ -1,8 +1,8 @@
 """LightGBM hyperparameters by Optuna on purged CV, with sample weights.
 
-Each fold's training data is binned once per study (a constructed lgb.Dataset) and reused by
-every trial. After each fold a trial is pruned when a rule says the parameters are hopeless:
-a fold AUC below `min_auc`, a fold Brier above `max_brier`, or (from the third fold) fold AUCs
+Trials score through the one engine (`evaluation.score_folds`): each fold's training data is
+binned once per study and reused by every trial. After each fold (a callback of the engine) a
+trial is pruned when a rule says the parameters are hopeless: a fold AUC below `min_auc`, a fold Brier above `max_brier`, or (from the third fold) fold AUCs
 varying more than `max_auc_cv`. One study per partition lives in persistent storage and is
 resumed after a crash or a re-run: finished trials are kept, a trial left running is failed.
 """
@@ -14,7 +14,6 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-import lightgbm as lgb
 import numpy as np
 import optuna
 import pandas as pd
@@ -22,16 +21,11 @@ import sqlalchemy
 from optuna.trial import TrialState
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score, fold_metrics, summarize
+from tb_assets.core.modeling.evaluation import Folds, cv_metrics
+from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score
+from tb_assets.core.modeling.models import LightGBMClassifier
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-# Documented defaults when best_params was never materialized (a moderate, regularised model).
-DEFAULT_PARAMS = dict(
-    max_depth=5, num_leaves=31, min_child_samples=50, learning_rate=0.05, n_estimators=300,
-    reg_alpha=0.01, reg_lambda=1.0, subsample=0.8, colsample_bytree=0.8,
-)
-DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
 
 
 @dataclass(frozen=True)
@@ -62,30 +56,6 @@ class PruningRules:
         }[rule]
 
 
-def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None) -> dict:
-    """Our search-space names in LightGBM's own terms; num_leaves capped at 2^max_depth."""
-    out = {
-        "objective": "binary",
-        "max_depth": int(params["max_depth"]),
-        "num_leaves": int(min(params["num_leaves"], 2 ** int(params["max_depth"]))),
-        "min_data_in_leaf": int(params["min_child_samples"]),
-        "learning_rate": float(params["learning_rate"]),
-        "lambda_l1": float(params["reg_alpha"]),
-        "lambda_l2": float(params["reg_lambda"]),
-        "bagging_fraction": float(params["subsample"]),
-        "bagging_freq": 1,
-        "feature_fraction": float(params["colsample_bytree"]),
-        "seed": seed,
-        "deterministic": True,
-        "force_row_wise": True,
-        "num_threads": threads,
-        "verbose": -1,
-    }
-    if scale_pos_weight is not None:
-        out["scale_pos_weight"] = float(scale_pos_weight)
-    return out
-
-
 def suggest(trial: optuna.Trial, max_min_child: int = 500) -> dict:
     max_depth = trial.suggest_int("max_depth", 3, 10)
     return {
@@ -101,43 +71,18 @@ def suggest(trial: optuna.Trial, max_min_child: int = 500) -> dict:
     }
 
 
-@dataclass
-class Folds:
-    """Each fold's training set binned once (lgb.Dataset) and its raw test set."""
+def pruning_callback(trial: optuna.Trial, rules: PruningRules):
+    """The scoring engine's per-fold hook for one trial: report the fold AUC, prune when a rule breaks."""
 
-    train: list[lgb.Dataset]
-    test: list[tuple[np.ndarray, np.ndarray]]
-    min_train: int
-
-    @classmethod
-    def build(cls, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits) -> Folds:
-        values = X.to_numpy("float64")
-        train, test = [], []
-        for tr, te in splits:
-            w = None if weight is None else weight[tr]
-            ds = lgb.Dataset(values[tr], label=y[tr], weight=w, params=DATASET_PARAMS, free_raw_data=False)
-            train.append(ds.construct())
-            test.append((values[te], y[te]))
-        return cls(train, test, min(len(tr) for tr, _ in splits))
-
-
-def evaluate(params: dict, folds: Folds, *, seed: int = 0, threads: int = 1, rules: PruningRules | None = None,
-             trial: optuna.Trial | None = None, scale_pos_weight: float | None = None) -> CVMetrics:
-    """Out-of-fold metrics of one parameter set; prunes `trial` when a rule breaks."""
-    done = []
-    for k, (dtrain, (x_test, y_test)) in enumerate(zip(folds.train, folds.test)):
-        booster = lgb.train(lgb_params(params, seed=seed, threads=threads, scale_pos_weight=scale_pos_weight), dtrain,
-                            num_boost_round=int(params["n_estimators"]))
-        done.append(fold_metrics(y_test, booster.predict(x_test)))
-        if trial is not None:
-            trial.report(done[-1].auc, k)
-        broken = rules.broken(done) if rules is not None else None
+    def on_fold(k: int, scores: list[FoldMetrics]) -> None:
+        trial.report(scores[-1].auc, k)
+        broken = rules.broken(scores)
         if broken is not None:
-            if trial is not None:
-                trial.set_user_attr("pruned_by", broken)
-                trial.set_user_attr("pruned_at_fold", k)
+            trial.set_user_attr("pruned_by", broken)
+            trial.set_user_attr("pruned_at_fold", k)
             raise optuna.TrialPruned(f"{broken} at fold {k}")
-    return summarize(done)
+
+    return on_fold
 
 
 class AllTrialsPruned(TbError):
@@ -246,14 +191,14 @@ def tune(
     """Run the study until it holds `n_trials` finished (complete or pruned) trials."""
     if objective not in ("composite", "auc"):
         raise TbError(f"unknown objective {objective!r}: use 'composite' or 'auc'")
-    folds = Folds.build(X, y, weight, splits)
+    folds = Folds.build(X, y, weight, splits)  # binned once, reused by every trial
     max_min_child = min(500, folds.min_train // 5)
     fingerprint = problem_fingerprint(X, y, weight, splits, objective=objective, variance_penalty=variance_penalty, rules=rules, seed=seed)
     study, restarted = open_study(storage, study_name, resume=resume, seed=seed, fingerprint=fingerprint)
 
     def run_trial(trial: optuna.Trial) -> float:
         params = suggest(trial, max_min_child)
-        m = evaluate(params, folds, seed=seed, threads=threads, rules=rules, trial=trial)
+        m = cv_metrics(LightGBMClassifier(params, seed=seed, threads=threads), folds, on_fold=pruning_callback(trial, rules))
         trial.set_user_attr("metrics", m.as_dict())
         return composite_score(m) if objective == "composite" else auc_objective(m, variance_penalty)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.checks.features import find_feature_lookahead
+from tb_assets.core.features.lookahead import feature_lookahead
 from tb_assets.core.features import indicators as ind
 from tb_assets.core.data.bars import validate_bars
 from tb_assets.core.errors import ConfigError
@@ -105,9 +105,9 @@ def test_lookahead_detector_catches_a_centred_window():
 
 def test_feature_code_has_no_lookahead():
     a, b = synthetic("AAA", n=900), synthetic("BBB", n=900)
-    assert find_feature_lookahead(a, {"BBB": b}, "1d") == []
+    assert feature_lookahead(a, {"BBB": b}, "1d") == []
     m = synthetic("MIN", n=3000, freq="5m")
-    assert find_feature_lookahead(m, {}, "5m") == []
+    assert feature_lookahead(m, {}, "5m") == []
 
 
 def test_a_peeking_indicator_is_caught(monkeypatch):
@@ -118,6 +118,16 @@ def test_a_peeking_indicator_is_caught(monkeypatch):
 
     monkeypatch.setattr(ind, "rsi", peeking_rsi)
     a, b = synthetic("AAA", n=900), synthetic("BBB", n=900)
-    problems = find_feature_lookahead(a, {"BBB": b}, "1d")
+    problems = feature_lookahead(a, {"BBB": b}, "1d")
     assert len(problems) == 4
     assert all("'rsi_14'" in p for p in problems) and "rsi_14_BBB" in problems[0]
+
+
+def test_price_copies_finds_a_feature_equal_to_a_price_under_any_name():
+    from tb_assets.core.features.matrix import price_copies
+
+    b = synthetic("AAA", 300)
+    frame = pd.DataFrame({"ts": b["ts"], "ok": np.log(b["close"]).diff(), "sneaky": b["close"].to_numpy(),
+                          "almost": b["high"].to_numpy() * (1 + 1e-9)})
+    assert price_copies(frame, b) == ["sneaky (= close)"]
+    assert price_copies(frame.iloc[:0], b) == []

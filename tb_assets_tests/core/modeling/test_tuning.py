@@ -10,7 +10,8 @@ import pytest
 from tb_assets.core.artifacts import write_atomic
 from tb_assets.core.modeling.cv import PurgedKFold
 from tb_assets.core.modeling.metrics import FoldMetrics
-from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, lgb_params, open_study, storage_url, tune
+from tb_assets.core.modeling.models import lgb_params
+from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, open_study, storage_url, tune
 
 
 def fm(auc, brier=0.24):

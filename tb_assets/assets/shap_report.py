@@ -1,0 +1,135 @@
+"""`shap_report`: exact TreeSHAP of the production model, rankings by regime, permutation importance."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from sklearn.inspection import permutation_importance
+
+from tb_assets.assets.common import markdown_table
+from tb_assets.assets.modeling import artifact_root, partition_training_data
+from tb_assets.checks.shap_report import build_shap_report_checks
+from tb_assets.core.modeling.cv import purged_holdout
+from tb_assets.core.modeling.explain import explain, explain_rows, regime_importance, shap_summary
+from tb_assets.core.modeling.models import LightGBMClassifier
+from tb_assets.partitions import partition_parts
+from tb_assets.records import FeatureCatalog, ModelCard, Selection, ShapSummary
+from tb_assets.reporting import (
+    draw_regime_heatmap,
+    draw_shap_bar,
+    figure_png,
+    shap_beeswarm_png,
+    shap_dependence_png,
+    thumbnail_markdown,
+)
+from tb_assets.resources import ArtifactStore
+
+RANKING_KEPT = 50  # features whose mean |SHAP| the metadata keeps for the stability check
+
+
+class ShapConfig(dg.Config):
+    n_explain: int = Field(default=2000, description="Development events explained besides the holdout (the most recent ones)")
+    max_rows: int = Field(default=5000, description="At most this many events are explained in all (the most recent)")
+    n_repeats: int = Field(default=5, description="Shuffles per feature for the permutation importance on the holdout")
+    top_dependence: int = Field(default=3, description="Dependence plots for this many top features")
+    threads: int = Field(default=2, description="Threads for TreeSHAP and the permutation importance")
+    seed: int = Field(default=0, description="Seed of the permutation importance")
+
+
+def holdout_permutation_importance(model, X: pd.DataFrame, y: np.ndarray, n_repeats: int, seed: int, threads: int) -> pd.DataFrame:
+    """Holdout AUC drop when each feature is shuffled, mean and std over repeats (scikit-learn's)."""
+    result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=n_repeats, random_state=seed, n_jobs=1)
+    table = pd.DataFrame({"feature": X.columns, "auc_drop_mean": result.importances_mean, "auc_drop_std": result.importances_std})
+    return table.sort_values("auc_drop_mean", ascending=False).reset_index(drop=True)
+
+
+def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(partitions_def=partitions_def, deps=["production_model"], kinds={"lightgbm", "shap"}, group_name="explain",
+              code_version="1")
+    def shap_report(
+        context: dg.AssetExecutionContext, config: ShapConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
+    ) -> dg.MaterializeResult:
+        """Exact TreeSHAP (LightGBM's own pred_contrib) of the production model on the holdout events and the
+        last n_explain development events; mean |SHAP| ranking beside the model's gain ranking, the ranking
+        within each market regime, and the holdout AUC drop when each feature is shuffled (of the model fitted
+        on development only, so the holdout stays out of sample). Writes shap_values.parquet, shap_summary.csv,
+        regime_importance.csv, permutation_importance.csv and the plots."""
+        symbol, timeframe = partition_parts(context)
+        root = artifact_root(artifacts)
+        card = ModelCard.load(root, symbol, timeframe)
+        model = LightGBMClassifier.from_model_file(card.verified(root, symbol, timeframe, ModelCard.MODEL))
+        catalog = FeatureCatalog.load(root, symbol, timeframe)
+        data = partition_training_data(artifacts, symbol, timeframe, features, targets, card.features)
+        start = Selection.load(root, symbol, timeframe).holdout_start_ts
+        if start is None:
+            development, holdout = np.arange(len(data.y)), np.array([], dtype="int64")
+        else:
+            development, holdout = purged_holdout(data.t1, start)
+        rows = explain_rows(len(data.y), development, holdout, n_explain=config.n_explain, max_rows=config.max_rows)
+        X = data.X.iloc[rows].reset_index(drop=True)
+        explanation = explain(model, X, threads=config.threads)
+        error = float(explanation.additivity_error().max())
+
+        ts = data.t1.index[rows]
+        values = pd.DataFrame(explanation.values, columns=card.features)
+        values.insert(0, "ts", ts)
+        values["base_value"] = explanation.base_value
+        values["margin"] = explanation.margin
+        gain = card.feature_importance(root, symbol, timeframe).set_index("feature")["gain"]
+        summary = shap_summary(explanation.values, card.features, gain)
+        regimes = features.set_index("ts").reindex(ts)[catalog.regime_columns]
+        by_regime = regime_importance(explanation.values, card.features, regimes)
+
+        n_holdout = int(np.isin(rows, holdout).sum())
+        if len(holdout):
+            holdout_model = LightGBMClassifier.from_model_file(card.verified(root, symbol, timeframe, ModelCard.HOLDOUT_MODEL))
+            permutation = holdout_permutation_importance(
+                holdout_model, data.X.iloc[holdout], data.y[holdout], config.n_repeats, config.seed, config.threads)
+        else:
+            permutation = pd.DataFrame(columns=["feature", "auc_drop_mean", "auc_drop_std"])
+
+        top = summary["feature"].head(config.top_dependence).tolist()
+        plots = {
+            "shap_beeswarm.png": shap_beeswarm_png(explanation.values, X),
+            "shap_bar.png": figure_png(lambda fig: draw_shap_bar(fig, summary), size=(8, 0.3 * min(20, len(summary)) + 1.5)),
+            "shap_regimes.png": figure_png(lambda fig: draw_regime_heatmap(fig, by_regime), size=(10, 5)),
+            **{f"shap_dependence_{name}.png": shap_dependence_png(name, explanation.values, X) for name in top},
+        }
+        mean_abs = dict(zip(summary["feature"], summary["mean_abs_shap"].astype(float)))
+        record = ShapSummary(
+            explainer=explanation.kind, features=card.features, rows_explained=len(rows), holdout_rows=n_holdout,
+            development_rows=len(rows) - n_holdout, model_sha256=card.artifact_sha256[ModelCard.MODEL],
+            max_additivity_error=error, mean_abs_shap=mean_abs,
+        )
+        path = record.save(root, symbol, timeframe, {
+            ShapSummary.VALUES: values, ShapSummary.SUMMARY: summary, ShapSummary.REGIMES: by_regime,
+            ShapSummary.PERMUTATION: permutation,
+        }, plots)
+        folder = ShapSummary.folder(root, symbol, timeframe)
+        leader = summary.iloc[0]
+        return dg.MaterializeResult(
+            metadata={
+                "ranking": dg.MetadataValue.md(thumbnail_markdown(lambda fig: draw_shap_bar(fig, summary, top=10), "mean |SHAP|")),
+                "top_feature": str(leader["feature"]),
+                "top_feature_share": float(leader["share"]),
+                "rows_explained": len(rows),
+                "holdout_rows_explained": n_holdout,
+                "base_value": float(np.mean(explanation.base_value)),
+                "max_additivity_error": error,
+                "explainer": explanation.kind,
+                "shap_summary": dg.MetadataValue.md(markdown_table(summary, max_rows=15)),
+                "permutation_importance": dg.MetadataValue.md(
+                    markdown_table(permutation, max_rows=15) if len(permutation) else "no holdout (holdout_pct 0)"),
+                "regimes": ", ".join(catalog.regime_columns) or "none in the feature matrix",
+                "mean_abs_shap": dg.MetadataValue.json(dict(list(mean_abs.items())[:RANKING_KEPT])),
+                **{f"plot_{name.removesuffix('.png')}": dg.MetadataValue.path(str(folder / name)) for name in plots},
+                "report": dg.MetadataValue.path(str(path)),
+            }
+        )
+
+    return shap_report
+
+
+def definitions(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The `shap_report` stage: its asset and its checks."""
+    return dg.Definitions(assets=[build_shap_report_asset(partitions_def)], asset_checks=build_shap_report_checks(partitions_def))

@@ -1,0 +1,124 @@
+"""The one scoring engine: fit an estimator on each purged fold's training rows, score its test rows.
+
+Selection, tuning, the production model's out-of-fold and holdout metrics and the leakage
+sentinel all score through `score_folds`. What differs between them is passed in, never
+re-implemented: the scorer (full fold metrics, or AUC alone for selection) and an `on_fold`
+callback (tuning's pruning rules) called after each fold with the scores so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from tb_assets.core.errors import TbError
+from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, fold_metrics, summarize
+from tb_assets.core.modeling.models import Estimator, as_matrix, bin_rows
+
+
+@dataclass
+class Folds:
+    """The (train, test) splits of one problem. Each training part is prepared once for the
+    estimator (LightGBM: binned into an `lgb.Dataset`) and reused by every fit on it."""
+
+    X: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    _binned: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, X, y, weight, splits: Sequence[tuple[np.ndarray, np.ndarray]], *, bin_now: bool = True) -> Folds:
+        folds = cls(as_matrix(X), np.asarray(y), None if weight is None else np.asarray(weight, "float64"), list(splits))
+        if bin_now:  # bin up front, so threads running trials in parallel never bin the same fold twice
+            for k in range(len(folds.splits)):
+                folds.binned(k)
+        return folds
+
+    @property
+    def min_train(self) -> int:
+        return min(len(tr) for tr, _ in self.splits)
+
+    def binned(self, k: int):
+        if k not in self._binned:
+            tr = self.splits[k][0]
+            self._binned[k] = bin_rows(self.X[tr], self.y[tr], None if self.weight is None else self.weight[tr])
+        return self._binned[k]
+
+    def fit(self, estimator: Estimator, k: int) -> Estimator:
+        """`estimator` fitted on fold k's training rows (the binned set where it can use one)."""
+        if hasattr(estimator, "fit_binned"):
+            return estimator.fit_binned(self.binned(k))
+        tr = self.splits[k][0]
+        return estimator.fit(self.X[tr], self.y[tr], sample_weight=None if self.weight is None else self.weight[tr])
+
+
+@dataclass
+class FoldScore:
+    fold: int
+    test: np.ndarray  # positions of the scored rows
+    proba: np.ndarray  # predicted probability of class 1 on them
+    score: Any  # what the scorer returned
+    model: Estimator | None = None  # kept only when asked (keep_models=True)
+
+
+def auc_score(y: np.ndarray, proba: np.ndarray) -> float:
+    return float(roc_auc_score(y, proba))
+
+
+def score_folds(
+    estimator: Estimator,
+    folds: Folds,
+    *,
+    scorer: Callable[[np.ndarray, np.ndarray], Any] = fold_metrics,
+    on_fold: Callable[[int, list], None] | None = None,
+    skip_one_class: bool = False,
+    keep_models: bool = False,
+) -> list[FoldScore]:
+    """Fit a fresh clone of `estimator` on each fold and score its test rows.
+
+    `on_fold(k, scores_so_far)` runs after each fold and may raise to stop early (pruning).
+    A fold whose training or test rows hold one class is an error, or skipped with `skip_one_class`.
+    """
+    done: list[FoldScore] = []
+    for k, (train, test) in enumerate(folds.splits):
+        if len(np.unique(folds.y[train])) < 2 or len(np.unique(folds.y[test])) < 2:
+            if skip_one_class:
+                continue
+            raise TbError(f"fold {k} holds one class only in its training or test rows (make folds larger or labels less skewed)")
+        model = folds.fit(clone(estimator), k)
+        proba = model.predict_proba(folds.X[test])[:, 1]
+        done.append(FoldScore(k, test, proba, scorer(folds.y[test], proba), model if keep_models else None))
+        if on_fold is not None:
+            on_fold(k, [f.score for f in done])
+    if not done:
+        raise TbError("no fold has both classes in its training and test parts")
+    return done
+
+
+def cv_metrics(estimator: Estimator, folds: Folds, *, on_fold: Callable[[int, list], None] | None = None) -> CVMetrics:
+    """Out-of-fold metrics (mean over folds, AUC's coefficient of variation) of one estimator."""
+    return summarize([f.score for f in score_folds(estimator, folds, on_fold=on_fold)])
+
+
+@dataclass
+class HoldoutScore:
+    metrics: FoldMetrics
+    proba: np.ndarray  # on the holdout rows, in time order
+    model: Estimator  # fitted on the development rows only
+
+
+def score_holdout(estimator: Estimator, X, y, weight, development: np.ndarray, holdout: np.ndarray, *,
+                  label: str = "holdout events") -> HoldoutScore:
+    """Fit on `development`, score on `holdout`: scored exactly like one out-of-fold split."""
+    y = np.asarray(y)
+    for name, rows in ((label, holdout), ("development events", development)):
+        if len(np.unique(y[rows])) < 2:
+            raise TbError(f"the {name} hold one class only and cannot be scored: change holdout_pct on selected_features")
+    (result,) = score_folds(estimator, Folds.build(X, y, weight, [(development, holdout)]), keep_models=True)
+    return HoldoutScore(result.score, result.proba, result.model)

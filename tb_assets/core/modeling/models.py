@@ -1,0 +1,140 @@
+"""One estimator contract, scikit-learn's, and the one LightGBM classifier the chain fits.
+
+Every stage (selection, tuning, the production model, its holdout score, the leakage sentinel,
+SHAP and later the training service's zoo) fits models only through `fit` below or the scoring
+engine in `evaluation`, which call `fit(X, y, sample_weight)` / `predict_proba(X)`. LightGBM adds
+one fast path, `fit_binned`: a training set binned once (an `lgb.Dataset`) is reused by every
+candidate and trial fitted on it.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from tb_assets.core.errors import TbError
+from tb_assets.core.labels.weights import scale_pos_weight
+
+# Documented defaults when best_params found nothing (a moderate, regularised model).
+DEFAULT_PARAMS = dict(
+    max_depth=5, num_leaves=31, min_child_samples=50, learning_rate=0.05, n_estimators=300,
+    reg_alpha=0.01, reg_lambda=1.0, subsample=0.8, colsample_bytree=0.8,
+)
+# Small and fast: feature selection compares feature sets, it does not tune the model.
+SELECTION_PARAMS = dict(
+    max_depth=4, num_leaves=15, min_child_samples=20, learning_rate=0.1, n_estimators=60,
+    reg_alpha=0.0, reg_lambda=0.0, subsample=0.8, colsample_bytree=1.0,
+)
+DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
+BALANCE_BAND = (0.4, 0.6)  # 'auto' balancing applies when the positive rate is outside this
+
+
+class Estimator(Protocol):
+    """scikit-learn's contract: what every model of the project offers."""
+
+    def fit(self, X, y, sample_weight=None): ...
+
+    def predict_proba(self, X) -> np.ndarray: ...
+
+
+def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None) -> dict:
+    """Our search-space names in LightGBM's own terms; num_leaves capped at 2^max_depth."""
+    out = {
+        "objective": "binary",
+        "max_depth": int(params["max_depth"]),
+        "num_leaves": int(min(params["num_leaves"], 2 ** int(params["max_depth"]))),
+        "min_data_in_leaf": int(params["min_child_samples"]),
+        "learning_rate": float(params["learning_rate"]),
+        "lambda_l1": float(params["reg_alpha"]),
+        "lambda_l2": float(params["reg_lambda"]),
+        "bagging_fraction": float(params["subsample"]),
+        "bagging_freq": 1,
+        "feature_fraction": float(params["colsample_bytree"]),
+        "seed": seed,
+        "deterministic": True,  # the same numbers whatever the thread count
+        "force_row_wise": True,
+        "num_threads": threads,
+        "verbose": -1,
+    }
+    if scale_pos_weight is not None:
+        out["scale_pos_weight"] = float(scale_pos_weight)
+    return out
+
+
+def as_matrix(X) -> np.ndarray:
+    return np.asarray(X.to_numpy("float64") if isinstance(X, pd.DataFrame) else X, dtype="float64")
+
+
+def bin_rows(X, y, sample_weight=None) -> lgb.Dataset:
+    """A training set binned once; `LightGBMClassifier.fit_binned` reuses it across fits."""
+    names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else "auto"  # names only: the model file says what it uses
+    ds = lgb.Dataset(as_matrix(X), label=np.asarray(y), weight=sample_weight, feature_name=names, params=DATASET_PARAMS,
+                     free_raw_data=False)
+    return ds.construct()
+
+
+class LightGBMClassifier(ClassifierMixin, BaseEstimator):
+    """Binary LightGBM in the project's parameter names (max_depth, num_leaves, min_child_samples,
+    learning_rate, n_estimators, reg_alpha, reg_lambda, subsample, colsample_bytree), deterministic,
+    with an explicit thread count. Extra keys in `params` (e.g. 'source') are ignored."""
+
+    def __init__(self, params: dict | None = None, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None):
+        self.params = params
+        self.seed = seed
+        self.threads = threads
+        self.scale_pos_weight = scale_pos_weight
+
+    def fit(self, X, y, sample_weight=None) -> LightGBMClassifier:
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self.fit_binned(bin_rows(X, y, sample_weight))
+
+    def fit_binned(self, dataset: lgb.Dataset) -> LightGBMClassifier:
+        params = self.params if self.params is not None else DEFAULT_PARAMS
+        self.booster_ = lgb.train(
+            lgb_params(params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight),
+            dataset, num_boost_round=int(params["n_estimators"]),
+        )
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = self.booster_.num_feature()
+        return self
+
+    @classmethod
+    def from_model_file(cls, path, threads: int = 1) -> LightGBMClassifier:
+        """A fitted classifier around a booster saved in LightGBM's text format."""
+        model = cls(threads=threads)
+        model.booster_ = lgb.Booster(model_file=str(path))
+        model.classes_ = np.array([0, 1])
+        model.n_features_in_ = model.booster_.num_feature()
+        model.feature_names_in_ = np.asarray(model.booster_.feature_name(), dtype=object)
+        return model
+
+    def raw_score(self, X) -> np.ndarray:
+        """The margin (log-odds) before the sigmoid: what SHAP values add up to."""
+        return self.booster_.predict(as_matrix(X), raw_score=True)
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = self.booster_.predict(as_matrix(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype("int64")
+
+
+def fit(estimator: Estimator, X, y, sample_weight=None) -> Estimator:
+    """The one way a final model is fitted (folds go through `evaluation.score_folds`)."""
+    return estimator.fit(X, y, sample_weight=sample_weight)
+
+
+def class_balance(y: np.ndarray, weight: np.ndarray | None, mode: str, band: tuple[float, float] = BALANCE_BAND) -> float | None:
+    """The scale_pos_weight to train with, or None for no balancing. mode 'true' always balances,
+    'false' never, 'auto' when the positive rate lies outside `band`."""
+    if mode not in ("auto", "true", "false"):
+        raise TbError(f"balanced must be 'auto', 'true' or 'false', got {mode!r}")
+    rate = float(np.mean(y))
+    balanced = mode == "true" or (mode == "auto" and not band[0] <= rate <= band[1])
+    return scale_pos_weight(y, weight) if balanced else None

@@ -1,0 +1,100 @@
+"""The estimator contract and the one fit path: scikit-learn compatible, the same numbers as
+LightGBM's own API, binned training sets reusable, the class-balancing rule."""
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from tb_assets.core.errors import TbError
+from tb_assets.core.modeling.models import (
+    DEFAULT_PARAMS,
+    SELECTION_PARAMS,
+    LightGBMClassifier,
+    bin_rows,
+    class_balance,
+    fit,
+    lgb_params,
+)
+
+
+def data(n=1200, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, 4)), columns=["a", "b", "c", "d"])
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-2 * X["a"]))).astype(int).to_numpy()
+    return X, y, rng.uniform(0.5, 1.5, n)
+
+
+def test_same_numbers_as_lightgbms_own_scikit_learn_api():
+    """Selection used lgb.LGBMClassifier directly before the model layer; the one path must not move its AUCs."""
+    X, y, _ = data()
+    ours = LightGBMClassifier(SELECTION_PARAMS).fit(X, y).predict_proba(X)[:, 1]
+    theirs = lgb.LGBMClassifier(
+        objective="binary", n_estimators=60, learning_rate=0.1, num_leaves=15, max_depth=4, min_child_samples=20, subsample=0.8,
+        subsample_freq=1, colsample_bytree=1.0, random_state=0, n_jobs=1, verbose=-1, deterministic=True, force_row_wise=True,
+    ).fit(X.to_numpy(), y).predict_proba(X.to_numpy())[:, 1]
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_fit_and_fit_binned_agree_and_a_binned_set_is_reusable():
+    X, y, w = data()
+    model = LightGBMClassifier(DEFAULT_PARAMS, seed=3, threads=1)
+    direct = fit(clone(model), X, y, w).predict_proba(X)
+    binned = bin_rows(X, y, w)
+    first = clone(model).fit_binned(binned).predict_proba(X)
+    second = clone(model).fit_binned(binned).predict_proba(X)  # the same Dataset, a second fit
+    np.testing.assert_array_equal(direct, first)
+    np.testing.assert_array_equal(first, second)
+    assert direct.shape == (len(X), 2) and np.allclose(direct.sum(axis=1), 1.0)
+
+
+def test_scikit_learn_contract():
+    X, y, _ = data()
+    model = LightGBMClassifier({**DEFAULT_PARAMS, "n_estimators": 20}, seed=1, threads=2, scale_pos_weight=2.0)
+    assert clone(model).get_params() == model.get_params()
+    fitted = model.fit(X, y)
+    assert list(fitted.classes_) == [0, 1] and fitted.n_features_in_ == 4 and list(fitted.feature_names_in_) == list(X.columns)
+    assert set(fitted.predict(X)) <= {0, 1}
+    margin = fitted.raw_score(X)
+    np.testing.assert_allclose(1 / (1 + np.exp(-margin)), fitted.predict_proba(X)[:, 1], rtol=1e-12)
+
+
+def test_threads_do_not_change_the_model():
+    X, y, w = data()
+    one = LightGBMClassifier(DEFAULT_PARAMS, threads=1).fit(X, y, w).predict_proba(X)
+    two = LightGBMClassifier(DEFAULT_PARAMS, threads=2).fit(X, y, w).predict_proba(X)
+    np.testing.assert_array_equal(one, two)
+
+
+def test_scale_pos_weight_reaches_lightgbm_and_shifts_the_scores():
+    X, y, _ = data()
+    plain = LightGBMClassifier(DEFAULT_PARAMS).fit(X, y).predict_proba(X)[:, 1]
+    heavy = LightGBMClassifier(DEFAULT_PARAMS, scale_pos_weight=4.0).fit(X, y).predict_proba(X)[:, 1]
+    assert heavy.mean() > plain.mean() + 0.05
+    assert lgb_params(DEFAULT_PARAMS, scale_pos_weight=4.0)["scale_pos_weight"] == 4.0
+    assert "scale_pos_weight" not in lgb_params(DEFAULT_PARAMS)
+
+
+def test_a_model_file_round_trips(tmp_path):
+    X, y, _ = data()
+    model = LightGBMClassifier({**DEFAULT_PARAMS, "n_estimators": 30}).fit(X, y)
+    path = tmp_path / "model.txt"
+    path.write_text(model.booster_.model_to_string())
+    loaded = LightGBMClassifier.from_model_file(path)
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=1e-12)
+    assert list(loaded.feature_names_in_) == list(X.columns)
+
+
+def test_class_balance_rule():
+    y_even = np.array([1, 0] * 50)
+    y_skew = np.array([1] * 70 + [0] * 30)
+    assert class_balance(y_even, None, "auto") is None  # inside the 0.4-0.6 band
+    assert class_balance(y_skew, None, "auto") == pytest.approx(30 / 70)
+    assert class_balance(y_even, None, "true") == pytest.approx(1.0)
+    assert class_balance(y_skew, None, "false") is None
+    w = np.where(y_skew == 1, 1.0, 2.0)
+    assert class_balance(y_skew, w, "auto") == pytest.approx(60 / 70)  # weighted negatives / weighted positives
+    assert class_balance(np.array([1] * 55 + [0] * 45), None, "auto", band=(0.2, 0.5)) == pytest.approx(45 / 55)
+    with pytest.raises(TbError, match="balanced must be"):
+        class_balance(y_even, None, "yes")
