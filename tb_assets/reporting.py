@@ -42,7 +42,7 @@ def png(fig, dpi: int = 110) -> bytes:
 
 def thumbnail_markdown(draw, alt: str, max_bytes: int = THUMBNAIL_MAX_BYTES) -> str:
     """`draw(fig)` rendered small, as an inline markdown image under `max_bytes` of PNG."""
-    for dpi in (60, 45, 30):
+    for dpi in (90, 60, 45, 30):
         fig = plt.figure(figsize=(5.0, 3.0))
         draw(fig)
         data = png(fig, dpi=dpi)

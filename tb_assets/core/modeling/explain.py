@@ -54,13 +54,20 @@ def _xgboost_booster(model):
     return None
 
 
+def _lightgbm_predict(booster: lgb.Booster, x: np.ndarray, threads: int, **kwargs) -> np.ndarray:
+    # a per-call num_threads rebuilds LightGBM's predictor: ask only when the booster's own differs
+    if int(booster.params.get("num_threads", 0) or 0) != threads:
+        kwargs["num_threads"] = threads
+    return booster.predict(x, **kwargs)
+
+
 def tree_shap_lightgbm(booster: lgb.Booster, X, threads: int = 1) -> Explanation:
     x = as_matrix(X)
-    contrib = booster.predict(x, pred_contrib=True, num_threads=threads)
+    contrib = _lightgbm_predict(booster, x, threads, pred_contrib=True)
     if contrib.shape[1] != x.shape[1] + 1:
         raise TbError(f"LightGBM returned {contrib.shape[1]} contribution columns for {x.shape[1]} features: "
                       "only binary and regression models are explained")
-    margin = booster.predict(x, raw_score=True, num_threads=threads)
+    margin = _lightgbm_predict(booster, x, threads, raw_score=True)
     return Explanation(contrib[:, :-1], contrib[:, -1], margin, "tree")
 
 
