@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
 import pandas as pd
 
 from tb_assets.core.artifacts import artifact_dir, read_json, write_atomic, write_json
@@ -275,8 +273,3 @@ class ShapSummary(_Record):
         if not path.exists():
             raise MissingArtifact(f"{symbol}|{timeframe}: {path} is missing: materialize shap_report for this partition")
         return pd.read_parquet(path)
-
-
-def jsonable(obj):
-    """numpy scalars and arrays as plain JSON values."""
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if isinstance(o, np.ndarray | np.generic) else str(o)))

@@ -13,7 +13,6 @@ from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from pydantic import Field
 
-from tb_assets.core.artifacts import artifact_dir, read_json, write_json
 from tb_assets.core.data.bars import prepare_bars
 from tb_assets.core.data.symbols import validate_symbol
 from tb_assets.core.errors import TbError
@@ -111,18 +110,14 @@ class TuningStorage(dg.ConfigurableResource):
 
 
 class ArtifactStore(dg.ConfigurableResource):
-    """File artifacts under TB_DATA_DIR/artifacts/<asset>/<symbol>/<timeframe>/, written atomically."""
+    """File artifacts under TB_DATA_DIR/artifacts/<asset>/<symbol>/<timeframe>/, written atomically.
+    Stages read and write them only through the typed records of tb_assets.records."""
 
     root: str = Field(description="Folder of all artifacts (TB_DATA_DIR/artifacts)")
 
-    def path(self, asset: str, symbol: str, timeframe: str, name: str) -> Path:
-        return artifact_dir(Path(self.root), asset, symbol, timeframe) / name
-
-    def write_json(self, asset: str, symbol: str, timeframe: str, name: str, obj) -> Path:
-        return write_json(self.path(asset, symbol, timeframe, name), obj)
-
-    def read_json(self, asset: str, symbol: str, timeframe: str, name: str):
-        return read_json(self.path(asset, symbol, timeframe, name))
+    @property
+    def root_path(self) -> Path:
+        return Path(self.root)
 
 
 class _TransactionalDuckDbClient(DuckDbClient):

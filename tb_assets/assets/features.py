@@ -1,6 +1,5 @@
 """`features`: the model's input matrix per partition, from information available at each bar."""
 
-from pathlib import Path
 from typing import Literal
 
 import dagster as dg
@@ -86,7 +85,7 @@ def build_features_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
             first_ts=str(fm.frame["ts"].iloc[0]),
             last_ts=str(fm.frame["ts"].iloc[-1]),
         )
-        path = catalog.save(Path(artifacts.root))
+        path = catalog.save(artifacts.root_path)
         out = fm.frame.copy()
         out.insert(0, "timeframe", timeframe)
         out.insert(0, "symbol", symbol)

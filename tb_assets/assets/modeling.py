@@ -19,7 +19,7 @@ class PurgedCVConfig(dg.Config):
 
 
 def artifact_root(artifacts: ArtifactStore) -> Path:
-    return Path(artifacts.root)
+    return artifacts.root_path
 
 
 def partition_training_data(

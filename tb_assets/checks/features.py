@@ -1,7 +1,5 @@
 """Checks on the stored `features` partition. The leakage checks are blocking."""
 
-from pathlib import Path
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -25,7 +23,7 @@ def stored_features(features: pd.DataFrame, catalog: FeatureCatalog) -> pd.DataF
 
 def read_catalog(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> FeatureCatalog:
     symbol, timeframe = partition_parts(context)
-    return FeatureCatalog.load(Path(artifacts.root), symbol, timeframe)
+    return FeatureCatalog.load(artifacts.root_path, symbol, timeframe)
 
 
 def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:

@@ -63,3 +63,17 @@ def test_fold_metrics_and_summary():
 )
 def test_grades(metric, value, expected):
     assert grade(metric, value) == expected
+
+
+def test_grade_table_puts_the_holdout_beside_the_out_of_fold_grades():
+    from tb_assets.core.modeling.metrics import grade_table
+
+    oof = {"auc": 0.66, "aupr": 0.51, "brier": 0.26, "precision_at_10": 0.61, "auc_cv": 0.04}
+    table = grade_table(oof, None)
+    assert table["metric"].tolist() == ["auc", "aupr", "brier", "precision_at_10", "auc_cv"]
+    assert table["oof_grade"].tolist() == ["good", "acceptable", "below", "excellent", "excellent"]
+    assert "holdout" not in table.columns
+    holdout = {"auc": 0.58, "aupr": 0.70, "brier": 0.22, "precision_at_10": 0.5}
+    with_holdout = grade_table(oof, holdout)
+    assert with_holdout["holdout_grade"].tolist() == ["below", "excellent", "good", "acceptable", "-"]
+    assert with_holdout["holdout"].tolist()[-1] == "-"  # one holdout has no fold-to-fold variation
