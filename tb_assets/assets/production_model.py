@@ -79,7 +79,8 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
             holdout_plots = {name: figure_png(lambda fig, draw=draw: draw(fig, y_holdout, scored.proba), size=(10, 4.5))
                              for name, draw in PLOTS.items()}
             thumbnail = thumbnail_markdown(lambda fig: draw_roc_pr(fig, y_holdout, scored.proba), "holdout ROC and precision-recall")
-        oof = cv_metrics(recipe, Folds.build(data.X, data.y, weight, data.purged_splits(config.n_splits, config.embargo_pct)))
+        splits = data.purged_splits(config.n_splits, config.embargo_pct)
+        oof = cv_metrics(recipe, Folds.build(data.X, data.y, weight, splits, threads=config.n_jobs))
 
         model = fit(clone(recipe), data.X, data.y, weight)
         proba = model.predict_proba(data.X)[:, 1]

@@ -30,11 +30,12 @@ class Folds:
     y: np.ndarray
     weight: np.ndarray | None
     splits: list[tuple[np.ndarray, np.ndarray]]
+    threads: int = 1  # binning threads: the same as the fits' (see models.bin_rows)
     _binned: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, X, y, weight, splits: Sequence[tuple[np.ndarray, np.ndarray]], *, bin_now: bool = True) -> Folds:
-        folds = cls(as_matrix(X), np.asarray(y), None if weight is None else np.asarray(weight, "float64"), list(splits))
+    def build(cls, X, y, weight, splits: Sequence[tuple[np.ndarray, np.ndarray]], *, bin_now: bool = True, threads: int = 1) -> Folds:
+        folds = cls(as_matrix(X), np.asarray(y), None if weight is None else np.asarray(weight, "float64"), list(splits), threads)
         if bin_now:  # bin up front, so threads running trials in parallel never bin the same fold twice
             for k in range(len(folds.splits)):
                 folds.binned(k)
@@ -47,7 +48,7 @@ class Folds:
     def binned(self, k: int):
         if k not in self._binned:
             tr = self.splits[k][0]
-            self._binned[k] = bin_rows(self.X[tr], self.y[tr], None if self.weight is None else self.weight[tr])
+            self._binned[k] = bin_rows(self.X[tr], self.y[tr], None if self.weight is None else self.weight[tr], threads=self.threads)
         return self._binned[k]
 
     def fit(self, estimator: Estimator, k: int) -> Estimator:
@@ -56,6 +57,10 @@ class Folds:
             return estimator.fit_binned(self.binned(k))
         tr = self.splits[k][0]
         return estimator.fit(self.X[tr], self.y[tr], sample_weight=None if self.weight is None else self.weight[tr])
+
+
+def threads_of(estimator) -> int:
+    return int(getattr(estimator, "threads", 1) or 1)
 
 
 @dataclass
@@ -120,5 +125,6 @@ def score_holdout(estimator: Estimator, X, y, weight, development: np.ndarray, h
     for name, rows in ((label, holdout), ("development events", development)):
         if len(np.unique(y[rows])) < 2:
             raise TbError(f"the {name} hold one class only and cannot be scored: change holdout_pct on selected_features")
-    (result,) = score_folds(estimator, Folds.build(X, y, weight, [(development, holdout)]), keep_models=True)
+    folds = Folds.build(X, y, weight, [(development, holdout)], threads=threads_of(estimator))
+    (result,) = score_folds(estimator, folds, keep_models=True)
     return HoldoutScore(result.score, result.proba, result.model)

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 
 from tb_assets.core.data.timeframes import INTRADAY
-from tb_assets.core.modeling.evaluation import Folds, cv_metrics
+from tb_assets.core.modeling.evaluation import Folds, cv_metrics, threads_of
 from tb_assets.core.modeling.models import Estimator
 
 
 def permuted_label_auc(estimator: Estimator, X, y, weight, splits, seed: int = 0) -> float:
     """Out-of-fold AUC of `estimator` on the same rows, weights and folds with the labels shuffled."""
     permuted = np.random.default_rng(seed).permutation(np.asarray(y))
-    return cv_metrics(estimator, Folds.build(X, permuted, weight, splits)).auc
+    return cv_metrics(estimator, Folds.build(X, permuted, weight, splits, threads=threads_of(estimator))).auc
 
 
 def plausible_ceiling(timeframe: str, daily: float = 0.80, intraday: float = 0.75) -> float:

@@ -69,11 +69,15 @@ def as_matrix(X) -> np.ndarray:
     return np.asarray(X.to_numpy("float64") if isinstance(X, pd.DataFrame) else X, dtype="float64")
 
 
-def bin_rows(X, y, sample_weight=None) -> lgb.Dataset:
-    """A training set binned once; `LightGBMClassifier.fit_binned` reuses it across fits."""
+def bin_rows(X, y, sample_weight=None, threads: int = 1) -> lgb.Dataset:
+    """A training set binned once; `LightGBMClassifier.fit_binned` reuses it across fits.
+
+    `threads` must be the thread count of the fits that use it: LightGBM keeps thread counts in
+    process-wide state, and binning at OpenMP's default while another Python thread trains at 1
+    crashed a run (SIGSEGV in parallel forward selection) once the two disagreed."""
     names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else "auto"  # names only: the model file says what it uses
-    ds = lgb.Dataset(as_matrix(X), label=np.asarray(y), weight=sample_weight, feature_name=names, params=DATASET_PARAMS,
-                     free_raw_data=False)
+    ds = lgb.Dataset(as_matrix(X), label=np.asarray(y), weight=sample_weight, feature_name=names,
+                     params={**DATASET_PARAMS, "num_threads": threads}, free_raw_data=False)
     return ds.construct()
 
 
@@ -91,7 +95,7 @@ class LightGBMClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None) -> LightGBMClassifier:
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        return self.fit_binned(bin_rows(X, y, sample_weight))
+        return self.fit_binned(bin_rows(X, y, sample_weight, threads=self.threads))
 
     def fit_binned(self, dataset: lgb.Dataset) -> LightGBMClassifier:
         params = self.params if self.params is not None else DEFAULT_PARAMS

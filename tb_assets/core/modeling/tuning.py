@@ -191,7 +191,7 @@ def tune(
     """Run the study until it holds `n_trials` finished (complete or pruned) trials."""
     if objective not in ("composite", "auc"):
         raise TbError(f"unknown objective {objective!r}: use 'composite' or 'auc'")
-    folds = Folds.build(X, y, weight, splits)  # binned once, reused by every trial
+    folds = Folds.build(X, y, weight, splits, threads=threads)  # binned once, reused by every trial
     max_min_child = min(500, folds.min_train // 5)
     fingerprint = problem_fingerprint(X, y, weight, splits, objective=objective, variance_penalty=variance_penalty, rules=rules, seed=seed)
     study, restarted = open_study(storage, study_name, resume=resume, seed=seed, fingerprint=fingerprint)

@@ -94,3 +94,16 @@ def test_holdout_is_scored_like_one_split():
     one_class[holdout] = 0
     with pytest.raises(TbError, match="the holdout events from 2020 hold one class only.*change holdout_pct"):
         score_holdout(MODEL, X, one_class, None, development, holdout, label="holdout events from 2020")
+
+
+def test_training_sets_are_binned_with_the_fits_thread_count():
+    """LightGBM keeps thread counts process-wide: binning and fitting must agree (a disagreement
+    between concurrent threads crashed a run)."""
+    from tb_assets.core.modeling.evaluation import threads_of
+    from tb_assets.core.modeling.models import bin_rows
+
+    X, y, splits = problem()
+    assert Folds.build(X, y, None, splits, threads=2).binned(0).params["num_threads"] == 2
+    assert Folds.build(X, y, None, splits).binned(0).params["num_threads"] == 1
+    assert bin_rows(X, y).params["num_threads"] == 1
+    assert threads_of(LightGBMClassifier(threads=3)) == 3 and threads_of(LogisticRegression()) == 1
