@@ -55,10 +55,8 @@ def _xgboost_booster(model):
 
 
 def _lightgbm_predict(booster: lgb.Booster, x: np.ndarray, threads: int, **kwargs) -> np.ndarray:
-    # a per-call num_threads rebuilds LightGBM's predictor: ask only when the booster's own differs
-    if int(booster.params.get("num_threads", 0) or 0) != threads:
-        kwargs["num_threads"] = threads
-    return booster.predict(x, **kwargs)
+    # always explicit: LightGBM's predict ignores the booster's num_threads (see models.predict_proba)
+    return booster.predict(x, num_threads=threads, **kwargs)
 
 
 def tree_shap_lightgbm(booster: lgb.Booster, X, threads: int = 1) -> Explanation:

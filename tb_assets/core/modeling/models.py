@@ -72,9 +72,8 @@ def as_matrix(X) -> np.ndarray:
 def bin_rows(X, y, sample_weight=None, threads: int = 1) -> lgb.Dataset:
     """A training set binned once; `LightGBMClassifier.fit_binned` reuses it across fits.
 
-    `threads` must be the thread count of the fits that use it: LightGBM keeps thread counts in
-    process-wide state, and binning at OpenMP's default while another Python thread trains at 1
-    crashed a run (SIGSEGV in parallel forward selection) once the two disagreed."""
+    `threads` is the thread count of the fits that use it: every LightGBM call carries an explicit
+    one (LightGBM keeps thread counts in process-wide state; see predict_proba)."""
     names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else "auto"  # names only: the model file says what it uses
     ds = lgb.Dataset(as_matrix(X), label=np.asarray(y), weight=sample_weight, feature_name=names,
                      params={**DATASET_PARAMS, "num_threads": threads}, free_raw_data=False)
@@ -119,10 +118,13 @@ class LightGBMClassifier(ClassifierMixin, BaseEstimator):
 
     def raw_score(self, X) -> np.ndarray:
         """The margin (log-odds) before the sigmoid: what SHAP values add up to."""
-        return self.booster_.predict(as_matrix(X), raw_score=True)
+        return self.booster_.predict(as_matrix(X), raw_score=True, num_threads=self.threads)
 
     def predict_proba(self, X) -> np.ndarray:
-        p = self.booster_.predict(as_matrix(X))
+        # LightGBM's predict takes its thread count from this call only, never from the booster:
+        # left out, it predicts at OpenMP's default while a fit in another thread runs at `threads`,
+        # which crashed parallel forward selection (SIGSEGV); its own sklearn wrapper passes it too
+        p = self.booster_.predict(as_matrix(X), num_threads=self.threads)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X) -> np.ndarray:

@@ -98,3 +98,20 @@ def test_class_balance_rule():
     assert class_balance(np.array([1] * 55 + [0] * 45), None, "auto", band=(0.2, 0.5)) == pytest.approx(45 / 55)
     with pytest.raises(TbError, match="balanced must be"):
         class_balance(y_even, None, "yes")
+
+
+def test_every_lightgbm_call_carries_the_thread_count():
+    """LightGBM's predict ignores the booster's num_threads; left out, a prediction in one Python thread
+    beside a fit in another crashed parallel forward selection (SIGSEGV)."""
+    from tb_assets.core.modeling.explain import explain
+
+    X, y, _ = data()
+    model = LightGBMClassifier({**DEFAULT_PARAMS, "n_estimators": 10}, threads=3).fit(X, y)
+    seen = []
+    real = model.booster_.predict
+    model.booster_.predict = lambda *a, **kw: seen.append(kw.get("num_threads")) or real(*a, **kw)
+    model.predict_proba(X)
+    model.raw_score(X)
+    explain(model, X, threads=2)
+    assert seen == [3, 3, 2, 2]
+    assert bin_rows(X, y, threads=3).params["num_threads"] == 3
