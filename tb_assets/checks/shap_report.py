@@ -20,7 +20,8 @@ SHAP_META_COLUMNS = ("ts", "base_value", "margin")
 
 
 class StabilityConfig(dg.Config):
-    min_top10_overlap: float = Field(default=0.6, description="WARN when fewer than this share of the top-10 features stay in the top 10")
+    min_top10_overlap: float = Field(
+        default=0.6, description="WARN when fewer than this share of the top-10 features stay in the top 10")
     min_spearman: float = Field(default=0.5, description="WARN when the rank correlation of mean |SHAP| with the previous report is below this")
 
 

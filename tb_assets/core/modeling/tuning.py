@@ -1,7 +1,7 @@
 """LightGBM hyperparameters by Optuna on purged CV, with sample weights.
 
-Trials score through the one engine (`evaluation.score_folds`): each fold's training data is
-binned once per study and reused by every trial. After each fold (a callback of the engine) a
+Trials score through the one engine (`evaluation.score_folds`): each fold's training data
+is binned once per study and reused by every trial. After each fold (a callback of the engine) a
 trial is pruned when a rule says the parameters are hopeless: a fold AUC below `min_auc`, a fold Brier above `max_brier`, or (from the third fold) fold AUCs
 varying more than `max_auc_cv`. One study per partition lives in persistent storage and is
 resumed after a crash or a re-run: finished trials are kept, a trial left running is failed.
