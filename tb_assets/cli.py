@@ -74,26 +74,43 @@ def _parser() -> argparse.ArgumentParser:
         epilog="examples:\n  tb run\n  tb run --select bars --partition 'SPX|1d' --partition 'IXIC|*'\n"
         "  tb run --config run.yaml\n\n" + EPILOG_ENV,
     )
-    run.add_argument(
-        "--select",
-        metavar="ASSETS",
-        help="comma list of asset names to materialize, e.g. bars,features (default: the whole graph)",
-    )
-    run.add_argument(
-        "--partition",
-        metavar="SYMBOL|TIMEFRAME",
-        action="append",
-        help="partition key to run; repeat or comma-separate; '*' globs, e.g. 'SPX|*' or '*|1d'; "
-        "a bare symbol means all its timeframes (default: every partition)",
-    )
-    run.add_argument(
-        "--config",
-        metavar="RUN_CONFIG.yaml",
-        type=Path,
-        help="Dagster run config applied to every run, e.g. {ops: {bars: {config: {policy: fail}}}}",
-    )
+    _selection_options(run)
     run.add_argument("--verbose", "-v", action="store_true", help="show Dagster's own log lines")
     run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser(
+        "backfill",
+        help="launch a Dagster asset backfill for the daemon (as the UI does) and follow it to the end",
+        description=(
+            "Queue a real Dagster asset backfill of a selection of assets for some SYMBOL|TIMEFRAME partitions: the "
+            "daemon (`tb dev`, or `dagster-daemon run`) executes it run by run, each partition's downstream assets "
+            "only after its upstream steps and blocking checks passed, and the UI's Backfills page shows it. `tb "
+            "backfill` follows it with a progress bar until it ends and exits 1 naming the partitions that failed "
+            "and why. `tb run` is the path without a daemon."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  tb backfill\n  tb backfill --partition 'SPX|*' --select bars,features\n"
+        "  tb backfill --no-wait\n\n" + EPILOG_ENV,
+    )
+    _selection_options(backfill)
+    backfill.add_argument("--no-wait", action="store_true", help="queue the backfill, print its id and return")
+    backfill.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="stop following after this long (the backfill goes on); exit 3"
+    )
+    backfill.set_defaults(func=cmd_backfill)
+
+    alerts = sub.add_parser(
+        "alerts",
+        help="list recent alerts and their delivery state",
+        description=(
+            "Print the most recent alerts from TB_DATA_DIR/alerts.jsonl (written by the daemon's tb_alerts sensor): "
+            "when, severity, partition, asset, check, what the numbers were, and each channel's delivery state."
+        ),
+    )
+    alerts.add_argument("-n", "--limit", type=int, default=20, help="how many of the latest alerts (default 20)")
+    alerts.add_argument("--json", action="store_true", help="print the alerts as JSON lines instead of a table")
+    alerts.add_argument("--undelivered", action="store_true", help="only alerts with a channel not yet delivered")
+    alerts.set_defaults(func=cmd_alerts)
 
     parts = sub.add_parser(
         "partitions",
@@ -127,6 +144,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.set_defaults(func=cmd_dev)
     return p
+
+
+def _selection_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--select",
+        metavar="ASSETS",
+        help="comma list of asset names to materialize, e.g. bars,features (default: the whole graph)",
+    )
+    command.add_argument(
+        "--partition",
+        metavar="SYMBOL|TIMEFRAME",
+        action="append",
+        help="partition key to run; repeat or comma-separate; '*' globs, e.g. 'SPX|*' or '*|1d'; "
+        "a bare symbol means all its timeframes (default: every partition)",
+    )
+    command.add_argument(
+        "--config",
+        metavar="RUN_CONFIG.yaml",
+        type=Path,
+        help="Dagster run config applied to every run, e.g. {ops: {bars: {config: {policy: fail}}}}",
+    )
 
 
 def _load_defs():
@@ -188,7 +226,7 @@ def _all_partition_keys(defs) -> list[str]:
     return list(job.partitions_def.get_partition_keys())
 
 
-def select_partitions(available: list[str], patterns: list[str] | None) -> list[str]:
+def select_partitions(available: list[str], patterns: list[str] | None, command: str = "run") -> list[str]:
     """Keys matching the user's patterns, in the definition's order; error on a pattern matching none."""
     if not patterns:
         return list(available)
@@ -200,12 +238,54 @@ def select_partitions(available: list[str], patterns: list[str] | None) -> list[
         pat_full = pat if "|" in pat else f"{pat}|*"
         hits = [k for k in available if fnmatch.fnmatchcase(k.upper(), pat_full.upper())]
         if not hits:
-            raise SystemExit(
-                f"tb run: no partition matches {pat!r}; defined partitions: {', '.join(available)} "
+            raise UsageError(
+                f"tb {command}: no partition matches {pat!r}; defined partitions: {', '.join(available)} "
                 "(set TB_SYMBOLS / TB_TIMEFRAMES to define others)"
             )
         chosen.update(hits)
     return [k for k in available if k in chosen]
+
+
+@dataclass
+class Request:
+    """What a user asked `tb run` / `tb backfill` for, checked against the definitions."""
+
+    assets: list | None  # AssetKeys, None = the whole graph
+    partitions: list[str]
+    run_config: dict
+
+
+def resolve_request(args, defs, command: str) -> Request:
+    """The assets, partitions and run config named by --select, --partition and --config; a clear
+    error (exit 2) naming what is unknown or unreadable."""
+    import dagster as dg
+    import yaml
+
+    from tb_assets.definitions import PIPELINE_JOB
+
+    job = defs.resolve_job_def(PIPELINE_JOB)
+    all_assets = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
+    assets = None
+    if args.select:
+        names = [s.strip() for s in args.select.split(",") if s.strip()]
+        unknown = [n for n in names if n not in all_assets]
+        if unknown:
+            raise UsageError(f"tb {command}: unknown asset(s) {', '.join(unknown)}; assets: {', '.join(all_assets)}")
+        assets = [dg.AssetKey.from_user_string(n) for n in names]
+    keys = select_partitions(list(job.partitions_def.get_partition_keys()), args.partition, command=command)
+    run_config: dict = {}
+    if args.config:
+        try:
+            run_config = yaml.safe_load(args.config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise UsageError(f"tb {command}: cannot read {args.config}: {exc}") from None
+        if not isinstance(run_config, dict):
+            raise UsageError(f"tb {command}: {args.config} must hold a mapping (Dagster run config)")
+    return Request(assets, keys, run_config)
+
+
+class UsageError(Exception):
+    """A wrong argument: printed to stderr, exit 2."""
 
 
 def cmd_run(args) -> int:
@@ -214,33 +294,15 @@ def cmd_run(args) -> int:
     data_dir = apply_default_environment()
     defs = _load_defs()
 
-    import dagster as dg
-    import yaml
-
     from tb_assets.definitions import PIPELINE_JOB
 
     job = defs.resolve_job_def(PIPELINE_JOB)
-    all_assets = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
-    selection = None
-    if args.select:
-        names = [s.strip() for s in args.select.split(",") if s.strip()]
-        unknown = [n for n in names if n not in all_assets]
-        if unknown:
-            print(f"tb run: unknown asset(s) {', '.join(unknown)}; assets: {', '.join(all_assets)}", file=sys.stderr)
-            return 2
-        selection = [dg.AssetKey.from_user_string(n) for n in names]
-    keys = select_partitions(list(job.partitions_def.get_partition_keys()), args.partition)
-
-    run_config: dict = {}
-    if args.config:
-        try:
-            run_config = yaml.safe_load(args.config.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            print(f"tb run: cannot read {args.config}: {exc}", file=sys.stderr)
-            return 2
-        if not isinstance(run_config, dict):
-            print(f"tb run: {args.config} must hold a mapping (Dagster run config)", file=sys.stderr)
-            return 2
+    try:
+        request = resolve_request(args, defs, "run")
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    selection, keys, run_config = request.assets, request.partitions, request.run_config
     if not args.verbose:
         run_config.setdefault("loggers", {}).setdefault("console", {"config": {"log_level": "WARNING"}})
 
@@ -273,6 +335,8 @@ def cmd_run(args) -> int:
 def _run_partition(job, instance, key: str, selection, run_config: dict) -> PartitionOutcome:
     import dagster as dg
 
+    from tb_assets.operations.runs import first_line, step_failure_reason
+
     start = time.perf_counter()
     try:
         result = job.execute_in_process(
@@ -284,7 +348,7 @@ def _run_partition(job, instance, key: str, selection, run_config: dict) -> Part
             tags={"tb/launched_by": "tb run"},
         )
     except dg.DagsterError as exc:  # bad run config and the like: nothing ran
-        return PartitionOutcome(key, False, time.perf_counter() - start, detail=_first_line(str(exc)))
+        return PartitionOutcome(key, False, time.perf_counter() - start, detail=first_line(str(exc)))
     mats = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
     checks = result.get_asset_check_evaluations()
     rows = None
@@ -293,7 +357,7 @@ def _run_partition(job, instance, key: str, selection, run_config: dict) -> Part
         if mat.asset_key == dg.AssetKey("bars") and "rows" in mat.metadata:
             rows = int(mat.metadata["rows"].value)
     failed_checks = [c.asset_check_key.name for c in checks if not c.passed]
-    detail = _failure_reason(result) if not result.success else ""
+    detail = step_failure_reason(result.all_events) if not result.success else ""
     if failed_checks:
         detail = (detail + "; " if detail else "") + "failed checks: " + ", ".join(failed_checks)
     return PartitionOutcome(
@@ -309,28 +373,92 @@ def _run_partition(job, instance, key: str, selection, run_config: dict) -> Part
     )
 
 
-def _failure_reason(result) -> str:
-    """The user's own error behind a failed run: the deepest cause of the first step failure."""
-    import dagster as dg
+def cmd_backfill(args) -> int:
+    from tb_assets.settings import apply_default_environment
 
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            step = event.step_key
-            while error is not None and error.cause is not None:
-                error = error.cause
-            if error is None:
-                return f"step {step} failed"
-            return f"{step}: {error.cls_name}: {_first_line(error.message.split(': ', 1)[-1])}"
-    for event in result.all_events:
-        if event.event_type == dg.DagsterEventType.RUN_FAILURE and event.message:
-            return _first_line(event.message)
-    return "run failed"
+    apply_default_environment()
+    defs = _load_defs()
+    try:
+        request = resolve_request(args, defs, "backfill")
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+
+    from tb_assets.instance import open_instance
+    from tb_assets.operations.backfill import daemon_running, follow_backfill, launch_backfill, progress_line
+
+    graph = defs.resolve_asset_graph()
+    assets = request.assets or sorted(graph.get_all_asset_keys())
+    with open_instance() as instance:
+        backfill_id = launch_backfill(instance, graph, request.partitions, assets, run_config=request.run_config)
+        what = ", ".join(a.to_user_string() for a in assets) if request.assets else "all assets"
+        print(f"tb backfill: queued backfill {backfill_id}: {what} for {len(request.partitions)} partition(s)", flush=True)
+        print(f"  UI: {_ui_url()}/runs/b/{backfill_id}", flush=True)
+        if not daemon_running(instance):
+            print(
+                "tb backfill: no Dagster daemon is running on this instance; the backfill waits in the queue until one "
+                "starts: run `tb dev` (or `dagster-daemon run`) in another terminal",
+                file=sys.stderr,
+                flush=True,
+            )
+        if args.no_wait:
+            return 0
+        tty = sys.stdout.isatty()
+        show = lambda p: print(("\r" if tty else "") + progress_line(p), end="" if tty else "\n", flush=True)  # noqa: E731
+        final = follow_backfill(instance, backfill_id, show, timeout_s=args.timeout)
+    if tty:
+        print()
+    if not final.done:
+        print(f"tb backfill: still running after {args.timeout:.0f}s; follow it in the UI", file=sys.stderr)
+        return 3
+    if final.ok:
+        print(f"backfill {backfill_id} succeeded: {final.materialized} asset-partitions materialized")
+        return 0
+    print(f"\nbackfill {backfill_id} ended {final.status.value}: {final.failed} asset-partition(s) failed or skipped", file=sys.stderr)
+    for key, why in sorted(final.failed_partitions.items()):
+        print(f"  {key}: {why}", file=sys.stderr)
+    return 1
 
 
-def _first_line(text: str) -> str:
-    text = text.strip()
-    return text.splitlines()[0] if text else ""
+def _ui_url() -> str:
+    from tb_assets.settings import DEFAULT_UI_URL
+
+    return (os.environ.get("TB_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+
+
+def cmd_alerts(args) -> int:
+    import json
+
+    from tb_assets.operations.outbox import SENT, Outbox
+    from tb_assets.settings import apply_default_environment
+
+    data_dir = apply_default_environment()
+    outbox = Outbox(data_dir / "alerts.jsonl")
+    try:
+        alerts = outbox.read()
+    except ValueError as exc:
+        print(f"tb alerts: {exc}", file=sys.stderr)
+        return 2
+    if args.undelivered:
+        alerts = [a for a in alerts if any(d["state"] != SENT for d in a["deliveries"].values())]
+    alerts = alerts[-args.limit :] if args.limit > 0 else alerts
+    if args.json:
+        for alert in alerts:
+            print(json.dumps(alert, sort_keys=True))
+        return 0
+    if not alerts:
+        print(f"no alerts in {outbox.path}")
+        return 0
+    for alert in reversed(alerts):  # newest first
+        deliveries = ", ".join(
+            f"{c} {d['state']}" + (f" ({d['attempts']} tries: {d['error']})" if d["state"] != SENT and d["error"] else "")
+            for c, d in alert["deliveries"].items()
+        ) or "outbox only"
+        print(f"{alert['created']}  {alert['severity']:<5}  {alert['partition']}  {alert['asset']}  {alert['check']}")
+        print(f"    {alert['summary']}")
+        print(f"    run {alert['run_id']}  {alert['url']}")
+        print(f"    delivery: {deliveries}")
+    return 0
 
 
 def format_summary(outcomes: list[PartitionOutcome]) -> str:

@@ -1,7 +1,8 @@
 """The one place that assembles dg.Definitions. `defs` is what Dagster loads.
 
 Each stage module exposes its own definitions (its asset and that asset's checks); this module
-merges them and adds what spans the whole graph: the partition space, the job and the resources.
+merges them and adds what spans the whole graph: the partition space, the job, the resources,
+the scheduled refresh (every asset on TB_REFRESH_CRON) and the daemon's sensors.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ import dagster as dg
 
 from tb_assets.assets import bars, best_params, features, production_model, selected_features, shap_report, targets
 from tb_assets.assets.common import WAREHOUSE_IO
+from tb_assets.operations.alert_sensor import build_alert_sensor
+from tb_assets.operations.automation import build_automation_sensor, with_refresh
+from tb_assets.operations.new_data import build_new_data_sensor
+from tb_assets.operations.notifier import AlertNotifier
 from tb_assets.partitions import build_partitions
 from tb_assets.resources import ArtifactStore, BarSourceResource, TuningStorage, WarehouseIOManager
 from tb_assets.settings import Settings, load_settings
@@ -23,6 +28,8 @@ STAGES = (bars, features, targets, selected_features, best_params, production_mo
 # Partitioned asset checks (DESIGN §5: a check must not load every partition) are a Dagster
 # "preview" feature; we depend on it deliberately, so its warning is noise for our users.
 warnings.filterwarnings("ignore", message=".*partitions_def on an AssetCheckSpec.*")
+# the same for giving every asset the refresh condition in one place (map_asset_specs, "preview")
+warnings.filterwarnings("ignore", message=".*map_(resolved_)?asset_specs.*")
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -33,16 +40,23 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.all(),
         description="The whole graph for one SYMBOL|TIMEFRAME partition.",
     )
+    assets = with_refresh(dg.Definitions.merge(*(stage.definitions(partitions) for stage in STAGES)), settings.refresh_cron)
     shared = dg.Definitions(
         jobs=[pipeline],
+        sensors=[
+            build_automation_sensor(settings.refresh_cron, running=settings.automation),
+            build_new_data_sensor(PIPELINE_JOB, partitions),
+            build_alert_sensor({key for d in [*assets.assets, *assets.asset_checks] for key in d.check_keys}),
+        ],
         resources={
             "bar_source": BarSourceResource.from_settings(settings),
             WAREHOUSE_IO: WarehouseIOManager(database=str(settings.warehouse_path), schema="main"),
             "artifacts": ArtifactStore(root=str(settings.artifacts_dir)),
             "tuning_storage": TuningStorage(root=str(settings.optuna_dir), storage_url=settings.optuna_storage),
+            "notifier": AlertNotifier.from_settings(settings),
         },
     )
-    return dg.Definitions.merge(*(stage.definitions(partitions) for stage in STAGES), shared)
+    return dg.Definitions.merge(assets, shared)
 
 
 defs = build_definitions(load_settings())

@@ -1,12 +1,12 @@
 """Instance plumbing that dagster.yaml cannot express on its own.
 
-dagster.yaml can read TB_DATA_DIR but cannot join a sub-folder to it, and Dagster's local
-compute-log manager writes one folder per run into its base directory: DataDirComputeLogManager
-keeps step logs in TB_DATA_DIR/dagster_logs. open_instance() makes first use safe for
-concurrent processes.
+dagster.yaml can read an environment variable but cannot default it or join a sub-folder to it.
+These classes put the instance's storage, artifacts and step logs under TB_DATA_DIR, defaulting
+to the project's ./data exactly as the settings do, so plain `dagster dev` / `dg dev` /
+`dagster definitions validate` run from the project root with nothing exported. open_instance()
+makes first use safe for concurrent processes.
 """
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,20 +14,50 @@ from pathlib import Path
 import dagster as dg
 from dagster import Field, StringSource
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+from dagster._core.storage.root import LocalArtifactStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 from filelock import FileLock
 
 from tb_assets.assets.common import DUCKDB_POOL
+from tb_assets.settings import data_dir
+
+
+def _under_data_dir(subdir: str) -> str:
+    folder = data_dir() / subdir if subdir else data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
+
+
+class DataDirSqliteStorage(DagsterSqliteStorage):
+    """Dagster's SQLite run, event-log and schedule storage under TB_DATA_DIR/<subdir>."""
+
+    @classmethod
+    def config_type(cls):
+        return {"subdir": Field(StringSource, is_required=False, default_value="")}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls.from_local(_under_data_dir(config_value.get("subdir", "")), inst_data=inst_data)
+
+
+class DataDirArtifactStorage(LocalArtifactStorage):
+    """Dagster's local artifact storage (run files, schedule state) under TB_DATA_DIR/<subdir>."""
+
+    @classmethod
+    def config_type(cls):
+        return {"subdir": Field(StringSource, is_required=False, default_value="")}
+
+    @classmethod
+    def from_config_value(cls, inst_data, config_value):
+        return cls(base_dir=_under_data_dir(config_value.get("subdir", "")), inst_data=inst_data)
 
 
 class DataDirComputeLogManager(LocalComputeLogManager):
     """LocalComputeLogManager rooted at TB_DATA_DIR/<subdir>."""
 
     def __init__(self, subdir: str = "dagster_logs", inst_data: ConfigurableClassData | None = None):
-        data_dir = os.environ.get("TB_DATA_DIR")
-        if not data_dir:
-            raise RuntimeError("TB_DATA_DIR is not set: start Dagster through `tb dev` or export TB_DATA_DIR")
-        super().__init__(base_dir=os.path.join(data_dir, subdir), inst_data=inst_data)
+        super().__init__(base_dir=_under_data_dir(subdir), inst_data=inst_data)
 
     @classmethod
     def config_type(cls):
@@ -46,9 +76,8 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
     once (two `tb run` started together on a fresh TB_DATA_DIR) fail with "table already
     exists" or a UNIQUE error on alembic_version. Serialising the first touch avoids it.
     """
-    data_dir = Path(os.environ.get("TB_DATA_DIR", "."))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(data_dir / ".instance-init.lock"), timeout=300):
+    folder = Path(_under_data_dir(""))
+    with FileLock(str(folder / ".instance-init.lock"), timeout=300):
         instance = dg.DagsterInstance.get()
         for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
             _ = storage  # rehydrating each storage creates (or migrates) its tables

@@ -15,7 +15,6 @@ from tb_assets.core.data.timeframes import parse_timeframe_list
 from tb_assets.sources import SOURCE_KINDS
 
 
-
 def find_project_root(start: Path | None = None) -> Path:
     """The folder holding dagster.yaml: the checkout the package was installed from (editable
     install), else the nearest one above the working directory, else the working directory."""
@@ -32,6 +31,24 @@ def find_project_root(start: Path | None = None) -> Path:
 PROJECT_ROOT = find_project_root()
 
 DEFAULT_TIMEFRAMES = "1d,1w"
+# UTC, weekdays after the US close: the daily bars of the day are final
+DEFAULT_REFRESH_CRON = "30 22 * * 1-5"
+DEFAULT_UI_URL = "http://localhost:3000"
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go (TB_ALERT_*); the outbox TB_DATA_DIR/alerts.jsonl always gets them."""
+
+    webhook: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    email_to: tuple[str, ...] = ()
+    email_from: str = "tb-alerts@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    warn: bool = False  # WARN-severity findings alert too
+    ui_url: str = DEFAULT_UI_URL
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,9 @@ class Settings:
     synthetic_seed: int
     synthetic_signal: float
     optuna_storage: str | None = None
+    refresh_cron: str = DEFAULT_REFRESH_CRON
+    automation: bool = True
+    alerts: AlertSettings = AlertSettings()
 
     @property
     def warehouse_path(self) -> Path:
@@ -75,6 +95,12 @@ def _number(name: str, default: str, kind: type):
         raise ConfigError(f"{name}={text!r} is not a valid {kind.__name__}") from None
 
 
+def data_dir() -> Path:
+    """TB_DATA_DIR, else the project's ./data: the one default every reader of the variable uses
+    (settings, the instance's storage in dagster.yaml, `tb`), so plain `dagster dev` needs no exports."""
+    return Path(_env("TB_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve()
+
+
 def load_settings() -> Settings:
     source = (_env("TB_SOURCE", "sample") or "sample").lower()
     if source not in SOURCE_KINDS:
@@ -86,7 +112,7 @@ def load_settings() -> Settings:
     no_context = not context_text or context_text.lower() == "none"
     context = [] if no_context else parse_symbol_list(context_text, what="TB_CONTEXT_SYMBOLS")
     return Settings(
-        data_dir=Path(_env("TB_DATA_DIR", str(PROJECT_ROOT / "data"))).expanduser().resolve(),
+        data_dir=data_dir(),
         source=source,
         raw_dir=raw_dir,
         symbols=tuple(symbols),
@@ -98,6 +124,64 @@ def load_settings() -> Settings:
         synthetic_seed=_number("TB_SYNTHETIC_SEED", "0", int),
         synthetic_signal=_number("TB_SYNTHETIC_SIGNAL", "0.0", float),
         optuna_storage=_env("TB_OPTUNA_STORAGE"),
+        refresh_cron=_cron("TB_REFRESH_CRON", DEFAULT_REFRESH_CRON),
+        automation=_switch("TB_AUTOMATION", True),
+        alerts=load_alert_settings(),
+    )
+
+
+def _switch(name: str, default: bool) -> bool:
+    text = _env(name)
+    if text is None:
+        return default
+    if text.lower() in ("1", "on", "true", "yes"):
+        return True
+    if text.lower() in ("0", "off", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={text!r}: use on or off")
+
+
+def _cron(name: str, default: str) -> str:
+    from dagster._utils.schedules import is_valid_cron_string
+
+    text = _env(name, default)
+    if not is_valid_cron_string(text):
+        raise ConfigError(
+            f"{name}={text!r} is not a cron expression: five fields, minute hour day-of-month month "
+            f"day-of-week, in UTC (default {default!r})"
+        )
+    return text
+
+
+def load_alert_settings() -> AlertSettings:
+    smtp = _env("TB_ALERT_SMTP")
+    host, port = None, 25
+    if smtp:
+        host, _, port_text = smtp.rpartition(":") if ":" in smtp else (smtp, "", "25")
+        if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"TB_ALERT_SMTP={smtp!r}: expected host:port, e.g. smtp.example.com:587")
+        port = int(port_text)
+    to = tuple(a.strip() for a in (_env("TB_ALERT_EMAIL_TO") or "").split(",") if a.strip())
+    if host and not to:
+        raise ConfigError("TB_ALERT_SMTP is set but TB_ALERT_EMAIL_TO is not: name who gets the e-mails")
+    if to and not host:
+        raise ConfigError("TB_ALERT_EMAIL_TO is set but TB_ALERT_SMTP is not: name the mail server (host:port)")
+    for address in to:
+        if "@" not in address:
+            raise ConfigError(f"TB_ALERT_EMAIL_TO: {address!r} is not an e-mail address")
+    webhook = _env("TB_ALERT_WEBHOOK")
+    if webhook and not webhook.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"TB_ALERT_WEBHOOK={webhook!r}: expected an http:// or https:// URL")
+    return AlertSettings(
+        webhook=webhook,
+        smtp_host=host,
+        smtp_port=port,
+        email_to=to,
+        email_from=_env("TB_ALERT_EMAIL_FROM", AlertSettings.email_from),
+        smtp_starttls=_switch("TB_ALERT_SMTP_STARTTLS", False),
+        smtp_user=_env("TB_ALERT_SMTP_USER"),
+        warn=_switch("TB_ALERT_WARN", False),
+        ui_url=(_env("TB_UI_URL", DEFAULT_UI_URL) or DEFAULT_UI_URL).rstrip("/"),
     )
 
 
@@ -128,8 +212,7 @@ def apply_default_environment() -> Path:
     dagster.yaml reads TB_DATA_DIR; the instance lives in the project root (DESIGN §3).
     """
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
-    os.environ.setdefault("TB_DATA_DIR", str(PROJECT_ROOT / "data"))
-    data_dir = Path(os.environ["TB_DATA_DIR"]).expanduser().resolve()
-    os.environ["TB_DATA_DIR"] = str(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return data_dir
+    folder = data_dir()
+    os.environ["TB_DATA_DIR"] = str(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -26,12 +26,13 @@ def run(defs, key, run_config=None, selection=None, instance=None):
     )
 
 
-def run_checks(defs, key, *names, asset="features", run_config=None):
+def run_checks(defs, key, *names, asset="features", run_config=None, instance=None):
     """Only the named checks of one partition (they read the stored data back)."""
     keys = {dg.AssetCheckKey(dg.AssetKey(asset), n) for n in names}
     job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(), asset_check_selection=keys)
     return job.execute_in_process(
-        partition_key=key, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, run_config={**QUIET, **(run_config or {})}
+        partition_key=key, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        run_config={**QUIET, **(run_config or {})},
     )
 
 

@@ -19,7 +19,7 @@ def test_partition_patterns(patterns, expected):
 
 
 def test_pattern_matching_nothing_names_the_defined_partitions():
-    with pytest.raises(SystemExit, match=r"no partition matches 'AAPL'.*SPX\|1d, SPX\|1w"):
+    with pytest.raises(cli.UsageError, match=r"no partition matches 'AAPL'.*SPX\|1d, SPX\|1w"):
         cli.select_partitions(KEYS, ["AAPL"])
 
 

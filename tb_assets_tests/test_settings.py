@@ -9,7 +9,9 @@ from tb_assets.core.errors import ConfigError
 from tb_assets.settings import PROJECT_ROOT, load_settings
 
 ALL = ["TB_DATA_DIR", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
-       "TB_SYNTHETIC_FREQ", "TB_SYNTHETIC_BARS", "TB_SYNTHETIC_SEED", "TB_SYNTHETIC_SIGNAL"]
+       "TB_SYNTHETIC_FREQ", "TB_SYNTHETIC_BARS", "TB_SYNTHETIC_SEED", "TB_SYNTHETIC_SIGNAL", "TB_REFRESH_CRON", "TB_AUTOMATION",
+       "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP", "TB_ALERT_EMAIL_TO", "TB_ALERT_EMAIL_FROM", "TB_ALERT_SMTP_STARTTLS",
+       "TB_ALERT_SMTP_USER", "TB_ALERT_WARN", "TB_UI_URL"]
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +54,14 @@ def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     "name,value,message",
     [("TB_SOURCE", "s3", "TB_SOURCE='s3'"), ("TB_SYMBOLS", "SPX,a/b", "invalid symbol 'a/b'"), ("TB_TIMEFRAMES", "1d,3d", "unsupported timeframe '3d'"),
-     ("TB_SYNTHETIC_BARS", "many", "TB_SYNTHETIC_BARS='many' is not a valid int"), ("TB_CONTEXT_SYMBOLS", "VIX;x", "invalid symbol")],
+     ("TB_SYNTHETIC_BARS", "many", "TB_SYNTHETIC_BARS='many' is not a valid int"), ("TB_CONTEXT_SYMBOLS", "VIX;x", "invalid symbol"),
+     ("TB_REFRESH_CRON", "30 25 * * 1-5", "TB_REFRESH_CRON='30 25 * * 1-5' is not a cron expression"),
+     ("TB_REFRESH_CRON", "daily", "five fields"), ("TB_AUTOMATION", "maybe", "TB_AUTOMATION='maybe': use on or off"),
+     ("TB_ALERT_SMTP", "mail.example.com:99999", "TB_ALERT_SMTP='mail.example.com:99999': expected host:port"),
+     ("TB_ALERT_SMTP", "mail.example.com:smtp", "expected host:port"),
+     ("TB_ALERT_EMAIL_TO", "quant@example.com", "TB_ALERT_EMAIL_TO is set but TB_ALERT_SMTP is not"),
+     ("TB_ALERT_WEBHOOK", "hooks.slack.com/x", "TB_ALERT_WEBHOOK='hooks.slack.com/x': expected an http"),
+     ("TB_ALERT_WARN", "2", "TB_ALERT_WARN='2'")],
 )
 def test_bad_values_name_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
@@ -71,3 +80,27 @@ def test_project_root_is_the_checkout_with_dagster_yaml(tmp_path):
 
     assert (PROJECT_ROOT / "dagster.yaml").is_file() and (PROJECT_ROOT / "workspace.yaml").is_file()
     assert find_project_root(tmp_path) == PROJECT_ROOT  # an editable install wins over the cwd
+
+
+def test_operations_defaults_and_overrides(monkeypatch):
+    s = load_settings()
+    assert s.refresh_cron == "30 22 * * 1-5" and s.automation is True
+    assert s.alerts.webhook is None and s.alerts.smtp_host is None and not s.alerts.warn and s.alerts.ui_url == "http://localhost:3000"
+    monkeypatch.setenv("TB_REFRESH_CRON", "0 6 * * *")
+    monkeypatch.setenv("TB_AUTOMATION", "off")
+    monkeypatch.setenv("TB_ALERT_SMTP", "mail.example.com:587")
+    monkeypatch.setenv("TB_ALERT_EMAIL_TO", "a@example.com, b@example.com")
+    monkeypatch.setenv("TB_ALERT_SMTP_STARTTLS", "on")
+    monkeypatch.setenv("TB_ALERT_WARN", "1")
+    monkeypatch.setenv("TB_UI_URL", "https://dagster.example/")
+    s = load_settings()
+    assert s.refresh_cron == "0 6 * * *" and s.automation is False
+    a = s.alerts
+    assert (a.smtp_host, a.smtp_port, a.email_to, a.smtp_starttls, a.warn, a.ui_url) == (
+        "mail.example.com", 587, ("a@example.com", "b@example.com"), True, True, "https://dagster.example")
+
+
+def test_smtp_without_recipients_is_an_error(monkeypatch):
+    monkeypatch.setenv("TB_ALERT_SMTP", "127.0.0.1:2525")
+    with pytest.raises(ConfigError, match="TB_ALERT_EMAIL_TO is not"):
+        load_settings()

@@ -30,3 +30,8 @@ class BarSource(ABC):
 
     def describe(self) -> str:
         return self.name
+
+    def watched_files(self, symbol: str) -> list:
+        """The files whose change means new bars for `symbol` (the new-data sensor watches them);
+        none for sources that are not files (sample, synthetic)."""
+        return []

@@ -29,9 +29,18 @@ class CsvSource(BarSource):
     def list_symbols(self) -> list[str]:
         return sorted({p.name[: -len(".csv")].upper() for p in self.root.glob("*") if p.name.lower().endswith(".csv")})
 
+    def _path(self, symbol: str) -> Path:
+        return match_entry(self.root, f"{symbol}.csv", what="CSV file", available=[f"{s}.csv" for s in self.list_symbols()])
+
     def load(self, symbol: str) -> RawBars:
-        path = match_entry(self.root, f"{symbol}.csv", what="CSV file", available=[f"{s}.csv" for s in self.list_symbols()])
+        path = self._path(symbol)
         return RawBars(symbol, read_bars_csv(path), str(path))
+
+    def watched_files(self, symbol: str) -> list[Path]:
+        try:
+            return [self._path(symbol)]
+        except SourceError:  # not there (yet): nothing to watch
+            return []
 
 
 def read_bars_csv(path: Path) -> pd.DataFrame:

@@ -38,6 +38,10 @@ class ParquetSource(BarSource):
     def list_symbols(self) -> list[str]:
         return sorted(self._symbol_dirs())
 
+    def watched_files(self, symbol: str) -> list[Path]:
+        folder = self._symbol_dirs().get(symbol.upper())
+        return sorted(folder.rglob("*.parquet")) if folder is not None else []
+
     def load(self, symbol: str) -> RawBars:
         dirs = self._symbol_dirs()
         folder = dirs.get(symbol.upper())

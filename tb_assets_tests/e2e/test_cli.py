@@ -16,13 +16,15 @@ import pytest
 
 from tb_assets.settings import PROJECT_ROOT
 from tb_assets_tests.conftest import minute_bars
+from tb_assets_tests.e2e.processes import HANG_GUARD_S
 
 pytestmark = pytest.mark.e2e
 TB = [sys.executable, "-m", "tb_assets.cli"]
 
 
-def tb(args, env, timeout=300):
-    return subprocess.run([*TB, *args], env=env, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
+def tb(args, env):
+    # no time budget: a loaded machine is slow, not wrong (the guard only stops a hang)
+    return subprocess.run([*TB, *args], env=env, capture_output=True, text=True, timeout=HANG_GUARD_S, cwd=PROJECT_ROOT)
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def test_default_run_materializes_every_partition_and_persists(env):
         "print(len(runs), sorted(r.tags['dagster/partition'] for r in runs))\n"
         "print(sorted(i.get_materialized_partitions(dg.AssetKey('bars'))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert out.returncode == 0, out.stderr
     assert "4 ['IXIC|1d', 'IXIC|1w', 'SPX|1d', 'SPX|1w']" in out.stdout
     assert "['IXIC|1d', 'IXIC|1w', 'SPX|1d', 'SPX|1w']" in out.stdout.splitlines()[1]
@@ -111,7 +113,7 @@ def test_two_runs_of_different_partitions_at_once_both_succeed(env):
         subprocess.Popen([*TB, "run", "--partition", p], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
         for p in ("SPX", "IXIC")
     ]
-    outs = [p.communicate(timeout=300) for p in procs]
+    outs = [p.communicate(timeout=HANG_GUARD_S) for p in procs]
     for proc, (out, err) in zip(procs, outs):
         assert proc.returncode == 0, out + err
     assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044]
@@ -120,7 +122,7 @@ def test_two_runs_of_different_partitions_at_once_both_succeed(env):
 def test_dagster_definitions_validate(env):
     done = subprocess.run(
         [shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-        env=env, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT,
+        env=env, capture_output=True, text=True, timeout=HANG_GUARD_S, cwd=PROJECT_ROOT,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -139,9 +141,9 @@ def test_runs_from_the_cli_show_in_the_ui(env):
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         query = {"query": "{ runsOrError { ... on Runs { results { runId status tags { key value } } } } }"}
-        deadline = time.time() + 120
+        deadline = time.time() + HANG_GUARD_S
         runs = None
-        while time.time() < deadline:
+        while time.time() < deadline and server.poll() is None:
             try:
                 req = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps(query).encode(),
                                              headers={"Content-Type": "application/json"})
@@ -166,7 +168,7 @@ def test_fresh_instance_opened_by_four_processes_at_once(env, round_):
     procs = [subprocess.Popen([sys.executable, "-c", OPEN], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(4)]
     for proc in procs:
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=HANG_GUARD_S)
         assert proc.returncode == 0 and out.strip() == "0", err[-2000:]
 
 
@@ -184,7 +186,7 @@ def test_killed_tuning_run_resumes_the_same_study(env, tmp_path):
     proc = subprocess.Popen([*TB, "run", "--select", "best_params", "--config", str(config)], env=env, cwd=PROJECT_ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     done_before = []
-    deadline = time.time() + 240
+    deadline = time.time() + HANG_GUARD_S
     try:
         while time.time() < deadline and proc.poll() is None:
             time.sleep(1)

@@ -39,9 +39,14 @@ def f_test_prefilter(X: pd.DataFrame, y: np.ndarray, p_value_threshold: float = 
     if varying.any():
         with np.errstate(divide="ignore", invalid="ignore"):
             f_stat[varying], p[varying] = f_classif(Z.to_numpy()[:, varying], y)
+    # constant within each class (a feature that is the label, i.e. a leak): the within-class variance
+    # is 0 and cancellation leaves it a hair below, so f_classif says F < 0 or nan, p nan. That is
+    # perfect separation, F = inf and p = 0, and it must rank first, never be dropped.
+    perfect = varying & ((f_stat < 0) | np.isnan(f_stat))
+    f_stat[perfect], p[perfect] = np.inf, 0.0
     p = np.where(np.isfinite(p), p, 1.0)
     coef = (Z.to_numpy() * (y - y.mean())[:, None]).mean(axis=0)  # cov(z, y) / var(z), var(z) = 1
-    table = pd.DataFrame({"feature": X.columns, "f_stat": np.nan_to_num(f_stat), "p_value": p, "std_coef": coef})
+    table = pd.DataFrame({"feature": X.columns, "f_stat": f_stat, "p_value": p, "std_coef": coef})
     table = table.sort_values(["p_value", "f_stat"], ascending=[True, False], kind="stable").reset_index(drop=True)
     kept = table.loc[table["p_value"] <= p_value_threshold, "feature"].tolist()
     if not kept and len(table):

@@ -62,3 +62,14 @@ def test_selection_on_noise_keeps_one_feature_and_records_why():
     y = np.random.default_rng(5).integers(0, 2, len(y))  # labels unrelated to X
     res = select_features(X, y, splits, epsilon=0.02)
     assert len(res.selected) == 1 and res.history.empty and res.selected[0] == res.candidates[0]
+
+
+def test_a_feature_that_is_the_label_ranks_first_in_the_prefilter_never_dropped():
+    """Constant within each class: f_classif's within-class variance cancels to a hair below 0 and it
+    reports F < 0 / p nan; that is perfect separation (a leak) and must lead the table with p = 0."""
+    X, y, _ = data()
+    leak = X.assign(leak=y.astype(float))
+    for rows in (slice(None), slice(0, 793)):  # both sizes seen in practice (one gave F = -8e16)
+        kept, table = f_test_prefilter(leak.iloc[rows], y[rows], 0.05)
+        assert table["feature"].iloc[0] == "leak" and "leak" in kept
+        assert table["p_value"].iloc[0] == 0.0 and table["f_stat"].iloc[0] == np.inf

@@ -1,0 +1,1 @@
+"""What the daemon does: scheduled refresh as asset backfills, the new-data sensor, alerts."""
