@@ -26,19 +26,6 @@ EPILOG_ENV = """environment variables (all optional):
 """
 
 
-@dataclass
-class PartitionOutcome:
-    key: str
-    ok: bool
-    seconds: float
-    assets: int = 0
-    checks_passed: int = 0
-    checks_total: int = 0
-    rows: int | None = None
-    detail: str = ""
-    run_id: str = ""
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     # `tb dev` hands every option it does not know to `dagster dev` (e.g. -p 3001)
@@ -76,6 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     _selection_options(run)
     run.add_argument("--verbose", "-v", action="store_true", help="show Dagster's own log lines")
+    run.add_argument(
+        "--jobs", "-j", type=int, metavar="N",
+        help="partitions run side by side (default: the instance's run concurrency, 2 in dagster.yaml)",
+    )
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser(
@@ -135,13 +126,16 @@ def _parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser(
         "dev",
-        help="open the Dagster UI (dagster dev) on the project's persistent instance",
+        help="open the Dagster UI and daemon (dagster dev) on the project's persistent instance",
         description=(
-            "Run `dagster dev` with DAGSTER_HOME set to the project root and TB_DATA_DIR defaulted, so runs "
-            "persist across restarts and runs started by `tb run` show in the UI. Every other argument goes to "
-            "dagster dev, e.g. `tb dev -p 3001`."
+            "Run `dagster dev` (webserver and daemon) with DAGSTER_HOME set to the project root and TB_DATA_DIR "
+            "defaulted, so runs persist across restarts and runs started by `tb run` show in the UI. Every other "
+            "argument goes to dagster dev, e.g. `tb dev -p 3001 -h 0.0.0.0` (-h is dagster dev's host; --help "
+            "is this help). Ctrl-C or SIGTERM stops the webserver, the daemon and their code servers."
         ),
+        add_help=False,
     )
+    dev.add_argument("--help", action="help", help="show this help message and exit")
     dev.set_defaults(func=cmd_dev)
     return p
 
@@ -195,9 +189,60 @@ def cmd_dev(args) -> int:
     # the interpreter running `tb` has dagster installed, activated venv or not
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), *args.dagster_args]
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} TB_DATA_DIR={os.environ['TB_DATA_DIR']}", flush=True)
-    os.chdir(PROJECT_ROOT)
-    os.execvp(cmd[0], cmd)
-    return 0  # not reached
+    return run_process_group(cmd, cwd=PROJECT_ROOT)
+
+
+def run_process_group(cmd: list[str], cwd: Path, grace_s: float = 20.0) -> int:
+    """Run `cmd` in its own process group until it exits; Ctrl-C or SIGTERM stops the whole group
+    (`dagster dev` alone leaves its webserver, daemon and code servers running on SIGTERM):
+    SIGTERM to every member, SIGKILL to what is left after `grace_s`."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(cmd, cwd=cwd, start_new_session=True)
+    stopping = {"signal": None}
+
+    def stop(signum, _frame):
+        stopping["signal"] = signum
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        print("\ntb dev: stopping the webserver, the daemon and their code servers ...", file=sys.stderr, flush=True)
+        _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _group_alive(proc.pid):
+            time.sleep(0.2)
+        if _group_alive(proc.pid):
+            _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return 128 + (stopping["signal"] or signal.SIGINT)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is alive (zombies count as gone)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 def cmd_bench(args) -> int:
@@ -306,71 +351,47 @@ def cmd_run(args) -> int:
     if not args.verbose:
         run_config.setdefault("loggers", {}).setdefault("console", {"config": {"log_level": "WARNING"}})
 
-    what = ", ".join(n.to_user_string() for n in selection) if selection else "all assets"
-    print(f"tb run: {what} for {len(keys)} partition(s); instance {os.environ['DAGSTER_HOME']}, data {data_dir}", flush=True)
-    outcomes: list[PartitionOutcome] = []
     from tb_assets.instance import open_instance
+    from tb_assets.operations.launch import run_partitions
 
+    what = ", ".join(n.to_user_string() for n in selection) if selection else "all assets"
     with open_instance() as instance:
-        for i, key in enumerate(keys, 1):
-            print(f"[{i}/{len(keys)}] {key} ...", flush=True)
-            outcome = _run_partition(job, instance, key, selection, run_config)
-            outcomes.append(outcome)
-            status = "ok" if outcome.ok else "FAILED"
-            extra = f"  {outcome.detail}" if outcome.detail else ""
-            print(f"[{i}/{len(keys)}] {key} {status} in {outcome.seconds:.1f}s{extra}", flush=True)
+        concurrency = args.jobs or instance.get_concurrency_config().run_queue_config.max_concurrent_runs or 1
+        print(
+            f"tb run: {what} for {len(keys)} partition(s), {concurrency} at a time; instance {os.environ['DAGSTER_HOME']}, "
+            f"data {data_dir}",
+            flush=True,
+        )
+        log_dir = None if args.verbose else data_dir / "tb_run_logs"
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+        done = []
+
+        def on_event(key: str, line: str) -> None:
+            print(f"  {key}  {line}", flush=True)
+
+        def on_done(outcome) -> None:
+            done.append(outcome)
+            status = "ok" if outcome.clean else ("ERROR" if outcome.ok else "FAILED")
+            notes = "; ".join(outcome.errors + outcome.findings)
+            print(f"[{len(done)}/{len(keys)}] {outcome.key} {status} in {outcome.seconds:.1f}s" + (f"  {notes}" if notes else ""),
+                  flush=True)
+
+        outcomes = run_partitions(instance, job, keys, selection, run_config, concurrency=concurrency,
+                                  tags={"tb/launched_by": "tb run"}, log_dir=log_dir, on_event=on_event, on_done=on_done)
 
     print()
     print(format_summary(outcomes))
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
-        print(f"\n{len(failed)} of {len(outcomes)} partition(s) failed:", file=sys.stderr)
-        for o in failed:
-            print(f"  {o.key}: {o.detail} (run {o.run_id})", file=sys.stderr)
+    bad = [o for o in outcomes if not o.clean]
+    if bad:
+        print(f"\n{len(bad)} of {len(outcomes)} partition(s) failed or have failed ERROR checks:", file=sys.stderr)
+        for o in bad:
+            print(f"  {o.key}: {'; '.join(o.errors)} (run {o.run_id or 'not started'})", file=sys.stderr)
         return 1
-    print(f"\nall {len(outcomes)} partition(s) materialized; open the UI with `tb dev`")
+    found = [o for o in outcomes if o.findings]
+    tail = f"; {len(found)} with WARN findings (see the summary)" if found else ""
+    print(f"\nall {len(outcomes)} partition(s) materialized, no ERROR check failed{tail}; open the UI with `tb dev`")
     return 0
-
-
-def _run_partition(job, instance, key: str, selection, run_config: dict) -> PartitionOutcome:
-    import dagster as dg
-
-    from tb_assets.operations.runs import first_line, step_failure_reason
-
-    start = time.perf_counter()
-    try:
-        result = job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            partition_key=key,
-            asset_selection=selection,
-            raise_on_error=False,
-            tags={"tb/launched_by": "tb run"},
-        )
-    except dg.DagsterError as exc:  # bad run config and the like: nothing ran
-        return PartitionOutcome(key, False, time.perf_counter() - start, detail=first_line(str(exc)))
-    mats = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
-    checks = result.get_asset_check_evaluations()
-    rows = None
-    for event in mats:
-        mat = event.step_materialization_data.materialization
-        if mat.asset_key == dg.AssetKey("bars") and "rows" in mat.metadata:
-            rows = int(mat.metadata["rows"].value)
-    failed_checks = [c.asset_check_key.name for c in checks if not c.passed]
-    detail = step_failure_reason(result.all_events) if not result.success else ""
-    if failed_checks:
-        detail = (detail + "; " if detail else "") + "failed checks: " + ", ".join(failed_checks)
-    return PartitionOutcome(
-        key=key,
-        ok=result.success,
-        seconds=time.perf_counter() - start,
-        assets=len(mats),
-        checks_passed=sum(c.passed for c in checks),
-        checks_total=len(checks),
-        rows=rows,
-        detail=detail,
-        run_id=result.run_id,
-    )
 
 
 def cmd_backfill(args) -> int:
@@ -461,17 +482,19 @@ def cmd_alerts(args) -> int:
     return 0
 
 
-def format_summary(outcomes: list[PartitionOutcome]) -> str:
-    header = ("partition", "status", "assets", "checks", "bars rows", "seconds", "detail")
+def format_summary(outcomes) -> str:
+    """One row per partition: ERROR (a failed run or ERROR check) apart from WARN findings."""
+    header = ("partition", "status", "assets", "checks", "bars rows", "seconds", "ERROR", "WARN findings")
     rows = [
         (
             o.key,
-            "ok" if o.ok else "FAILED",
+            "ok" if o.clean else ("ERROR" if o.ok else "FAILED"),
             str(o.assets),
             f"{o.checks_passed}/{o.checks_total}",
             "" if o.rows is None else f"{o.rows:,}",
             f"{o.seconds:.1f}",
-            o.detail,
+            "; ".join(o.errors) or "-",
+            "; ".join(o.findings) or "-",
         )
         for o in outcomes
     ]

@@ -43,6 +43,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     assets = with_refresh(dg.Definitions.merge(*(stage.definitions(partitions) for stage in STAGES)), settings.refresh_cron)
     shared = dg.Definitions(
         jobs=[pipeline],
+        # one process per run by default: a process per step costs seconds of imports each, and
+        # partitions already run side by side as separate runs (TB_EXECUTOR=multiprocess for a
+        # process per step, e.g. on a big worker)
+        executor=dg.in_process_executor if settings.executor == "in_process" else dg.multiprocess_executor,
         sensors=[
             build_automation_sensor(settings.refresh_cron, running=settings.automation),
             build_new_data_sensor(PIPELINE_JOB, partitions),

@@ -67,6 +67,7 @@ class Settings:
     optuna_storage: str | None = None
     refresh_cron: str = DEFAULT_REFRESH_CRON
     automation: bool = True
+    executor: str = "in_process"
     alerts: AlertSettings = AlertSettings()
 
     @property
@@ -126,8 +127,16 @@ def load_settings() -> Settings:
         optuna_storage=_env("TB_OPTUNA_STORAGE"),
         refresh_cron=_cron("TB_REFRESH_CRON", DEFAULT_REFRESH_CRON),
         automation=_switch("TB_AUTOMATION", True),
+        executor=_choice("TB_EXECUTOR", "in_process", ("in_process", "multiprocess")),
         alerts=load_alert_settings(),
     )
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    text = (_env(name, default) or default).lower()
+    if text not in choices:
+        raise ConfigError(f"{name}={text!r}: choose from {', '.join(choices)}")
+    return text
 
 
 def _switch(name: str, default: bool) -> bool:

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tb_assets import cli
+from tb_assets.operations.launch import PartitionOutcome, merge_findings
 
 KEYS = ["SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w"]
 
@@ -23,27 +24,36 @@ def test_pattern_matching_nothing_names_the_defined_partitions():
         cli.select_partitions(KEYS, ["AAPL"])
 
 
-def test_summary_table_aligns_and_shows_failures():
-    text = cli.format_summary(
-        [cli.PartitionOutcome("SPX|1d", True, 1.23, 1, 1, 1, 5031), cli.PartitionOutcome("IXIC|1w", False, 0.5, detail="bars: boom")]
-    )
-    lines = text.splitlines()
-    assert lines[0].split() == ["partition", "status", "assets", "checks", "bars", "rows", "seconds", "detail"]
-    assert lines[2].split() == ["SPX|1d", "ok", "1", "1/1", "5,031", "1.2"]
-    assert lines[3].split()[:2] == ["IXIC|1w", "FAILED"] and lines[3].endswith("bars: boom")
-    for row in lines[2:]:  # every row's status starts under the header's
-        assert row.index("ok" if "SPX" in row else "FAILED") == lines[0].index("status")
+def test_summary_table_keeps_errors_apart_from_warn_findings():
+    ok = PartitionOutcome("SPX|1d", ok=True, seconds=1.23, assets=7, checks_passed=15, checks_total=17, rows=5031,
+                          findings=["no edge found (metrics below Acceptable)"])
+    bad = PartitionOutcome("IXIC|1w", ok=False, seconds=0.5, errors=["bars: boom"])
+    regressed = PartitionOutcome("VIX|1d", ok=True, seconds=2.0, errors=["production_model_no_regression failed"])
+    lines = cli.format_summary([ok, bad, regressed]).splitlines()
+    assert lines[0].split() == ["partition", "status", "assets", "checks", "bars", "rows", "seconds", "ERROR", "WARN", "findings"]
+    assert lines[2].split()[:7] == ["SPX|1d", "ok", "7", "15/17", "5,031", "1.2", "-"]
+    assert lines[2].endswith("no edge found (metrics below Acceptable)")
+    assert lines[3].split()[:2] == ["IXIC|1w", "FAILED"] and "bars: boom" in lines[3]
+    assert lines[4].split()[:2] == ["VIX|1d", "ERROR"] and "production_model_no_regression failed" in lines[4]
+    for row, status in zip(lines[2:], ("ok", "FAILED", "ERROR")):  # every row's status starts under the header's
+        assert row.index(status) == lines[0].index("status")
+    assert ok.clean and not bad.clean and not regressed.clean
+
+
+def test_findings_of_one_kind_merge():
+    assert merge_findings(["no edge found (every tuning trial was pruned)", "no edge found (metrics below Acceptable)",
+                           "skewed labels", "skewed labels"]) == [
+        "no edge found (every tuning trial was pruned; metrics below Acceptable)", "skewed labels"]
 
 
 def test_tb_dev_passes_options_through_to_dagster_dev(monkeypatch, tmp_path):
     seen = {}
     monkeypatch.setenv("TB_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(cli.os, "chdir", lambda path: seen.setdefault("cwd", path))
-    monkeypatch.setattr(cli.os, "execvp", lambda prog, argv: seen.setdefault("argv", argv))
-    cli.main(["dev", "-p", "3001", "--host", "0.0.0.0"])
+    monkeypatch.setattr(cli, "run_process_group", lambda cmd, cwd: seen.update(argv=cmd, cwd=cwd) or 0)
+    assert cli.main(["dev", "-p", "3001", "-h", "0.0.0.0"]) == 0  # -h is dagster dev's host, not help
     argv = seen["argv"]
     assert argv[:4] == [sys.executable, "-m", "dagster", "dev"]
-    assert argv[-4:] == ["-p", "3001", "--host", "0.0.0.0"]
+    assert argv[-4:] == ["-p", "3001", "-h", "0.0.0.0"]
     assert argv[argv.index("-w") + 1].endswith("workspace.yaml")
 
 

@@ -22,8 +22,8 @@ def clean_env(monkeypatch):
 
 def test_defaults_need_no_configuration():
     s = load_settings()
-    assert s.source == "sample" and s.symbols == ("SPX", "IXIC") and s.timeframes == ("1d", "1w")
-    assert s.context_symbols == ("SPX", "IXIC") and s.data_dir == PROJECT_ROOT / "data"
+    assert s.source == "sample" and s.symbols == ("SPX", "IXIC", "VIX") and s.timeframes == ("1d", "1w")
+    assert s.context_symbols == ("VIX",) and s.data_dir == PROJECT_ROOT / "data"
     assert s.warehouse_path == PROJECT_ROOT / "data" / "warehouse.duckdb"
 
 

@@ -1,12 +1,15 @@
-"""Offline sample: real daily index data bundled with the `arch` package.
+"""Offline sample: real daily index data, bundled.
 
 SPX and IXIC are daily OHLCV of the S&P 500 and NASDAQ Composite, 1999-2018 (Yahoo Finance,
-as shipped by arch). VIX is the CBOE volatility index close, 2014-2019: a close-only series,
-so its bars are flat (open = high = low = close) and carry no volume; the data set's empty
-holiday rows are skipped and counted in the origin text.
+as shipped by the `arch` package). VIX is the CBOE volatility index, daily OHLC 1990-2026 (the
+finance-vix data package, ODC-PDDL-1.0, shipped in tb_assets/sources/data/): no volume, flat bars
+(open = high = low = close) before 1992 and a few dozen vendor rows with high/low out of order,
+which `bars` repairs and counts.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
@@ -14,10 +17,12 @@ from tb_assets.core.errors import SourceError
 from tb_assets.sources.base import BarSource, RawBars
 
 SAMPLE_SYMBOLS = ("SPX", "IXIC", "VIX")
-DEFAULT_PRIMARY = ("SPX", "IXIC")
-# Each index is the other's context. VIX is opt-in (TB_CONTEXT_SYMBOLS=SPX,IXIC,VIX): its data
-# set covers 2014-2019 only, and the inner join on timestamps would cut 1999-2013 away.
-DEFAULT_CONTEXT = ("SPX", "IXIC")
+DEFAULT_PRIMARY = ("SPX", "IXIC", "VIX")
+# VIX covers every SPX/IXIC day, so as the context it costs the indices no history and gives them
+# its indicators and regime_vix; VIX partitions (no context: a symbol is never its own) keep
+# 1990-2026. SPX and IXIC as context of VIX would cut it to their 1999-2018.
+DEFAULT_CONTEXT = ("VIX",)
+VIX_FILE = Path(__file__).parent / "data" / "vix-daily.csv"
 
 
 class SampleSource(BarSource):
@@ -36,16 +41,9 @@ class SampleSource(BarSource):
 
             return RawBars(symbol, _ohlcv(nasdaq.load()), "arch.data.nasdaq")
         if symbol == "VIX":
-            from arch.data import vix
+            from tb_assets.sources.csv import read_bars_csv
 
-            series = vix.load()["vix"]
-            # arch aligns VIX to a calendar with US holidays as empty rows: those are not bars
-            close = series.dropna()
-            frame = pd.DataFrame(
-                {"ts": close.index, "open": close.values, "high": close.values, "low": close.values, "close": close.values}
-            )
-            dropped = len(series) - len(close)
-            return RawBars(symbol, frame, f"arch.data.vix (close only; {dropped} empty holiday rows skipped)")
+            return RawBars(symbol, read_bars_csv(VIX_FILE), f"{VIX_FILE.name} (CBOE VIX via finance-vix, ODC-PDDL-1.0)")
         raise SourceError(
             f"unknown symbol {symbol!r} in the sample source: it has {', '.join(SAMPLE_SYMBOLS)} "
             "(set TB_SOURCE=csv/parquet and TB_RAW_DIR for your own data)"

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES
+from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionStatus
 
 from tb_assets.settings import PROJECT_ROOT
 from tb_assets_tests.e2e.processes import daemon, wait_for
@@ -80,7 +80,7 @@ def test_a_due_cron_tick_refreshes_every_partition_through_the_chain_as_backfill
 
     backfills = instance.get_backfills()
     assert backfills, "the tick launched no backfill"
-    assert all(b.status == dg.BulkActionStatus.COMPLETED_SUCCESS for b in backfills), [b.status for b in backfills]
+    assert all(b.status == BulkActionStatus.COMPLETED_SUCCESS for b in backfills), [b.status for b in backfills]
     targeted = set()
     for backfill in backfills:
         subset = backfill.asset_backfill_data.target_subset

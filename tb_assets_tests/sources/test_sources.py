@@ -18,10 +18,12 @@ def test_sample_source_has_real_index_data_offline():
     assert len(spx) == 5031 and spx["ts"].iloc[0] == pd.Timestamp("1999-01-04", tz="UTC")
     # the 2008 crash is in there: real data, not a toy
     assert spx.set_index("ts")["close"].loc["2008-10"].min() < 900
-    raw_vix = src.load("VIX")
-    vix, rep = validate_bars(raw_vix.frame, symbol="VIX", origin="sample")
-    assert not rep.has_volume and (vix["open"] == vix["close"]).all()
-    assert "46 empty holiday rows skipped" in raw_vix.origin and len(vix) == 1305 - 46
+    raw_vix = src.load("VIX")  # the bundled CBOE VIX, 1990-2026
+    assert "vix-daily.csv" in raw_vix.origin and "ODC-PDDL-1.0" in raw_vix.origin
+    vix, rep = validate_bars(raw_vix.frame, symbol="VIX", origin="sample", policy="repair")
+    assert not rep.has_volume and len(vix) == 9235 and rep.ohlc_repaired == 47
+    assert vix["ts"].iloc[0] == pd.Timestamp("1990-01-02", tz="UTC") and vix["ts"].iloc[-1] == pd.Timestamp("2026-07-23", tz="UTC")
+    assert vix.set_index("ts")["high"].loc["2008-10"].max() > 80  # the 2008 panic
     with pytest.raises(SourceError, match="unknown symbol 'AAPL' in the sample source"):
         src.load("AAPL")
 
