@@ -213,9 +213,9 @@ def run_process_group(cmd: list[str], cwd: Path, grace_s: float = 20.0) -> int:
         print("\ntb dev: stopping the webserver, the daemon and their code servers ...", file=sys.stderr, flush=True)
         _signal_group(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _group_alive(proc.pid):
+        while time.monotonic() < deadline and process_group_alive(proc.pid):
             time.sleep(0.2)
-        if _group_alive(proc.pid):
+        if process_group_alive(proc.pid):
             _signal_group(proc.pid, signal.SIGKILL)
         proc.wait()
         return 128 + (stopping["signal"] or signal.SIGINT)
@@ -231,7 +231,7 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def _group_alive(pgid: int) -> bool:
+def process_group_alive(pgid: int) -> bool:
     """Whether any process of the group is alive (zombies count as gone)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

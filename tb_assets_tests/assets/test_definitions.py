@@ -19,7 +19,7 @@ def test_defs_load_and_every_job_schedule_and_sensor_validates():
 
 def test_default_partitions_are_the_sample_universe():
     job = defs.resolve_job_def(PIPELINE_JOB)
-    assert sorted(job.partitions_def.get_partition_keys()) == ["IXIC|1d", "IXIC|1w", "SPX|1d", "SPX|1w"]
+    assert sorted(job.partitions_def.get_partition_keys()) == ["IXIC|1d", "IXIC|1w", "SPX|1d", "SPX|1w", "VIX|1d", "VIX|1w"]
     dims = [d.name for d in job.partitions_def.partitions_defs]
     assert dims == ["symbol", "timeframe"]
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tb_assets.cli import process_group_alive
 from tb_assets.settings import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent
@@ -43,9 +44,9 @@ class Process:
             os.killpg(pgid, signal.SIGKILL)
             code = self.proc.wait(timeout=30)
         deadline = time.monotonic() + 30
-        while group_alive(pgid) and time.monotonic() < deadline:
+        while process_group_alive(pgid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if group_alive(pgid):
+        if process_group_alive(pgid):
             os.killpg(pgid, signal.SIGKILL)
         self._out.close()
         self.proc = None
@@ -59,26 +60,6 @@ class Process:
 
     def text(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # zombies of the group count as gone
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
 
 
 def daemon(env: dict, log: Path) -> Process:

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tb_assets.cli import _group_alive as group_alive
+from tb_assets.cli import process_group_alive
 from tb_assets_tests.e2e.processes import Process, wait_for
 from tb_assets_tests.servers import free_port
 
@@ -123,7 +123,7 @@ def test_materialize_a_partition_in_the_browser_then_tb_dev_stops_cleanly(env, c
         code = dev.proc.wait(timeout=120)
         assert code == 128 + signal.SIGTERM
         time.sleep(1)
-        assert not group_alive(dagster_dev), "something of `dagster dev` survived tb dev"
+        assert not process_group_alive(dagster_dev), "something of `dagster dev` survived tb dev"
     finally:
         dev.stop()
     assert shutil.disk_usage(shots) and len(list(shots.glob("*.png"))) == 5
