@@ -85,3 +85,9 @@ def minute_bars(n: int = 12, start: str = "2024-01-02 14:30", seed: int = 1) -> 
     low = np.minimum(open_, close) - 0.05
     vol = rng.integers(100, 1000, n).astype(float)
     return pd.DataFrame({"ts": ts, "open": open_, "high": high, "low": low, "close": close, "volume": vol})
+
+
+def pytest_collection_modifyitems(config, items):
+    """The long end-to-end tests first: with pytest-xdist they then run beside the many short ones
+    instead of leaving a long tail on one worker at the end."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
