@@ -23,6 +23,12 @@ EPILOG_ENV = """environment variables (all optional):
   TB_TIMEFRAMES       comma list of 1m,5m,15m,30m,1h,4h,1d,1w (default 1d,1w)
   TB_CONTEXT_SYMBOLS  comma list of context symbols
   TB_SOURCE_TZ        time zone of naive timestamps in your files (default UTC)
+  TB_EXECUTOR         in_process (default: a run's steps in one process) | multiprocess
+  TB_REFRESH_CRON     when the daemon refreshes every partition (cron, UTC; default 30 22 * * 1-5)
+  TB_AUTOMATION       on | off: whether that refresh is declared running (default on)
+  TB_ALERT_WEBHOOK    Slack-compatible webhook for alerts; TB_ALERT_SMTP host:port with
+                      TB_ALERT_EMAIL_TO / _FROM / TB_ALERT_SMTP_STARTTLS / _USER / _PASSWORD for e-mail
+  TB_ALERT_WARN       1: failed WARN checks alert too;  TB_UI_URL: where alert links point
 """
 
 
@@ -53,9 +59,11 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="materialize assets for partitions in the persistent Dagster instance",
         description=(
-            "Materialize a selection of assets for some SYMBOL|TIMEFRAME partitions, one Dagster run per "
-            "partition, recorded in the instance under DAGSTER_HOME so the runs show in the UI. Prints a "
-            "line per partition as it finishes and a summary table; exits 1 if any partition failed."
+            "Materialize a selection of assets for some SYMBOL|TIMEFRAME partitions without a daemon: one Dagster "
+            "run per partition, side by side up to the instance's run concurrency, recorded under DAGSTER_HOME so "
+            "the runs show in the UI (the job's Runs tab, the Overview timeline). Prints each asset and check as it "
+            "finishes, a line per partition and a summary that keeps ERROR (a failed run or ERROR check) apart "
+            "from WARN findings (e.g. no edge found); exits 1 if any partition has an ERROR."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  tb run\n  tb run --select bars --partition 'SPX|1d' --partition 'IXIC|*'\n"
