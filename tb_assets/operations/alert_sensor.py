@@ -16,6 +16,7 @@ from tb_assets.operations.alerts import check_alert, run_failure_alert, should_a
 from tb_assets.operations.notifier import AlertNotifier
 from tb_assets.operations.runs import (
     CheckCursor,
+    failed_blocking_checks,
     finished_checks_after,
     lookback_start,
     run_failures_after,
@@ -26,8 +27,6 @@ from tb_assets.operations.runs import (
 ALERT_SENSOR = "tb_alerts"
 BATCH = 200  # records per event type and tick; a backlog drains over several ticks
 FIRST_LOOKBACK_HOURS = 24  # a brand-new sensor alerts on the last day's failures, not on all history
-
-CHECKS = dg.DagsterEventType.ASSET_CHECK_EVALUATION
 
 
 def collect_alerts(instance: dg.DagsterInstance, check_keys, cursor: dict, notifier: AlertNotifier) -> tuple[list[dict], dict]:
@@ -52,19 +51,10 @@ def collect_alerts(instance: dg.DagsterInstance, check_keys, cursor: dict, notif
         if run is None:
             continue
         events = stored_run_events(instance, run.run_id)
-        if _explained_by_failed_check(events):
+        if failed_blocking_checks(events):
             continue  # the check's own alert says it, with its numbers
         alerts.append(run_failure_alert(record.storage_id, run, step_failure_reason(events), ui_url=notifier.ui_url, channels=channels))
     return alerts, {"check": check_cursor.last_id, "pending": check_cursor.pending, "run": last_run}
-
-
-def _explained_by_failed_check(events) -> bool:
-    for event in events:
-        if event.event_type == CHECKS:
-            evaluation = event.event_specific_data
-            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                return True
-    return False
 
 
 def build_alert_sensor(check_keys) -> dg.SensorDefinition:

@@ -23,7 +23,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import serialize_value
 
-from tb_assets.operations.runs import first_line, step_failure_reason, stored_run_events
+from tb_assets.operations.runs import failed_blocking_checks, first_line, step_failure_reason, stored_run_events
 from tb_assets.settings import PROJECT_ROOT
 
 LOCATION = "tb_assets"  # workspace.yaml's location_name
@@ -166,10 +166,8 @@ def outcome_of(instance: dg.DagsterInstance, key: str, run_id: str, seconds: flo
             else:
                 out.findings.append(FINDINGS.get(evaluation.check_name, f"{evaluation.check_name} (WARN)"))
     out.findings = merge_findings(out.findings)
-    if not out.ok:
-        reason = step_failure_reason(events)
-        if not any(reason.startswith(e.split(" ")[0]) for e in out.errors):
-            out.errors.insert(0, reason)
+    if not out.ok and not failed_blocking_checks(events):  # else the failed check is the reason, listed already
+        out.errors.insert(0, step_failure_reason(events))
     return out
 
 

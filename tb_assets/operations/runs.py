@@ -81,6 +81,18 @@ def step_failure_reason(events) -> str:
     return "run failed"
 
 
+def failed_blocking_checks(events) -> list[str]:
+    """Names of the ERROR checks that failed and blocked in these events: each one fails its run on
+    purpose (the run's failure needs no other explanation)."""
+    names = []
+    for event in events:
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR and evaluation.blocking:
+                names.append(evaluation.check_name)
+    return names
+
+
 def stored_run_events(instance: dg.DagsterInstance, run_id: str) -> list:
     return [entry.dagster_event for entry in instance.all_logs(run_id) if entry.dagster_event is not None]
 

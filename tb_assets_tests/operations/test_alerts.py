@@ -53,8 +53,7 @@ def test_failed_blocking_check_alerts_once_by_webhook_and_email(broken_bars):
         text = hook.bodies[0]["text"]
         # names the partition, asset, check, severity, the numbers, the run and links to it
         assert "[tb ERROR] SYN1|1d bars check bars_valid_ohlcv failed" in text
-        assert "high < low" in text or "low <= " in text or "high" in text
-        assert "rows 300" in text
+        assert "1 bar(s) with open/close outside [low, high], first at " in text and "rows 300" in text
         alert = Outbox(settings.data_dir / "alerts.jsonl").read()[0]
         assert alert["run_id"] in text and f"http://ui.example:3000/runs/{alert['run_id']}" in text
         assert alert["deliveries"] == {
