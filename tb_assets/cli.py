@@ -29,6 +29,7 @@ EPILOG_ENV = """environment variables (all optional):
   TB_ALERT_WEBHOOK    Slack-compatible webhook for alerts; TB_ALERT_SMTP host:port with
                       TB_ALERT_EMAIL_TO / _FROM / TB_ALERT_SMTP_STARTTLS / _USER / _PASSWORD for e-mail
   TB_ALERT_WARN       1: failed WARN checks alert too;  TB_UI_URL: where alert links point
+  TB_ALERT_INTERVAL   seconds between the daemon's looks for new failures (default 30)
 """
 
 

@@ -19,7 +19,7 @@ from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 from filelock import FileLock
 
-from tb_assets.assets.common import DUCKDB_POOL
+from tb_assets.pools import DUCKDB_POOL
 from tb_assets.settings import data_dir
 
 

@@ -34,6 +34,7 @@ DEFAULT_TIMEFRAMES = "1d,1w"
 # UTC, weekdays after the US close: the daily bars of the day are final
 DEFAULT_REFRESH_CRON = "30 22 * * 1-5"
 DEFAULT_UI_URL = "http://localhost:3000"
+SENSOR_LOOP_S = 5  # dagster-daemon evaluates due sensors every 5 seconds (dagster/_daemon/sensor.py)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class AlertSettings:
     smtp_user: str | None = None
     warn: bool = False  # WARN-severity findings alert too
     ui_url: str = DEFAULT_UI_URL
+    interval_s: int = 30  # how often the daemon looks for new failures (the alert sensor's interval)
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,16 @@ def load_alert_settings() -> AlertSettings:
         smtp_user=_env("TB_ALERT_SMTP_USER"),
         warn=_switch("TB_ALERT_WARN", False),
         ui_url=(_env("TB_UI_URL", DEFAULT_UI_URL) or DEFAULT_UI_URL).rstrip("/"),
+        interval_s=_alert_interval(),
     )
+
+
+def _alert_interval() -> int:
+    seconds = _number("TB_ALERT_INTERVAL", str(AlertSettings.interval_s), int)
+    if seconds < SENSOR_LOOP_S:
+        # the daemon visits its sensors every 5 s: a shorter interval would only look like one
+        raise ConfigError(f"TB_ALERT_INTERVAL={seconds}: at least {SENSOR_LOOP_S} seconds (how often the daemon runs sensors)")
+    return seconds
 
 
 def _default_universe(source: str, raw_dir: str | None) -> tuple[str, str]:

@@ -87,7 +87,13 @@ def minute_bars(n: int = 12, start: str = "2024-01-02 14:30", seed: int = 1) -> 
     return pd.DataFrame({"ts": ts, "open": open_, "high": high, "low": low, "close": close, "volume": vol})
 
 
+def cost(item) -> float:
+    marker = item.get_closest_marker("cost")
+    return float(marker.args[0]) if marker else 0.0
+
+
 def pytest_collection_modifyitems(config, items):
-    """The long end-to-end tests first: with pytest-xdist they then run beside the many short ones
-    instead of leaving a long tail on one worker at the end."""
-    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") else 1)
+    """The longest tests first (the `cost` marker): pytest-xdist (`--dist loadgroup`, see pyproject)
+    then hands them out one by one beside the many short ones instead of leaving a long tail on one
+    worker at the end. A group's place is that of its first test."""
+    items.sort(key=lambda item: -cost(item))

@@ -11,7 +11,7 @@ from tb_assets.settings import PROJECT_ROOT, load_settings
 ALL = ["TB_DATA_DIR", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
        "TB_SYNTHETIC_FREQ", "TB_SYNTHETIC_BARS", "TB_SYNTHETIC_SEED", "TB_SYNTHETIC_SIGNAL", "TB_REFRESH_CRON", "TB_AUTOMATION",
        "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP", "TB_ALERT_EMAIL_TO", "TB_ALERT_EMAIL_FROM", "TB_ALERT_SMTP_STARTTLS",
-       "TB_ALERT_SMTP_USER", "TB_ALERT_WARN", "TB_UI_URL"]
+       "TB_ALERT_SMTP_USER", "TB_ALERT_WARN", "TB_UI_URL", "TB_ALERT_INTERVAL"]
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,8 @@ def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
      ("TB_ALERT_SMTP", "mail.example.com:smtp", "expected host:port"),
      ("TB_ALERT_EMAIL_TO", "quant@example.com", "TB_ALERT_EMAIL_TO is set but TB_ALERT_SMTP is not"),
      ("TB_ALERT_WEBHOOK", "hooks.slack.com/x", "TB_ALERT_WEBHOOK='hooks.slack.com/x': expected an http"),
-     ("TB_ALERT_WARN", "2", "TB_ALERT_WARN='2'")],
+     ("TB_ALERT_WARN", "2", "TB_ALERT_WARN='2'"), ("TB_ALERT_INTERVAL", "1", "TB_ALERT_INTERVAL=1: at least 5 seconds"),
+     ("TB_ALERT_INTERVAL", "1m", "TB_ALERT_INTERVAL='1m' is not a valid int")],
 )
 def test_bad_values_name_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
@@ -86,6 +87,7 @@ def test_operations_defaults_and_overrides(monkeypatch):
     s = load_settings()
     assert s.refresh_cron == "30 22 * * 1-5" and s.automation is True
     assert s.alerts.webhook is None and s.alerts.smtp_host is None and not s.alerts.warn and s.alerts.ui_url == "http://localhost:3000"
+    assert s.alerts.interval_s == 30
     monkeypatch.setenv("TB_REFRESH_CRON", "0 6 * * *")
     monkeypatch.setenv("TB_AUTOMATION", "off")
     monkeypatch.setenv("TB_ALERT_SMTP", "mail.example.com:587")
@@ -93,11 +95,12 @@ def test_operations_defaults_and_overrides(monkeypatch):
     monkeypatch.setenv("TB_ALERT_SMTP_STARTTLS", "on")
     monkeypatch.setenv("TB_ALERT_WARN", "1")
     monkeypatch.setenv("TB_UI_URL", "https://dagster.example/")
+    monkeypatch.setenv("TB_ALERT_INTERVAL", "10")
     s = load_settings()
     assert s.refresh_cron == "0 6 * * *" and s.automation is False
     a = s.alerts
-    assert (a.smtp_host, a.smtp_port, a.email_to, a.smtp_starttls, a.warn, a.ui_url) == (
-        "mail.example.com", 587, ("a@example.com", "b@example.com"), True, True, "https://dagster.example")
+    assert (a.smtp_host, a.smtp_port, a.email_to, a.smtp_starttls, a.warn, a.ui_url, a.interval_s) == (
+        "mail.example.com", 587, ("a@example.com", "b@example.com"), True, True, "https://dagster.example", 10)
 
 
 def test_smtp_without_recipients_is_an_error(monkeypatch):

@@ -6,11 +6,12 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, markdown_table
+from tb_assets.assets.common import PARTITION_EXPR, WAREHOUSE_IO, markdown_table
+from tb_assets.checks.bars import build_bars_checks
 from tb_assets.core.data.bars import GAP_RULE, count_gaps, prepare_bars
 from tb_assets.core.data.timeframes import INTRADAY
-from tb_assets.checks.bars import build_bars_checks
 from tb_assets.partitions import partition_parts
+from tb_assets.pools import DUCKDB_POOL
 from tb_assets.resources import BarSourceResource
 
 

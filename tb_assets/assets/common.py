@@ -5,9 +5,6 @@ import pandas as pd
 from tb_assets.reporting import markdown_table  # noqa: F401  (re-exported: every stage shows tables)
 
 WAREHOUSE_IO = "warehouse_io_manager"
-# DuckDB allows one writing process: every asset that touches the warehouse joins this pool,
-# whose limit is 1 in dagster.yaml, so parallel runs queue instead of failing on the lock.
-DUCKDB_POOL = "duckdb"
 # The warehouse IO manager replaces exactly one partition's rows through these columns.
 PARTITION_EXPR = {"symbol": "symbol", "timeframe": "timeframe"}
 

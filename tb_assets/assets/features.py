@@ -7,11 +7,12 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, bars_only, markdown_table
+from tb_assets.assets.common import PARTITION_EXPR, WAREHOUSE_IO, bars_only, markdown_table
+from tb_assets.checks.features import build_features_checks
 from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import GROUPS, FeatureMatrix, FeatureOptions, build_feature_matrix
-from tb_assets.checks.features import build_features_checks
 from tb_assets.partitions import partition_parts
+from tb_assets.pools import DUCKDB_POOL
 from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore, BarSourceResource
 

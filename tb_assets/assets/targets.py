@@ -6,10 +6,11 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from tb_assets.assets.common import DUCKDB_POOL, PARTITION_EXPR, WAREHOUSE_IO, bars_only, markdown_table
-from tb_assets.core.labels.targets import TargetSpec, build_targets
+from tb_assets.assets.common import PARTITION_EXPR, WAREHOUSE_IO, bars_only, markdown_table
 from tb_assets.checks.targets import build_targets_checks
+from tb_assets.core.labels.targets import TargetSpec, build_targets
 from tb_assets.partitions import partition_parts
+from tb_assets.pools import DUCKDB_POOL
 
 
 class TargetsConfig(dg.Config):

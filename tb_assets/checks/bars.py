@@ -1,11 +1,10 @@
 """Checks on the stored `bars` partition (read back through the warehouse IO manager)."""
 
-
 import dagster as dg
 import pandas as pd
 
-from tb_assets.assets.common import DUCKDB_POOL
 from tb_assets.core.data.bars import ohlcv_problems
+from tb_assets.pools import DUCKDB_POOL
 
 
 def build_bars_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:

@@ -4,9 +4,10 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from tb_assets.assets.common import DUCKDB_POOL, bars_only
+from tb_assets.assets.common import bars_only
 from tb_assets.core.labels.barriers import label_problems
 from tb_assets.core.labels.weights import weight_problems
+from tb_assets.pools import DUCKDB_POOL
 
 
 class PositiveRateBand(dg.Config):

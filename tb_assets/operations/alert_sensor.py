@@ -57,12 +57,12 @@ def collect_alerts(instance: dg.DagsterInstance, check_keys, cursor: dict, notif
     return alerts, {"check": check_cursor.last_id, "pending": check_cursor.pending, "run": last_run}
 
 
-def build_alert_sensor(check_keys) -> dg.SensorDefinition:
+def build_alert_sensor(check_keys, interval_s: int = 30) -> dg.SensorDefinition:
     check_keys = sorted(check_keys, key=lambda k: k.to_user_string())
 
     @dg.sensor(
         name=ALERT_SENSOR,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Failed ERROR checks (and WARN ones with TB_ALERT_WARN) and failed runs become alerts in "
         "TB_DATA_DIR/alerts.jsonl, sent to TB_ALERT_WEBHOOK and by e-mail (TB_ALERT_SMTP); failed deliveries retry.",

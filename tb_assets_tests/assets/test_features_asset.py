@@ -22,14 +22,15 @@ def catalog(settings, symbol, tf):
     return json.loads((settings.artifacts_dir / "features" / symbol / tf / "feature_catalog.json").read_text())
 
 
+@pytest.mark.cost(45)
 def test_sample_partitions_build_features_with_context_and_pass_every_check(tmp_path):
     settings = make_settings(tmp_path)  # SPX, IXIC; context SPX,IXIC (each the other's)
     defs = build_definitions(settings)
-    for key in ("SPX|1d", "IXIC|1w"):
-        result = run_upto(defs, key)
+    results = {key: run_upto(defs, key) for key in ("SPX|1d", "IXIC|1w")}
+    for result in results.values():
         assert result.success, failure_text(result)
         assert all(e.passed for e in checks(result).values()), {n: e.metadata for n, e in checks(result).items()}
-    md = metadata(run_upto(defs, "SPX|1d"), "features")
+    md = metadata(results["SPX|1d"], "features")
     assert md["context_used"] == "IXIC" and md["rows_lost_in_join"] == 0 and md["warmup_rows"] == 199
     # daily: no `hour`; a context symbol has neither calendar nor regime_gmm
     assert md["rows"] == 5031 - 199 and md["n_features"] == (len(SPECS) - 1) + (len(SPECS) - 3)
@@ -70,6 +71,7 @@ def test_parquet_source_with_context_and_a_missing_context_symbol(tmp_path):
     assert cat4["context_used"] == [] and set(cat4["groups"].values()) == {"bounded"} and "rsi_14" in cat4["features"]
 
 
+@pytest.mark.cost(45)
 def test_peeking_indicator_fails_the_blocking_lookahead_check(tmp_path, monkeypatch):
     honest = ind.rsi
     monkeypatch.setattr(ind, "rsi", lambda close, n=14: honest(close.shift(-1), n))
@@ -105,6 +107,7 @@ def test_raw_price_and_finite_checks_fail_on_bad_stored_features(tmp_path):
     assert "rsi_14" in finite.metadata["columns_over_threshold"].value
 
 
+@pytest.mark.cost(45)
 def test_schema_change_is_reported(tmp_path):
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1w",))
     defs = build_definitions(settings)
@@ -127,6 +130,7 @@ def test_too_little_history_for_the_warm_up_fails_clearly(tmp_path):
 
 
 @pytest.mark.real_data
+@pytest.mark.cost(35)
 def test_real_spy_with_real_vix_context(tmp_path, real_data):
     """Real SPY daily (1999-2020) with the real CBOE VIX (1990-2026) as context: VIX regimes."""
     import shutil

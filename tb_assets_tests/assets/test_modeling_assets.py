@@ -1,8 +1,10 @@
 """selected_features -> best_params -> production_model on synthetic data, and their checks."""
 
+import dataclasses
 import hashlib
 import json
 import pickle
+import shutil
 
 import lightgbm as lgb
 import numpy as np
@@ -15,6 +17,8 @@ from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
 
+# the tests on the planted chain share its module fixture: one xdist group runs them on one worker
+PLANTED = pytest.mark.xdist_group("planted")
 # few trials, so loosen the pruning a little; the rules themselves are pinned in core/modeling/test_tuning.py
 FAST = {"ops": {"best_params": {"config": {"n_trials": 6, "min_auc": 0.0, "max_brier": 0.3}},
                 "selected_features": {"config": {"max_features": 6}}}}
@@ -32,12 +36,28 @@ def model_dir(settings):
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
+    """One planted-signal chain shared by the PLANTED tests (one xdist group, so one
+    worker computes it), with an untouched copy of its data folder for tests that change data."""
     settings, defs = synthetic(tmp_path_factory.mktemp("planted"), 0.35)
     instance = dg.DagsterInstance.ephemeral()
     result = run(defs, "SYN1|1d", FAST, instance=instance)
+    shutil.copytree(settings.data_dir, pristine(settings))
     return settings, defs, instance, result
 
 
+def pristine(settings):
+    return settings.data_dir.with_name(settings.data_dir.name + "_pristine")
+
+
+def pristine_copy(planted, tmp_path):
+    """Settings and definitions on a private copy of the planted chain as first materialized."""
+    settings, _, _, _ = planted
+    data_dir = shutil.copytree(pristine(settings), tmp_path / "data")
+    copied = dataclasses.replace(settings, data_dir=data_dir)
+    return copied, build_definitions(copied)
+
+
+@pytest.mark.cost(120)
 def test_no_signal_scores_a_coin_and_the_permutation_sentinel_passes(tmp_path):
     """Four pure random walks. One holdout of ~460 overlapping labels is noisy (AUC 0.40-0.57
     measured), so the coin is judged on the mean; the out-of-fold AUC keeps a little selection
@@ -46,7 +66,7 @@ def test_no_signal_scores_a_coin_and_the_permutation_sentinel_passes(tmp_path):
     for seed in range(4):
         settings = make_settings(tmp_path / str(seed), source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(),
                                  synthetic_bars=2500, synthetic_signal=0.0, synthetic_seed=seed)
-        result = run(build_definitions(settings), "SYN1|1d", FAST)
+        result = run(build_definitions(settings), "SYN1|1d", FAST, selection=upto("production_model"))
         assert result.success, failure_text(result)
         md = metadata(result, "production_model")
         oof.append(md["oof_auc"])
@@ -58,12 +78,12 @@ def test_no_signal_scores_a_coin_and_the_permutation_sentinel_passes(tmp_path):
     assert abs(np.mean(oof) - 0.5) < 0.04 and abs(np.mean(holdout) - 0.5) < 0.04, (oof, holdout)
 
 
-def test_selection_and_tuning_never_see_the_holdout(tmp_path):
+@PLANTED
+@pytest.mark.cost(120)
+def test_selection_and_tuning_never_see_the_holdout(planted, tmp_path):
     """Flip every label inside the holdout: selection and tuning must not notice, and the holdout
     AUC of the unchanged development model must become exactly 1 - AUC."""
-    settings, defs = synthetic(tmp_path, 0.35)
-    first = run(defs, "SYN1|1d", FAST)
-    assert first.success, failure_text(first)
+    settings, defs = pristine_copy(planted, tmp_path)
     folder = settings.artifacts_dir
     selection = json.loads((folder / "selected_features" / "SYN1" / "1d" / "selection.json").read_text())
     params = json.loads((folder / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())["params"]
@@ -87,6 +107,7 @@ def test_selection_and_tuning_never_see_the_holdout(tmp_path):
     assert "change holdout_pct" in failure_text(one_class)
 
 
+@PLANTED
 def test_planted_signal_is_found(planted):
     settings, _, _, result = planted
     assert result.success, failure_text(result)
@@ -103,6 +124,7 @@ def test_planted_signal_is_found(planted):
     assert (settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "trials_history.csv").exists()
 
 
+@PLANTED
 def test_model_artifacts_and_metadata_fields(planted):
     settings, _, _, result = planted
     folder = model_dir(settings)
@@ -124,6 +146,7 @@ def test_model_artifacts_and_metadata_fields(planted):
     assert importance[0] == "feature,gain,split" and len(importance) == meta["n_features"] + 1
 
 
+@PLANTED
 def test_regression_check_fails_when_the_model_gets_worse(planted):
     settings, defs, instance, _ = planted
     path = settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt"
@@ -135,6 +158,7 @@ def test_regression_check_fails_when_the_model_gets_worse(planted):
     assert checks(worse)["production_model_features_match"].passed
 
 
+@PLANTED
 def test_leakage_sentinels_fail_beyond_their_bounds(planted):
     """The planted model passes with the defaults (tested above); tightened bounds must trip each rule."""
     settings, defs, _, _ = planted
@@ -166,6 +190,7 @@ def test_holdout_can_be_turned_off(tmp_path):
     assert not failed.success and "holdout_pct must be in (0, 1), got 1.5" in failure_text(failed)
 
 
+@PLANTED
 def test_holdout_check_warns_when_out_of_fold_beats_the_holdout(planted):
     settings, defs, _, _ = planted
     meta = json.loads((model_dir(settings) / "model_metadata.json").read_text())
@@ -178,6 +203,7 @@ def test_holdout_check_warns_when_out_of_fold_beats_the_holdout(planted):
     assert evaluation.metadata["optimism"].value == pytest.approx(optimism)
 
 
+@PLANTED
 def test_features_match_fails_when_selection_changed_after_training(planted):
     settings, defs, _, _ = planted
     path = settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt"
@@ -191,6 +217,7 @@ def test_features_match_fails_when_selection_changed_after_training(planted):
     assert not res.success and not evaluation.passed and "close" in evaluation.metadata["selected_features"].value
 
 
+@PLANTED
 def test_best_params_found_fails_with_the_reason_when_every_trial_is_pruned(planted):
     _, defs, instance, _ = planted
     config = {"ops": {"best_params": {"config": {"n_trials": 2, "min_auc": 0.99, "resume": False}}}}
@@ -205,6 +232,8 @@ def test_best_params_found_fails_with_the_reason_when_every_trial_is_pruned(plan
     assert not failed.success and "AllTrialsPruned" in failure_text(failed)
 
 
+@pytest.mark.cost(25)
+@pytest.mark.xdist_group("postgres")  # one PostgreSQL server (a session fixture) for every test that needs one
 def test_tuning_studies_live_on_postgres_when_configured(tmp_path, postgres):
     """TB_OPTUNA_STORAGE: every partition's study in one PostgreSQL database, trials in parallel."""
     url = postgres.new_database("tb_studies")

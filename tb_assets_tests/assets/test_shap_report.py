@@ -21,6 +21,8 @@ from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_che
 FAST = {"ops": {"best_params": {"config": {"n_trials": 4, "min_auc": 0.0, "max_brier": 0.3}},
                 "selected_features": {"config": {"max_features": 6}},
                 "shap_report": {"config": {"n_explain": 300}}}}
+# every test here reads the module's planted chain: one xdist group computes it once, on one worker
+pytestmark = pytest.mark.xdist_group("shap_planted")
 SIGNAL_FEATURES = {"ret_5", "zret_20", "ret_10", "mom_10", "rsi_14", "stoch_k_14", "bb_pctb_20", "macd_hist", "ret_1"}
 KEY = "SYN1|1d"
 
@@ -46,6 +48,7 @@ def inline_png(md: str) -> bytes:
     return base64.b64decode(match.group(1))
 
 
+@pytest.mark.cost(70)
 def test_values_are_exact_tree_shap_equal_to_shap_tree_explainer(planted):
     settings, _, _, result = planted
     values = pd.read_parquet(folder(settings, "shap_report") / "shap_values.parquet")

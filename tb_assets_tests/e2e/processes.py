@@ -53,7 +53,7 @@ class Process:
         return code
 
     def __enter__(self) -> Process:
-        return self.start()
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc):
         self.stop()

@@ -50,20 +50,29 @@ def test_help_explains_every_option(env):
         assert option in run.stdout
 
 
-def test_default_run_materializes_every_partition_and_persists(env):
-    done = tb(["run"], env)
-    assert done.returncode == 0, done.stderr
+@pytest.mark.cost(150)
+def test_default_run_covers_every_partition_and_the_first_chain_reads_right(env):
+    """No --partition means every partition of the settings (bars of the six sample partitions);
+    then the whole chain on a weekly index (no edge: a WARN finding) and on VIX (an edge, every
+    check passed). The README's own `tb run` of all six runs the same chain on the other four
+    (about 5 minutes of CPU, so it is timed in the README rather than repeated here)."""
+    bars = tb(["run", "--select", "bars"], env)
+    assert bars.returncode == 0, bars.stderr
     for key in ("SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w", "VIX|1d", "VIX|1w"):
-        assert f"] {key} ok" in done.stdout
-    assert "partition  status" in done.stdout and "5,031" in done.stdout and "9,235" in done.stdout
-    # the whole chain: 7 assets and 17 checks per partition; no ERROR anywhere, and the index partitions'
-    # weak signal reads as a WARN finding, not a failure
-    table = done.stdout[done.stdout.index("partition  status"):].splitlines()[2:8]
-    assert [row.split()[1] for row in table] == ["ok"] * 6, table  # no partition FAILED or has an ERROR
-    assert done.stdout.count("/17 ") == 6 and "FAILED" not in done.stdout
-    assert "no edge found" in done.stdout and "no ERROR check failed" in done.stdout
-    assert "  SPX|1d  features materialized in" in done.stdout  # progress inside a partition
+        assert f"] {key} ok" in bars.stdout
+    assert "for 6 partition(s)" in bars.stdout and "5,031" in bars.stdout and "9,235" in bars.stdout
     assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044, 9235, 1908]
+
+    done = tb(["run", "--partition", "SPX|1w", "--partition", "VIX|1w"], env)
+    assert done.returncode == 0, done.stderr
+    # the whole chain: 7 assets and 17 checks per partition; no ERROR anywhere, and the index's weak
+    # signal reads as a WARN finding, not a failure
+    table = done.stdout[done.stdout.index("partition  status"):].splitlines()[2:4]
+    rows = {row.split()[0]: row for row in table}
+    assert rows["SPX|1w"].split()[1:4] == ["ok", "7", "15/17"] and "no edge found" in rows["SPX|1w"]
+    assert rows["VIX|1w"].split()[1:4] == ["ok", "7", "17/17"] and "no edge found" not in rows["VIX|1w"]
+    assert "FAILED" not in done.stdout and "no ERROR check failed" in done.stdout
+    assert "  VIX|1w  features materialized in" in done.stdout  # progress inside a partition
     # a fresh process on the same DAGSTER_HOME (what the UI reads) sees the runs and materializations
     probe = (
         "import dagster as dg\n"
@@ -71,11 +80,13 @@ def test_default_run_materializes_every_partition_and_persists(env):
         "runs = i.get_runs(filters=dg.RunsFilter(tags={'tb/launched_by': 'tb run'}))\n"
         "print(len(runs), sorted(r.tags['dagster/partition'] for r in runs))\n"
         "print(sorted(i.get_materialized_partitions(dg.AssetKey('bars'))))\n"
+        "print(sorted(i.get_materialized_partitions(dg.AssetKey('shap_report'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=HANG_GUARD_S)
     assert out.returncode == 0, out.stderr
     everything = "['IXIC|1d', 'IXIC|1w', 'SPX|1d', 'SPX|1w', 'VIX|1d', 'VIX|1w']"
-    assert f"6 {everything}" in out.stdout and everything in out.stdout.splitlines()[1]
+    runs, materialized, explained = out.stdout.splitlines()
+    assert runs.startswith("8 ") and materialized == everything and explained == "['SPX|1w', 'VIX|1w']"
     assert (Path(env["TB_DATA_DIR"]) / "history").is_dir()  # instance storage lives under TB_DATA_DIR
 
 
@@ -96,6 +107,7 @@ def test_failing_partition_is_named_with_its_reason_and_exit_code(env, tmp_path)
     assert "column 'close' has 30 zero or negative price(s), first at 2024-01-01" in done.stderr
 
 
+@pytest.mark.cost(50)
 def test_run_config_file_and_bad_arguments(env, tmp_path):
     config = tmp_path / "run.yaml"
     config.write_text("ops:\n  bars:\n    config:\n      policy: fail\n")
@@ -113,16 +125,17 @@ def test_run_config_file_and_bad_arguments(env, tmp_path):
     assert broken.returncode == 2 and "invalid symbol '../etc'" in broken.stderr
 
 
+@pytest.mark.cost(40)
 def test_two_runs_of_different_partitions_at_once_both_succeed(env):
-    # two processes, four runs, one DuckDB file: bars and its check write and read the warehouse
+    # two processes, two runs at once, one DuckDB file: bars and its check write and read the warehouse
     procs = [
         subprocess.Popen([*TB, "run", "--select", "bars", "--partition", p], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
-        for p in ("SPX", "IXIC")
+        for p in ("SPX|1d", "IXIC|1d")
     ]
     outs = [p.communicate(timeout=HANG_GUARD_S) for p in procs]
     for proc, (out, err) in zip(procs, outs):
         assert proc.returncode == 0, out + err
-    assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044]
+    assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 5031]
 
 
 def test_dagster_definitions_validate(env):
@@ -133,6 +146,7 @@ def test_dagster_definitions_validate(env):
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.cost(35)
 def test_plain_dagster_and_dg_work_from_the_project_root_with_nothing_exported(env):
     bare = {k: v for k, v in env.items() if k not in ("DAGSTER_HOME", "TB_DATA_DIR")}
     bin_dir = Path(sys.executable).parent
@@ -150,6 +164,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.cost(30)
 def test_runs_from_the_cli_show_in_the_ui(env):
     assert tb(["run", "--select", "bars", "--partition", "SPX|1w"], env).returncode == 0
     port = free_port()
@@ -196,6 +211,7 @@ def test_fresh_instance_opened_by_four_processes_at_once(env, round_):
         assert proc.returncode == 0 and out.strip() == "0", err[-2000:]
 
 
+@pytest.mark.cost(90)
 def test_killed_tuning_run_resumes_the_same_study(env, tmp_path):
     """Kill `tb run --select best_params` mid-study; the next run keeps the finished trials."""
     import optuna

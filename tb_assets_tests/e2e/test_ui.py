@@ -62,6 +62,7 @@ def children(pid: int) -> list[int]:
     return out
 
 
+@pytest.mark.cost(70)
 def test_materialize_a_partition_in_the_browser_then_tb_dev_stops_cleanly(env, chromium, tmp_path):
     from playwright.sync_api import sync_playwright
 

@@ -13,6 +13,7 @@ from tb_assets.operations.alert_sensor import ALERT_SENSOR
 from tb_assets.operations.automation import AUTOMATION_SENSOR
 from tb_assets.operations.new_data import NEW_DATA_SENSOR
 from tb_assets.resources import BarSourceResource
+from tb_assets.settings import AlertSettings
 from tb_assets_tests.conftest import make_settings
 
 CHAIN = ["bars", "features", "targets", "selected_features", "best_params", "production_model", "shap_report"]
@@ -37,6 +38,9 @@ def test_sensors_are_declared_running_and_automation_can_be_declared_stopped(tmp
     assert on.resolve_sensor_def(AUTOMATION_SENSOR).asset_selection == dg.AssetSelection.all()
     off = build_definitions(make_settings(tmp_path, automation=False))
     assert off.resolve_sensor_def(AUTOMATION_SENSOR).default_status == dg.DefaultSensorStatus.STOPPED
+    assert on.resolve_sensor_def(ALERT_SENSOR).minimum_interval_seconds == 30
+    quick = build_definitions(make_settings(tmp_path, alerts=AlertSettings(interval_s=5)))
+    assert quick.resolve_sensor_def(ALERT_SENSOR).minimum_interval_seconds == 5  # TB_ALERT_INTERVAL
 
 
 def test_a_cron_tick_requests_every_partition_of_the_roots_and_waits_for_checks(tmp_path):

@@ -62,6 +62,7 @@ def test_linear_models_get_exact_linear_shap():
     np.testing.assert_allclose(ours.margin, model.decision_function(X.iloc[200:260]))
 
 
+@pytest.mark.cost(25)
 def test_any_other_model_gets_permutation_shap_that_adds_up():
     X, y = data(400)
     model = KNeighborsClassifier(15).fit(X, y)

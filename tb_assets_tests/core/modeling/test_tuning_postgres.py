@@ -4,11 +4,13 @@ many partitions starting at once on a fresh database."""
 import multiprocessing
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from tb_assets.core.modeling.tuning import PruningRules, open_study, tune
 from tb_assets_tests.core.modeling.test_tuning import data
 
+pytestmark = pytest.mark.xdist_group("postgres")  # one PostgreSQL server (a session fixture) for every test that needs one
 LOOSE = PruningRules(min_auc=0.0, max_brier=1.0, max_auc_cv=10.0)  # parallel trials sample non-deterministically: prune none
 
 
