@@ -240,18 +240,23 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def process_group_alive(pgid: int) -> bool:
-    """Whether any process of the group is alive (zombies count as gone)."""
+def process_table() -> list[tuple[int, str, int, int]]:
+    """(pid, state, parent pid, process group) of every process, from /proc."""
+    table = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
         except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+            continue  # gone meanwhile
+        table.append((int(entry.name), fields[0], int(fields[1]), int(fields[2])))
+    return table
+
+
+def process_group_alive(pgid: int) -> bool:
+    """Whether any process of the group is alive (zombies count as gone)."""
+    return any(group == pgid and state != "Z" for _, state, _, group in process_table())
 
 
 def cmd_bench(args) -> int:

@@ -82,3 +82,20 @@ def test_tb_bench_table_list_and_unknown_names(capsys):
 
     table = format_table([{"name": "x", "seconds": 1.5, "peak_mb": 100.0, "target_seconds": 5.0, "meets_target": True}])
     assert table.splitlines()[2].split() == ["x", "1.500", "100", "<=", "5", "s", "yes"]
+
+
+def test_process_table_and_group_liveness_read_proc():
+    import os
+    import subprocess
+    import sys
+
+    from tb_assets.cli import process_group_alive, process_table
+
+    assert (os.getpid(), "R", os.getppid(), os.getpgrp()) in process_table()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    try:
+        assert process_group_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert not process_group_alive(child.pid)  # reaped: the group is gone

@@ -57,7 +57,7 @@ def collect_alerts(instance: dg.DagsterInstance, check_keys, cursor: dict, notif
     return alerts, {"check": check_cursor.last_id, "pending": check_cursor.pending, "run": last_run}
 
 
-def build_alert_sensor(check_keys, interval_s: int = 30) -> dg.SensorDefinition:
+def build_alert_sensor(check_keys, *, interval_s: int) -> dg.SensorDefinition:
     check_keys = sorted(check_keys, key=lambda k: k.to_user_string())
 
     @dg.sensor(

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from tb_assets.settings import PROJECT_ROOT
 from tb_assets_tests.conftest import minute_bars
 from tb_assets_tests.e2e.processes import HANG_GUARD_S
+from tb_assets_tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 TB = [sys.executable, "-m", "tb_assets.cli"]
@@ -156,12 +156,6 @@ def test_plain_dagster_and_dg_work_from_the_project_root_with_nothing_exported(e
         assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
         if command[1] == "list":
             assert "shap_report" in done.stdout and "tb_alerts" in done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.cost(30)

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tb_assets.cli import process_group_alive
+from tb_assets.cli import process_group_alive, process_table
 from tb_assets_tests.e2e.processes import Process, wait_for
 from tb_assets_tests.servers import free_port
 
@@ -50,16 +50,7 @@ def answers(url: str) -> bool:
 
 
 def children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.append(int(entry.name))
-    return out
+    return [child for child, _, parent, _ in process_table() if parent == pid]
 
 
 @pytest.mark.cost(70)
