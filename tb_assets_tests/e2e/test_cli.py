@@ -217,8 +217,10 @@ def test_killed_tuning_run_resumes_the_same_study(env, tmp_path):
     config = tmp_path / "tune.yaml"
     config.write_text("ops:\n  best_params:\n    config: {n_trials: 500, min_auc: 0.0, max_brier: 1.0, max_auc_cv: 10.0}\n")
     storage = f"sqlite:///{env['TB_DATA_DIR']}/optuna/SYN1/1d.db"
-    proc = subprocess.Popen([*TB, "run", "--select", "best_params", "--config", str(config)], env=env, cwd=PROJECT_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = tmp_path / "tuning.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([*TB, "run", "--select", "best_params", "--config", str(config)], env=env, cwd=PROJECT_ROOT,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     done_before = []
     deadline = time.time() + HANG_GUARD_S
     try:
@@ -231,8 +233,11 @@ def test_killed_tuning_run_resumes_the_same_study(env, tmp_path):
             if sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) >= 3:
                 break
     finally:
-        os.killpg(proc.pid, 9)  # a crash: no cleanup, a trial left RUNNING
+        exited_early = proc.poll() is not None
+        if not exited_early:
+            os.killpg(proc.pid, 9)  # a crash: no cleanup, a trial left RUNNING
         proc.wait(timeout=30)
+    assert not exited_early, f"the tuning run ended before it could be killed ({proc.returncode}):\n{log.read_text()[-4000:]}"
     study = optuna.load_study(study_name="best_params:SYN1:1d", storage=storage)
     done_before = [(t.number, t.params) for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(done_before) >= 3, "the killed run should have finished a few trials"
