@@ -17,7 +17,7 @@ import pandas as pd
 
 from tb_assets.core.artifacts import artifact_dir, read_json, write_atomic, write_json
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.models import DEFAULT_PARAMS
+from tb_assets.core.modeling.params import DEFAULT_PARAMS
 
 
 class MissingArtifact(TbError):

@@ -10,15 +10,21 @@ from __future__ import annotations
 import base64
 import io
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display, ever: runs in daemons, workers and CI
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 THUMBNAIL_MAX_BYTES = 100_000
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend, loaded with the first picture: processes that only
+    load the definitions (code servers, the daemon, `tb`) never pay for it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display, ever: runs in daemons, workers and CI
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def markdown_table(df, max_rows: int = 10, float_format: str = "{:.4g}") -> str:
@@ -36,14 +42,14 @@ def png(fig, dpi: int = 110) -> bytes:
     """The figure as PNG bytes; the figure is closed (no pyplot state leaks between plots)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return buf.getvalue()
 
 
 def thumbnail_markdown(draw, alt: str, max_bytes: int = THUMBNAIL_MAX_BYTES) -> str:
     """`draw(fig)` rendered small, as an inline markdown image under `max_bytes` of PNG."""
     for dpi in (90, 60, 45, 30):
-        fig = plt.figure(figsize=(5.0, 3.0))
+        fig = pyplot().figure(figsize=(5.0, 3.0))
         draw(fig)
         data = png(fig, dpi=dpi)
         if len(data) <= max_bytes:
@@ -120,7 +126,7 @@ def shap_beeswarm_png(values: np.ndarray, X: pd.DataFrame, top: int = 20) -> byt
     import shap
 
     shap.summary_plot(values, X, max_display=top, show=False, plot_size=(9, 0.35 * min(top, X.shape[1]) + 1.5))
-    fig = plt.gcf()
+    fig = pyplot().gcf()
     fig.axes[0].set_title("SHAP values per event (colour: feature value)")
     return png(fig)
 
@@ -128,7 +134,7 @@ def shap_beeswarm_png(values: np.ndarray, X: pd.DataFrame, top: int = 20) -> byt
 def shap_dependence_png(feature: str, values: np.ndarray, X: pd.DataFrame) -> bytes:
     import shap
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig, ax = pyplot().subplots(figsize=(6.5, 4.5))
     shap.dependence_plot(feature, values, X, ax=ax, show=False)
     ax.set_title(f"SHAP dependence: {feature}")
     return png(fig)
@@ -157,6 +163,6 @@ def draw_regime_heatmap(fig, table: pd.DataFrame, top: int = 15) -> None:
 
 
 def figure_png(draw, size=(9.0, 5.0)) -> bytes:
-    fig = plt.figure(figsize=size)
+    fig = pyplot().figure(figsize=size)
     draw(fig)
     return png(fig)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.models import DEFAULT_PARAMS
+from tb_assets.core.modeling.params import DEFAULT_PARAMS
 from tb_assets.records import METADATA_FIELDS, FeatureCatalog, MissingArtifact, ModelCard, Selection, ShapSummary, TunedParams
 
 

@@ -9,11 +9,13 @@ from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
-from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, tune
 from tb_assets.checks.best_params import build_best_params_checks
 from tb_assets.partitions import partition_parts
 from tb_assets.records import Selection, TunedParams
 from tb_assets.resources import ArtifactStore, TuningStorage
+
+# scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
+# definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 
 class TuningConfig(PurgedCVConfig):
@@ -56,6 +58,8 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         """Optuna study per partition (persistent, resumable) over the LightGBM search space, pruning
         hopeless trials fold by fold, on the development events only (selected_features' holdout stays unseen).
         Writes best_params.json, trials_history.csv, param_importance.json."""
+        from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, tune
+
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
         selection = Selection.load(root, symbol, timeframe)

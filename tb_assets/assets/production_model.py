@@ -4,26 +4,27 @@ import pickle
 from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib.metadata import version
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from sklearn.base import clone
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
-from tb_assets.core.modeling.cv import purged_holdout
-from tb_assets.core.modeling.evaluation import Folds, HoldoutScore, cv_metrics, score_holdout
-from tb_assets.core.modeling.metrics import grade_table
-from tb_assets.core.modeling.models import BALANCE_BAND, LightGBMClassifier, class_balance, fit
 from tb_assets.checks.production_model import build_production_model_checks
+from tb_assets.core.modeling.cv import purged_holdout
+from tb_assets.core.modeling.params import BALANCE_BAND
 from tb_assets.partitions import partition_parts
 from tb_assets.records import ModelCard, Selection, TunedParams
 from tb_assets.reporting import draw_deciles, draw_reliability, draw_roc_pr, figure_png, thumbnail_markdown
 from tb_assets.resources import ArtifactStore
+
+# scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
+# definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
+if TYPE_CHECKING:
+    from tb_assets.core.modeling.evaluation import HoldoutScore
 
 HOLDOUT_PLOTTED = ("auc", "aupr", "brier", "precision_at_10", "spread", "n_samples")
 PLOTS = {"holdout_roc_pr.png": draw_roc_pr, "holdout_reliability.png": draw_reliability, "holdout_deciles.png": draw_deciles}
@@ -38,7 +39,7 @@ class ProductionConfig(PurgedCVConfig):
     seed: int = Field(default=0, description="LightGBM seed")
 
 
-def holdout_record(score: HoldoutScore, y: np.ndarray, t0: pd.DatetimeIndex, development: np.ndarray, holdout: np.ndarray) -> dict:
+def holdout_record(score: "HoldoutScore", y: np.ndarray, t0: pd.DatetimeIndex, development: np.ndarray, holdout: np.ndarray) -> dict:
     ts = t0[holdout]
     return {**asdict(score.metrics), "n_samples": len(holdout), "positive_rate": float(y[holdout].mean()),
             "development_samples": len(development), "date_range": [str(ts.min()), str(ts.max())]}
@@ -55,6 +56,13 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         out-of-fold metrics of the same params on purged CV, the untouched holdout's metrics and a SHA-256
         of each file), atomically, plus the holdout's ROC / precision-recall curves, reliability diagram and
         decile bars."""
+        from sklearn.base import clone
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        from tb_assets.core.modeling.evaluation import Folds, cv_metrics, score_holdout
+        from tb_assets.core.modeling.metrics import grade_table
+        from tb_assets.core.modeling.models import LightGBMClassifier, class_balance, fit
+
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
         selection = Selection.load(root, symbol, timeframe)

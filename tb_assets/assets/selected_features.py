@@ -9,10 +9,12 @@ from pydantic import Field
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
 from tb_assets.core.modeling.cv import holdout_start
-from tb_assets.core.modeling.selection import select_features
 from tb_assets.partitions import partition_parts
 from tb_assets.records import Selection
 from tb_assets.resources import ArtifactStore
+
+# scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
+# definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 
 class SelectionConfig(PurgedCVConfig):
@@ -41,6 +43,8 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         """F-test prefilter, then forward selection on purged-CV AUC of a small LightGBM (unweighted), on
         the development events only (before the holdout). Writes selected_features.txt (one name per line)
         and selection.json (the history and the holdout boundary that tuning and the model reuse)."""
+        from tb_assets.core.modeling.selection import select_features
+
         symbol, timeframe = partition_parts(context)
         data = partition_training_data(artifacts, symbol, timeframe, features, targets)
         start = None if config.holdout_pct == 0 else holdout_start(data.t1, config.holdout_pct)

@@ -4,14 +4,11 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 from pydantic import Field
-from sklearn.inspection import permutation_importance
 
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import artifact_root, partition_training_data
 from tb_assets.checks.shap_report import build_shap_report_checks
 from tb_assets.core.modeling.cv import purged_holdout
-from tb_assets.core.modeling.explain import explain, explain_rows, regime_importance, shap_summary
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.partitions import partition_parts
 from tb_assets.records import FeatureCatalog, ModelCard, Selection, ShapSummary
 from tb_assets.reporting import (
@@ -23,6 +20,9 @@ from tb_assets.reporting import (
     thumbnail_markdown,
 )
 from tb_assets.resources import ArtifactStore
+
+# scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
+# definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 RANKING_KEPT = 50  # features whose mean |SHAP| the metadata keeps for the stability check
 
@@ -38,6 +38,8 @@ class ShapConfig(dg.Config):
 
 def holdout_permutation_importance(model, X: pd.DataFrame, y: np.ndarray, n_repeats: int, seed: int, threads: int) -> pd.DataFrame:
     """Holdout AUC drop when each feature is shuffled, mean and std over repeats (scikit-learn's)."""
+    from sklearn.inspection import permutation_importance
+
     result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=n_repeats, random_state=seed, n_jobs=1)
     table = pd.DataFrame({"feature": X.columns, "auc_drop_mean": result.importances_mean, "auc_drop_std": result.importances_std})
     return table.sort_values("auc_drop_mean", ascending=False).reset_index(drop=True)
@@ -54,6 +56,9 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         within each market regime, and the holdout AUC drop when each feature is shuffled (of the model fitted
         on development only, so the holdout stays out of sample). Writes shap_values.parquet, shap_summary.csv,
         regime_importance.csv, permutation_importance.csv and the plots."""
+        from tb_assets.core.modeling.explain import explain, explain_rows, regime_importance, shap_summary
+        from tb_assets.core.modeling.models import LightGBMClassifier
+
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
         card = ModelCard.load(root, symbol, timeframe)

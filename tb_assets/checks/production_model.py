@@ -8,12 +8,12 @@ from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import artifact_root, partition_training_data
 from tb_assets.checks.history import latest_values
 from tb_assets.core.features.matrix import raw_price_columns
-from tb_assets.core.modeling.metrics import grade_table
-from tb_assets.core.modeling.leakage import permuted_label_auc, plausible_ceiling, sentinel_problems
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.partitions import partition_parts
 from tb_assets.records import ModelCard, Selection
 from tb_assets.resources import ArtifactStore
+
+# scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
+# definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 MODEL = dg.AssetKey("production_model")
 
@@ -45,6 +45,8 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
     @dg.asset_check(asset=MODEL, partitions_def=partitions_def,
                     description="Grades each out-of-fold metric against the project's targets (WARN when one is below Acceptable).")
     def production_model_grades(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+        from tb_assets.core.modeling.metrics import grade_table
+
         card = model_card(artifacts, context)
         table = grade_table(card.oof_metrics, card.holdout_metrics)
         grades = dict(zip(table["metric"], table["oof_grade"]))
@@ -89,6 +91,9 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
     def production_model_leakage_sentinels(
         context: dg.AssetCheckExecutionContext, config: SentinelConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.AssetCheckResult:
+        from tb_assets.core.modeling.leakage import permuted_label_auc, plausible_ceiling, sentinel_problems
+        from tb_assets.core.modeling.models import LightGBMClassifier
+
         symbol, timeframe = partition_parts(context)
         card = model_card(artifacts, context)
         data = partition_training_data(artifacts, symbol, timeframe, features, targets, card.features)

@@ -8,11 +8,12 @@ from pydantic import Field
 from tb_assets.assets.modeling import artifact_root
 from tb_assets.checks.history import latest_values
 from tb_assets.core.features.matrix import raw_price_columns
-from tb_assets.core.modeling.explain import ranking_stability
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.partitions import partition_parts
 from tb_assets.records import ModelCard, ShapSummary
 from tb_assets.resources import ArtifactStore
+
+# scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
+# definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 REPORT = dg.AssetKey("shap_report")
 ADDITIVITY_TOLERANCE = 1e-6
@@ -35,6 +36,8 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
                     description=f"Additivity: on every explained row the contributions plus the base value equal the margin, "
                     f"and the margin is the stored production model's raw score on that row (within {ADDITIVITY_TOLERANCE:g}).")
     def shap_additivity(context: dg.AssetCheckExecutionContext, features: pd.DataFrame, artifacts: ArtifactStore) -> dg.AssetCheckResult:
+        from tb_assets.core.modeling.models import LightGBMClassifier
+
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
         values = ShapSummary.values(root, symbol, timeframe)
@@ -71,6 +74,8 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
                     description="The ranking by mean |SHAP| is stable against the previous report of this partition: top-10 "
                     "overlap and Spearman correlation above configurable bounds (WARN).")
     def shap_ranking_stable(context: dg.AssetCheckExecutionContext, config: StabilityConfig) -> dg.AssetCheckResult:
+        from tb_assets.core.modeling.explain import ranking_stability
+
         rankings = latest_values(context, REPORT, "mean_abs_shap")
         if len(rankings) < 2:
             return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first report"})

@@ -12,9 +12,13 @@ prefix gives the same values: the no-look-ahead check relies on that.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-from sklearn.mixture import GaussianMixture
+
+if TYPE_CHECKING:
+    from sklearn.mixture import GaussianMixture
 
 VIX_MIN_HISTORY = 60
 GMM_MIN_HISTORY = 180
@@ -53,6 +57,10 @@ def regime_gmm(
     seed: int = 0,
 ) -> np.ndarray:
     """Regime label per bar from mixtures fitted on rows <= the last checkpoint <= that bar."""
+    # scikit-learn loads here, not with the module: loading the Dagster definitions stays light
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
+
     x = np.column_stack([np.asarray(returns, "float64"), np.asarray(volatility, "float64")])
     n = len(x)
     out = np.full(n, np.nan)
@@ -68,23 +76,26 @@ def regime_gmm(
     sd[sd == 0] = 1.0
     z = (x - mu) / sd
     previous: GaussianMixture | None = None
-    for c in range(first, n, refit_every):
-        rows = valid_pos[valid_pos <= c]
-        if len(rows) > max_fit_points:  # an even, deterministic thinning of the expanding window
-            rows = rows[np.linspace(0, len(rows) - 1, max_fit_points).round().astype(np.int64)]
-        warm = {}
-        if previous is not None:
-            warm = dict(weights_init=previous.weights_, means_init=previous.means_, precisions_init=previous.precisions_)
-        gm = GaussianMixture(
-            GMM_COMPONENTS, covariance_type="full", random_state=seed, max_iter=200, reg_covar=1e-6,
-            init_params="k-means++", **warm,
-        )
-        gm.fit(z[rows])
-        previous = gm
-        rank = np.empty(GMM_COMPONENTS)
-        rank[np.argsort(gm.means_[:, 1])] = np.arange(GMM_COMPONENTS)  # order by volatility
-        block = np.arange(c, min(c + refit_every, n))
-        block = block[valid[block]]
-        if len(block):
-            out[block] = rank[gm.predict(z[block])]
+    # 2-dimensional mixtures: BLAS threads only spin on them (twice the CPU for the same wall time
+    # alone, far worse beside another run), so one thread; partitions run side by side instead
+    with threadpool_limits(limits=1, user_api="blas"):
+        for c in range(first, n, refit_every):
+            rows = valid_pos[valid_pos <= c]
+            if len(rows) > max_fit_points:  # an even, deterministic thinning of the expanding window
+                rows = rows[np.linspace(0, len(rows) - 1, max_fit_points).round().astype(np.int64)]
+            warm = {}
+            if previous is not None:
+                warm = dict(weights_init=previous.weights_, means_init=previous.means_, precisions_init=previous.precisions_)
+            gm = GaussianMixture(
+                GMM_COMPONENTS, covariance_type="full", random_state=seed, max_iter=200, reg_covar=1e-6,
+                init_params="k-means++", **warm,
+            )
+            gm.fit(z[rows])
+            previous = gm
+            rank = np.empty(GMM_COMPONENTS)
+            rank[np.argsort(gm.means_[:, 1])] = np.arange(GMM_COMPONENTS)  # order by volatility
+            block = np.arange(c, min(c + refit_every, n))
+            block = block[valid[block]]
+            if len(block):
+                out[block] = rank[gm.predict(z[block])]
     return out

@@ -18,19 +18,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from tb_assets.core.errors import TbError
 from tb_assets.core.labels.weights import scale_pos_weight
+from tb_assets.core.modeling.params import BALANCE_BAND, DEFAULT_PARAMS
 
-# Documented defaults when best_params found nothing (a moderate, regularised model).
-DEFAULT_PARAMS = dict(
-    max_depth=5, num_leaves=31, min_child_samples=50, learning_rate=0.05, n_estimators=300,
-    reg_alpha=0.01, reg_lambda=1.0, subsample=0.8, colsample_bytree=0.8,
-)
-# Small and fast: feature selection compares feature sets, it does not tune the model.
-SELECTION_PARAMS = dict(
-    max_depth=4, num_leaves=15, min_child_samples=20, learning_rate=0.1, n_estimators=60,
-    reg_alpha=0.0, reg_lambda=0.0, subsample=0.8, colsample_bytree=1.0,
-)
 DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
-BALANCE_BAND = (0.4, 0.6)  # 'auto' balancing applies when the positive rate is outside this
 
 
 class Estimator(Protocol):

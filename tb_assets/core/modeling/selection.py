@@ -3,7 +3,7 @@
 1. Prefilter: a univariate F-test of each standardised, mean-imputed feature against the label;
    features with p above the threshold go (if all would go, the single best stays).
 2. Sequential forward selection: add the candidate that raises the mean purged-CV AUC of a small
-   LightGBM (`models.SELECTION_PARAMS`, scored by the one engine in `evaluation`) the most, only
+   LightGBM (`params.SELECTION_PARAMS`, scored by the one engine in `evaluation`) the most, only
    if it gains more than `epsilon`; stop when nothing does.
 """
 
@@ -18,7 +18,8 @@ from joblib import Parallel, delayed
 from sklearn.feature_selection import f_classif
 
 from tb_assets.core.modeling.evaluation import Folds, auc_score, score_folds
-from tb_assets.core.modeling.models import SELECTION_PARAMS, LightGBMClassifier
+from tb_assets.core.modeling.models import LightGBMClassifier
+from tb_assets.core.modeling.params import SELECTION_PARAMS
 
 
 def standardise(X: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,8 @@ from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.cv import PurgedKFold
 from tb_assets.core.modeling.evaluation import Folds, auc_score, cv_metrics, score_folds, score_holdout
 from tb_assets.core.modeling.metrics import fold_metrics
-from tb_assets.core.modeling.models import DEFAULT_PARAMS, LightGBMClassifier
+from tb_assets.core.modeling.models import LightGBMClassifier
+from tb_assets.core.modeling.params import DEFAULT_PARAMS
 
 
 def problem(n=1000, seed=0):

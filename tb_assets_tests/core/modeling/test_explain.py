@@ -17,7 +17,8 @@ from tb_assets.core.modeling.explain import (
     regime_importance,
     shap_summary,
 )
-from tb_assets.core.modeling.models import DEFAULT_PARAMS, LightGBMClassifier
+from tb_assets.core.modeling.models import LightGBMClassifier
+from tb_assets.core.modeling.params import DEFAULT_PARAMS
 
 
 def data(n=800, seed=0):

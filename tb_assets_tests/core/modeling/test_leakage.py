@@ -6,7 +6,8 @@ import pandas as pd
 from tb_assets.core.modeling.cv import PurgedKFold
 from tb_assets.core.modeling.evaluation import Folds, cv_metrics
 from tb_assets.core.modeling.leakage import permuted_label_auc, plausible_ceiling, sentinel_problems
-from tb_assets.core.modeling.models import DEFAULT_PARAMS, LightGBMClassifier
+from tb_assets.core.modeling.models import LightGBMClassifier
+from tb_assets.core.modeling.params import DEFAULT_PARAMS
 
 
 def test_permuted_labels_score_a_coin_where_the_real_ones_do_not():

@@ -8,15 +8,8 @@ import pytest
 from sklearn.base import clone
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.models import (
-    DEFAULT_PARAMS,
-    SELECTION_PARAMS,
-    LightGBMClassifier,
-    bin_rows,
-    class_balance,
-    fit,
-    lgb_params,
-)
+from tb_assets.core.modeling.models import LightGBMClassifier, bin_rows, class_balance, fit, lgb_params
+from tb_assets.core.modeling.params import DEFAULT_PARAMS, SELECTION_PARAMS
 
 
 def data(n=1200, seed=0):

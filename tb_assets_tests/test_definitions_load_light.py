@@ -1,0 +1,27 @@
+"""Loading the Dagster definitions stays light: every code server, the daemon's workspace reload
+(Dagster restarts its code server every minute) and each `tb` command pay for it, while only a run
+that executes a modeling step needs scikit-learn, LightGBM, Optuna, SHAP or matplotlib."""
+
+import json
+import subprocess
+import sys
+
+from tb_assets.settings import PROJECT_ROOT
+
+HEAVY = ("sklearn", "lightgbm", "optuna", "shap", "matplotlib", "xgboost")
+
+PROBE = """
+import json, sys
+import tb_assets.definitions as d
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy})
+print(json.dumps({{"heavy": heavy, "assets": len(list(d.defs.resolve_all_asset_keys()))}}))
+"""
+
+
+def test_loading_the_definitions_imports_no_modeling_library():
+    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=repr(set(HEAVY)))], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded["assets"] == 7  # the whole chain was defined ...
+    assert loaded["heavy"] == [], f"imported while loading the definitions: {loaded['heavy'][:10]}"  # ... without them
