@@ -107,3 +107,11 @@ def pytest_xdist_node_collection_finished(node, ids):
     if node.config.option.dist == "loadgroup" and not any("@" in nodeid for nodeid in ids):
         raise pytest.UsageError("pytest-xdist's xdist_group is ignored by this pytest: keep pytest below 9.2 "
                                 "until pytest-dev/pytest-xdist#1386 is fixed")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: one worker more than cores. The end-to-end tests spend part of their time waiting
+    for a daemon's tick, a cron minute or a server; a spare worker runs short tests meanwhile
+    (measured on 2 cores: 13 min 40 s with 2 workers, 12 min 12 s with 3)."""
+    return len(os.sched_getaffinity(0)) + 1
