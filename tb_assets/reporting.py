@@ -125,7 +125,9 @@ def draw_shap_bar(fig, summary: pd.DataFrame, top: int = 20) -> None:
 def shap_beeswarm_png(values: np.ndarray, X: pd.DataFrame, top: int = 20) -> bytes:
     import shap
 
-    shap.summary_plot(values, X, max_display=top, show=False, plot_size=(9, 0.35 * min(top, X.shape[1]) + 1.5))
+    # its own seeded generator: the jitter is the same on every run, whatever else seeded NumPy's global RNG
+    shap.summary_plot(values, X, max_display=top, show=False, plot_size=(9, 0.35 * min(top, X.shape[1]) + 1.5),
+                      rng=np.random.default_rng(0))
     fig = pyplot().gcf()
     fig.axes[0].set_title("SHAP values per event (colour: feature value)")
     return png(fig)
