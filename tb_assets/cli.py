@@ -195,6 +195,11 @@ def cmd_dev(args) -> int:
     from tb_assets.settings import PROJECT_ROOT, apply_default_environment
 
     apply_default_environment()
+    from tb_assets.instance import open_instance
+    from tb_assets.operations.dead_runs import report_dead_runs
+
+    with open_instance() as instance:
+        report_dead_runs(instance, "tb dev")
     # the interpreter running `tb` has dagster installed, activated venv or not
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), *args.dagster_args]
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} TB_DATA_DIR={os.environ['TB_DATA_DIR']}", flush=True)
@@ -366,10 +371,12 @@ def cmd_run(args) -> int:
         run_config.setdefault("loggers", {}).setdefault("console", {"config": {"log_level": "WARNING"}})
 
     from tb_assets.instance import open_instance
+    from tb_assets.operations.dead_runs import HOST_TAG, report_dead_runs, this_host
     from tb_assets.operations.launch import run_partitions
 
     what = ", ".join(n.to_user_string() for n in selection) if selection else "all assets"
     with open_instance() as instance:
+        report_dead_runs(instance, "tb run")
         concurrency = args.jobs or instance.get_concurrency_config().run_queue_config.max_concurrent_runs or 1
         print(
             f"tb run: {what} for {len(keys)} partition(s), {concurrency} at a time; instance {os.environ['DAGSTER_HOME']}, "
@@ -392,7 +399,7 @@ def cmd_run(args) -> int:
                   flush=True)
 
         outcomes = run_partitions(instance, job, keys, selection, run_config, concurrency=concurrency,
-                                  tags={"tb/launched_by": "tb run"}, log_dir=log_dir, on_event=on_event, on_done=on_done)
+                                  tags={"tb/launched_by": "tb run", HOST_TAG: this_host()}, log_dir=log_dir, on_event=on_event, on_done=on_done)
 
     print()
     print(format_summary(outcomes))

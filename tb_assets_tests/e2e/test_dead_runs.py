@@ -1,0 +1,74 @@
+"""A run whose process was killed never wedges the project: the next `tb run` finds it, marks it
+failed with the reason and frees the `duckdb` pool slot it held (issue 11, point 1)."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import dagster as dg
+import psutil
+import pytest
+import sqlalchemy
+
+from tb_assets.operations.dead_runs import fail_dead_runs, worker_alive, worker_pid
+from tb_assets.settings import PROJECT_ROOT
+from tb_assets_tests.e2e.processes import HANG_GUARD_S, wait_for
+
+TB = [sys.executable, "-m", "tb_assets.cli"]
+
+
+def test_a_worker_is_alive_only_while_its_own_process_runs():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = psutil.Process(proc.pid).create_time()
+        assert worker_alive(proc.pid, recorded_at=started + 1)
+        # the run recorded this pid before the process existed: a reused pid, not the run's worker
+        assert not worker_alive(proc.pid, recorded_at=started - 60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not worker_alive(proc.pid, recorded_at=started + 1)
+
+
+def claimed_duckdb_slot(instance: dg.DagsterInstance) -> str | None:
+    try:
+        slots = instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots
+    except sqlalchemy.exc.OperationalError:  # the run is writing this very moment: look again
+        return None
+    return slots[0].run_id if slots else None
+
+
+@pytest.mark.e2e
+@pytest.mark.cost(45)
+def test_a_run_killed_while_holding_the_duckdb_slot_does_not_block_the_next_run(dagster_home, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
+    env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
+               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="4000", TB_CONTEXT_SYMBOLS="none")
+    log = tmp_path / "killed.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen([*TB, "run", "--select", "bars,features,targets"], env=env, cwd=PROJECT_ROOT, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+    instance = dg.DagsterInstance.get()
+    try:
+        holder = wait_for(lambda: claimed_duckdb_slot(instance) or first.poll() is not None, "a step holding the duckdb slot",
+                          poll_s=0.05)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the terminal died: tb run and its run worker, no cleanup
+        first.wait()
+    assert isinstance(holder, str), f"the run ended before a step took the slot:\n{log.read_text()[-3000:]}"
+    pid, _ = worker_pid(instance, holder)
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, "the worker to die")
+    assert instance.get_run_by_id(holder).status == dg.DagsterRunStatus.STARTED  # what wedged every later run
+
+    second = subprocess.run([*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=HANG_GUARD_S)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert (f"tb run: run {holder} (SYN1|1d): its worker process {pid} is gone (killed or crashed) while the run was "
+            "STARTED; marked failed, freed its slot(s) in pool duckdb") in second.stderr
+    killed = instance.get_run_by_id(holder)
+    assert killed.status == dg.DagsterRunStatus.FAILURE
+    failure = instance.all_logs(holder, of_type=dg.DagsterEventType.RUN_FAILURE)[-1].dagster_event.message
+    assert f"worker process {pid} is gone" in failure
+    assert claimed_duckdb_slot(instance) is None
+    assert fail_dead_runs(instance) == []  # judged once: nothing left to fail
