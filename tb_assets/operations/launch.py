@@ -24,9 +24,11 @@ from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import serialize_value
 
 from tb_assets.operations.runs import failed_blocking_checks, first_line, step_failure_reason, stored_run_events
+from tb_assets.operations.stranded_steps import StrandedSteps
 from tb_assets.settings import PROJECT_ROOT
 
 LOCATION = "tb_assets"  # workspace.yaml's location_name
+STRANDED_LOOK_S = 5.0  # how often a waiting run's pool is checked for a step stranded beside a free slot
 REPOSITORY = "__repository__"  # the repository Dagster makes of a Definitions object
 DEFS_MODULE, DEFS_ATTRIBUTE = "tb_assets.definitions", "defs"
 
@@ -209,11 +211,17 @@ class _Runner:
     active: dict[str, _Active] = field(default_factory=dict)
 
     def drive(self, waiting: list[str], concurrency: int) -> None:
+        stranded, next_look = StrandedSteps(self.instance), time.monotonic() + STRANDED_LOOK_S
         while waiting or self.active:
             while waiting and len(self.active) < concurrency:
                 self.start(waiting.pop(0))
             for key in list(self.active):
                 self.poll(key)
+            if time.monotonic() >= next_look:
+                for pool, run_id, step in stranded.look():
+                    print(f"tb run: step {step} of run {run_id} waited beside a free {pool} pool slot (a Dagster race): "
+                          "handed it the slot", file=sys.stderr, flush=True)
+                next_look = time.monotonic() + STRANDED_LOOK_S
             time.sleep(0.5)
 
     def finish(self, outcome: PartitionOutcome) -> None:
@@ -245,6 +253,7 @@ class _Runner:
         if stored is not None and not stored.is_finished:  # the worker died before recording an end
             where = f"; its output: {self.log_dir / (a.run.run_id + '.log')}" if self.log_dir is not None else ""
             self.instance.report_run_failed(stored, f"run worker exited with code {a.proc.returncode}{where}")
+            self.instance.event_log_storage.free_concurrency_slots_for_run(a.run.run_id)  # no slot outlives its run
         del self.active[key]
         self.finish(outcome_of(self.instance, key, a.run.run_id, time.monotonic() - a.started))
 

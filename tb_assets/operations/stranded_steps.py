@@ -1,0 +1,51 @@
+"""Steps left waiting beside a free pool slot: handed the slot.
+
+Dagster's SQL storage gives a waiting step a pool slot at two moments only: when the step
+registers and sees a free slot, or when another step frees its slot and finds the waiting one.
+A step that registers in between (it saw the slot taken; the holder freed it before the step's
+row was written) waits forever beside a free slot, and its run worker spins a core meanwhile
+(`interval_to_next_pending_claim_check` returns min(0, ...), so it never sleeps). Seen in our own
+test suite: a 6-partition `tb run --select bars` whose last run never finished, its `bars` step
+pending, the `duckdb` slot free.
+
+A step counts as stranded when it is still unassigned while its pool has a free slot on two
+looks in a row; a normal hand-over takes milliseconds, so it is never mistaken for one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+
+def stranded_now(instance: dg.DagsterInstance) -> set[tuple[str, str, str]]:
+    """(pool, run id, step key) of unassigned steps that a free slot of their pool could take."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return set()
+    found = set()
+    for pool in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        waiting = sorted((p for p in info.pending_steps if p.assigned_timestamp is None),
+                         key=lambda p: (-p.priority, p.enqueued_timestamp))
+        free = info.slot_count - sum(p.assigned_timestamp is not None for p in info.pending_steps)
+        found |= {(pool, p.run_id, p.step_key) for p in waiting[: max(0, free)]}
+    return found
+
+
+@dataclass
+class StrandedSteps:
+    """Looks now and then; hands a free slot to a step found stranded on two looks in a row."""
+
+    instance: dg.DagsterInstance
+    seen: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def look(self) -> list[tuple[str, str, str]]:
+        now = stranded_now(self.instance)
+        stuck = sorted(now & self.seen)
+        for pool, _, _ in stuck:
+            # the storage's own hand-over: the oldest, highest-priority waiting step of the pool
+            self.instance.event_log_storage.assign_pending_steps([pool])
+        self.seen = now - set(stuck)
+        return stuck

@@ -1,0 +1,34 @@
+"""A step left waiting beside a free pool slot (Dagster's claim race) gets the slot; a step
+waiting for a slot that another step holds does not."""
+
+import dagster as dg
+
+from tb_assets.operations.stranded_steps import StrandedSteps, stranded_now
+
+
+def claimed(storage, run_id: str) -> bool:
+    return storage.claim_concurrency_slot("duckdb", run_id, "bars").is_claimed
+
+
+def test_a_step_stranded_beside_a_free_slot_gets_it_and_a_fair_wait_is_left_alone(dagster_home):
+    instance = dg.DagsterInstance.get()
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("duckdb", 1)
+    assert claimed(storage, "run-a")
+    assert not claimed(storage, "run-b")  # a fair wait: run-a holds the only slot
+    looks = StrandedSteps(instance)
+    assert looks.look() == [] and looks.look() == [] and stranded_now(instance) == set()
+
+    # the race: run-c saw the slot taken, run-a freed it, and only then was run-c's wait written
+    storage.free_concurrency_slot_for_step("run-a", "bars")  # hands the slot to run-b, as it should
+    assert claimed(storage, "run-b")
+    storage.free_concurrency_slot_for_step("run-b", "bars")
+    storage.add_pending_step(concurrency_key="duckdb", run_id="run-c", step_key="bars", priority=0, should_assign=False)
+    assert not claimed(storage, "run-c")  # stranded: the slot is free and nobody will hand it over
+    assert stranded_now(instance) == {("duckdb", "run-c", "bars")}
+
+    looks = StrandedSteps(instance)
+    assert looks.look() == []  # once could be a hand-over in progress
+    assert looks.look() == [("duckdb", "run-c", "bars")]
+    assert claimed(storage, "run-c")
+    assert stranded_now(instance) == set() and looks.look() == []
