@@ -14,6 +14,7 @@ Only runs of this machine are judged: those of a SQLite instance (local by const
 from __future__ import annotations
 
 import socket
+import sys
 from dataclasses import dataclass
 
 import dagster as dg
@@ -96,7 +97,5 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
 
 def report_dead_runs(instance: dg.DagsterInstance, command: str) -> None:
     """What `tb run` and `tb dev` do first: no run killed earlier may block this one."""
-    import sys
-
     for dead in fail_dead_runs(instance):
         print(f"{command}: {dead.message}", file=sys.stderr, flush=True)
