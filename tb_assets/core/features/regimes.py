@@ -12,13 +12,8 @@ prefix gives the same values: the no-look-ahead check relies on that.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
-
-if TYPE_CHECKING:
-    from sklearn.mixture import GaussianMixture
 
 VIX_MIN_HISTORY = 60
 GMM_MIN_HISTORY = 180
