@@ -210,6 +210,8 @@ def test_killed_tuning_run_resumes_the_same_study(env, tmp_path):
     """Kill `tb run --select best_params` mid-study; the next run keeps the finished trials."""
     import optuna
 
+    from tb_assets.core.modeling.tuning import rdb_storage  # takes the lock the run takes while creating the tables
+
     env.update(TB_SOURCE="synthetic", TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="1500",
                TB_SYNTHETIC_SIGNAL="0.3", TB_CONTEXT_SYMBOLS="none")
     upstream = tb(["run", "--select", "bars,features,targets,selected_features"], env)
@@ -227,7 +229,7 @@ def test_killed_tuning_run_resumes_the_same_study(env, tmp_path):
         while time.time() < deadline and proc.poll() is None:
             time.sleep(1)
             try:
-                study = optuna.load_study(study_name="best_params:SYN1:1d", storage=storage)
+                study = optuna.load_study(study_name="best_params:SYN1:1d", storage=rdb_storage(storage))
             except (KeyError, Exception):  # the study or the file does not exist yet
                 continue
             if sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) >= 3:
@@ -238,7 +240,7 @@ def test_killed_tuning_run_resumes_the_same_study(env, tmp_path):
             os.killpg(proc.pid, 9)  # a crash: no cleanup, a trial left RUNNING
         proc.wait(timeout=30)
     assert not exited_early, f"the tuning run ended before it could be killed ({proc.returncode}):\n{log.read_text()[-4000:]}"
-    study = optuna.load_study(study_name="best_params:SYN1:1d", storage=storage)
+    study = optuna.load_study(study_name="best_params:SYN1:1d", storage=rdb_storage(storage))
     done_before = [(t.number, t.params) for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(done_before) >= 3, "the killed run should have finished a few trials"
     assert len(done_before) < 500
@@ -246,7 +248,7 @@ def test_killed_tuning_run_resumes_the_same_study(env, tmp_path):
     config.write_text(f"ops:\n  best_params:\n    config: {{n_trials: {len(done_before) + 2}, min_auc: 0.0, max_brier: 1.0, max_auc_cv: 10.0}}\n")
     resumed = tb(["run", "--select", "best_params", "--config", str(config)], env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    study = optuna.load_study(study_name="best_params:SYN1:1d", storage=storage)
+    study = optuna.load_study(study_name="best_params:SYN1:1d", storage=rdb_storage(storage))
     complete = [(t.number, t.params) for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert complete[: len(done_before)] == done_before  # the same study: earlier trials kept as they were
     assert len(complete) == len(done_before) + 2

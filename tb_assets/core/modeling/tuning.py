@@ -9,6 +9,7 @@ resumed after a crash or a re-run: finished trials are kept, a trial left runnin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections import Counter
@@ -18,6 +19,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import sqlalchemy
+from filelock import FileLock
 from optuna.trial import TrialState
 
 from tb_assets.core.errors import TbError
@@ -121,11 +123,14 @@ SCHEMA_LOCK = 0x74625F6F  # PostgreSQL advisory lock id guarding Optuna's table 
 
 
 def rdb_storage(url: str) -> optuna.storages.RDBStorage:
-    """Optuna's storage at `url`. Optuna creates its tables on first use; several partitions
-    starting on a fresh PostgreSQL at once collide while doing so (duplicate key in pg_type), so
-    there the first use is serialised by an advisory lock."""
+    """Optuna's storage at `url`. Optuna creates its tables on first use, and processes doing so
+    at once on a fresh database collide ("table studies already exists", "UNIQUE constraint failed:
+    alembic_version" on SQLite; duplicate key in pg_type on PostgreSQL). So the first use is
+    serialised: by a lock file beside a SQLite database, by an advisory lock on PostgreSQL."""
     if url.startswith("sqlite"):
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+        database = sqlalchemy.engine.make_url(url).database
+        with FileLock(f"{database}.lock", timeout=300) if database and database != ":memory:" else contextlib.nullcontext():
+            return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
     if not url.startswith("postgresql"):
         return optuna.storages.RDBStorage(url)
     engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)

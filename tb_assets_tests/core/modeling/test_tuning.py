@@ -1,5 +1,6 @@
 """Tuning: pruning rules, the all-pruned message, resuming a study, atomic artifacts."""
 
+import multiprocessing
 import os
 
 import numpy as np
@@ -98,3 +99,24 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatc
     write_atomic(target, b"version 2")
     kept = [p for p in tmp_path.iterdir() if p.name != "model.txt"]
     assert target.read_bytes() == b"version 2" and len(kept) == 1 and kept[0].read_bytes() == b"version 1"
+
+
+def open_one(args):
+    url, name = args
+    try:
+        open_study(url, name, resume=True, seed=0)
+        return "ok"
+    except Exception as exc:  # reported, so the assertion shows what went wrong
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+
+def test_partitions_starting_together_on_a_fresh_sqlite_file(tmp_path):
+    """Partitions sharing one SQLite file (TB_OPTUNA_STORAGE), or a run and a reader of the same
+    partition, create Optuna's tables at once on first use: "table studies already exists",
+    "UNIQUE constraint failed: alembic_version" (9 of 10 rounds of 4 failed before the lock file)."""
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        for round_ in range(3):
+            url = storage_url(tmp_path / f"fresh{round_}.db")
+            outcomes = pool.map(open_one, [(url, f"best_params:SYM{i}:1d") for i in range(4)])
+            assert outcomes == ["ok"] * 4, outcomes
+            assert len(optuna.get_all_study_names(url)) == 4

@@ -8,7 +8,7 @@ import pytest
 from optuna.trial import TrialState
 
 from tb_assets.core.modeling.tuning import PruningRules, open_study, tune
-from tb_assets_tests.core.modeling.test_tuning import data
+from tb_assets_tests.core.modeling.test_tuning import data, open_one
 
 pytestmark = pytest.mark.xdist_group("postgres")  # one PostgreSQL server (a session fixture) for every test that needs one
 LOOSE = PruningRules(min_auc=0.0, max_brier=1.0, max_auc_cv=10.0)  # parallel trials sample non-deterministically: prune none
@@ -26,15 +26,6 @@ def test_study_on_postgres_runs_trials_in_parallel_and_resumes(postgres):
     assert sorted((t.number, tuple(sorted(t.params.items()))) for t in trials if t.number < 4) == before
     # what a second machine sees: the same study, from the server
     assert len(optuna.load_study(study_name="best_params:SYN1:1d", storage=url).trials) == 6
-
-
-def open_one(args):
-    url, name = args
-    try:
-        open_study(url, name, resume=True, seed=0)
-        return "ok"
-    except Exception as exc:  # reported, so the assertion shows what went wrong
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 
 def test_partitions_starting_together_on_a_fresh_postgres(postgres):
