@@ -168,6 +168,12 @@ def _selection_options(command: argparse.ArgumentParser) -> None:
         type=Path,
         help="Dagster run config applied to every run, e.g. {ops: {bars: {config: {policy: fail}}}}",
     )
+    command.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="store new bars even when they would drop most of a partition's stored bars (the shrink guard; "
+        "same as {ops: {bars: {config: {allow_shrink: true}}}})",
+    )
 
 
 def _load_defs():
@@ -345,6 +351,9 @@ def resolve_request(args, defs, command: str) -> Request:
             raise UsageError(f"tb {command}: cannot read {args.config}: {exc}") from None
         if not isinstance(run_config, dict):
             raise UsageError(f"tb {command}: {args.config} must hold a mapping (Dagster run config)")
+    if getattr(args, "allow_shrink", False):
+        bars_config = run_config.setdefault("ops", {}).setdefault("bars", {}).setdefault("config", {})
+        bars_config["allow_shrink"] = True
     return Request(assets, keys, run_config)
 
 
@@ -503,6 +512,13 @@ def cmd_alerts(args) -> int:
     return 0
 
 
+SUMMARY_CELL = 90  # the table stays readable; the full messages follow it
+
+
+def _cell(text: str) -> str:
+    return text if len(text) <= SUMMARY_CELL else text[: SUMMARY_CELL - 1] + "…"
+
+
 def format_summary(outcomes) -> str:
     """One row per partition: ERROR (a failed run or ERROR check) apart from WARN findings."""
     header = ("partition", "status", "assets", "checks", "bars rows", "seconds", "ERROR", "WARN findings")
@@ -514,8 +530,8 @@ def format_summary(outcomes) -> str:
             f"{o.checks_passed}/{o.checks_total}",
             "" if o.rows is None else f"{o.rows:,}",
             f"{o.seconds:.1f}",
-            "; ".join(o.errors) or "-",
-            "; ".join(o.findings) or "-",
+            _cell("; ".join(o.errors) or "-"),
+            _cell("; ".join(o.findings) or "-"),
         )
         for o in outcomes
     ]

@@ -18,7 +18,7 @@ from tb_assets.operations.automation import build_automation_sensor, with_refres
 from tb_assets.operations.new_data import build_new_data_sensor
 from tb_assets.operations.notifier import AlertNotifier
 from tb_assets.partitions import build_partitions
-from tb_assets.resources import ArtifactStore, BarSourceResource, TuningStorage, WarehouseIOManager
+from tb_assets.resources import ArtifactStore, BarSourceResource, TuningStorage, Warehouse, WarehouseIOManager
 from tb_assets.settings import Settings, load_settings
 
 PIPELINE_JOB = "tb_pipeline"
@@ -56,6 +56,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             "bar_source": BarSourceResource.from_settings(settings),
             WAREHOUSE_IO: WarehouseIOManager(database=str(settings.warehouse_path), schema="main"),
+            "warehouse": Warehouse(database=str(settings.warehouse_path), schema_name="main"),
             "artifacts": ArtifactStore(root=str(settings.artifacts_dir)),
             "tuning_storage": TuningStorage(root=str(settings.optuna_dir), storage_url=settings.optuna_storage),
             "notifier": AlertNotifier.from_settings(settings),

@@ -17,7 +17,7 @@ from tb_assets.core.data.bars import prepare_bars
 from tb_assets.core.data.symbols import validate_symbol
 from tb_assets.core.errors import TbError
 from tb_assets.settings import Settings
-from tb_assets.sources import BarSource, make_source
+from tb_assets.sources import BarSource, RawBars, make_source
 
 
 class BarSourceResource(dg.ConfigurableResource):
@@ -27,6 +27,10 @@ class BarSourceResource(dg.ConfigurableResource):
     raw_dir: str | None = Field(default=None, description="Input folder for parquet/csv (TB_RAW_DIR)")
     timezone: str = Field(
         default="UTC", description="Time zone of naive timestamps in the input, e.g. America/New_York (TB_SOURCE_TZ)"
+    )
+    date_order: str = Field(
+        default="auto",
+        description="How to read dates like 03/04/2024: auto (decided from the file), dmy or mdy (TB_DATE_ORDER)",
     )
     synthetic_freq: str = Field(default="1d", description="Bar size of synthetic data (TB_SYNTHETIC_FREQ)")
     synthetic_bars: int = Field(default=5000, description="Bars per synthetic symbol (TB_SYNTHETIC_BARS)")
@@ -44,6 +48,7 @@ class BarSourceResource(dg.ConfigurableResource):
             kind=settings.source,
             raw_dir=settings.raw_dir,
             timezone=settings.source_tz,
+            date_order=settings.date_order,
             synthetic_freq=settings.synthetic_freq,
             synthetic_bars=settings.synthetic_bars,
             synthetic_seed=settings.synthetic_seed,
@@ -64,10 +69,15 @@ class BarSourceResource(dg.ConfigurableResource):
     def prepared_bars(self, symbol: str, timeframe: str, policy: str = "repair") -> pd.DataFrame:
         """A symbol's validated bars at `timeframe`, straight from the source (context symbols)."""
         raw = self.source().load(symbol)
-        bars, _, _ = prepare_bars(
-            raw.frame, symbol=symbol, origin=raw.origin, timeframe=timeframe, policy=policy, tz=self.timezone
-        )
+        bars, _, _ = self.prepare(raw, timeframe, policy)
         return bars
+
+    def prepare(self, raw: RawBars, timeframe: str, policy: str = "repair", **rules):
+        """prepare_bars with this source's time zone and date order: (bars, report, source bar size)."""
+        return prepare_bars(
+            raw.frame, symbol=raw.symbol, origin=raw.origin, timeframe=timeframe, policy=policy, tz=self.timezone,
+            date_order=self.date_order, **rules,
+        )
 
     def context_bars(
         self, symbols: list[str], primary: str, timeframe: str, policy: str = "repair"
@@ -196,6 +206,34 @@ class _PandasByNameHandler(DuckDBPandasTypeHandler):
             if isinstance(df[col].dtype, pd.DatetimeTZDtype):
                 df[col] = df[col].dt.tz_convert("UTC")
         return df
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Read access to what the warehouse IO manager stored (TB_DATA_DIR/warehouse.duckdb), for an
+    asset that must look at the stored partition before replacing it (the bars shrink guard)."""
+
+    database: str = Field(description="The DuckDB file (TB_DATA_DIR/warehouse.duckdb)")
+    schema_name: str = Field(default="main")
+
+    def stored_timestamps(self, table: str, symbol: str, timeframe: str) -> pd.DatetimeIndex:
+        """The `ts` of a partition as stored now (empty when nothing is): what a new write would replace."""
+        if not Path(self.database).is_file():
+            return pd.DatetimeIndex([], tz="UTC")
+        conn = backoff(  # a writer in another process holds the file for a moment
+            fn=duckdb.connect, retry_on=(RuntimeError, duckdb.IOException),
+            kwargs={"database": self.database, "read_only": True}, max_retries=10,
+        )
+        try:
+            if not conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [self.schema_name, table]
+            ).fetchall():
+                return pd.DatetimeIndex([], tz="UTC")
+            ts = conn.execute(
+                f"SELECT ts FROM {self.schema_name}.{table} WHERE symbol = ? AND timeframe = ? ORDER BY ts", [symbol, timeframe]
+            ).fetchdf()["ts"]
+        finally:
+            conn.close()
+        return pd.DatetimeIndex(ts).tz_convert("UTC") if len(ts) else pd.DatetimeIndex([], tz="UTC")
 
 
 class WarehouseIOManager(DuckDBPandasIOManager):

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tb_assets.core.data.bars import DATE_ORDERS
 from tb_assets.core.errors import ConfigError
 from tb_assets.core.data.symbols import parse_symbol_list
 from tb_assets.core.data.timeframes import parse_timeframe_list
@@ -71,6 +73,7 @@ class Settings:
     automation: bool = True
     executor: str = "in_process"
     alerts: AlertSettings = AlertSettings()
+    date_order: str = "auto"
 
     @property
     def warehouse_path(self) -> Path:
@@ -121,7 +124,8 @@ def load_settings() -> Settings:
         symbols=tuple(symbols),
         timeframes=tuple(parse_timeframe_list(_env("TB_TIMEFRAMES", DEFAULT_TIMEFRAMES))),
         context_symbols=tuple(context),
-        source_tz=_env("TB_SOURCE_TZ", "UTC"),
+        source_tz=_time_zone("TB_SOURCE_TZ", "UTC"),
+        date_order=_choice("TB_DATE_ORDER", "auto", DATE_ORDERS),
         synthetic_freq=_env("TB_SYNTHETIC_FREQ", "1d"),
         synthetic_bars=_number("TB_SYNTHETIC_BARS", "5000", int),
         synthetic_seed=_number("TB_SYNTHETIC_SEED", "0", int),
@@ -132,6 +136,16 @@ def load_settings() -> Settings:
         executor=_choice("TB_EXECUTOR", "in_process", ("in_process", "multiprocess")),
         alerts=load_alert_settings(),
     )
+
+
+def _time_zone(name: str, default: str) -> str:
+    """A time zone name checked now, not when the first naive timestamp meets it mid-run."""
+    text = _env(name, default) or default
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}={text!r} is not a time zone: use an IANA name such as America/New_York, Europe/London or UTC") from None
+    return text
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -92,21 +92,21 @@ def cost(item) -> float:
     return float(marker.args[0]) if marker else 0.0
 
 
+@pytest.hookimpl(trylast=True)  # after xdist has tagged each worker's items with their group
 def pytest_collection_modifyitems(config, items):
     """The longest tests first (the `cost` marker): pytest-xdist (`--dist loadgroup`, see pyproject)
     then hands them out one by one beside the many short ones instead of leaving a long tail on one
-    worker at the end. A group's place is that of its first test."""
-    items.sort(key=lambda item: -cost(item))
+    worker at the end. A group's place is that of its first test.
 
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node, ids):
-    """xdist_group only works while xdist can tag node ids ("name@group"); pytest 9.2 stopped that
-    silently (pytest-dev/pytest-xdist#1386). Our suite has groups: no tag means every shared fixture
-    would be recomputed on every worker, so stop and say why."""
-    if node.config.option.dist == "loadgroup" and not any("@" in nodeid for nodeid in ids):
+    xdist_group only works while xdist can tag node ids ("name@group"); pytest 9.2 stopped that
+    silently (pytest-dev/pytest-xdist#1386) and every shared fixture would be recomputed on every
+    worker, so a grouped test without its tag stops the run and says why."""
+    if getattr(config.option, "loadgroup", False) and any(
+        item.get_closest_marker("xdist_group") and "@" not in item.nodeid for item in items
+    ):
         raise pytest.UsageError("pytest-xdist's xdist_group is ignored by this pytest: keep pytest below 9.2 "
                                 "until pytest-dev/pytest-xdist#1386 is fixed")
+    items.sort(key=lambda item: -cost(item))
 
 
 @pytest.hookimpl(optionalhook=True)

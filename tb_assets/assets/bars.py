@@ -8,11 +8,11 @@ from pydantic import Field
 
 from tb_assets.assets.common import PARTITION_EXPR, WAREHOUSE_IO, markdown_table
 from tb_assets.checks.bars import build_bars_checks
-from tb_assets.core.data.bars import GAP_RULE, count_gaps, prepare_bars
+from tb_assets.core.data.bars import GAP_RULE, SPIKE_FACTOR, count_gaps, shrink_guard
 from tb_assets.core.data.timeframes import INTRADAY
 from tb_assets.partitions import partition_parts
 from tb_assets.pools import DUCKDB_POOL
-from tb_assets.resources import BarSourceResource
+from tb_assets.resources import BarSourceResource, Warehouse
 
 
 class BarsConfig(dg.Config):
@@ -20,10 +20,25 @@ class BarsConfig(dg.Config):
         default="repair",
         description=(
             "What to do with fixable vendor errors (high < low, open/close outside the range, unsorted rows, "
-            "exact duplicate rows, missing volume on some rows): 'repair' fixes and counts them in the "
-            "metadata, 'fail' stops the partition naming the first one."
+            "exact duplicate rows, missing volume on some rows, prices spike_factor times off their neighbours): "
+            "'repair' fixes and counts them in the metadata, 'fail' stops the partition naming the first one."
         ),
     )
+    spike_factor: float = Field(
+        default=SPIKE_FACTOR,
+        description=(
+            "A price this many times above or below the median close of the 20 bars around it is a feed error, "
+            "not a move (GameStop's January 2021 high was 7.7x); 0 turns the rule off."
+        ),
+    )
+    max_lost_fraction: float = Field(
+        default=0.5, ge=0.0, le=1.0,
+        description=(
+            "Shrink guard: refuse new bars that would drop more than this fraction of the partition's stored bars "
+            "(a truncated download replacing years of history). The stored bars stay as they were."
+        ),
+    )
+    allow_shrink: bool = Field(default=False, description="Store the new bars even when the shrink guard objects.")
 
 
 def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -36,14 +51,17 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         pool=DUCKDB_POOL,
         code_version="1",
     )
-    def bars(context: dg.AssetExecutionContext, config: BarsConfig, bar_source: BarSourceResource) -> dg.MaterializeResult:
+    def bars(
+        context: dg.AssetExecutionContext, config: BarsConfig, bar_source: BarSourceResource, warehouse: Warehouse
+    ) -> dg.MaterializeResult:
         """Validated OHLCV bars of the partition's symbol at its timeframe (UTC, bucket-start labels)."""
         symbol, timeframe = partition_parts(context)
         source = bar_source.source()
         raw = source.load(symbol)
-        out, report, base = prepare_bars(
-            raw.frame, symbol=symbol, origin=raw.origin, timeframe=timeframe, policy=config.policy, tz=bar_source.timezone
-        )
+        out, report, base = bar_source.prepare(raw, timeframe, config.policy, spike_factor=config.spike_factor)
+        stored = warehouse.stored_timestamps("bars", symbol, timeframe)
+        lost = shrink_guard(stored, out["ts"], max_lost_fraction=config.max_lost_fraction, allow=config.allow_shrink,
+                            where=f"{symbol}|{timeframe} ({raw.origin})")
         out.insert(0, "timeframe", timeframe)
         out.insert(0, "symbol", symbol)
 
@@ -51,8 +69,11 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
             context.log.warning(
                 f"{symbol}: repaired {report.repaired_rows} row(s) from {raw.origin}: "
                 f"{report.ohlc_repaired} OHLC, {report.duplicates_dropped} duplicates dropped, "
-                f"{report.reordered_rows} out of order, {report.volume_filled} volume filled"
+                f"{report.reordered_rows} out of order, {report.volume_filled} volume filled, "
+                f"{report.spikes_repaired} spikes clipped, {report.spike_bars_dropped} spike bars dropped"
             )
+        if lost:
+            context.log.warning(f"{symbol}|{timeframe}: {lost} stored bar(s) are not in the new bars (allow_shrink or under the limit)")
         gaps, largest = count_gaps(out["ts"], timeframe)
         return dg.MaterializeResult(
             value=out,
@@ -69,6 +90,9 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
                 "duplicates_dropped": report.duplicates_dropped,
                 "reordered_rows": report.reordered_rows,
                 "volume_filled": report.volume_filled,
+                "spikes_repaired": report.spikes_repaired,
+                "spike_bars_dropped": report.spike_bars_dropped,
+                "stored_bars_lost": lost,
                 "has_volume": report.has_volume,
                 "ignored_columns": ", ".join(report.ignored_columns) or "none",
                 "source": source.describe(),

@@ -64,13 +64,15 @@ def lookback_start(hours: float) -> float:
 
 
 def step_failure_reason(events) -> str:
-    """The user's own error behind a failed run: the deepest cause of the first step failure.
+    """The error behind a failed run, in the words of the code that raised it: the first error of
+    the first step failure's chain that is not Dagster's own wrapper. Our errors name the file,
+    symbol and setting, and the library error they wrap (their cause) would hide that.
     `events` are DagsterEvents (an in-process result's, or a stored run's)."""
     for event in events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             step = event.step_key
-            while error is not None and error.cause is not None:
+            while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
                 error = error.cause
             if error is None:
                 return f"step {step} failed"

@@ -44,11 +44,14 @@ class CsvSource(BarSource):
 
 
 def read_bars_csv(path: Path) -> pd.DataFrame:
+    encoding = text_encoding(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
+        with open(path, newline="", encoding=encoding) as fh:
             head = fh.read(8192)
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not {encoding} text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): save it as UTF-8 CSV") from exc
     if not head.strip():
         raise SourceError(f"{path}: the file is empty")
     try:
@@ -59,13 +62,42 @@ def read_bars_csv(path: Path) -> pd.DataFrame:
     has_header = any(squash_name(name) in COLUMN_ALIASES for name in first)
     try:
         if has_header:
-            return pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+            return pd.read_csv(path, sep=sep, encoding=encoding)
         if not 5 <= len(first) <= len(_POSITIONAL):
             raise SourceError(
                 f"{path}: no header with known column names (Date, Open, High, Low, Close ...) "
                 f"and {len(first)} columns, too many or too few to read by position"
             )
         # keep timestamps as text so '20110103 143000' is not read as a number
-        return pd.read_csv(path, sep=sep, header=None, names=_POSITIONAL[: len(first)], dtype={0: str})
+        return pd.read_csv(path, sep=sep, header=None, names=_POSITIONAL[: len(first)], dtype={0: str}, encoding=encoding)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise SourceError(f"{path}: not a readable CSV file: {exc}") from exc
+        raise SourceError(f"{path}: not a readable CSV file: {str(exc).strip()}") from exc
+
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+_NOT_CSV = (
+    (b"PK\x03\x04", "a zip archive (an Excel .xlsx workbook named .csv?): export the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel .xls or other Office file: export the sheet as CSV"),
+    (b"PAR1", "a Parquet file: use TB_SOURCE=parquet"),
+    (b"\x1f\x8b", "gzip-compressed: unpack it first"),
+)
+
+
+def text_encoding(path: Path) -> str:
+    """The file's text encoding from its first bytes: UTF-8 (with or without BOM) or UTF-16 with a
+    BOM (Excel's "Unicode text"); anything else that is not text is refused, naming what it looks like."""
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(8192)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc}") from exc
+    for bom, encoding in _BOMS:
+        if start.startswith(bom):
+            return encoding
+    for magic, what in _NOT_CSV:
+        if start.startswith(magic):
+            raise SourceError(f"{path}: not a CSV file but {what}")
+    nul = start.find(b"\0")
+    if nul >= 0:
+        raise SourceError(f"{path}: not a text file (a NUL byte at offset {nul}): is it binary?")
+    return "utf-8"

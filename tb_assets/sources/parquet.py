@@ -60,12 +60,29 @@ class ParquetSource(BarSource):
                 [pattern],
             ).fetchdf()
         except duckdb.Error as exc:
-            raise SourceError(f"{symbol}: cannot read parquet under {folder}: {_first_line(exc)}") from exc
+            bad = _unreadable_files(con, files)
+            named = "; ".join(f"{path}: {why}" for path, why in bad[:5]) if bad else _first_line(exc)
+            more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
+            raise SourceError(
+                f"{symbol}: cannot read parquet under {folder}: {len(bad) or 'some'} of {len(files)} file(s) unreadable: {named}{more}"
+            ) from exc
         finally:
             con.close()
         # hive columns describe the layout, not the bars
         frame = frame.drop(columns=[c for c in ("symbol", "dt") if c in frame.columns and c != "ts"])
         return RawBars(symbol, frame, f"{folder} ({len(files)} parquet file(s))")
+
+
+def _unreadable_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[tuple[Path, str]]:
+    """The files DuckDB cannot read on their own, with why: the error of a scan over many files
+    seldom names the one at fault."""
+    bad = []
+    for path in files:
+        try:
+            con.execute("SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        except duckdb.Error as exc:
+            bad.append((path, _first_line(exc)))
+    return bad
 
 
 def _first_line(exc: BaseException) -> str:

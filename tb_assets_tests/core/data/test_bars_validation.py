@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.core.data.bars import BAR_COLUMNS, normalize_columns, ohlcv_problems, parse_timestamps, validate_bars
+from tb_assets.core.data.bars import BAR_COLUMNS, normalize_columns, ohlcv_problems, parse_timestamps, shrink_guard, validate_bars
 from tb_assets.core.errors import BarsValidationError
 from tb_assets_tests.conftest import minute_bars
 
@@ -199,3 +199,68 @@ def test_ohlcv_problems_finds_each_broken_contract():
     naive = good.assign(ts=good["ts"].dt.tz_localize(None))
     assert "not UTC" in ohlcv_problems(naive)[0]
     assert ohlcv_problems(good.drop(columns="volume")) == ["missing column(s) volume"]
+
+
+def test_naive_rows_beside_offset_rows_are_read_in_the_source_zone():
+    ts = parse_timestamps(pd.Series(["2024-01-05 10:00", "2024-01-05 11:00-05:00", "2024-01-05T12:00:00Z"]),
+                          origin="x", tz="America/New_York")
+    assert list(ts) == [pd.Timestamp(t, tz="UTC") for t in ("2024-01-05 15:00", "2024-01-05 16:00", "2024-01-05 12:00")]
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["2024-01-05", "2024-01-08"]),  # naive dates, TB_SOURCE_TZ=Asia/Tokyo
+    pd.Series(["2024-01-05T00:00:00+09:00", "2024-01-08T00:00:00+09:00"]),  # midnight in Tokyo, as offsets
+    pd.Series(pd.to_datetime(["2024-01-05", "2024-01-08"]).tz_localize("Asia/Tokyo")),  # an aware parquet column
+])
+def test_a_daily_bar_keeps_its_exchange_date(values):
+    assert list(parse_timestamps(values, origin="x", tz="Asia/Tokyo")) == [pd.Timestamp("2024-01-05", tz="UTC"),
+                                                                           pd.Timestamp("2024-01-08", tz="UTC")]
+    # a time of day makes them instants again: 09:00 in Tokyo is midnight UTC
+    intraday = pd.Series(pd.to_datetime(["2024-01-05 09:00", "2024-01-08 09:00"]).tz_localize("Asia/Tokyo"))
+    assert parse_timestamps(intraday, origin="x")[0] == pd.Timestamp("2024-01-05 00:00", tz="UTC")
+
+
+def test_day_month_order_is_decided_once_or_refused():
+    assert parse_timestamps(pd.Series(["13/01/2024", "02/01/2024"]), origin="x")[1] == pd.Timestamp("2024-01-02", tz="UTC")
+    assert parse_timestamps(pd.Series(["01/13/2024", "01/02/2024"]), origin="x")[1] == pd.Timestamp("2024-01-02", tz="UTC")
+    with pytest.raises(BarsValidationError, match=r"mixes day-first and month-first dates: '13/01/2024' \(row 0\) and '01/13/2024' \(row 1\)"):
+        parse_timestamps(pd.Series(["13/01/2024", "01/13/2024"]), origin="x")
+    # 1 Feb and 2 Jan 2024 are both weekdays, and one row is in order either way: ambiguous
+    with pytest.raises(BarsValidationError, match="TB_DATE_ORDER=dmy or TB_DATE_ORDER=mdy"):
+        parse_timestamps(pd.Series(["01/02/2024"]), origin="x")
+    assert parse_timestamps(pd.Series(["01/02/2024"]), origin="x", date_order="dmy")[0] == pd.Timestamp("2024-02-01", tz="UTC")
+    # only one reading runs forward in the file's order: 2 Mar, 2 Apr, 1 May (3 Feb, 4 Feb, 5 Jan does not)
+    forward = pd.Series(["03/02/2024", "04/02/2024", "05/01/2024"])
+    assert parse_timestamps(forward, origin="x")[0] == pd.Timestamp("2024-03-02", tz="UTC")
+
+
+def test_bars_in_the_future_are_refused_before_anything_is_stored():
+    raw = minute_bars()
+    with pytest.raises(BarsValidationError, match=r"2 bar\(s\) dated in the future, first at 2024-01-02 14:40"):
+        validate_bars(raw, symbol="SPX", origin="spx.csv", now=pd.Timestamp("2024-01-02 14:39", tz="UTC"))
+
+
+def test_spikes_are_clipped_or_dropped_and_level_shifts_are_not_spikes():
+    raw = minute_bars(60)
+    raw.loc[20, "high"] = 1e300
+    raw.loc[40, ["close", "high"]] = raw.loc[40, "close"] * 1000
+    out, report = run(raw)
+    assert report.spikes_repaired == 1 and report.spike_bars_dropped == 1 and len(out) == 59
+    assert out["high"].iloc[20] == max(raw.loc[20, "open"], raw.loc[20, "close"])
+    with pytest.raises(BarsValidationError, match="times off the median close of their neighbours"):
+        run(raw, policy="fail")
+    split = minute_bars(60)  # an unadjusted 50:1 split halfway: every bar on each side is in line with its side
+    split.loc[30:, ["open", "high", "low", "close"]] /= 50
+    split.loc[30, "open"] = split.loc[30, "close"]
+    split.loc[30, "high"] = split.loc[30, ["open", "close", "high"]].max()
+    _, report = run(split)
+    assert report.spikes_repaired == report.spike_bars_dropped == 0
+
+
+def test_shrink_guard_counts_lost_bars_and_refuses_most_of_them():
+    stored = pd.DatetimeIndex(pd.bdate_range("2024-01-01", periods=100, tz="UTC"))
+    assert shrink_guard(stored, pd.Series(stored[:60]), max_lost_fraction=0.5, allow=False, where="x") == 40
+    with pytest.raises(BarsValidationError, match="would drop 99 of the 100 stored bars"):
+        shrink_guard(stored, pd.Series(stored[:1]), max_lost_fraction=0.5, allow=False, where="x")
+    assert shrink_guard(stored, pd.Series(stored[:1]), max_lost_fraction=0.5, allow=True, where="x") == 99
+    assert shrink_guard(stored[:0], pd.Series(stored[:1]), max_lost_fraction=0.5, allow=False, where="x") == 0
