@@ -92,21 +92,26 @@ def cost(item) -> float:
     return float(marker.args[0]) if marker else 0.0
 
 
-@pytest.hookimpl(trylast=True)  # after xdist has tagged each worker's items with their group
 def pytest_collection_modifyitems(config, items):
     """The longest tests first (the `cost` marker): pytest-xdist (`--dist loadgroup`, see pyproject)
     then hands them out one by one beside the many short ones instead of leaving a long tail on one
-    worker at the end. A group's place is that of its first test.
+    worker at the end. A group's place is that of its first test."""
+    items.sort(key=lambda item: -cost(item))
 
-    xdist_group only works while xdist can tag node ids ("name@group"); pytest 9.2 stopped that
-    silently (pytest-dev/pytest-xdist#1386) and every shared fixture would be recomputed on every
-    worker, so a grouped test without its tag stops the run and says why."""
-    if getattr(config.option, "loadgroup", False) and any(
-        item.get_closest_marker("xdist_group") and "@" not in item.nodeid for item in items
-    ):
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """xdist_group only works while xdist can tag node ids ("name@group"); pytest 9.2 stopped that
+    silently (pytest-dev/pytest-xdist#1386): every shared fixture would be recomputed on every
+    worker. When a collected test file declares a group and no id carries one, stop and say why
+    (here, on the controller: an error raised on a worker shows only as xdist's INTERNALERROR)."""
+    if node.config.option.dist != "loadgroup" or any("@" in nodeid for nodeid in ids):
+        return
+    root = Path(str(node.config.rootpath))
+    files = {nodeid.split("::", 1)[0] for nodeid in ids}
+    if any("xdist_group" in (root / name).read_text(errors="ignore") for name in files if (root / name).is_file()):
         raise pytest.UsageError("pytest-xdist's xdist_group is ignored by this pytest: keep pytest below 9.2 "
                                 "until pytest-dev/pytest-xdist#1386 is fixed")
-    items.sort(key=lambda item: -cost(item))
 
 
 @pytest.hookimpl(optionalhook=True)
