@@ -19,6 +19,7 @@ from tb_assets.operations.new_data import build_new_data_sensor
 from tb_assets.operations.notifier import AlertNotifier
 from tb_assets.partitions import build_partitions
 from tb_assets.resources import ArtifactStore, BarSourceResource, TuningStorage, Warehouse, WarehouseIOManager
+from tb_assets.secrets import from_environment
 from tb_assets.settings import Settings, load_settings
 
 PIPELINE_JOB = "tb_pipeline"
@@ -58,7 +59,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             WAREHOUSE_IO: WarehouseIOManager(database=str(settings.warehouse_path), schema="main"),
             "warehouse": Warehouse(database=str(settings.warehouse_path), schema_name="main"),
             "artifacts": ArtifactStore(root=str(settings.artifacts_dir)),
-            "tuning_storage": TuningStorage(root=str(settings.optuna_dir), storage_url=settings.optuna_storage),
+            "tuning_storage": TuningStorage(
+                root=str(settings.optuna_dir), storage_url=from_environment("TB_OPTUNA_STORAGE", settings.optuna_storage)
+            ),
             "notifier": AlertNotifier.from_settings(settings),
         },
     )

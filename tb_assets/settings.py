@@ -11,9 +11,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tb_assets.core.data.bars import DATE_ORDERS
-from tb_assets.core.errors import ConfigError
 from tb_assets.core.data.symbols import parse_symbol_list
 from tb_assets.core.data.timeframes import parse_timeframe_list
+from tb_assets.core.errors import ConfigError
 from tb_assets.sources import SOURCE_KINDS
 
 
@@ -130,12 +130,32 @@ def load_settings() -> Settings:
         synthetic_bars=_number("TB_SYNTHETIC_BARS", "5000", int),
         synthetic_seed=_number("TB_SYNTHETIC_SEED", "0", int),
         synthetic_signal=_number("TB_SYNTHETIC_SIGNAL", "0.0", float),
-        optuna_storage=_env("TB_OPTUNA_STORAGE"),
+        optuna_storage=_database_url("TB_OPTUNA_STORAGE"),
         refresh_cron=_cron("TB_REFRESH_CRON", DEFAULT_REFRESH_CRON),
         automation=_switch("TB_AUTOMATION", True),
         executor=_choice("TB_EXECUTOR", "in_process", ("in_process", "multiprocess")),
         alerts=load_alert_settings(),
     )
+
+
+def _database_url(name: str) -> str | None:
+    """A SQLAlchemy URL checked now (form and driver), not when tuning first reaches it; the
+    message never repeats it (it may hold a password)."""
+    text = _env(name)
+    if text is None:
+        return None
+    import sqlalchemy
+
+    try:
+        sqlalchemy.engine.make_url(text).get_dialect().import_dbapi()  # the driver is installed
+    except (sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:  # before ArgumentError, its base class
+        # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which we do not install
+        raise ConfigError(f"{name}: no driver for {text.split(':', 1)[0]!r} ({exc}): write postgresql+psycopg2://... "
+                          "(installed), sqlite:///..., or install the driver your URL names") from None
+    except sqlalchemy.exc.ArgumentError:
+        raise ConfigError(f"{name} is not a database URL: expected e.g. postgresql+psycopg2://user:password@host:5432/db "
+                          "or sqlite:////abs/path/optuna.db") from None
+    return text
 
 
 def _time_zone(name: str, default: str) -> str:
@@ -195,8 +215,8 @@ def load_alert_settings() -> AlertSettings:
         if "@" not in address:
             raise ConfigError(f"TB_ALERT_EMAIL_TO: {address!r} is not an e-mail address")
     webhook = _env("TB_ALERT_WEBHOOK")
-    if webhook and not webhook.lower().startswith(("http://", "https://")):
-        raise ConfigError(f"TB_ALERT_WEBHOOK={webhook!r}: expected an http:// or https:// URL")
+    if webhook and not webhook.lower().startswith(("http://", "https://")):  # the value is a secret: not repeated
+        raise ConfigError("TB_ALERT_WEBHOOK: expected an http:// or https:// URL")
     return AlertSettings(
         webhook=webhook,
         smtp_host=host,

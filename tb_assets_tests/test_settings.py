@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.errors import ConfigError
+from tb_assets.secrets import CREDENTIAL_SETTINGS
 from tb_assets.settings import PROJECT_ROOT, load_settings
 
 ALL = ["TB_DATA_DIR", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
@@ -60,14 +61,21 @@ def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
      ("TB_ALERT_SMTP", "mail.example.com:99999", "TB_ALERT_SMTP='mail.example.com:99999': expected host:port"),
      ("TB_ALERT_SMTP", "mail.example.com:smtp", "expected host:port"),
      ("TB_ALERT_EMAIL_TO", "quant@example.com", "TB_ALERT_EMAIL_TO is set but TB_ALERT_SMTP is not"),
-     ("TB_ALERT_WEBHOOK", "hooks.slack.com/x", "TB_ALERT_WEBHOOK='hooks.slack.com/x': expected an http"),
+     ("TB_ALERT_WEBHOOK", "hooks.slack.com/x", "TB_ALERT_WEBHOOK: expected an http"),
+     ("TB_SOURCE_TZ", "Mars/Olympus", "TB_SOURCE_TZ='Mars/Olympus' is not a time zone"),
+     ("TB_DATE_ORDER", "ymd", "TB_DATE_ORDER='ymd': choose from auto, dmy, mdy"),
+     ("TB_OPTUNA_STORAGE", "pg://u:pw@h/db", "TB_OPTUNA_STORAGE: no driver for 'pg'"),
+     ("TB_OPTUNA_STORAGE", "postgresql://u:pw@h/db", "No module named 'psycopg'): write postgresql+psycopg2://"),
+     ("TB_OPTUNA_STORAGE", "a password alone", "TB_OPTUNA_STORAGE is not a database URL"),
      ("TB_ALERT_WARN", "2", "TB_ALERT_WARN='2'"), ("TB_ALERT_INTERVAL", "1", "TB_ALERT_INTERVAL=1: at least 5 seconds"),
      ("TB_ALERT_INTERVAL", "1m", "TB_ALERT_INTERVAL='1m' is not a valid int")],
 )
 def test_bad_values_name_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigError, match=re.escape(message)):
+    with pytest.raises(ConfigError, match=re.escape(message)) as error:
         load_settings()
+    if name in CREDENTIAL_SETTINGS:  # a secret is never repeated, not even in an error
+        assert value not in str(error.value) and "pw" not in str(error.value)
 
 
 def test_file_sources_need_a_raw_dir(monkeypatch):

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from tb_assets.operations.alerts import headline, message
 from tb_assets.operations.outbox import SENT, Outbox
+from tb_assets.secrets import from_environment, redact_url
 from tb_assets.settings import Settings
 
 WEBHOOK, EMAIL = "webhook", "email"
@@ -43,14 +44,14 @@ class AlertNotifier(dg.ConfigurableResource):
         a = settings.alerts
         return cls(
             outbox=str(settings.data_dir / "alerts.jsonl"),
-            webhook=a.webhook,
+            webhook=from_environment("TB_ALERT_WEBHOOK", a.webhook),
             smtp_host=a.smtp_host,
             smtp_port=a.smtp_port,
             email_to=list(a.email_to),
             email_from=a.email_from,
             starttls=a.smtp_starttls,
-            smtp_user=a.smtp_user,
-            # an EnvVar keeps the secret out of the UI and the run config
+            # credentials as EnvVars: stored and shown as the variable's name, never the value
+            smtp_user=from_environment("TB_ALERT_SMTP_USER", a.smtp_user),
             smtp_password=dg.EnvVar("TB_ALERT_SMTP_PASSWORD") if os.environ.get("TB_ALERT_SMTP_PASSWORD") else None,
             warn=a.warn,
             ui_url=a.ui_url,
@@ -111,12 +112,12 @@ def post_webhook(url: str, text: str) -> None:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"webhook {url} answered HTTP {exc.code} {exc.reason}") from None
+        raise DeliveryError(f"webhook {redact_url(url)} answered HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DeliveryError(f"webhook {url} unreachable: {reason} (check TB_ALERT_WEBHOOK)") from None
+        raise DeliveryError(f"webhook {redact_url(url)} unreachable: {reason} (check TB_ALERT_WEBHOOK)") from None
     if not 200 <= status < 300:
-        raise DeliveryError(f"webhook {url} answered HTTP {status}")
+        raise DeliveryError(f"webhook {redact_url(url)} answered HTTP {status}")
 
 
 def send_email(notifier: AlertNotifier, subject: str, body: str) -> None:
@@ -134,7 +135,7 @@ def send_email(notifier: AlertNotifier, subject: str, body: str) -> None:
                 smtp.login(notifier.smtp_user, notifier.smtp_password or "")
             smtp.send_message(mail)
     except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"SMTP {where} refused the login of {notifier.smtp_user!r}: {exc.smtp_code}") from None
+        raise DeliveryError(f"SMTP {where} refused the login (TB_ALERT_SMTP_USER, TB_ALERT_SMTP_PASSWORD): {exc.smtp_code}") from None
     except smtplib.SMTPException as exc:
         raise DeliveryError(f"SMTP {where}: {exc}") from None
     except (OSError, socket.timeout) as exc:

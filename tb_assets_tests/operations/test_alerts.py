@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import dagster as dg
 import pytest
@@ -82,6 +83,9 @@ def test_failed_delivery_is_recorded_and_retried_never_lost_never_doubled(broken
         [alert] = Outbox(settings.data_dir / "alerts.jsonl").read()
         assert alert["deliveries"]["webhook"]["state"] == "failed"
         assert "HTTP 500" in alert["deliveries"]["webhook"]["error"]
+        # a webhook's path is its token: the stored error names the server only
+        assert f"webhook http://127.0.0.1:{urlsplit(hook.url).port}/… answered" in alert["deliveries"]["webhook"]["error"]
+        assert urlsplit(hook.url).path not in alert["deliveries"]["webhook"]["error"]
         assert alert["deliveries"]["email"]["state"] == "failed"
         assert f"127.0.0.1:{dead_port} unreachable" in alert["deliveries"]["email"]["error"]
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,8 +27,6 @@ from tb_assets.definitions import build_definitions
 from tb_assets.operations.runs import step_failure_reason
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import failure_text, metadata, run, stored
-
-import dagster as dg
 
 N = 60
 SYMBOL = "ACME"

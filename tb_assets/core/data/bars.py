@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tb_assets.core.errors import BarsValidationError
 from tb_assets.core.data.timeframes import INTRADAY, bucket_start, step, validate_timeframe
+from tb_assets.core.errors import BarsValidationError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 # The stored schema, in order. vwap/trade_count/data_split are optional in the input.
