@@ -44,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         args.dagster_args = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    return args.func(args)
+    from tb_assets.core.errors import TbError
+
+    try:
+        return args.func(args)
+    except TbError as exc:  # a setting or input the user can fix: the message, not a traceback
+        print(f"tb: configuration error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -351,10 +357,23 @@ def resolve_request(args, defs, command: str) -> Request:
             raise UsageError(f"tb {command}: cannot read {args.config}: {exc}") from None
         if not isinstance(run_config, dict):
             raise UsageError(f"tb {command}: {args.config} must hold a mapping (Dagster run config)")
+        _check_run_config(job, run_config, args.config, command)
     if getattr(args, "allow_shrink", False):
         bars_config = run_config.setdefault("ops", {}).setdefault("bars", {}).setdefault("config", {})
         bars_config["allow_shrink"] = True
     return Request(assets, keys, run_config)
+
+
+def _check_run_config(job, run_config: dict, path: Path, command: str) -> None:
+    """Every problem of a run config file, before any run starts (Dagster's own error names only the job)."""
+    import dagster as dg
+    from dagster._core.errors import DagsterInvalidConfigError
+
+    try:
+        dg.validate_run_config(job, run_config)
+    except DagsterInvalidConfigError as exc:
+        problems = "\n".join(f"  {error.message}" for error in exc.errors)
+        raise UsageError(f"tb {command}: {path} is not valid run config for {job.name}:\n{problems}") from None
 
 
 class UsageError(Exception):

@@ -28,6 +28,9 @@ class BarSourceResource(dg.ConfigurableResource):
     timezone: str = Field(
         default="UTC", description="Time zone of naive timestamps in the input, e.g. America/New_York (TB_SOURCE_TZ)"
     )
+    allow_links: bool = Field(
+        default=False, description="Follow symlinks in raw_dir that point outside it (TB_RAW_ALLOW_LINKS)"
+    )
     date_order: str = Field(
         default="auto",
         description="How to read dates like 03/04/2024: auto (decided from the file), dmy or mdy (TB_DATE_ORDER)",
@@ -49,6 +52,7 @@ class BarSourceResource(dg.ConfigurableResource):
             raw_dir=settings.raw_dir,
             timezone=settings.source_tz,
             date_order=settings.date_order,
+            allow_links=settings.raw_allow_links,
             synthetic_freq=settings.synthetic_freq,
             synthetic_bars=settings.synthetic_bars,
             synthetic_seed=settings.synthetic_seed,
@@ -60,6 +64,7 @@ class BarSourceResource(dg.ConfigurableResource):
         return make_source(
             self.kind,
             raw_dir=self.raw_dir,
+            allow_links=self.allow_links,
             synthetic_freq=self.synthetic_freq,
             synthetic_bars=self.synthetic_bars,
             synthetic_seed=self.synthetic_seed,

@@ -74,6 +74,7 @@ class Settings:
     executor: str = "in_process"
     alerts: AlertSettings = AlertSettings()
     date_order: str = "auto"
+    raw_allow_links: bool = False
 
     @property
     def warehouse_path(self) -> Path:
@@ -126,6 +127,7 @@ def load_settings() -> Settings:
         context_symbols=tuple(context),
         source_tz=_time_zone("TB_SOURCE_TZ", "UTC"),
         date_order=_choice("TB_DATE_ORDER", "auto", DATE_ORDERS),
+        raw_allow_links=_switch("TB_RAW_ALLOW_LINKS", False),
         synthetic_freq=_env("TB_SYNTHETIC_FREQ", "1d"),
         synthetic_bars=_number("TB_SYNTHETIC_BARS", "5000", int),
         synthetic_seed=_number("TB_SYNTHETIC_SEED", "0", int),
@@ -268,5 +270,18 @@ def apply_default_environment() -> Path:
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
     folder = data_dir()
     os.environ["TB_DATA_DIR"] = str(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    usable_data_dir(folder)
+    return folder
+
+
+def usable_data_dir(folder: Path) -> Path:
+    """TB_DATA_DIR made if missing; a ConfigError when it cannot hold the project's files."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"TB_DATA_DIR={str(folder)!r} is a file, not a folder: point it at a folder (it is made if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"TB_DATA_DIR={str(folder)!r} cannot be made: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"TB_DATA_DIR={str(folder)!r} is not writable by this user: the warehouse, runs and artifacts go there")
     return folder

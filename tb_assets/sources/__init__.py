@@ -12,6 +12,7 @@ def make_source(
     kind: str,
     *,
     raw_dir: str | None = None,
+    allow_links: bool = False,
     synthetic_freq: str = "1d",
     synthetic_bars: int = 5000,
     synthetic_seed: int = 0,
@@ -30,10 +31,10 @@ def make_source(
         if kind == "parquet":
             from tb_assets.sources.parquet import ParquetSource
 
-            return ParquetSource(raw_dir)
+            return ParquetSource(raw_dir, allow_links=allow_links)
         from tb_assets.sources.csv import CsvSource
 
-        return CsvSource(raw_dir)
+        return CsvSource(raw_dir, allow_links=allow_links)
     if kind == "synthetic":
         from tb_assets.sources.synthetic import SyntheticSource
 

@@ -15,7 +15,7 @@ import pandas as pd
 from tb_assets.core.data.bars import COLUMN_ALIASES, squash_name
 from tb_assets.core.errors import SourceError
 from tb_assets.sources.base import BarSource, RawBars
-from tb_assets.sources.files import match_entry, raw_root
+from tb_assets.sources.files import inside_root, match_entry, raw_root
 
 _POSITIONAL = ["ts", "open", "high", "low", "close", "volume", "vwap", "trade_count"]
 
@@ -23,8 +23,9 @@ _POSITIONAL = ["ts", "open", "high", "low", "close", "volume", "vwap", "trade_co
 class CsvSource(BarSource):
     name = "csv"
 
-    def __init__(self, raw_dir: str):
+    def __init__(self, raw_dir: str, *, allow_links: bool = False):
         self.root = raw_root(raw_dir)
+        self.allow_links = allow_links
 
     def list_symbols(self) -> list[str]:
         return sorted({p.name[: -len(".csv")].upper() for p in self.root.glob("*") if p.name.lower().endswith(".csv")})
@@ -33,7 +34,7 @@ class CsvSource(BarSource):
         return match_entry(self.root, f"{symbol}.csv", what="CSV file", available=[f"{s}.csv" for s in self.list_symbols()])
 
     def load(self, symbol: str) -> RawBars:
-        path = self._path(symbol)
+        path = inside_root(self.root, self._path(symbol), allow_links=self.allow_links)
         return RawBars(symbol, read_bars_csv(path), str(path))
 
     def watched_files(self, symbol: str) -> list[Path]:

@@ -24,3 +24,17 @@ def match_entry(root: Path, wanted: str, *, what: str, available: list[str]) -> 
             return entry
     shown = ", ".join(sorted(available)[:20]) or "nothing"
     raise SourceError(f"no {what} {wanted!r} in {root} (found: {shown})")
+
+
+def inside_root(root: Path, path: Path, *, allow_links: bool) -> Path:
+    """`path` itself, unless a symlink takes it out of TB_RAW_DIR: a link in the input folder must
+    not make the project read (and store) files from anywhere on the machine unless asked."""
+    if allow_links:
+        return path
+    target = path.resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise SourceError(
+            f"{path} is a link to {target}, outside TB_RAW_DIR {str(root)!r}: refused; "
+            "set TB_RAW_ALLOW_LINKS=1 to follow links out of the input folder"
+        )
+    return path

@@ -14,7 +14,7 @@ import duckdb
 
 from tb_assets.core.errors import SourceError
 from tb_assets.sources.base import BarSource, RawBars
-from tb_assets.sources.files import raw_root
+from tb_assets.sources.files import inside_root, raw_root
 
 _HIVE_PREFIX = "symbol="
 
@@ -22,8 +22,9 @@ _HIVE_PREFIX = "symbol="
 class ParquetSource(BarSource):
     name = "parquet"
 
-    def __init__(self, raw_dir: str):
+    def __init__(self, raw_dir: str, *, allow_links: bool = False):
         self.root = raw_root(raw_dir)
+        self.allow_links = allow_links
 
     def _symbol_dirs(self) -> dict[str, Path]:
         out: dict[str, Path] = {}
@@ -51,7 +52,7 @@ class ParquetSource(BarSource):
                 f"no parquet files for {symbol!r} under {self.root}: expected {symbol}/dt=YYYY-MM-DD/*.parquet "
                 f"or symbol={symbol}/**/*.parquet (symbols found: {found})"
             )
-        files = sorted(folder.rglob("*.parquet"))
+        files = [inside_root(self.root, f, allow_links=self.allow_links) for f in sorted(folder.rglob("*.parquet"))]
         pattern = str(folder / "**" / "*.parquet")
         con = duckdb.connect()  # in-memory: reading never touches the warehouse lock
         try:

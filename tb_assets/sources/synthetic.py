@@ -18,8 +18,8 @@ import numba
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.errors import ConfigError
 from tb_assets.core.data.timeframes import INTRADAY, step, validate_timeframe
+from tb_assets.core.errors import ConfigError
 from tb_assets.sources.base import BarSource, RawBars
 
 DEFAULT_SYMBOLS = ("SYN1", "SYN2")

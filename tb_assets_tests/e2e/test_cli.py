@@ -115,9 +115,16 @@ def test_run_config_file_and_bad_arguments(env, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert "for 1 partition(s)" in ok.stdout
     wrong = tmp_path / "wrong.yaml"
-    wrong.write_text("ops:\n  bars:\n    config:\n      policy: maybe\n")
+    wrong.write_text("ops:\n  bars:\n    config:\n      policy: maybe\n      polcy: fail\n")
     bad = tb(["run", "--partition", "SPX|1w", "--config", str(wrong)], env)
-    assert bad.returncode == 1 and "SPX|1w" in bad.stderr
+    # every problem named before any run starts, not "Error in config for job tb_pipeline"
+    assert bad.returncode == 2 and f"{wrong} is not valid run config for tb_pipeline" in bad.stderr, bad.stderr
+    assert 'unexpected config entry "polcy" at path root:ops:bars:config' in bad.stderr
+    assert "root:ops:bars:config:policy" in bad.stderr and "Traceback" not in bad.stderr
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    unusable = tb(["run", "--select", "bars"], {**env, "TB_DATA_DIR": str(not_a_folder)})
+    assert unusable.returncode == 2 and "is a file, not a folder" in unusable.stderr and "Traceback" not in unusable.stderr
     assert "no partition matches 'TSLA|1d'" in tb(["run", "--partition", "TSLA|1d"], env).stderr
     assert "unknown asset(s) nope" in tb(["run", "--select", "nope"], env).stderr
     env["TB_SYMBOLS"] = "../etc"

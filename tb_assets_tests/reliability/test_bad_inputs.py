@@ -133,6 +133,10 @@ CASES = [
          fails=("cannot be read as America/New_York", "2024-03-10 02:30")),
     Case("timeframe_and_symbol_columns", lambda: good().assign(timeframe=1440, symbol="ACME"), same=True),
     Case("corrupt_file_among_several", lambda: good(), fails=("1 of 3 file(s) unreadable", "dt=2024-02-01"), sources=("parquet",)),
+    # point 6: a link out of TB_RAW_DIR is refused unless allowed; one inside it is just a file
+    Case("symlink_out_of_the_raw_folder", good, fails=("outside TB_RAW_DIR", "TB_RAW_ALLOW_LINKS=1")),
+    Case("symlink_out_of_the_raw_folder_allowed", good, settings={"raw_allow_links": True}, same=True),
+    Case("symlink_inside_the_raw_folder", good, same=True),
     # point 4: times that were silently wrong
     Case("naive_and_offset_timestamps_mixed", lambda: mixed_offsets(good()), settings={"source_tz": "America/New_York"}),
     Case("tokyo_daily_dates", good, settings={"source_tz": "Asia/Tokyo"}, same=True),
@@ -180,6 +184,16 @@ def write_input(kind: str, raw: Path, case: Case) -> None:
     data.to_parquet(raw / SYMBOL / "dt=2024-01-01" / "part-0.parquet", index=False)
 
 
+def write_linked(kind: str, raw: Path, case: Case) -> None:
+    """The good file elsewhere (outside the raw folder, or in a hidden folder inside it) and a
+    symlink to it where the source looks."""
+    elsewhere = raw.parent / "elsewhere" if "out_of" in case.name else raw / ".store"
+    write_input(kind, elsewhere, Case("good", good))
+    raw.mkdir(parents=True, exist_ok=True)
+    name = f"{SYMBOL}.csv" if kind == "csv" else SYMBOL
+    (raw / name).symlink_to(elsewhere / name)
+
+
 @pytest.fixture(scope="module")
 def stored_good(tmp_path_factory):
     """Per source: a warehouse holding the good partition, and that partition's rows."""
@@ -206,7 +220,7 @@ def test_bad_input_fails_clearly_or_is_repaired_and_counted_and_never_damages_st
     warehouse, before = stored_good[kind]
     shutil.copy(warehouse, tmp_path / "warehouse.duckdb")
     raw = tmp_path / "raw"
-    write_input(kind, raw, case)
+    (write_linked if case.name.startswith("symlink") else write_input)(kind, raw, case)
     settings = make_settings(tmp_path, source=kind, raw_dir=str(raw), symbols=(SYMBOL,), timeframes=("1d",), **case.settings)
     config = {"ops": {"bars": {"config": case.config}}} if case.config else None
     result = run(build_definitions(settings), KEY, run_config=config, selection=[dg.AssetKey("bars")])
