@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -426,8 +428,17 @@ def cmd_run(args) -> int:
             print(f"[{len(done)}/{len(keys)}] {outcome.key} {status} in {outcome.seconds:.1f}s" + (f"  {notes}" if notes else ""),
                   flush=True)
 
-        outcomes = run_partitions(instance, job, keys, selection, run_config, concurrency=concurrency,
-                                  tags={"tb/launched_by": "tb run", HOST_TAG: this_host()}, log_dir=log_dir, on_event=on_event, on_done=on_done)
+        def on_notice(line: str) -> None:
+            print(f"tb run: {line}", file=sys.stderr, flush=True)
+
+        try:
+            with sigterm_as_interrupt():
+                outcomes = run_partitions(instance, job, keys, selection, run_config, concurrency=concurrency,
+                                          tags={"tb/launched_by": "tb run", HOST_TAG: this_host()}, log_dir=log_dir,
+                                          on_event=on_event, on_done=on_done, on_notice=on_notice)
+        except KeyboardInterrupt:  # the runs were stopped and marked canceled on the way out
+            print(f"tb run: interrupted; {len(done)} of {len(keys)} partition(s) finished before", file=sys.stderr, flush=True)
+            return 130
 
     print()
     print(format_summary(outcomes))
@@ -441,6 +452,20 @@ def cmd_run(args) -> int:
     tail = f"; {len(found)} with WARN findings (see the summary)" if found else ""
     print(f"\nall {len(outcomes)} partition(s) materialized, no ERROR check failed{tail}; open the UI with `tb dev`")
     return 0
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM (`kill`, `timeout`, a closing terminal's manager) ends `tb run` like Ctrl-C does:
+    through its clean-up, which stops the run workers instead of leaving them running alone."""
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_backfill(args) -> int:

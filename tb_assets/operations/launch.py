@@ -23,12 +23,15 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import serialize_value
 
+from tb_assets.operations.dead_runs import fail_dead_runs
+from tb_assets.operations.pool_waits import SlotWaitNotices
 from tb_assets.operations.runs import failed_blocking_checks, first_line, step_failure_reason, stored_run_events
 from tb_assets.operations.stranded_steps import StrandedSteps
 from tb_assets.settings import PROJECT_ROOT
 
 LOCATION = "tb_assets"  # workspace.yaml's location_name
 STRANDED_LOOK_S = 5.0  # how often a waiting run's pool is checked for a step stranded beside a free slot
+STOP_GRACE_S = 10.0  # an interrupted worker's time to end its step (a DuckDB write rolls back either way)
 REPOSITORY = "__repository__"  # the repository Dagster makes of a Definitions object
 DEFS_MODULE, DEFS_ATTRIBUTE = "tb_assets.definitions", "defs"
 
@@ -175,12 +178,15 @@ def outcome_of(instance: dg.DagsterInstance, key: str, run_id: str, seconds: flo
 
 def run_partitions(instance: dg.DagsterInstance, job: dg.JobDefinition, keys: list[str], assets: list | None,
                    run_config: dict, *, concurrency: int, tags: dict, log_dir: Path | None,
-                   on_event: Callable[[str, str], None], on_done: Callable[[PartitionOutcome], None]) -> list[PartitionOutcome]:
+                   on_event: Callable[[str, str], None], on_done: Callable[[PartitionOutcome], None],
+                   on_notice: Callable[[str], None]) -> list[PartitionOutcome]:
     """Create one run per partition and execute them, `concurrency` at a time; report each step,
-    check and finished partition as it happens. Bad run config fails every partition with its message.
-    Each worker's console goes to `log_dir`/<run id>.log (None: to ours). Interrupted (Ctrl-C), it stops
-    its workers and marks their runs canceled: no run is left executing on its own."""
-    runner = _Runner(instance, job, assets, run_config, tags, log_dir, on_event, on_done)
+    check and finished partition as it happens, and (`on_notice`) who holds a pool slot a run has
+    waited long for. Bad run config fails every partition with its message. Each worker's console
+    goes to `log_dir`/<run id>.log (None: to ours). Interrupted (Ctrl-C, or SIGTERM turned into
+    KeyboardInterrupt by the caller), it stops its workers, marks their runs canceled and frees
+    their slots: no run is left executing or holding a slot on its own."""
+    runner = _Runner(instance, job, assets, run_config, tags, log_dir, on_event, on_done, on_notice)
     try:
         runner.drive(list(keys), concurrency)
     finally:
@@ -207,11 +213,13 @@ class _Runner:
     log_dir: Path | None
     on_event: Callable[[str, str], None]
     on_done: Callable[[PartitionOutcome], None]
+    on_notice: Callable[[str], None]
     outcomes: dict[str, PartitionOutcome] = field(default_factory=dict)
     active: dict[str, _Active] = field(default_factory=dict)
 
     def drive(self, waiting: list[str], concurrency: int) -> None:
         stranded, next_look = StrandedSteps(self.instance), time.monotonic() + STRANDED_LOOK_S
+        waits = SlotWaitNotices(self.instance)
         while waiting or self.active:
             while waiting and len(self.active) < concurrency:
                 self.start(waiting.pop(0))
@@ -219,10 +227,23 @@ class _Runner:
                 self.poll(key)
             if time.monotonic() >= next_look:
                 for pool, run_id, step in stranded.look():
-                    print(f"tb run: step {step} of run {run_id} waited beside a free {pool} pool slot (a Dagster race): "
-                          "handed it the slot", file=sys.stderr, flush=True)
+                    self.on_notice(f"step {step} of run {run_id} waited beside a free {pool} pool slot (a Dagster race): "
+                                   "handed it the slot")
+                self.look_at_waits(waits)
                 next_look = time.monotonic() + STRANDED_LOOK_S
             time.sleep(0.5)
+
+    def look_at_waits(self, waits: SlotWaitNotices) -> None:
+        """Name who holds a slot our runs have waited for; a holder whose worker is gone (killed
+        while we waited) is failed and its slots freed, as at start."""
+        partitions = {a.run.run_id: key for key, a in self.active.items()}
+        due = waits.look(set(partitions))
+        if not due:
+            return
+        for dead in fail_dead_runs(self.instance):
+            self.on_notice(dead.message)
+        for wait in due:
+            self.on_notice(waits.line(wait, partitions[wait.run_id]))
 
     def finish(self, outcome: PartitionOutcome) -> None:
         self.outcomes[outcome.key] = outcome
@@ -258,14 +279,17 @@ class _Runner:
         self.finish(outcome_of(self.instance, key, a.run.run_id, time.monotonic() - a.started))
 
     def stop_all(self) -> None:
+        if self.active:
+            self.on_notice(f"stopping {len(self.active)} run(s)")
         for a in self.active.values():
             if a.proc.poll() is None:
-                a.proc.terminate()
+                a.proc.terminate()  # Dagster turns it into an interrupt of the step
                 try:
-                    a.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
+                    a.proc.wait(timeout=STOP_GRACE_S)
+                except subprocess.TimeoutExpired:  # a worker waiting for a pool slot does not listen
                     a.proc.kill()
                     a.proc.wait()
             stored = self.instance.get_run_by_id(a.run.run_id)
             if stored is not None and not stored.is_finished:
                 self.instance.report_run_canceled(stored, "tb run was interrupted")
+            self.instance.event_log_storage.free_concurrency_slots_for_run(a.run.run_id)

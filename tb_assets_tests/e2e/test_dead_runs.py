@@ -2,6 +2,7 @@
 failed with the reason and frees the `duckdb` pool slot it held (issue 11, point 1)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -72,3 +73,45 @@ def test_a_run_killed_while_holding_the_duckdb_slot_does_not_block_the_next_run(
     assert f"worker process {pid} is gone" in failure
     assert claimed_duckdb_slot(instance) is None
     assert fail_dead_runs(instance) == []  # judged once: nothing left to fail
+
+
+@pytest.mark.e2e
+@pytest.mark.cost(40)
+def test_a_run_waiting_for_a_slot_names_the_holder_and_sigterm_takes_its_worker_with_it(dagster_home, tmp_path):
+    """Another process holds the only duckdb slot: tb run says who, after a while; SIGTERM (to tb run
+    alone, as `kill` or `timeout` send it) stops tb run and its worker, cancels the run and frees its
+    place; the next run succeeds once the slot is back."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
+    env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
+               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="500", TB_CONTEXT_SYMBOLS="none")
+    instance = dg.DagsterInstance.get()
+    # the holder: a step of another instance's process (a run this instance does not know), slot claimed
+    assert instance.event_log_storage.initialize_concurrency_limit_to_default("duckdb")  # dagster.yaml's limit: 1
+    assert instance.event_log_storage.claim_concurrency_slot("duckdb", "elsewhere-run", "bars").is_claimed
+    log = tmp_path / "waiting.log"
+    with open(log, "w") as out:
+        waiting = subprocess.Popen([*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: "held by run elsewhere-run" in log.read_text() or waiting.poll() is not None,
+                 "tb run to name the slot's holder", poll_s=0.5)
+        assert waiting.poll() is None, log.read_text()
+        said = re.search(r"SYN1\|1d: step bars has waited (\d+)s for the duckdb pool slot, held by run elsewhere-run", log.read_text())
+        assert said and int(said[1]) < HANG_GUARD_S, log.read_text()  # seconds, not a time zone's hours off
+        workers = psutil.Process(waiting.pid).children(recursive=True)
+        assert workers, "tb run has a run worker"
+        waiting.send_signal(signal.SIGTERM)  # to tb run only: it must take its worker with it
+        assert waiting.wait(timeout=HANG_GUARD_S) == 130
+    finally:
+        if waiting.poll() is None:
+            os.killpg(waiting.pid, signal.SIGKILL)
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers), "a run worker outlived tb run"
+    (run,) = instance.get_runs()
+    assert run.status == dg.DagsterRunStatus.CANCELED
+    info = instance.event_log_storage.get_concurrency_info("duckdb")
+    assert [s.run_id for s in info.claimed_slots] == ["elsewhere-run"] and info.pending_step_count == 0  # nothing of ours left
+
+    instance.event_log_storage.free_concurrency_slots_for_run("elsewhere-run")
+    again = subprocess.run([*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                           timeout=HANG_GUARD_S)
+    assert again.returncode == 0, again.stdout + again.stderr
