@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 from dagster import Field, StringSource
+from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 from dagster._core.storage.root import LocalArtifactStorage
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
@@ -66,6 +67,26 @@ class DataDirComputeLogManager(LocalComputeLogManager):
     @classmethod
     def from_config_value(cls, inst_data, config_value):
         return cls(inst_data=inst_data, **config_value)
+
+
+class WorkerWatchingRunLauncher(DefaultRunLauncher):
+    """Dagster's default launcher (each run in a process of the code server) that the daemon's run
+    monitoring can ask whether a run's worker still lives: by the pid the worker recorded when it
+    started, as `tb run` and `tb dev` judge at start (operations/dead_runs.py). A run whose worker
+    was killed is failed by the daemon within a poll, and its pool slots freed after
+    `free_slots_after_run_end_seconds`, with nobody starting `tb run`."""
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: dg.DagsterRun) -> CheckRunHealthResult:
+        from tb_assets.operations.dead_runs import dead_worker
+
+        pid = dead_worker(self._instance, run)
+        if pid is None:  # alive, not started yet, or another machine's: nothing to judge here
+            return CheckRunHealthResult(WorkerStatus.RUNNING)
+        return CheckRunHealthResult(WorkerStatus.FAILED, f"tb: its worker process {pid} is gone (killed or crashed)")
 
 
 @contextmanager

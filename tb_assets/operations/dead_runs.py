@@ -78,16 +78,25 @@ def held_pools(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
                         if any(slot.run_id == run_id for slot in storage.get_concurrency_info(key).claimed_slots)))
 
 
+def dead_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
+    """The pid of `run`'s worker when that process is gone; None while it lives, before it has
+    started (no pid recorded yet) and for another machine's run (its processes are not ours to see)."""
+    if not _local(instance, run):
+        return None
+    worker = worker_pid(instance, run.run_id)
+    if worker is None or worker_alive(*worker):
+        return None
+    return worker[0]
+
+
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
     """Mark every unfinished local run whose worker is gone as failed and free its pool slots."""
     dead = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED)):
-        if not _local(instance, run):
+        pid = dead_worker(instance, run)
+        if pid is None:
             continue
-        worker = worker_pid(instance, run.run_id)
-        if worker is None or worker_alive(*worker):
-            continue  # not started yet (no pid to judge), or still working
-        found = DeadRun(run.run_id, run.tags.get("dagster/partition", "-"), run.status.value, worker[0],
+        found = DeadRun(run.run_id, run.tags.get("dagster/partition", "-"), run.status.value, pid,
                         held_pools(instance, run.run_id))
         instance.report_run_failed(run, f"tb: {found.reason}")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)

@@ -2,19 +2,24 @@
 failed with the reason and frees the `duckdb` pool slot it held (issue 11, point 1)."""
 
 import os
+import random
 import re
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import dagster as dg
+import duckdb
+import pandas as pd
 import psutil
 import pytest
 import sqlalchemy
 
-from tb_assets.operations.dead_runs import fail_dead_runs, worker_alive, worker_pid
+from tb_assets.operations.dead_runs import UNFINISHED, fail_dead_runs, worker_alive, worker_pid
 from tb_assets.settings import PROJECT_ROOT
-from tb_assets_tests.e2e.processes import HANG_GUARD_S, wait_for
+from tb_assets_tests.e2e.processes import HANG_GUARD_S, daemon, wait_for
 
 TB = [sys.executable, "-m", "tb_assets.cli"]
 
@@ -115,3 +120,85 @@ def test_a_run_waiting_for_a_slot_names_the_holder_and_sigterm_takes_its_worker_
     again = subprocess.run([*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
                            timeout=HANG_GUARD_S)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def partition_tables(data_dir: str) -> dict:
+    con = duckdb.connect(str(Path(data_dir) / "warehouse.duckdb"), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT * EXCLUDE (symbol, timeframe) FROM {t} WHERE symbol = 'SYN1' AND timeframe = '1d' "
+                               "ORDER BY ts").fetchdf() for t in ("bars", "features", "targets")}
+    finally:
+        con.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.cost(100)
+def test_kill_9_at_random_points_then_a_rerun_and_two_runs_at_once_give_the_clean_result(dagster_home, tmp_path):
+    """The reliability suite's crash rows: `tb run` (bars, features, targets) SIGKILLed with its
+    worker at random moments (seeded; the delays are printed), each followed by a re-run that must
+    succeed without a word from us and store exactly what an uninterrupted run stored; then two
+    `tb run` of the same partition at once: both succeed (the second waits for the slot), same tables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
+    env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
+               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="800", TB_CONTEXT_SYMBOLS="none")
+    select = [*TB, "run", "--select", "bars,features,targets"]
+    began = time.monotonic()
+    clean = subprocess.run(select, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
+    took = time.monotonic() - began
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    expected = partition_tables(env["TB_DATA_DIR"])
+    rng = random.Random(int(os.environ.get("TB_KILL_SEED", "11")))
+    for delay in (rng.uniform(0.3, took), rng.uniform(0.3, took)):
+        print(f"kill -9 after {delay:.2f}s of a {took:.1f}s run")
+        victim = subprocess.Popen(select, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
+        time.sleep(delay)
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        again = subprocess.run(select, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
+        assert again.returncode == 0, f"after a kill at {delay:.2f}s:\n{again.stdout}{again.stderr}"
+        for table, frame in partition_tables(env["TB_DATA_DIR"]).items():
+            pd.testing.assert_frame_equal(frame, expected[table], obj=f"{table} after a kill at {delay:.2f}s")
+
+    both = [subprocess.Popen(select, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _ in range(2)]
+    outputs = [p.communicate(timeout=HANG_GUARD_S)[0] for p in both]
+    assert [p.returncode for p in both] == [0, 0], "\n".join(outputs)
+    for table, frame in partition_tables(env["TB_DATA_DIR"]).items():
+        pd.testing.assert_frame_equal(frame, expected[table], obj=f"{table} after two runs at once")
+    instance = dg.DagsterInstance.get()
+    assert claimed_duckdb_slot(instance) is None and not instance.get_runs(filters=dg.RunsFilter(statuses=UNFINISHED))
+
+
+@pytest.mark.e2e
+@pytest.mark.cost(60)
+def test_the_daemon_fails_a_killed_run_and_frees_its_slot_with_no_tb_command(dagster_home, tmp_path):
+    """Run monitoring (dagster.yaml) asks WorkerWatchingRunLauncher whether the worker lives: a run
+    killed while holding the duckdb slot is failed by the daemon alone and its slot freed."""
+    config = (dagster_home / "dagster.yaml").read_text()
+    faster = config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 5").replace(
+        "free_slots_after_run_end_seconds: 30", "free_slots_after_run_end_seconds: 5")
+    assert faster != config
+    (dagster_home / "dagster.yaml").write_text(faster)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
+    env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
+               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="4000", TB_CONTEXT_SYMBOLS="none")
+    log = tmp_path / "killed.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen([*TB, "run", "--select", "bars,features,targets"], env=env, cwd=PROJECT_ROOT, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+    instance = dg.DagsterInstance.get()
+    try:
+        holder = wait_for(lambda: claimed_duckdb_slot(instance) or first.poll() is not None, "a step holding the duckdb slot",
+                          poll_s=0.05)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert isinstance(holder, str), f"the run ended before a step took the slot:\n{log.read_text()[-3000:]}"
+    pid, _ = worker_pid(instance, holder)
+    with daemon(env, tmp_path / "daemon.log") as d:
+        run = wait_for(lambda: (r := instance.get_run_by_id(holder)).is_finished and r, "the daemon to fail the run", alive=d)
+        wait_for(lambda: claimed_duckdb_slot(instance) is None, "the daemon to free the slot", alive=d)
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    failure = instance.all_logs(holder, of_type=dg.DagsterEventType.RUN_FAILURE)[-1].dagster_event.message
+    assert f"tb: its worker process {pid} is gone (killed or crashed)" in failure, failure
