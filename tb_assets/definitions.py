@@ -17,6 +17,7 @@ from tb_assets.operations.alert_sensor import build_alert_sensor
 from tb_assets.operations.automation import build_automation_sensor, with_refresh
 from tb_assets.operations.new_data import build_new_data_sensor
 from tb_assets.operations.notifier import AlertNotifier
+from tb_assets.operations.stranded_steps import build_stranded_steps_sensor
 from tb_assets.partitions import build_partitions
 from tb_assets.resources import ArtifactStore, BarSourceResource, TuningStorage, Warehouse, WarehouseIOManager
 from tb_assets.secrets import from_environment
@@ -53,6 +54,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_new_data_sensor(PIPELINE_JOB, partitions),
             build_alert_sensor({key for d in [*assets.assets, *assets.asset_checks] for key in d.check_keys},
                                interval_s=settings.alerts.interval_s),
+            build_stranded_steps_sensor(),
         ],
         resources={
             "bar_source": BarSourceResource.from_settings(settings),

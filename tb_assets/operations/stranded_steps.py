@@ -14,9 +14,13 @@ looks in a row; a normal hand-over takes milliseconds, so it is never mistaken f
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import dagster as dg
+
+STRANDED_SENSOR = "tb_stranded_steps"
+SENSOR_INTERVAL_S = 15  # two looks in a row, 15 s apart: a normal hand-over takes milliseconds
 
 
 def stranded_now(instance: dg.DagsterInstance) -> set[tuple[str, str, str]]:
@@ -49,3 +53,29 @@ class StrandedSteps:
             self.instance.event_log_storage.assign_pending_steps([pool])
         self.seen = now - set(stuck)
         return stuck
+
+
+def build_stranded_steps_sensor() -> dg.SensorDefinition:
+    """The same repair for runs no `tb run` watches (launched by the daemon or the UI): the
+    steps seen on the previous look travel in the sensor's cursor."""
+
+    @dg.sensor(
+        name=STRANDED_SENSOR,
+        minimum_interval_seconds=SENSOR_INTERVAL_S,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="A step left waiting beside a free pool slot (a Dagster race: it waits forever) is handed the "
+        "slot when found so on two looks in a row.",
+    )
+    def tb_stranded_steps(context: dg.SensorEvaluationContext):
+        looks = StrandedSteps(context.instance, seen={tuple(s) for s in json.loads(context.cursor or "[]")})
+        stuck = looks.look()
+        for pool, run_id, step in stuck:
+            context.log.warning(f"step {step} of run {run_id} waited beside a free {pool} pool slot: handed it the slot")
+        context.update_cursor(json.dumps(sorted(looks.seen)))
+        if stuck:
+            return dg.SkipReason(f"handed {len(stuck)} stranded step(s) their slot")
+        if looks.seen:
+            return dg.SkipReason(f"{len(looks.seen)} step(s) wait beside a free slot: handed it if still so on the next look")
+        return dg.SkipReason("no step waits beside a free slot")
+
+    return tb_stranded_steps

@@ -3,7 +3,7 @@ waiting for a slot that another step holds does not."""
 
 import dagster as dg
 
-from tb_assets.operations.stranded_steps import StrandedSteps, stranded_now
+from tb_assets.operations.stranded_steps import StrandedSteps, build_stranded_steps_sensor, stranded_now
 
 
 def claimed(storage, run_id: str) -> bool:
@@ -32,3 +32,17 @@ def test_a_step_stranded_beside_a_free_slot_gets_it_and_a_fair_wait_is_left_alon
     assert looks.look() == [("duckdb", "run-c", "bars")]
     assert claimed(storage, "run-c")
     assert stranded_now(instance) == set() and looks.look() == []
+
+
+def test_the_sensor_repairs_a_stranded_step_of_a_run_no_tb_run_watches(dagster_home):
+    instance = dg.DagsterInstance.get()
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("duckdb", 1)
+    storage.add_pending_step(concurrency_key="duckdb", run_id="run-d", step_key="bars", priority=0, should_assign=False)
+    sensor = build_stranded_steps_sensor()
+    first = dg.build_sensor_context(instance=instance)
+    assert "1 step(s) wait beside a free slot" in sensor(first).skip_message  # one look: maybe a hand-over in progress
+    assert stranded_now(instance) == {("duckdb", "run-d", "bars")}
+    second = dg.build_sensor_context(instance=instance, cursor=first.cursor)  # the daemon keeps the cursor
+    assert "handed 1 stranded step(s)" in sensor(second).skip_message
+    assert claimed(storage, "run-d") and stranded_now(instance) == set()
