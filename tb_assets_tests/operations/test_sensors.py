@@ -12,6 +12,7 @@ from tb_assets.definitions import build_definitions
 from tb_assets.operations.alert_sensor import ALERT_SENSOR
 from tb_assets.operations.automation import AUTOMATION_SENSOR
 from tb_assets.operations.new_data import NEW_DATA_SENSOR
+from tb_assets.operations.stranded_steps import STRANDED_SENSOR
 from tb_assets.resources import BarSourceResource
 from tb_assets.settings import AlertSettings
 from tb_assets_tests.conftest import make_settings
@@ -34,7 +35,7 @@ def test_sensors_are_declared_running_and_automation_can_be_declared_stopped(tmp
     on = build_definitions(make_settings(tmp_path))
     status = {s.name: s.default_status for s in on.sensors}
     assert status == {AUTOMATION_SENSOR: dg.DefaultSensorStatus.RUNNING, NEW_DATA_SENSOR: dg.DefaultSensorStatus.RUNNING,
-                      ALERT_SENSOR: dg.DefaultSensorStatus.RUNNING}
+                      ALERT_SENSOR: dg.DefaultSensorStatus.RUNNING, STRANDED_SENSOR: dg.DefaultSensorStatus.RUNNING}
     assert on.resolve_sensor_def(AUTOMATION_SENSOR).asset_selection == dg.AssetSelection.all()
     off = build_definitions(make_settings(tmp_path, automation=False))
     assert off.resolve_sensor_def(AUTOMATION_SENSOR).default_status == dg.DefaultSensorStatus.STOPPED

@@ -3,8 +3,8 @@ source (CSV and Parquet).
 
 Each case first has the good ACME|1d partition stored (a copy of one good warehouse), then puts
 its bad input where the good file was and materializes `bars` again. A case that must fail has to
-fail naming the input (the raw folder) and the problem, in `tb run`'s own summary line, and leave
-the stored rows exactly as they were. A case that is repaired must count its repairs; a case that
+fail naming the input (the raw folder) and the problem, in `tb run`'s own summary line, leave the
+stored rows exactly as they were, and, the good file put back, let the next run succeed. A case that is repaired must count its repairs; a case that
 is read right must store what the good file stored. Add a row whenever a new kind of bad input
 turns up.
 """
@@ -232,6 +232,12 @@ def test_bad_input_fails_clearly_or_is_repaired_and_counted_and_never_damages_st
             assert words.lower() in reason.lower(), f"{words!r} not in {reason!r}"
         assert reason.startswith("bars: ") and "Error: " in reason
         pd.testing.assert_frame_equal(after, before)  # the stored partition is untouched
+        # the file fixed, the next run succeeds and stores what the good file stored
+        write_input(kind, raw, Case("good", good))
+        again = run(build_definitions(make_settings(tmp_path, source=kind, raw_dir=str(raw), symbols=(SYMBOL,), timeframes=("1d",))),
+                    KEY, selection=[dg.AssetKey("bars")])
+        assert again.success, failure_text(again)
+        pd.testing.assert_frame_equal(stored(settings, SYMBOL, "1d"), before)
         return
     assert result.success, failure_text(result)
     assert all(c.passed for c in result.get_asset_check_evaluations())
