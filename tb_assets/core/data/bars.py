@@ -343,7 +343,7 @@ def validate_bars(
     df.insert(0, "ts", ts)
 
     # order: stable sort keeps the file's order among equal timestamps for the duplicate check
-    tsv = df["ts"].to_numpy()
+    tsv = df["ts"].to_numpy("datetime64[ns]")  # (plain to_numpy() of aware times makes 1M Timestamp objects: 2.5 s)
     if len(tsv) > 1 and (tsv[1:] < tsv[:-1]).any():
         out_of_order = int((tsv[1:] < tsv[:-1]).sum())
         if policy == "fail":
