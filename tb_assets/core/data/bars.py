@@ -125,8 +125,8 @@ def parse_timestamps(values: pd.Series, *, origin: str, tz: str = "UTC", date_or
     else:
         text = s.astype("string").str.strip()
         if pc.any(pc.match_substring_regex(_arrow(text), _OFFSET_RE)).as_py():  # (arrow: 10x faster on 1M rows)
-            offset = _offsets(text.str.extract(f"({_OFFSET_RE})", expand=False))
-            text = text.str.replace(_OFFSET_RE, "", regex=True).str.strip().str.replace(r"T$", "", regex=True)
+            offset = _offsets(text.str.extract(_OFFSET_RE)[1])
+            text = text.str.replace(_OFFSET_RE, r"\1", regex=True)
         wall = pd.DatetimeIndex(_parse_strings(text, origin=origin, date_order=date_order))
     _no_missing(wall, origin)
     if len(wall) and (wall == wall.normalize()).all():
@@ -167,7 +167,8 @@ def _parse_epoch(s: pd.Series) -> pd.Series:
     return pd.to_datetime(s, unit=unit, utc=True)
 
 
-_OFFSET_RE = r"(?:Z|[+-]\d{2}:?\d{2})$"
+# an offset follows a time of day: "05-01-2024" ends in "-2024", which is a year, not UTC-20:24
+_OFFSET_RE = r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|[+-]\d{2}:?\d{2})$"
 _NUMERIC_DATE = r"^(?P<first>\d{1,2})(?P<sep>[/.-])(?P<second>\d{1,2})[/.-](?P<year>\d{4}|\d{2})(?:$|[ T])"
 _TIME_FORMATS = ("", " %H:%M", " %H:%M:%S", "T%H:%M", "T%H:%M:%S")
 

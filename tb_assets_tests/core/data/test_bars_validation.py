@@ -202,9 +202,10 @@ def test_ohlcv_problems_finds_each_broken_contract():
 
 
 def test_naive_rows_beside_offset_rows_are_read_in_the_source_zone():
-    ts = parse_timestamps(pd.Series(["2024-01-05 10:00", "2024-01-05 11:00-05:00", "2024-01-05T12:00:00Z"]),
-                          origin="x", tz="America/New_York")
-    assert list(ts) == [pd.Timestamp(t, tz="UTC") for t in ("2024-01-05 15:00", "2024-01-05 16:00", "2024-01-05 12:00")]
+    ts = parse_timestamps(pd.Series(["2024-01-05 10:00", "2024-01-05 11:00-05:00", "2024-01-05T12:00:00Z",
+                                     "2024-01-05T12:00:00.5+0100"]), origin="x", tz="America/New_York")
+    assert list(ts) == [pd.Timestamp(t, tz="UTC") for t in ("2024-01-05 15:00", "2024-01-05 16:00", "2024-01-05 12:00",
+                                                            "2024-01-05 11:00:00.5")]
 
 
 @pytest.mark.parametrize("values", [
@@ -223,6 +224,9 @@ def test_a_daily_bar_keeps_its_exchange_date(values):
 def test_day_month_order_is_decided_once_or_refused():
     assert parse_timestamps(pd.Series(["13/01/2024", "02/01/2024"]), origin="x")[1] == pd.Timestamp("2024-01-02", tz="UTC")
     assert parse_timestamps(pd.Series(["01/13/2024", "01/02/2024"]), origin="x")[1] == pd.Timestamp("2024-01-02", tz="UTC")
+    # dashes too: "-2024" ends the date, it is not a UTC offset of -20:24
+    assert list(parse_timestamps(pd.Series(["05-01-2024", "15-01-2024"]), origin="x")) == [
+        pd.Timestamp("2024-01-05", tz="UTC"), pd.Timestamp("2024-01-15", tz="UTC")]
     with pytest.raises(BarsValidationError, match=r"mixes day-first and month-first dates: '13/01/2024' \(row 0\) and '01/13/2024' \(row 1\)"):
         parse_timestamps(pd.Series(["13/01/2024", "01/13/2024"]), origin="x")
     # 1 Feb and 2 Jan 2024 are both weekdays, and one row is in order either way: ambiguous
