@@ -45,25 +45,38 @@ def claimed_duckdb_slot(instance: dg.DagsterInstance) -> str | None:
     return slots[0].run_id if slots else None
 
 
-@pytest.mark.e2e
-@pytest.mark.cost(45)
-def test_a_run_killed_while_holding_the_duckdb_slot_does_not_block_the_next_run(dagster_home, tmp_path):
+def synthetic_env(dagster_home, *, bars: int) -> dict:
+    """`tb`'s environment for one synthetic daily partition (SYN1|1d) in the test's instance."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
     env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
-               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="4000", TB_CONTEXT_SYMBOLS="none")
+               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS=str(bars), TB_CONTEXT_SYMBOLS="none")
+    return env
+
+
+def killed_while_holding_the_slot(env: dict, tmp_path, instance: dg.DagsterInstance) -> tuple[str, int]:
+    """`tb run` SIGKILLed with its worker (the terminal died: no clean-up) the moment one of its
+    steps holds the duckdb slot; the killed run's id and its worker's pid."""
     log = tmp_path / "killed.log"
     with open(log, "w") as out:
         first = subprocess.Popen([*TB, "run", "--select", "bars,features,targets"], env=env, cwd=PROJECT_ROOT, stdout=out,
                                  stderr=subprocess.STDOUT, start_new_session=True)
-    instance = dg.DagsterInstance.get()
     try:
         holder = wait_for(lambda: claimed_duckdb_slot(instance) or first.poll() is not None, "a step holding the duckdb slot",
                           poll_s=0.05)
     finally:
-        os.killpg(first.pid, signal.SIGKILL)  # the terminal died: tb run and its run worker, no cleanup
+        os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     assert isinstance(holder, str), f"the run ended before a step took the slot:\n{log.read_text()[-3000:]}"
     pid, _ = worker_pid(instance, holder)
+    return holder, pid
+
+
+@pytest.mark.e2e
+@pytest.mark.cost(45)
+def test_a_run_killed_while_holding_the_duckdb_slot_does_not_block_the_next_run(dagster_home, tmp_path):
+    env = synthetic_env(dagster_home, bars=4000)
+    instance = dg.DagsterInstance.get()
+    holder, pid = killed_while_holding_the_slot(env, tmp_path, instance)
     wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, "the worker to die")
     assert instance.get_run_by_id(holder).status == dg.DagsterRunStatus.STARTED  # what wedged every later run
 
@@ -86,9 +99,7 @@ def test_a_run_waiting_for_a_slot_names_the_holder_and_sigterm_takes_its_worker_
     """Another process holds the only duckdb slot: tb run says who, after a while; SIGTERM (to tb run
     alone, as `kill` or `timeout` send it) stops tb run and its worker, cancels the run and frees its
     place; the next run succeeds once the slot is back."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
-    env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
-               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="500", TB_CONTEXT_SYMBOLS="none")
+    env = synthetic_env(dagster_home, bars=500)
     instance = dg.DagsterInstance.get()
     # the holder: a step of another instance's process (a run this instance does not know), slot claimed
     assert instance.event_log_storage.initialize_concurrency_limit_to_default("duckdb")  # dagster.yaml's limit: 1
@@ -110,7 +121,8 @@ def test_a_run_waiting_for_a_slot_names_the_holder_and_sigterm_takes_its_worker_
     finally:
         if waiting.poll() is None:
             os.killpg(waiting.pid, signal.SIGKILL)
-    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers), "a run worker outlived tb run"
+    survivors = [w for w in workers if w.is_running() and w.status() != psutil.STATUS_ZOMBIE]
+    assert not survivors, f"outlived tb run: {[' '.join(w.cmdline())[:200] for w in survivors]}"
     (run,) = instance.get_runs()
     assert run.status == dg.DagsterRunStatus.CANCELED
     info = instance.event_log_storage.get_concurrency_info("duckdb")
@@ -138,9 +150,7 @@ def test_kill_9_at_random_points_then_a_rerun_and_two_runs_at_once_give_the_clea
     worker at random moments (seeded; the delays are printed), each followed by a re-run that must
     succeed without a word from us and store exactly what an uninterrupted run stored; then two
     `tb run` of the same partition at once: both succeed (the second waits for the slot), same tables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
-    env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
-               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="800", TB_CONTEXT_SYMBOLS="none")
+    env = synthetic_env(dagster_home, bars=800)
     select = [*TB, "run", "--select", "bars,features,targets"]
     began = time.monotonic()
     clean = subprocess.run(select, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S)
@@ -180,22 +190,9 @@ def test_the_daemon_fails_a_killed_run_and_frees_its_slot_with_no_tb_command(dag
         "free_slots_after_run_end_seconds: 30", "free_slots_after_run_end_seconds: 5")
     assert faster != config
     (dagster_home / "dagster.yaml").write_text(faster)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
-    env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
-               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="4000", TB_CONTEXT_SYMBOLS="none")
-    log = tmp_path / "killed.log"
-    with open(log, "w") as out:
-        first = subprocess.Popen([*TB, "run", "--select", "bars,features,targets"], env=env, cwd=PROJECT_ROOT, stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+    env = synthetic_env(dagster_home, bars=4000)
     instance = dg.DagsterInstance.get()
-    try:
-        holder = wait_for(lambda: claimed_duckdb_slot(instance) or first.poll() is not None, "a step holding the duckdb slot",
-                          poll_s=0.05)
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
-    assert isinstance(holder, str), f"the run ended before a step took the slot:\n{log.read_text()[-3000:]}"
-    pid, _ = worker_pid(instance, holder)
+    holder, pid = killed_while_holding_the_slot(env, tmp_path, instance)
     with daemon(env, tmp_path / "daemon.log") as d:
         run = wait_for(lambda: (r := instance.get_run_by_id(holder)).is_finished and r, "the daemon to fail the run", alive=d)
         wait_for(lambda: claimed_duckdb_slot(instance) is None, "the daemon to free the slot", alive=d)

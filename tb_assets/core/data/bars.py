@@ -199,11 +199,10 @@ def _parse_strings(s: pd.Series, *, origin: str, date_order: DateOrder = "auto")
     raise BarsValidationError(f"{origin}: column 'ts' has values that are not timestamps: {last}") from last
 
 
-def _only_plausible_order(dates: pa.StructArray) -> DateOrder | None:
+def _only_plausible_order(first: np.ndarray, second: np.ndarray, dates: pa.StructArray) -> DateOrder | None:
     """When no number is above 12, the one reading whose dates run forward in the file's order,
     else the one with no Saturday or Sunday (11/5/2019: Tuesday 5 November, not Saturday 11 May);
     None when both readings are as plausible."""
-    first, second = (pc.cast(dates.field(k), pa.int32()).to_numpy() for k in ("first", "second"))
     year = pc.cast(dates.field("year"), pa.int32()).to_numpy()
     year = np.where(year < 100, year + 2000, year)
     readings = {
@@ -225,8 +224,8 @@ def _parse_day_month(s: pd.Series, dates: pa.StructArray, *, origin: str, date_o
     (day first) or a second one above 12 (month first); a column where both are at most 12 is
     ambiguous and needs TB_DATE_ORDER."""
     if date_order == "auto":
-        day_first = pc.cast(dates.field("first"), pa.int32()).to_numpy() > 12
-        month_first = pc.cast(dates.field("second"), pa.int32()).to_numpy() > 12
+        first, second = (pc.cast(dates.field(k), pa.int32()).to_numpy() for k in ("first", "second"))
+        day_first, month_first = first > 12, second > 12
         if day_first.any() and month_first.any():
             i, j = int(np.flatnonzero(day_first)[0]), int(np.flatnonzero(month_first)[0])
             raise BarsValidationError(
@@ -236,7 +235,7 @@ def _parse_day_month(s: pd.Series, dates: pa.StructArray, *, origin: str, date_o
         if day_first.any() or month_first.any():
             date_order = "dmy" if day_first.any() else "mdy"
         else:
-            date_order = _only_plausible_order(dates)
+            date_order = _only_plausible_order(first, second, dates)
             if date_order is None:
                 raise BarsValidationError(
                     f"{origin}: column 'ts' has dates like {s.iloc[0]!r} that read both as day/month and month/day "
