@@ -8,6 +8,7 @@ the UI; `dagster api execute_run` executes it, the command Dagster's own run lau
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import psutil
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.execution.api import create_execution_plan
 from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin
@@ -194,6 +196,25 @@ def run_partitions(instance: dg.DagsterInstance, job: dg.JobDefinition, keys: li
     return [runner.outcomes[k] for k in keys]
 
 
+def stop_process_tree(pid: int, grace_s: float) -> None:
+    """SIGTERM to a run worker and every process it started (Dagster turns it into an interrupt of
+    the step), SIGKILL to whatever still runs after `grace_s` (a worker waiting for a pool slot
+    does not listen). Killing the worker alone would leave its children running on their own."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()
+    _, alive = psutil.wait_procs(tree, timeout=grace_s)
+    for process in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(alive, timeout=30)
+
+
 @dataclass
 class _Active:
     run: dg.DagsterRun
@@ -283,12 +304,8 @@ class _Runner:
             self.on_notice(f"stopping {len(self.active)} run(s)")
         for a in self.active.values():
             if a.proc.poll() is None:
-                a.proc.terminate()  # Dagster turns it into an interrupt of the step
-                try:
-                    a.proc.wait(timeout=STOP_GRACE_S)
-                except subprocess.TimeoutExpired:  # a worker waiting for a pool slot does not listen
-                    a.proc.kill()
-                    a.proc.wait()
+                stop_process_tree(a.proc.pid, STOP_GRACE_S)
+            a.proc.wait()
             stored = self.instance.get_run_by_id(a.run.run_id)
             if stored is not None and not stored.is_finished:
                 self.instance.report_run_canceled(stored, "tb run was interrupted")
