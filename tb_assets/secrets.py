@@ -9,9 +9,10 @@ environment where the run executes. Messages show these values only through `red
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
 
 import dagster as dg
+
+from tb_assets.core.database import redact_url  # noqa: F401  (re-exported: where messages show URLs)
 
 CREDENTIAL_SETTINGS = ("TB_OPTUNA_STORAGE", "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP_USER", "TB_ALERT_SMTP_PASSWORD")
 
@@ -22,14 +23,3 @@ def from_environment(name: str, value: str | None) -> dg.EnvVar | str | None:
     if value and (os.environ.get(name) or "").strip() == value:
         return dg.EnvVar(name)
     return value
-
-
-def redact_url(url: str) -> str:
-    """scheme://host[:port]/… with no user, password, path or query: enough to say which server."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparseable URL>"
-    return f"{parts.scheme}://{host}{port}/…" if parts.scheme else "<not a URL>"

@@ -1,7 +1,7 @@
 """The one scoring engine: fit an estimator on each purged fold's training rows, score its test rows.
 
-Selection, tuning, the production model's out-of-fold and holdout metrics and the leakage
-sentinel all score through `score_folds`. What differs between them is passed in, never
+Selection, tuning, the production model's out-of-fold and holdout metrics, the leakage
+sentinels and the training service's zoo all score through `score_folds`. What differs between them is passed in, never
 re-implemented: the scorer (full fold metrics, or AUC alone for selection) and an `on_fold`
 callback (tuning's pruning rules) called after each fold with the scores so far.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.metrics import roc_auc_score
 
 from tb_assets.core.errors import TbError
@@ -24,7 +24,8 @@ from tb_assets.core.modeling.models import Estimator, as_matrix, bin_rows
 @dataclass
 class Folds:
     """The (train, test) splits of one problem. Each training part is prepared once for the
-    estimator (LightGBM: binned into an `lgb.Dataset`) and reused by every fit on it."""
+    estimator (LightGBM: binned into an `lgb.Dataset`, XGBoost: a `QuantileDMatrix`) and reused by
+    every fit on it: an estimator with `fit_binned` names its binning function as `bin_rows`."""
 
     X: np.ndarray
     y: np.ndarray
@@ -45,16 +46,17 @@ class Folds:
     def min_train(self) -> int:
         return min(len(tr) for tr, _ in self.splits)
 
-    def binned(self, k: int):
-        if k not in self._binned:
+    def binned(self, k: int, binner=bin_rows):
+        """Fold k's training rows binned by `binner` (LightGBM's by default), once."""
+        if (k, binner) not in self._binned:
             tr = self.splits[k][0]
-            self._binned[k] = bin_rows(self.X[tr], self.y[tr], None if self.weight is None else self.weight[tr], threads=self.threads)
-        return self._binned[k]
+            self._binned[k, binner] = binner(self.X[tr], self.y[tr], None if self.weight is None else self.weight[tr], threads=self.threads)
+        return self._binned[k, binner]
 
     def fit(self, estimator: Estimator, k: int) -> Estimator:
         """`estimator` fitted on fold k's training rows (the binned set where it can use one)."""
         if hasattr(estimator, "fit_binned"):
-            return estimator.fit_binned(self.binned(k))
+            return estimator.fit_binned(self.binned(k, getattr(estimator, "bin_rows", bin_rows)))
         tr = self.splits[k][0]
         return estimator.fit(self.X[tr], self.y[tr], sample_weight=None if self.weight is None else self.weight[tr])
 
@@ -67,9 +69,14 @@ def threads_of(estimator) -> int:
 class FoldScore:
     fold: int
     test: np.ndarray  # positions of the scored rows
-    proba: np.ndarray  # predicted probability of class 1 on them
+    prediction: np.ndarray  # on them: a classifier's probability of class 1, a regressor's value
     score: Any  # what the scorer returned
     model: Estimator | None = None  # kept only when asked (keep_models=True)
+
+
+def predicted(model: Estimator, X) -> np.ndarray:
+    """What a fitted model is scored on: a classifier's probability of class 1, a regressor's value."""
+    return model.predict_proba(X)[:, 1] if is_classifier(model) else np.asarray(model.predict(X), dtype="float64")
 
 
 def auc_score(y: np.ndarray, proba: np.ndarray) -> float:
@@ -88,17 +95,19 @@ def score_folds(
     """Fit a fresh clone of `estimator` on each fold and score its test rows.
 
     `on_fold(k, scores_so_far)` runs after each fold and may raise to stop early (pruning).
-    A fold whose training or test rows hold one class is an error, or skipped with `skip_one_class`.
+    For a classifier, a fold whose training or test rows hold one class is an error, or skipped
+    with `skip_one_class`.
     """
     done: list[FoldScore] = []
+    classifier = is_classifier(estimator)
     for k, (train, test) in enumerate(folds.splits):
-        if len(np.unique(folds.y[train])) < 2 or len(np.unique(folds.y[test])) < 2:
+        if classifier and (len(np.unique(folds.y[train])) < 2 or len(np.unique(folds.y[test])) < 2):
             if skip_one_class:
                 continue
             raise TbError(f"fold {k} holds one class only in its training or test rows (make folds larger or labels less skewed)")
         model = folds.fit(clone(estimator), k)
-        proba = model.predict_proba(folds.X[test])[:, 1]
-        done.append(FoldScore(k, test, proba, scorer(folds.y[test], proba), model if keep_models else None))
+        prediction = predicted(model, folds.X[test])
+        done.append(FoldScore(k, test, prediction, scorer(folds.y[test], prediction), model if keep_models else None))
         if on_fold is not None:
             on_fold(k, [f.score for f in done])
     if not done:
@@ -127,4 +136,4 @@ def score_holdout(estimator: Estimator, X, y, weight, development: np.ndarray, h
             raise TbError(f"the {name} hold one class only and cannot be scored: change holdout_pct on selected_features")
     folds = Folds.build(X, y, weight, [(development, holdout)], threads=threads_of(estimator))
     (result,) = score_folds(estimator, folds, keep_models=True)
-    return HoldoutScore(result.score, result.proba, result.model)
+    return HoldoutScore(result.score, result.prediction, result.model)

@@ -5,6 +5,8 @@
   `pred_contribs`, which is what shap.TreeExplainer calls for them anyway); the bias column is
   the base value and the values add up to the raw margin. shap's interventional mode is never
   used (wrong base values on XGBoost >= 3.1 multiclass, with additivity still passing);
+- scikit-learn random forests: exact path-dependent TreeSHAP by shap.TreeExplainer, adding up to
+  the class-1 probability (a classifier) or the prediction (a regressor);
 - linear models (a `coef_`): `shap.LinearExplainer` on a background sample;
 - anything else: `shap.PermutationExplainer` of the class-1 probability (or the prediction) on a
   background sample.
@@ -51,7 +53,28 @@ def _xgboost_booster(model):
         return model
     if isinstance(model, xgb.XGBModel):
         return model.get_booster()
-    return None
+    booster = getattr(model, "booster_", None)  # the training service's XGBoost estimators
+    return booster if isinstance(booster, xgb.Booster) else None
+
+
+def _is_sklearn_forest(model) -> bool:
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    return isinstance(model, (RandomForestClassifier, RandomForestRegressor))
+
+
+def tree_shap_forest(model, X) -> Explanation:
+    import shap
+
+    x = as_matrix(X)
+    explainer = shap.TreeExplainer(model)  # path-dependent (the trees' own cover): no background, exact
+    values = np.asarray(explainer.shap_values(x, check_additivity=False), dtype="float64")
+    base = np.ravel(explainer.expected_value).astype("float64")
+    if values.ndim == 3:  # a classifier: one slice per class, class 1 explained
+        values, base, margin = values[:, :, 1], base[1], model.predict_proba(x)[:, 1]
+    else:
+        base, margin = base[0], model.predict(x)
+    return Explanation(values, np.full(len(x), float(base)), np.asarray(margin, dtype="float64"), "tree")
 
 
 def _lightgbm_predict(booster: lgb.Booster, x: np.ndarray, threads: int, **kwargs) -> np.ndarray:
@@ -100,6 +123,8 @@ def explain(model, X, background=None, *, threads: int = 1, seed: int = 0) -> Ex
     booster = _xgboost_booster(model)
     if booster is not None:
         return tree_shap_xgboost(booster, X, threads)
+    if _is_sklearn_forest(model):
+        return tree_shap_forest(model, X)
     import shap
 
     if background is None:

@@ -1,4 +1,4 @@
-"""One estimator contract, scikit-learn's, and the one LightGBM classifier the chain fits.
+"""One estimator contract, scikit-learn's, and the LightGBM models the project fits.
 
 Every stage (selection, tuning, the production model, its holdout score, the leakage sentinel,
 SHAP and later the training service's zoo) fits models only through `fit` below or the scoring
@@ -14,7 +14,7 @@ from typing import Protocol
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from tb_assets.core.errors import TbError
 from tb_assets.core.labels.weights import scale_pos_weight
@@ -31,10 +31,11 @@ class Estimator(Protocol):
     def predict_proba(self, X) -> np.ndarray: ...
 
 
-def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None) -> dict:
+def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None,
+               objective: str = "binary") -> dict:
     """Our search-space names in LightGBM's own terms; num_leaves capped at 2^max_depth."""
     out = {
-        "objective": "binary",
+        "objective": objective,
         "max_depth": int(params["max_depth"]),
         "num_leaves": int(min(params["num_leaves"], 2 ** int(params["max_depth"]))),
         "min_data_in_leaf": int(params["min_child_samples"]),
@@ -70,10 +71,13 @@ def bin_rows(X, y, sample_weight=None, threads: int = 1) -> lgb.Dataset:
     return ds.construct()
 
 
-class LightGBMClassifier(ClassifierMixin, BaseEstimator):
-    """Binary LightGBM in the project's parameter names (max_depth, num_leaves, min_child_samples,
+class _LightGBMModel(BaseEstimator):
+    """LightGBM in the project's parameter names (max_depth, num_leaves, min_child_samples,
     learning_rate, n_estimators, reg_alpha, reg_lambda, subsample, colsample_bytree), deterministic,
-    with an explicit thread count. Extra keys in `params` (e.g. 'source') are ignored."""
+    with an explicit thread count. Keys missing from `params` take DEFAULT_PARAMS; extra keys (e.g.
+    'source') are ignored."""
+
+    OBJECTIVE = "binary"
 
     def __init__(self, params: dict | None = None, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None):
         self.params = params
@@ -81,44 +85,67 @@ class LightGBMClassifier(ClassifierMixin, BaseEstimator):
         self.threads = threads
         self.scale_pos_weight = scale_pos_weight
 
-    def fit(self, X, y, sample_weight=None) -> LightGBMClassifier:
+    bin_rows = staticmethod(bin_rows)  # what `fit_binned` takes (evaluation.Folds caches one per fold)
+
+    def fit(self, X, y, sample_weight=None):
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self.fit_binned(bin_rows(X, y, sample_weight, threads=self.threads))
 
-    def fit_binned(self, dataset: lgb.Dataset) -> LightGBMClassifier:
-        params = self.params if self.params is not None else DEFAULT_PARAMS
+    def fit_binned(self, dataset: lgb.Dataset):
+        params = {**DEFAULT_PARAMS, **(self.params or {})}
         self.booster_ = lgb.train(
-            lgb_params(params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight),
+            lgb_params(params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight, objective=self.OBJECTIVE),
             dataset, num_boost_round=int(params["n_estimators"]),
         )
-        self.classes_ = np.array([0, 1])
-        self.n_features_in_ = self.booster_.num_feature()
+        self._fitted()
         return self
 
+    def _fitted(self) -> None:
+        self.n_features_in_ = self.booster_.num_feature()
+
     @classmethod
-    def from_model_file(cls, path, threads: int = 1) -> LightGBMClassifier:
-        """A fitted classifier around a booster saved in LightGBM's text format."""
+    def from_model_file(cls, path, threads: int = 1):
+        """A fitted model around a booster saved in LightGBM's text format."""
         model = cls(threads=threads)
         model.booster_ = lgb.Booster(model_file=str(path))
-        model.classes_ = np.array([0, 1])
-        model.n_features_in_ = model.booster_.num_feature()
+        model._fitted()
         model.feature_names_in_ = np.asarray(model.booster_.feature_name(), dtype=object)
         return model
 
     def raw_score(self, X) -> np.ndarray:
-        """The margin (log-odds) before the sigmoid: what SHAP values add up to."""
+        """The margin (log-odds for a classifier) before the link: what SHAP values add up to."""
         return self.booster_.predict(as_matrix(X), raw_score=True, num_threads=self.threads)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def _predict(self, X) -> np.ndarray:
         # LightGBM's predict takes its thread count from this call only, never from the booster:
         # left out, it predicts at OpenMP's default while a fit in another thread runs at `threads`,
         # which crashed parallel forward selection (SIGSEGV); its own sklearn wrapper passes it too
-        p = self.booster_.predict(as_matrix(X), num_threads=self.threads)
+        return self.booster_.predict(as_matrix(X), num_threads=self.threads)
+
+
+class LightGBMClassifier(ClassifierMixin, _LightGBMModel):
+    """Binary LightGBM classifier (see _LightGBMModel)."""
+
+    def _fitted(self) -> None:
+        super()._fitted()
+        self.classes_ = np.array([0, 1])
+
+    def predict_proba(self, X) -> np.ndarray:
+        p = self._predict(X)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype("int64")
+
+
+class LightGBMRegressor(RegressorMixin, _LightGBMModel):
+    """LightGBM regression on squared error (see _LightGBMModel)."""
+
+    OBJECTIVE = "regression"
+
+    def predict(self, X) -> np.ndarray:
+        return self._predict(X)
 
 
 def fit(estimator: Estimator, X, y, sample_weight=None) -> Estimator:

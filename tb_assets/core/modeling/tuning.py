@@ -9,7 +9,6 @@ resumed after a crash or a re-run: finished trials are kept, a trial left runnin
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from collections import Counter
@@ -18,10 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import optuna
 import pandas as pd
-import sqlalchemy
-from filelock import FileLock
 from optuna.trial import TrialState
 
+from tb_assets.core.database import first_use
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.evaluation import Folds, cv_metrics
 from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score
@@ -125,24 +123,11 @@ SCHEMA_LOCK = 0x74625F6F  # PostgreSQL advisory lock id guarding Optuna's table 
 def rdb_storage(url: str) -> optuna.storages.RDBStorage:
     """Optuna's storage at `url`. Optuna creates its tables on first use, and processes doing so
     at once on a fresh database collide ("table studies already exists", "UNIQUE constraint failed:
-    alembic_version" on SQLite; duplicate key in pg_type on PostgreSQL). So the first use is
-    serialised: by a lock file beside a SQLite database, by an advisory lock on PostgreSQL."""
-    if url.startswith("sqlite"):
-        database = sqlalchemy.engine.make_url(url).database
-        with FileLock(f"{database}.lock", timeout=300) if database and database != ":memory:" else contextlib.nullcontext():
+    alembic_version" on SQLite; duplicate key in pg_type on PostgreSQL): see core.database."""
+    with first_use(url, SCHEMA_LOCK):
+        if url.startswith("sqlite"):
             return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    if not url.startswith("postgresql"):
         return optuna.storages.RDBStorage(url)
-    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
-    try:
-        with engine.connect() as con:
-            con.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": SCHEMA_LOCK})
-            try:
-                return optuna.storages.RDBStorage(url)
-            finally:
-                con.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEMA_LOCK})
-    finally:
-        engine.dispose()
 
 
 def open_study(storage: str, name: str, *, resume: bool, seed: int, fingerprint: str | None = None) -> tuple[optuna.Study, str | None]:

@@ -34,7 +34,7 @@ def test_each_fold_is_a_fresh_fit_scored_on_its_test_rows():
     assert [s.fold for s in scores] == list(range(5))
     for s, (train, test) in zip(scores, splits):
         by_hand = LightGBMClassifier(MODEL.params).fit(X.iloc[train], y[train]).predict_proba(X.iloc[test])[:, 1]
-        np.testing.assert_array_equal(s.proba, by_hand)
+        np.testing.assert_array_equal(s.prediction, by_hand)
         assert s.score == fold_metrics(y[test], by_hand) and s.model is not MODEL
     summary = cv_metrics(MODEL, folds)
     assert summary.auc == pytest.approx(np.mean([s.score.auc for s in scores])) and summary.auc > 0.7

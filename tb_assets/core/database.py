@@ -1,0 +1,49 @@
+"""Databases that several processes set up at once (Optuna's studies, the model registry).
+
+Creating tables on first use races: two processes doing it on a fresh database collide ("table
+already exists", a duplicate key in pg_type on PostgreSQL). `first_use` serialises that moment:
+by a lock file beside a SQLite database, by an advisory lock on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import sqlalchemy
+from filelock import FileLock
+
+
+@contextlib.contextmanager
+def first_use(url: str, key: int) -> Iterator[None]:
+    """Hold the database's set-up lock `key` (an advisory lock id on PostgreSQL) while the body runs."""
+    if url.startswith("sqlite"):
+        database = sqlalchemy.engine.make_url(url).database
+        with FileLock(f"{database}.lock", timeout=300) if database and database != ":memory:" else contextlib.nullcontext():
+            yield
+        return
+    if not url.startswith("postgresql"):
+        yield
+        return
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as con:
+            con.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                con.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    finally:
+        engine.dispose()
+
+
+def redact_url(url: str) -> str:
+    """scheme://host[:port]/… with no user, password, path or query: enough to say which server."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable URL>"
+    return f"{parts.scheme}://{host}{port}/…" if parts.scheme else "<not a URL>"

@@ -1,0 +1,443 @@
+"""One experiment: for each algorithm, its grid scored on the partition's validation, every
+combination registered, the best (or all) fitted on all rows and saved with its importances.
+
+Every fit goes through the one scoring engine (evaluation.score_folds). The preprocessing of each
+fold (training/preprocess) is fitted on that fold's training rows only and shared by every
+combination of the grid, so LightGBM and XGBoost also bin each fold once for the whole grid.
+Combinations whose fingerprint is already in the registry are not trained again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from tb_assets.core.artifacts import write_atomic
+from tb_assets.core.errors import TbError
+from tb_assets.core.features.matrix import raw_price_columns
+from tb_assets.core.modeling.evaluation import Folds, score_folds
+from tb_assets.training.preprocess import build_preprocessor, output_features
+from tb_assets.training.problem import CLASSIFICATION_TARGETS, TRANSFORMS, Problem, build_problem
+from tb_assets.training.registry import ModelRegistry, ModelRow
+from tb_assets.training.scores import PRIMARY, classification_scores, mean_scores, regression_scores
+from tb_assets.training.search import adapt_alphas, combinations, fingerprint, grid_for, strongest_correlation
+from tb_assets.training.validation import Splits, validation_splits
+from tb_assets.training.zoo import ALGORITHMS, Algorithm, algorithm, native_model_file
+
+LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "shap", "numpy", "pandas")
+CODE_VERSION = "zoo-1"  # bump when a change makes models trained before it incomparable
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """What one materialization of model_experiments runs (the asset's config as plain values)."""
+
+    symbol: str
+    timeframe: str
+    algorithms: tuple[str, ...] = tuple(ALGORITHMS)
+    grid: str = "quick"
+    grids: dict = field(default_factory=dict)  # algorithm -> {param: [values]}: replaces the preset
+    target_transform: str = "log_return"
+    classification_target: str = "direction"
+    lookforward: int = 5
+    validation: str = "auto"
+    n_splits: int = 5
+    embargo_pct: float = 0.01
+    p_value_threshold: float | None = 0.05
+    save_all_grid_models: bool = False
+    n_jobs: int = 2
+    seed: int = 0
+    parent_model_id: int | None = None
+    feature_whitelist: tuple[str, ...] | None = None
+    permutation_repeats: int = 5
+    permutation_rows: int = 500
+    shap_rows: int = 200
+
+    def target(self, task: str) -> str:
+        return self.target_transform if task == "regression" else self.classification_target
+
+    def data_options(self, task: str, validation_used: str) -> dict:
+        return {"validation": validation_used, "n_splits": self.n_splits, "embargo_pct": self.embargo_pct,
+                "p_value_threshold": self.p_value_threshold, "lookforward": self.lookforward, "seed": self.seed}
+
+
+@dataclass
+class Cohort:
+    algorithm: str
+    task: str
+    cohort_id: str | None  # None when nothing new was trained
+    grid_size: int
+    trained: int
+    skipped: int  # already in the registry
+    models: list[ModelRow]  # the grid's rows (new and found), best first
+    validation: str
+    notes: list[str] = field(default_factory=list)
+    cv_results: pd.DataFrame | None = None
+
+    @property
+    def best(self) -> ModelRow:
+        return self.models[0]
+
+
+@dataclass
+class ExperimentResult:
+    cohorts: list[Cohort]
+    features: list[str]
+    feature_source: str  # 'catalog', 'parent N', 'whitelist'
+
+    @property
+    def trained(self) -> int:
+        return sum(c.trained for c in self.cohorts)
+
+    @property
+    def skipped(self) -> int:
+        return sum(c.skipped for c in self.cohorts)
+
+
+def check_spec(spec: ExperimentSpec) -> list[Algorithm]:
+    """The algorithms to run; a clear error for each thing in the spec that cannot run."""
+    if not spec.algorithms:
+        raise TbError("algorithms is empty: name at least one of " + ", ".join(ALGORITHMS))
+    algos = [algorithm(name) for name in dict.fromkeys(spec.algorithms)]
+    unknown = sorted(set(spec.grids) - set(ALGORITHMS))
+    if unknown:
+        raise TbError(f"grids names unknown algorithm(s) {', '.join(unknown)}: choose from {', '.join(ALGORITHMS)}")
+    for a in algos:
+        grid_for(a.name, spec.grid, spec.grids)
+    if spec.target_transform not in TRANSFORMS:
+        raise TbError(f"target_transform must be one of {', '.join(TRANSFORMS)}, got {spec.target_transform!r}")
+    if spec.classification_target not in CLASSIFICATION_TARGETS:
+        raise TbError(f"classification_target must be one of {', '.join(CLASSIFICATION_TARGETS)}, got {spec.classification_target!r}")
+    if spec.p_value_threshold is not None and not 0.0 < spec.p_value_threshold <= 1.0:
+        raise TbError(f"p_value_threshold must be in (0, 1] or null, got {spec.p_value_threshold}")
+    return algos
+
+
+def choose_features(spec: ExperimentSpec, catalog: list[str], registry: ModelRegistry) -> tuple[list[str], str]:
+    """The features this experiment may use: the whitelist when given, else the parent's used
+    features (those still in the catalog), else the whole catalog."""
+    if spec.feature_whitelist is not None:
+        missing = [f for f in spec.feature_whitelist if f not in catalog]
+        if missing:
+            raise TbError(f"feature_whitelist names feature(s) not in {spec.symbol}|{spec.timeframe}'s feature matrix: {', '.join(missing)}")
+        if not spec.feature_whitelist:
+            raise TbError("feature_whitelist is empty: give at least one feature, or leave it unset")
+        return list(dict.fromkeys(spec.feature_whitelist)), "whitelist"
+    if spec.parent_model_id is not None:
+        parent = registry.get(spec.parent_model_id)
+        if (parent.symbol, parent.timeframe) != (spec.symbol, spec.timeframe):
+            raise TbError(f"parent_model_id {parent.id} was trained on {parent.partition}, not {spec.symbol}|{spec.timeframe}: "
+                          "a parent must come from the same partition")
+        kept = [f for f in catalog if f in set(parent.used_features)]
+        if not kept:
+            raise TbError(f"parent model {parent.id} used none of this partition's current features")
+        return kept, f"parent {parent.id}"
+    return list(catalog), "catalog"
+
+
+def fold_scores(problem: Problem, test: np.ndarray, prediction: np.ndarray) -> dict:
+    if problem.task == "regression":
+        return regression_scores(problem.y[test], prediction, problem.close[test], problem.future_close[test], problem.target)
+    return classification_scores(problem.y[test], prediction)
+
+
+@dataclass
+class PreparedFold:
+    """One validation fold with its preprocessing fitted on its training rows only."""
+
+    preprocessor: object
+    folds: Folds  # the transformed rows, one (train, test) split: binned once, reused by the grid
+    test: np.ndarray  # positions of the test rows in the problem
+
+
+def prepare_folds(problem: Problem, splits: Splits, groups: dict[str, str], *, linear: bool, p_value_threshold: float | None,
+                  threads: int) -> list[PreparedFold]:
+    X = problem.X.to_numpy("float64")
+    out = []
+    for train, test in splits:
+        pre = build_preprocessor(problem.features, groups, linear=linear, task=problem.task, p_value_threshold=p_value_threshold)
+        pre.fit(X[train], problem.y[train])
+        rows = np.vstack([pre.transform(X[train]), pre.transform(X[test])])
+        y = np.concatenate([problem.y[train], problem.y[test]])
+        split = (np.arange(len(train)), np.arange(len(train), len(train) + len(test)))
+        out.append(PreparedFold(pre, Folds.build(rows, y, None, [split], bin_now=False, threads=threads), test))
+    return out
+
+
+@dataclass
+class Scored:
+    params: dict
+    fingerprint: str
+    folds: list[dict]
+    metrics: dict
+    fit_seconds: float
+    last_model: object  # fitted on the last fold's training rows (permutation importance)
+    notes: str | None
+
+
+def score_combination(estimator, prepared: list[PreparedFold], problem: Problem) -> tuple[list[dict], object, str | None]:
+    per_fold, last, fallbacks = [], None, 0
+    for fold in prepared:
+        (scored,) = score_folds(estimator, fold.folds, scorer=lambda y, p: None, keep_models=True)
+        per_fold.append(fold_scores(problem, fold.test, scored.prediction))
+        fallbacks += getattr(scored.model, "fallback_", None) == "ols"
+        last = scored.model
+    note = f"ElasticNet zeroed every coefficient in {fallbacks} of {len(prepared)} folds: OLS used there" if fallbacks else None
+    return per_fold, last, note
+
+
+def cv_results(scored: list[Scored], metric_names: list[str], primary: str) -> pd.DataFrame:
+    """scikit-learn's cv_results_ layout: params, param_<name>, split<k>_test_<metric>,
+    mean_test_<metric>, std_test_<metric>, rank_test_<primary>, mean_fit_time."""
+    rows = []
+    for s in scored:
+        row = {"params": repr(s.params), **{f"param_{k}": v for k, v in s.params.items()}, "mean_fit_time": s.fit_seconds,
+               "fingerprint": s.fingerprint}
+        for name in metric_names:
+            for k, fold in enumerate(s.folds):
+                row[f"split{k}_test_{name}"] = fold[name]
+            row[f"mean_test_{name}"] = s.metrics[name]
+            row[f"std_test_{name}"] = s.metrics[f"{name}_std"]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table[f"rank_test_{primary}"] = table[f"mean_test_{primary}"].rank(ascending=False, method="min").astype("int64")
+    return table
+
+
+class Experiment:
+    """Runs an ExperimentSpec against one partition's data and the registry."""
+
+    def __init__(self, spec: ExperimentSpec, *, bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame | None,
+                 catalog: list[str], groups: dict[str, str], registry: ModelRegistry, model_folder: Callable[[str], Path],
+                 progress: Callable[[str], None] | None = None):
+        self.spec, self.bars, self.features, self.targets = spec, bars, features, targets
+        self.catalog, self.groups, self.registry, self.model_folder = catalog, groups, registry, model_folder
+        self.progress = progress or (lambda line: None)
+        self._problems: dict[tuple, tuple[Problem, str, Splits]] = {}
+        self._prepared: dict[tuple, list[PreparedFold]] = {}
+
+    def problem(self, task: str, names: list[str]) -> tuple[Problem, str, Splits]:
+        """The task's samples on `names`, the validation used and its splits (made once)."""
+        key = (task, tuple(names))
+        if key not in self._problems:
+            s = self.spec
+            problem = build_problem(self.bars, self.features, names, task=task, target=s.target(task), lookforward=s.lookforward,
+                                    targets=self.targets)
+            used, splits = validation_splits(problem, s.validation, s.n_splits, s.embargo_pct)
+            self._problems[key] = (problem, used, splits)
+        return self._problems[key]
+
+    def prepared(self, task: str, names: list[str], linear: bool) -> list[PreparedFold]:
+        """The folds of `problem(task, names)` preprocessed for linear models or for trees (made once)."""
+        key = (task, tuple(names), linear)
+        if key not in self._prepared:
+            problem, _, splits = self.problem(task, names)
+            self._prepared[key] = prepare_folds(problem, splits, self.groups, linear=linear,
+                                                p_value_threshold=self.spec.p_value_threshold, threads=self.spec.n_jobs)
+        return self._prepared[key]
+
+    def run(self) -> ExperimentResult:
+        algos = check_spec(self.spec)
+        names, source = choose_features(self.spec, self.catalog, self.registry)
+        prices = raw_price_columns(names)
+        if prices:
+            raise TbError(f"raw price columns cannot be model inputs: {', '.join(prices)}")
+        cohorts = []
+        for i, algo in enumerate(algos, 1):
+            self.progress(f"[{i}/{len(algos)}] {algo.name}")
+            cohorts.append(self.run_cohort(algo, names))
+        return ExperimentResult(cohorts, names, source)
+
+    def sentinel(self, row: ModelRow, seed: int = 0) -> dict:
+        """Mean fold scores of `row`'s recipe (its features, preprocessing, params and this
+        experiment's validation) with the target permuted: what a model scores with nothing to learn."""
+        algo = algorithm(row.algorithm)
+        problem, _, splits = self.problem(algo.task, row.features)
+        permuted = replace(problem, y=np.random.default_rng(seed).permutation(problem.y))
+        prepared = prepare_folds(permuted, splits, self.groups, linear=algo.linear, p_value_threshold=self.spec.p_value_threshold,
+                                 threads=self.spec.n_jobs)
+        per_fold, _, _ = score_combination(algo.make(row.params, self.spec.seed, self.spec.n_jobs), prepared, permuted)
+        return mean_scores(per_fold)
+
+    def _fingerprint(self, algo: Algorithm, problem: Problem, options: dict, version_: str, params: dict) -> str:
+        s = self.spec
+        return fingerprint(symbol=s.symbol, algorithm=algo.name, target=problem.target, timeframe=s.timeframe,
+                           transform=s.target_transform if algo.task == "regression" else "none", data_options=options,
+                           features=problem.features, params=params, data_version=version_)
+
+    def run_cohort(self, algo: Algorithm, names: list[str]) -> Cohort:
+        s = self.spec
+        problem, validation_used, splits = self.problem(algo.task, names)
+        grid = grid_for(algo.name, s.grid, s.grids)
+        notes = []
+        if algo.name == "elasticnet_regression":
+            first_train = splits[0][0]
+            grid, adapted = adapt_alphas(grid, strongest_correlation(problem.X.to_numpy()[first_train], problem.y[first_train]))
+            if adapted:
+                notes.append("alphas scaled down: no feature correlates with the target by 0.05 or more")
+        combos = combinations(grid)
+        for params in combos:
+            try:
+                algo.make(params, s.seed, s.n_jobs)
+            except (TypeError, ValueError) as exc:
+                raise TbError(f"grids.{algo.name}: {params} cannot make a model: {exc}") from exc
+        options = s.data_options(algo.task, validation_used)
+        data_version = problem.version()
+        fps = [self._fingerprint(algo, problem, options, data_version, p) for p in combos]
+        found = self.registry.known(fps)
+        todo = [(p, fp) for p, fp in zip(combos, fps) if fp not in found]
+        self.progress(f"    {len(combos)} combination(s): {len(found)} already in the registry, {len(todo)} to train "
+                      f"({validation_used}, {len(splits)} fold(s), {len(problem.y):,} rows)")
+        scored = []
+        if todo:
+            prepared = self.prepared(algo.task, names, algo.linear)
+            for j, (params, fp) in enumerate(todo, 1):
+                start = time.perf_counter()
+                per_fold, last, note = score_combination(algo.make(params, s.seed, s.n_jobs), prepared, problem)
+                scored.append(Scored(params, fp, per_fold, mean_scores(per_fold), time.perf_counter() - start, last, note))
+                primary = PRIMARY[algo.task]
+                self.progress(f"    {j}/{len(todo)} {params}: {primary} {scored[-1].metrics[primary]:.4f}")
+        primary = PRIMARY[algo.task]
+        order = sorted(range(len(scored)), key=lambda i: -_sortable(scored[i].metrics[primary]))
+        cohort_id = uuid.uuid4().hex[:12] if scored else None
+        rows = []
+        for rank, i in enumerate(order, 1):
+            item = scored[i]
+            row = ModelRow(
+                fingerprint=item.fingerprint, symbol=s.symbol, timeframe=s.timeframe, algorithm=algo.name, task=algo.task,
+                target=problem.target, lookforward=s.lookforward, cohort_id=cohort_id, parent_model_id=s.parent_model_id,
+                rank_in_cohort=rank, score_name=primary, score=item.metrics[primary], params=item.params, features=problem.features,
+                used_features=[], metrics={**item.metrics, "folds": item.folds, "mean_fit_seconds": item.fit_seconds},
+                data_options=options, data_version=data_version, n_rows=len(problem.y),
+                notes="; ".join(filter(None, [item.notes, *notes])) or None,
+                code_version=CODE_VERSION, library_versions={lib: version(lib) for lib in LIBRARIES},
+            )
+            if s.save_all_grid_models or rank == 1:
+                row = self.save_model(algo, problem, item, row)
+            row.id, created = self.registry.add(row)
+            if not created:
+                notes.append(f"model {row.id} was saved by another run at the same time")
+            rows.append(row)
+        if found:
+            rows.extend(self.registry.find(ids=found.values()))
+        rows.sort(key=lambda r: -_sortable(r.score))
+        metric_names = [k for k in (scored[0].folds[0] if scored else {}) if k != "confusion_matrix"]
+        table = cv_results(scored, metric_names, primary) if scored else None
+        return Cohort(algo.name, algo.task, cohort_id, len(combos), len(scored), len(found), rows, validation_used, notes, table)
+
+    def save_model(self, algo: Algorithm, problem: Problem, item: Scored, row: ModelRow) -> ModelRow:
+        """Fit the combination on all rows, write its files and importances; the row with them."""
+        import joblib
+        from sklearn.pipeline import Pipeline
+
+        s = self.spec
+        pre = build_preprocessor(problem.features, self.groups, linear=algo.linear, task=problem.task, p_value_threshold=s.p_value_threshold)
+        model = Pipeline([("preprocess", pre), ("model", algo.make(item.params, s.seed, s.n_jobs))])
+        model.fit(problem.X, problem.y)
+        columns = output_features(model.named_steps["preprocess"], problem.features)
+        kept = {feature for _, feature in columns}
+        used = [f for f in problem.features if f in kept]  # in the matrix's order
+        importance, by_regime = self.importance(algo, problem, model, columns, item)
+        folder = self.model_folder(item.fingerprint)
+        buf = io.BytesIO()
+        joblib.dump(model, buf)
+        files = {"pipeline.joblib": buf.getvalue(), "importance.csv": importance.to_csv(index=False).encode(),
+                 "shap_regimes.csv": by_regime.to_csv(index=False).encode()}
+        native = native_model_file(model.named_steps["model"])
+        if native is not None:
+            files[native[0]] = native[1]
+        artifacts = {}
+        for name, data in files.items():
+            path = write_atomic(folder / name, data)
+            artifacts[name] = {"path": str(path), "sha256": hashlib.sha256(data).hexdigest()}
+        return replace(row, used_features=used, artifacts=artifacts)
+
+    def importance(self, algo: Algorithm, problem: Problem, model, columns: list[tuple[str, str]], item: Scored):
+        """Per input feature: |coefficients| (linear, one-hot columns summed), tree importance,
+        permutation importance on the last fold's test rows (model fitted without them) and mean
+        |SHAP| of the final model on the most recent rows; and SHAP within each regime."""
+        from sklearn.inspection import permutation_importance
+
+        from tb_assets.core.modeling.explain import explain, regime_importance
+
+        s = self.spec
+        estimator = model.named_steps["model"]
+        feature_of = np.array([f for _, f in columns])
+        table = pd.DataFrame({"feature": problem.features})
+
+        def per_feature(values: np.ndarray) -> np.ndarray:
+            return np.array([np.abs(values[feature_of == f]).sum() if (feature_of == f).any() else 0.0 for f in problem.features])
+
+        if hasattr(estimator, "coef_"):
+            table["abs_coefficient"] = per_feature(np.ravel(estimator.coef_))
+        tree = _tree_importance(estimator)
+        if tree is not None:
+            table["tree_importance"] = per_feature(tree)
+        # permutation importance: the last fold's own preprocessing and model, on its test rows
+        prepared = self.prepared(algo.task, problem.features, algo.linear)[-1]
+        test = prepared.test[-s.permutation_rows:]
+        result = permutation_importance(_Chain(prepared.preprocessor, item.last_model), problem.X.to_numpy("float64")[test],
+                                        problem.y[test], scoring=_primary_scorer(problem.task),
+                                        n_repeats=s.permutation_repeats, random_state=s.seed, n_jobs=1)
+        table["permutation_mean"], table["permutation_std"] = result.importances_mean, result.importances_std
+        # SHAP of the final model on the most recent rows, against a background of earlier ones
+        transformed = model.named_steps["preprocess"].transform(problem.X)
+        rows = np.arange(max(0, len(transformed) - s.shap_rows), len(transformed))
+        background = transformed[np.random.default_rng(s.seed).choice(len(transformed), min(100, len(transformed)), replace=False)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            explanation = explain(estimator, transformed[rows], background, threads=s.n_jobs, seed=s.seed)
+        values = np.column_stack([explanation.values[:, feature_of == f].sum(axis=1) if (feature_of == f).any()
+                                  else np.zeros(len(rows)) for f in problem.features])
+        table["mean_abs_shap"] = np.abs(values).mean(axis=0)
+        regimes = problem.X.iloc[rows][[f for f in problem.features if f.startswith("regime_")]].reset_index(drop=True)
+        by_regime = regime_importance(values, problem.features, regimes)
+        table["shap_explainer"] = explanation.kind
+        return table.sort_values("mean_abs_shap", ascending=False).reset_index(drop=True), by_regime
+
+
+@dataclass
+class _Chain:
+    """A fold's fitted preprocessing and model as one predictor (what permutation importance shuffles)."""
+
+    preprocessor: object
+    model: object
+
+    def fit(self, X, y):  # permutation_importance asks for one; it never fits (both parts are fitted)
+        raise NotImplementedError
+
+    def predict(self, X) -> np.ndarray:
+        from tb_assets.core.modeling.evaluation import predicted
+
+        return predicted(self.model, self.preprocessor.transform(X))
+
+
+def _primary_scorer(task: str):
+    """scikit-learn scorer signature (estimator, X, y) for the cohort's primary metric."""
+    from sklearn.metrics import r2_score, roc_auc_score
+
+    metric = r2_score if task == "regression" else roc_auc_score
+    return lambda estimator, X, y: float(metric(y, estimator.predict(X)))
+
+
+def _tree_importance(estimator) -> np.ndarray | None:
+    booster = getattr(estimator, "booster_", None)
+    if booster is not None and hasattr(booster, "feature_importance"):  # LightGBM: gain
+        return booster.feature_importance("gain").astype("float64")
+    values = getattr(estimator, "feature_importances_", None)
+    return None if values is None else np.asarray(values, dtype="float64")
+
+
+def _sortable(value) -> float:
+    return -np.inf if value is None or not np.isfinite(value) else float(value)

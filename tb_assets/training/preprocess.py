@@ -1,0 +1,112 @@
+"""What happens to the features before a zoo model sees them: a scikit-learn Pipeline fitted on
+training rows only (each fold's own, then all rows for the final model).
+
+1. by feature group (core/features/matrix.GROUPS):
+   regime   (categorical): the most frequent value fills gaps; one-hot for linear models, as is for trees
+   robust   (heavy-tailed): mean fills gaps, then RobustScaler (median / IQR)
+   bounded  (oscillators on a fixed scale): mean fills gaps, nothing else
+   standard (returns, z-scores, distances): mean fills gaps, then StandardScaler
+2. p-value pruning: an F-test of each column against the target on the training rows; columns
+   with p >= p_value_threshold are dropped (the strongest one is kept if all would go).
+
+Trees do not care about monotone scaling; they get it anyway so that every algorithm reads the
+same columns, and a mean filled into a gap is the same number for all of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_selection import f_classif, f_regression
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, RobustScaler, StandardScaler
+
+from tb_assets.core.errors import TbError
+from tb_assets.core.features.matrix import GROUPS
+
+
+class PValuePruner(TransformerMixin, BaseEstimator):
+    """Keep the columns whose univariate F-test p-value against the target is below `threshold`
+    (regression: f_regression, classification: f_classif); keep the best one if none is.
+    `threshold=None` keeps every column."""
+
+    def __init__(self, threshold: float | None = 0.05, task: str = "regression"):
+        self.threshold = threshold
+        self.task = task
+
+    def fit(self, X, y):
+        X = np.asarray(X, dtype="float64")
+        self.n_features_in_ = X.shape[1]
+        self.n_samples_seen_ = X.shape[0]
+        if self.threshold is None:
+            self.pvalues_ = np.zeros(X.shape[1])
+            self.support_ = np.ones(X.shape[1], dtype=bool)
+            return self
+        test = f_regression if self.task == "regression" else f_classif
+        with np.errstate(divide="ignore", invalid="ignore"):
+            _, p = test(X, np.asarray(y, dtype="float64"))
+        p = np.where(np.isfinite(p), p, 1.0)  # a constant column says nothing
+        self.pvalues_ = p
+        self.support_ = p < self.threshold
+        if not self.support_.any():
+            self.support_[int(np.argmin(p))] = True
+        return self
+
+    def transform(self, X):
+        return np.asarray(X, dtype="float64")[:, self.support_]
+
+    def get_feature_names_out(self, input_features=None):
+        names = np.asarray(input_features if input_features is not None else [f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        return names[self.support_]
+
+
+def _group_steps(group: str, linear: bool) -> list[tuple[str, object]]:
+    if group == "regime":
+        fill = SimpleImputer(strategy="most_frequent", keep_empty_features=True)
+        onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        return [("fill", fill), ("onehot", onehot)] if linear else [("fill", fill)]
+    steps: list[tuple[str, object]] = [("fill", SimpleImputer(strategy="mean", keep_empty_features=True))]
+    if group == "robust":
+        steps.append(("scale", RobustScaler()))
+    elif group == "standard":
+        steps.append(("scale", StandardScaler()))
+    return steps
+
+
+def build_preprocessor(features: list[str], groups: dict[str, str], *, linear: bool, task: str,
+                       p_value_threshold: float | None) -> Pipeline:
+    """The unfitted preprocessing of `features` (columns of a float matrix, in this order).
+    A feature without a group is scaled as 'standard'."""
+    unknown = sorted({g for g in groups.values() if g not in GROUPS})
+    if unknown:
+        raise TbError(f"unknown feature group(s) {unknown}: expected {GROUPS}")
+    parts = []
+    for group in GROUPS:
+        columns = [i for i, f in enumerate(features) if groups.get(f, "standard") == group]
+        if columns:
+            parts.append((group, Pipeline(_group_steps(group, linear)), columns))
+    columns = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    return Pipeline([("columns", columns), ("prune", PValuePruner(p_value_threshold, task))])
+
+
+def output_features(preprocessor: Pipeline, features: list[str]) -> list[tuple[str, str]]:
+    """(column name, input feature) of each column a fitted preprocessor outputs, in order: a one-hot
+    column is named 'feature=value' and belongs to its feature."""
+    columns: ColumnTransformer = preprocessor.named_steps["columns"]
+    out: list[tuple[str, str]] = []
+    for group, pipe, idx in columns.transformers_:
+        if group == "remainder" or pipe == "drop":
+            continue
+        names = [features[i] for i in idx]
+        onehot = pipe.named_steps.get("onehot") if isinstance(pipe, Pipeline) else None
+        if onehot is None:
+            out.extend((n, n) for n in names)
+        else:
+            for name, categories in zip(names, onehot.categories_):
+                out.extend((f"{name}={c:g}" if isinstance(c, float) else f"{name}={c}", name) for c in categories)
+    keep = preprocessor.named_steps["prune"].support_
+    if len(keep) != len(out):
+        raise TbError(f"preprocessor outputs {len(keep)} columns but {len(out)} were named")
+    return [pair for pair, kept in zip(out, keep) if kept]

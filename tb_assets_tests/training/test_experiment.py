@@ -1,0 +1,152 @@
+"""The zoo on small partitions: no leakage, chance on a random walk, a planted signal found,
+the registry skipping what it holds, lineage, and bad config named."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.feature_selection import f_regression
+
+from tb_assets.core.errors import TbError
+from tb_assets.training.experiment import Experiment, ExperimentSpec, prepare_folds
+from tb_assets.training.problem import build_problem
+from tb_assets.training.registry import ModelRegistry, load_model
+from tb_assets.training.validation import validation_splits
+from tb_assets.training.zoo import ALGORITHMS
+from tb_assets_tests.training.frames import FEATURES, GROUPS, partition
+
+FAST = {"random_forest_regressor": {"n_estimators": [30], "max_depth": [4]},
+        "random_forest_classifier": {"n_estimators": [30], "max_depth": [4]}}
+
+
+def experiment(tmp_path, data, registry=None, **spec):
+    bars, features, targets = data
+    registry = registry or ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
+    spec = ExperimentSpec(**{"symbol": "SYN", "timeframe": "1d", "lookforward": 1, "n_jobs": 1, "shap_rows": 50,
+                             "permutation_rows": 200, "permutation_repeats": 2, **spec})
+    return Experiment(spec, bars=bars, features=features, targets=targets, catalog=FEATURES, groups=GROUPS, registry=registry,
+                      model_folder=lambda fp: tmp_path / "models" / fp[:16])
+
+
+def test_scaling_and_p_value_pruning_are_fitted_on_each_folds_training_rows_only():
+    """A feature that tracks the target only on the test rows of fold 0 must be pruned there (an
+    F-test on all rows would keep it), and each scaler's mean is its training rows' mean."""
+    bars, features, targets = partition(n=1200, seed=3)
+    problem = build_problem(bars, features, FEATURES, task="regression", target="log_return", lookforward=1)
+    _, splits = validation_splits(problem, "purged_kfold", 4, 0.0)
+    train, test = splits[0]
+    X = problem.X.to_numpy().copy()
+    X[test, 4] = problem.y[test] * 100  # f4 = the target itself, but only on fold 0's test rows
+    problem.X.loc[:, "f4"] = X[:, 4]
+    _, p_all = f_regression(np.nan_to_num(X), problem.y)
+    assert p_all[4] < 1e-10  # seen on all rows, it is the best feature there is
+    (fold0, *_) = prepare_folds(problem, splits, GROUPS, linear=True, p_value_threshold=0.05, threads=1)
+    pruner = fold0.preprocessor.named_steps["prune"]
+    scaler = fold0.preprocessor.named_steps["columns"].named_transformers_["standard"].named_steps["scale"]
+    assert pruner.n_samples_seen_ == len(train) and scaler.n_samples_seen_ == len(train)
+    standard = [FEATURES.index(f) for f in FEATURES if GROUPS[f] == "standard"]
+    train_means = np.nanmean(X[train][:, standard], axis=0)
+    np.testing.assert_allclose(scaler.mean_, train_means, rtol=1e-9)
+    names = fold0.preprocessor.named_steps["columns"].get_feature_names_out(FEATURES)
+    assert not pruner.support_[list(names).index("f4")], "f4 was kept: the pruning saw the test rows"
+
+
+@pytest.mark.cost(40)
+def test_random_walk_scores_chance_for_every_algorithm(tmp_path):
+    result = experiment(tmp_path, partition(n=2000, signal=0.0, seed=1), grids=FAST).run()
+    assert {c.algorithm for c in result.cohorts} == set(ALGORITHMS)
+    for cohort in result.cohorts:
+        best = cohort.best
+        if cohort.task == "regression":
+            assert best.score <= 0.02, (cohort.algorithm, best.score)
+        else:
+            assert abs(best.score - 0.5) < 0.05, (cohort.algorithm, best.score)
+        assert best.artifacts and "pipeline.joblib" in best.artifacts
+
+
+@pytest.mark.cost(30)
+def test_a_planted_signal_is_found_by_linear_and_tree_models(tmp_path):
+    algorithms = ("linear_regression", "lightgbm_regressor", "logistic_classification", "xgboost_classifier")
+    result = experiment(tmp_path, partition(n=2000, signal=0.8, seed=2), algorithms=algorithms).run()
+    scores = {c.algorithm: c.best.score for c in result.cohorts}
+    assert scores["linear_regression"] > 0.2 and scores["lightgbm_regressor"] > 0.1, scores
+    assert scores["logistic_classification"] > 0.7 and scores["xgboost_classifier"] > 0.65, scores
+    for cohort in result.cohorts:  # the planted feature ranks first by SHAP and by permutation
+        table = __import__("pandas").read_csv(cohort.best.artifacts["importance.csv"]["path"])
+        assert table.iloc[0]["feature"] == "f0", (cohort.algorithm, table.head(3))
+        assert table.set_index("feature")["permutation_mean"].idxmax() == "f0"
+
+
+def test_a_second_run_trains_nothing_and_a_saved_model_loads_verified(tmp_path):
+    data = partition(n=800, seed=4)
+    algorithms = ("elasticnet_regression", "lightgbm_classifier")
+    first = experiment(tmp_path, data, algorithms=algorithms).run()
+    assert first.trained == 4 + 2 and first.skipped == 0
+    again = experiment(tmp_path, data, algorithms=algorithms).run()
+    assert again.trained == 0 and again.skipped == 6
+    assert [c.best.id for c in again.cohorts] == [c.best.id for c in first.cohorts]
+    ranks = sorted(r.rank_in_cohort for r in first.cohorts[0].models)
+    assert ranks == [1, 2, 3, 4] and len({r.cohort_id for r in first.cohorts[0].models}) == 1
+    best = first.cohorts[1].best
+    model = load_model(best)
+    bars, features, _ = data
+    assert model.predict_proba(features[best.features].iloc[:5]).shape == (5, 2)
+    assert "model.txt" in best.artifacts  # LightGBM's own format beside the pipeline
+    Path(best.artifacts["pipeline.joblib"]["path"]).write_bytes(b"tampered")
+    with pytest.raises(TbError, match="does not match the SHA-256"):
+        load_model(best)
+    changed = (bars.assign(close=bars["close"] * np.linspace(1, 1.01, len(bars))), features, data[2])
+    assert experiment(tmp_path, changed, algorithms=algorithms).run().trained == 6  # new data: new fingerprints
+
+
+def test_a_child_uses_its_parents_features_and_the_lineage_is_recorded(tmp_path):
+    data = partition(n=1000, signal=0.8, seed=5)
+    registry = ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
+    parent = experiment(tmp_path, data, registry, algorithms=("linear_regression",), p_value_threshold=0.5).run().cohorts[0].best
+    assert 0 < len(parent.used_features) < len(FEATURES)  # pruning dropped some
+    child = experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=parent.id,
+                       p_value_threshold=0.01).run()
+    kid = child.cohorts[0].best
+    assert child.feature_source == f"parent {parent.id}" and kid.features == parent.used_features
+    assert kid.parent_model_id == parent.id and kid.fingerprint != parent.fingerprint
+    grandchild = experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=kid.id,
+                            p_value_threshold=0.01).run().cohorts[0].best
+    assert set(grandchild.features) <= set(kid.used_features)
+    assert [r.id for r in registry.lineage(grandchild.id)] == [parent.id, kid.id, grandchild.id]
+    whitelisted = experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=kid.id,
+                             feature_whitelist=("f1", "f2")).run()
+    assert whitelisted.feature_source == "whitelist" and whitelisted.cohorts[0].best.features == ["f1", "f2"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"algorithms": ("lightgbm_classifier", "deep_learning")}, "unknown algorithm 'deep_learning'"),
+    ({"algorithms": ()}, "algorithms is empty"),
+    ({"grids": {"lightgbm_classifier": {}}}, "grids.lightgbm_classifier is empty"),
+    ({"grids": {"xgboost_regresor": {"max_depth": [3]}}}, "unknown algorithm.*xgboost_regresor"),
+    ({"feature_whitelist": ("f0", "volume_z_99")}, "feature_whitelist names feature.*volume_z_99"),
+    ({"target_transform": "log"}, "target_transform must be one of"),
+    ({"classification_target": "label"}, "classification_target must be one of"),
+    ({"parent_model_id": 999}, "model 999 is not in the registry"),
+])
+def test_bad_config_fails_naming_what_is_wrong(tmp_path, spec, message):
+    with pytest.raises(TbError, match=message):
+        experiment(tmp_path, partition(n=300), **spec).run()
+
+
+def test_raw_prices_never_become_inputs():
+    bars, features, _ = partition(n=300)
+    features = features.assign(close_IXIC=1.0)
+    with pytest.raises(TbError, match="raw price columns cannot be model inputs: close_IXIC"):
+        build_problem(bars, features, ["f0", "close_IXIC"], task="regression", target="log_return", lookforward=1)
+
+
+def test_a_parent_from_another_partition_is_refused(tmp_path):
+    registry = ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
+    data = partition(n=400)
+    parent = experiment(tmp_path, data, registry, algorithms=("linear_regression",)).run().cohorts[0].best
+    bars, features, targets = data
+    spec = ExperimentSpec("OTHER", "1d", algorithms=("linear_regression",), parent_model_id=parent.id, lookforward=1)
+    other = Experiment(spec, bars=bars, features=features, targets=targets, catalog=FEATURES, groups=GROUPS, registry=registry,
+                       model_folder=lambda fp: tmp_path / fp)
+    with pytest.raises(TbError, match=r"parent_model_id 1 was trained on SYN\|1d, not OTHER\|1d"):
+        other.run()

@@ -1,0 +1,79 @@
+"""The registry on SQLite and on a real PostgreSQL: the same rows, lineage, and the unique
+fingerprint settling races between processes."""
+
+import multiprocessing as mp
+
+import pytest
+import sqlalchemy as sa
+
+from tb_assets.training.registry import MODELS, ModelRegistry, ModelRow
+
+ROUNDS, RACERS = 4, 4
+
+
+def row(fingerprint: str, **changes) -> ModelRow:
+    base = dict(fingerprint=fingerprint, symbol="SPX", timeframe="1d", algorithm="linear_regression", task="regression",
+                target="log_return", lookforward=5, cohort_id="c1", parent_model_id=None, rank_in_cohort=1, score_name="r2",
+                score=float("nan"), params={"fit_intercept": True}, features=["a", "b"], used_features=["a"],
+                metrics={"r2": -0.01, "r2_std": float("inf"), "folds": [{"r2": -0.01}]}, data_options={"validation": "purged_kfold"},
+                data_version="v", n_rows=10)
+    return ModelRow(**{**base, **changes})
+
+
+def _save(url: str, fingerprint: str, barrier, out) -> None:
+    registry = ModelRegistry(url)
+    barrier.wait()
+    out.put(registry.add(row(fingerprint)))
+    registry.close()
+
+
+def race(url: str) -> None:
+    ctx = mp.get_context("spawn")
+    for r in range(ROUNDS):
+        barrier, out = ctx.Barrier(RACERS), ctx.Queue()
+        procs = [ctx.Process(target=_save, args=(url, f"fp-race-{r}", barrier, out)) for _ in range(RACERS)]
+        for p in procs:
+            p.start()
+        results = [out.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+            assert p.exitcode == 0
+        assert len({model_id for model_id, _ in results}) == 1, results
+        assert sorted(created for _, created in results) == [False] * (RACERS - 1) + [True], results
+    with ModelRegistry(url) as registry, registry.engine.connect() as con:
+        counts = con.execute(sa.select(MODELS.c.fingerprint, sa.func.count()).group_by(MODELS.c.fingerprint)).all()
+    assert sorted(counts) == [(f"fp-race-{r}", 1) for r in range(ROUNDS)]
+
+
+def behaves(registry: ModelRegistry) -> None:
+    first, created = registry.add(row("fp-1"))
+    assert created
+    again, created = registry.add(row("fp-1", cohort_id="c2"))
+    assert (again, created) == (first, False)
+    child, _ = registry.add(row("fp-2", parent_model_id=first, cohort_id="c2", algorithm="lightgbm_regressor"))
+    grandchild, _ = registry.add(row("fp-3", parent_model_id=child, cohort_id="c3"))
+    assert [r.id for r in registry.lineage(grandchild)] == [first, child, grandchild]
+    assert registry.known(["fp-1", "fp-3", "fp-9"]) == {"fp-1": first, "fp-3": grandchild}
+    assert [r.id for r in registry.find(cohort_id="c2")] == [child]
+    assert [r.id for r in registry.find(algorithm="linear_regression", symbol="SPX")] == [first, grandchild]
+    stored = registry.get(first)
+    assert stored.score is None and stored.metrics["r2_std"] is None  # NaN and inf are stored as null on both
+    assert stored.params == {"fit_intercept": True} and stored.features == ["a", "b"] and stored.created_at is not None
+
+
+def test_the_registry_on_sqlite(tmp_path):
+    with ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}") as registry:
+        behaves(registry)
+
+
+@pytest.mark.cost(20)
+def test_processes_saving_one_fingerprint_at_once_leave_one_row_on_sqlite(tmp_path):
+    race(f"sqlite:///{tmp_path / 'fresh.db'}")  # a fresh file: table creation races too
+
+
+@pytest.mark.xdist_group("postgres")
+@pytest.mark.cost(20)
+def test_the_registry_and_its_races_on_postgresql(postgres):
+    with ModelRegistry(postgres.new_database("registry_rows")) as registry:
+        behaves(registry)
+    race(postgres.new_database("registry_race"))
