@@ -111,8 +111,8 @@ def bench_uniqueness_1m() -> dict:
     import numpy as np
 
     from tb_assets.core.labels.barriers import triple_barrier
-    from tb_assets.core.reference import plain_average_uniqueness
     from tb_assets.core.labels.weights import average_uniqueness
+    from tb_assets.core.reference import plain_average_uniqueness
 
     n, subset = 1_000_000, 2_000
     close, events, target = _labeling_inputs(n)

@@ -141,6 +141,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     bench.set_defaults(func=cmd_bench)
 
+    from tb_assets.cli_models import add_parser as add_models_parser
+
+    add_models_parser(sub)
+
     dev = sub.add_parser(
         "dev",
         help="open the Dagster UI and daemon (dagster dev) on the project's persistent instance",
@@ -161,7 +165,8 @@ def _selection_options(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--select",
         metavar="ASSETS",
-        help="comma list of asset names to materialize, e.g. bars,features (default: the whole graph)",
+        help="comma list of asset names to materialize, e.g. bars,features or model_experiments (default: the chain, "
+        "every asset but the research group's model_experiments)",
     )
     command.add_argument(
         "--partition",
@@ -328,7 +333,8 @@ def select_partitions(available: list[str], patterns: list[str] | None, command:
 class Request:
     """What a user asked `tb run` / `tb backfill` for, checked against the definitions."""
 
-    assets: list | None  # AssetKeys, None = the whole graph
+    assets: list  # AssetKeys
+    what: str  # how to name them to a person
     partitions: list[str]
     run_config: dict
 
@@ -339,17 +345,21 @@ def resolve_request(args, defs, command: str) -> Request:
     import dagster as dg
     import yaml
 
+    from tb_assets.assets.model_experiments import RESEARCH_GROUP
     from tb_assets.definitions import PIPELINE_JOB
 
     job = defs.resolve_job_def(PIPELINE_JOB)
-    all_assets = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
-    assets = None
+    graph = defs.resolve_asset_graph()
+    all_assets = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
     if args.select:
         names = [s.strip() for s in args.select.split(",") if s.strip()]
         unknown = [n for n in names if n not in all_assets]
         if unknown:
             raise UsageError(f"tb {command}: unknown asset(s) {', '.join(unknown)}; assets: {', '.join(all_assets)}")
-        assets = [dg.AssetKey.from_user_string(n) for n in names]
+        assets, what = [dg.AssetKey.from_user_string(n) for n in names], ", ".join(names)
+    else:  # the chain: research experiments run when asked for
+        assets = sorted(k for k in graph.get_all_asset_keys() if graph.get(k).group_name != RESEARCH_GROUP)
+        what = "the chain (all assets but model_experiments)"
     keys = select_partitions(list(job.partitions_def.get_partition_keys()), args.partition, command=command)
     run_config: dict = {}
     if args.config:
@@ -363,7 +373,7 @@ def resolve_request(args, defs, command: str) -> Request:
     if getattr(args, "allow_shrink", False):
         bars_config = run_config.setdefault("ops", {}).setdefault("bars", {}).setdefault("config", {})
         bars_config["allow_shrink"] = True
-    return Request(assets, keys, run_config)
+    return Request(assets, what, keys, run_config)
 
 
 def _check_run_config(job, run_config: dict, path: Path, command: str) -> None:
@@ -404,7 +414,7 @@ def cmd_run(args) -> int:
     from tb_assets.operations.dead_runs import HOST_TAG, report_dead_runs, this_host
     from tb_assets.operations.launch import run_partitions
 
-    what = ", ".join(n.to_user_string() for n in selection) if selection else "all assets"
+    what = request.what
     with open_instance() as instance:
         report_dead_runs(instance, "tb run")
         concurrency = args.jobs or instance.get_concurrency_config().run_queue_config.max_concurrent_runs or 1
@@ -483,10 +493,9 @@ def cmd_backfill(args) -> int:
     from tb_assets.operations.backfill import daemon_running, follow_backfill, launch_backfill, progress_line
 
     graph = defs.resolve_asset_graph()
-    assets = request.assets or sorted(graph.get_all_asset_keys())
     with open_instance() as instance:
-        backfill_id = launch_backfill(instance, graph, request.partitions, assets, run_config=request.run_config)
-        what = ", ".join(a.to_user_string() for a in assets) if request.assets else "all assets"
+        backfill_id = launch_backfill(instance, graph, request.partitions, request.assets, run_config=request.run_config)
+        what = request.what
         print(f"tb backfill: queued backfill {backfill_id}: {what} for {len(request.partitions)} partition(s)", flush=True)
         print(f"  UI: {_ui_url()}/runs/b/{backfill_id}", flush=True)
         if not daemon_running(instance):
@@ -579,9 +588,9 @@ def format_summary(outcomes) -> str:
         )
         for o in outcomes
     ]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+    from tb_assets.reporting import text_table
+
+    return text_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import warnings
 
 import dagster as dg
 
-from tb_assets.assets import bars, best_params, features, production_model, selected_features, shap_report, targets
+from tb_assets.assets import bars, best_params, features, model_experiments, production_model, selected_features, shap_report, targets
 from tb_assets.assets.common import WAREHOUSE_IO
 from tb_assets.operations.alert_sensor import build_alert_sensor
 from tb_assets.operations.automation import build_automation_sensor, with_refresh
@@ -19,13 +19,22 @@ from tb_assets.operations.new_data import build_new_data_sensor
 from tb_assets.operations.notifier import AlertNotifier
 from tb_assets.operations.stranded_steps import build_stranded_steps_sensor
 from tb_assets.partitions import build_partitions
-from tb_assets.resources import ArtifactStore, BarSourceResource, TuningStorage, Warehouse, WarehouseIOManager
+from tb_assets.resources import (
+    ArtifactStore,
+    BarSourceResource,
+    ModelRegistryResource,
+    TuningStorage,
+    Warehouse,
+    WarehouseIOManager,
+)
 from tb_assets.secrets import from_environment
 from tb_assets.settings import Settings, load_settings
 
 PIPELINE_JOB = "tb_pipeline"
 # the chain in order: bars -> features -> targets -> selected_features -> best_params -> production_model -> shap_report
 STAGES = (bars, features, targets, selected_features, best_params, production_model, shap_report)
+# research: launched on demand (Materialize, `tb run --select model_experiments`), not by the scheduled refresh
+RESEARCH = (model_experiments,)
 
 # Partitioned asset checks (DESIGN §5: a check must not load every partition) are a Dagster
 # "preview" feature; we depend on it deliberately, so its warning is noise for our users.
@@ -42,7 +51,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.all(),
         description="The whole graph for one SYMBOL|TIMEFRAME partition.",
     )
-    assets = with_refresh(dg.Definitions.merge(*(stage.definitions(partitions) for stage in STAGES)), settings.refresh_cron)
+    chain = with_refresh(dg.Definitions.merge(*(stage.definitions(partitions) for stage in STAGES)), settings.refresh_cron)
+    assets = dg.Definitions.merge(chain, *(stage.definitions(partitions) for stage in RESEARCH))
     shared = dg.Definitions(
         jobs=[pipeline],
         # one process per run by default: a process per step costs seconds of imports each, and
@@ -61,6 +71,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             WAREHOUSE_IO: WarehouseIOManager(database=str(settings.warehouse_path), schema="main"),
             "warehouse": Warehouse(database=str(settings.warehouse_path), schema_name="main"),
             "artifacts": ArtifactStore(root=str(settings.artifacts_dir)),
+            "model_registry": ModelRegistryResource(
+                path=str(settings.registry_path), url=from_environment("TB_REGISTRY_URL", settings.registry_url)
+            ),
             "tuning_storage": TuningStorage(
                 root=str(settings.optuna_dir), storage_url=from_environment("TB_OPTUNA_STORAGE", settings.optuna_storage)
             ),

@@ -273,3 +273,30 @@ class ShapSummary(_Record):
         if not path.exists():
             raise MissingArtifact(f"{symbol}|{timeframe}: {path} is missing: materialize shap_report for this partition")
         return pd.read_parquet(path)
+
+
+@dataclass
+class ExperimentReport(_Record):
+    """experiments.json: the latest model_experiments run of a partition (its spec, one entry per
+    cohort with the best model's id); beside it cohorts/<cohort id>_cv_results.csv and
+    models/<fingerprint prefix>/ (each saved model's files, listed with their SHA-256 in the registry)."""
+
+    ASSET: ClassVar[str] = "model_experiments"
+    FILE: ClassVar[str] = "experiments.json"
+
+    spec: dict
+    cohorts: list[dict]
+    features: list[str]
+    feature_source: str
+    trained: int
+    skipped: int
+    registry: str
+
+    def save(self, root: Path, symbol: str, timeframe: str, cv_results: dict[str, pd.DataFrame]) -> Path:
+        for cohort_id, table in cv_results.items():
+            write_frame(self.path(root, symbol, timeframe, f"cohorts/{cohort_id}_cv_results.csv"), table, "csv")
+        return self._save_json(root, symbol, timeframe)
+
+    @classmethod
+    def model_folder(cls, root: Path, symbol: str, timeframe: str, fingerprint: str) -> Path:
+        return cls.folder(root, symbol, timeframe) / "models" / fingerprint[:16]

@@ -168,3 +168,31 @@ def figure_png(draw, size=(9.0, 5.0)) -> bytes:
     fig = pyplot().figure(figsize=size)
     draw(fig)
     return png(fig)
+
+
+# --- the training service ------------------------------------------------------------------
+
+
+def draw_leaderboard(fig, board: pd.DataFrame) -> None:
+    """Each algorithm's best out-of-sample score beside chance: R² (chance 0) for regressors, AUC
+    (chance 0.5) for classifiers."""
+    panels = [(task, chance, name) for task, chance, name in (("regression", 0.0, "R²"), ("classification", 0.5, "AUC"))
+              if (board["task"] == task).any()]
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (task, chance, name) in zip(axes, panels):
+        rows = board[board["task"] == task]
+        values = rows["value"].astype("float64").to_numpy()
+        colors = ["C2" if v > chance else "C3" for v in values]
+        ax.barh(rows["algorithm"], values - chance, left=chance, color=colors)
+        ax.axvline(chance, color="grey", lw=0.8, ls="--")
+        ax.set(xlabel=f"out-of-sample {name} (chance {chance:g})", title=f"{task}: best of each grid")
+        ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+
+
+def text_table(header: tuple[str, ...] | list[str], rows: list) -> str:
+    """Left-aligned columns for a terminal, a dashed rule under the header."""
+    rows = [[str(c) for c in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])

@@ -1,4 +1,4 @@
-"""Settings that can carry a credential: TB_OPTUNA_STORAGE (a database password), TB_ALERT_WEBHOOK
+"""Settings that can carry a credential: TB_OPTUNA_STORAGE and TB_REGISTRY_URL (database passwords), TB_ALERT_WEBHOOK
 (the URL is the token), TB_ALERT_SMTP_USER and TB_ALERT_SMTP_PASSWORD.
 
 Dagster stores a resource's configured values in every run's job snapshot (TB_DATA_DIR/history)
@@ -14,7 +14,7 @@ import dagster as dg
 
 from tb_assets.core.database import redact_url  # noqa: F401  (re-exported: where messages show URLs)
 
-CREDENTIAL_SETTINGS = ("TB_OPTUNA_STORAGE", "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP_USER", "TB_ALERT_SMTP_PASSWORD")
+CREDENTIAL_SETTINGS = ("TB_OPTUNA_STORAGE", "TB_REGISTRY_URL", "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP_USER", "TB_ALERT_SMTP_PASSWORD")
 
 
 def from_environment(name: str, value: str | None) -> dg.EnvVar | str | None:

@@ -69,6 +69,7 @@ class Settings:
     synthetic_seed: int
     synthetic_signal: float
     optuna_storage: str | None = None
+    registry_url: str | None = None  # TB_REGISTRY_URL; None: SQLite at TB_DATA_DIR/registry.db
     refresh_cron: str = DEFAULT_REFRESH_CRON
     automation: bool = True
     executor: str = "in_process"
@@ -87,6 +88,10 @@ class Settings:
     @property
     def optuna_dir(self) -> Path:
         return self.data_dir / "optuna"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "registry.db"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -133,6 +138,7 @@ def load_settings() -> Settings:
         synthetic_seed=_number("TB_SYNTHETIC_SEED", "0", int),
         synthetic_signal=_number("TB_SYNTHETIC_SIGNAL", "0.0", float),
         optuna_storage=_database_url("TB_OPTUNA_STORAGE"),
+        registry_url=_database_url("TB_REGISTRY_URL"),
         refresh_cron=_cron("TB_REFRESH_CRON", DEFAULT_REFRESH_CRON),
         automation=_switch("TB_AUTOMATION", True),
         executor=_choice("TB_EXECUTOR", "in_process", ("in_process", "multiprocess")),

@@ -1,7 +1,7 @@
 """Running the project's jobs in tests and reading back what they stored."""
 
-import duckdb
 import dagster as dg
+import duckdb
 
 from tb_assets.definitions import PIPELINE_JOB
 

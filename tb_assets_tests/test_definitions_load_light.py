@@ -23,5 +23,5 @@ def test_loading_the_definitions_imports_no_modeling_library():
                           cwd=PROJECT_ROOT, check=False)
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded["assets"] == 7  # the whole chain was defined ...
+    assert loaded["assets"] == 8  # the whole chain and the training service were defined ...
     assert loaded["heavy"] == [], f"imported while loading the definitions: {loaded['heavy'][:10]}"  # ... without them

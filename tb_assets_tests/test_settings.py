@@ -67,6 +67,7 @@ def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
      ("TB_OPTUNA_STORAGE", "pg://u:pw@h/db", "TB_OPTUNA_STORAGE: no driver for 'pg'"),
      ("TB_OPTUNA_STORAGE", "postgresql://u:pw@h/db", "No module named 'psycopg'): write postgresql+psycopg2://"),
      ("TB_OPTUNA_STORAGE", "a password alone", "TB_OPTUNA_STORAGE is not a database URL"),
+     ("TB_REGISTRY_URL", "mysql://u:pw@h/db", "TB_REGISTRY_URL: no driver for 'mysql'"),
      ("TB_ALERT_WARN", "2", "TB_ALERT_WARN='2'"), ("TB_ALERT_INTERVAL", "1", "TB_ALERT_INTERVAL=1: at least 5 seconds"),
      ("TB_ALERT_INTERVAL", "1m", "TB_ALERT_INTERVAL='1m' is not a valid int")],
 )

@@ -17,7 +17,6 @@ from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore, BarSourceResource
 
 
-
 class DataOptions(dg.Config):
     feature_set: Literal["core", "full"] = Field(
         default="full", description="'core': a compact matrix of the most used indicators; 'full': every indicator"

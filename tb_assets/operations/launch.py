@@ -117,12 +117,19 @@ FINDINGS = {
 
 
 class ProgressLines:
-    """Turns a run's events into one line per finished asset or check, with its time."""
+    """Turns a run's events into one line per finished asset or check, with its time (and the
+    asset's own one-line `summary` metadata, when it has one)."""
 
     def __init__(self):
         self._checks: dict[str, str] = {}  # step key -> its check's outcome, until the step ends
+        self._summaries: dict[str, str] = {}  # step key -> its materialization's summary, until the step ends
 
     def line(self, event: dg.DagsterEvent) -> str | None:
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
+            summary = event.event_specific_data.materialization.metadata.get("summary")
+            if summary is not None:
+                self._summaries[event.step_key] = str(summary.value)
+            return None
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             outcome = "passed" if evaluation.passed else f"failed ({evaluation.severity.value})"
@@ -132,7 +139,8 @@ class ProgressLines:
             seconds = event.event_specific_data.duration_ms / 1000
             if event.step_key in self._checks:
                 return f"{self._checks.pop(event.step_key)} in {seconds:.1f}s"
-            return f"{event.step_key} materialized in {seconds:.1f}s"
+            summary = self._summaries.pop(event.step_key, None)
+            return f"{event.step_key} materialized in {seconds:.1f}s" + (f": {summary}" if summary else "")
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             if event.step_key in self._checks:
                 return f"{self._checks.pop(event.step_key)}: blocking, the partition's downstream assets do not run"

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from tb_assets.core.artifacts import write_atomic
 from tb_assets.core.errors import TbError
@@ -63,6 +62,15 @@ class ExperimentSpec:
     permutation_repeats: int = 5
     permutation_rows: int = 500
     shap_rows: int = 200
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> ExperimentSpec:
+        """The spec saved as JSON (experiments.json), with its tuples back."""
+        doc = dict(doc)
+        doc["algorithms"] = tuple(doc["algorithms"])
+        if doc.get("feature_whitelist") is not None:
+            doc["feature_whitelist"] = tuple(doc["feature_whitelist"])
+        return cls(**doc)
 
     def target(self, task: str) -> str:
         return self.target_transform if task == "regression" else self.classification_target
@@ -139,7 +147,8 @@ def choose_features(spec: ExperimentSpec, catalog: list[str], registry: ModelReg
         if (parent.symbol, parent.timeframe) != (spec.symbol, spec.timeframe):
             raise TbError(f"parent_model_id {parent.id} was trained on {parent.partition}, not {spec.symbol}|{spec.timeframe}: "
                           "a parent must come from the same partition")
-        kept = [f for f in catalog if f in set(parent.used_features)]
+        # a saved parent: the features it kept after pruning on all rows; an unsaved one: those it was given
+        kept = [f for f in catalog if f in set(parent.used_features or parent.features)]
         if not kept:
             raise TbError(f"parent model {parent.id} used none of this partition's current features")
         return kept, f"parent {parent.id}"
@@ -187,14 +196,28 @@ class Scored:
 
 
 def score_combination(estimator, prepared: list[PreparedFold], problem: Problem) -> tuple[list[dict], object, str | None]:
-    per_fold, last, fallbacks = [], None, 0
+    """Per-fold scores of one combination, its last fold's model, and what to note on its row
+    (ElasticNet's OLS fallback, a solver that stopped at its iteration cap)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    per_fold, last, fallbacks, capped = [], None, 0, 0
     for fold in prepared:
-        (scored,) = score_folds(estimator, fold.folds, scorer=lambda y, p: None, keep_models=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            (scored,) = score_folds(estimator, fold.folds, scorer=lambda y, p: None, keep_models=True)
+        capped += any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        for w in caught:  # anything else is passed on as it came
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         per_fold.append(fold_scores(problem, fold.test, scored.prediction))
         fallbacks += getattr(scored.model, "fallback_", None) == "ols"
         last = scored.model
-    note = f"ElasticNet zeroed every coefficient in {fallbacks} of {len(prepared)} folds: OLS used there" if fallbacks else None
-    return per_fold, last, note
+    notes = []
+    if fallbacks:
+        notes.append(f"ElasticNet zeroed every coefficient in {fallbacks} of {len(prepared)} folds: OLS used there")
+    if capped:
+        notes.append(f"the solver stopped at its iteration cap in {capped} of {len(prepared)} folds")
+    return per_fold, last, "; ".join(notes) or None
 
 
 def cv_results(scored: list[Scored], metric_names: list[str], primary: str) -> pd.DataFrame:

@@ -1,10 +1,10 @@
 """The `bars` asset in a real Dagster instance over a real DuckDB file."""
 
+import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-import dagster as dg
 
 from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings, minute_bars

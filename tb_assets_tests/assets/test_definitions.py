@@ -37,14 +37,16 @@ def test_bars_asset_conventions(tmp_path):
                            "features_schema_unchanged", "targets_t1_valid", "targets_weights_valid", "targets_positive_rate",
                            "best_params_found", "production_model_grades", "production_model_no_regression",
                            "production_model_holdout_confirms", "production_model_leakage_sentinels", "production_model_features_match",
-                           "shap_additivity", "shap_no_raw_prices", "shap_ranking_stable"}
+                           "shap_additivity", "shap_no_raw_prices", "shap_ranking_stable", "model_experiments_permutation_sentinel",
+                           "model_experiments_no_raw_prices", "model_experiments_no_regression"}
     for name, spec in checks.items():
         assert spec.partitions_def is not None, name  # a check must not load every partition
     blocking = {name for name, spec in checks.items() if spec.blocking}
     assert blocking == {"bars_valid_ohlcv", "features_no_raw_prices", "features_no_lookahead", "targets_t1_valid",
                         "targets_weights_valid", "production_model_leakage_sentinels",
                         "production_model_features_match", "shap_additivity",
-                        "shap_no_raw_prices"}  # the contracts later stages rely on, leakage first
+                        "shap_no_raw_prices", "model_experiments_permutation_sentinel",
+                        "model_experiments_no_raw_prices"}  # the contracts later stages rely on, leakage first
     feats = d.resolve_assets_def(dg.AssetKey("features"))
     assert feats.op.pool == "duckdb" and graph.get(dg.AssetKey("features")).group_name == "features"
     assert graph.get(dg.AssetKey("features")).parent_keys == {dg.AssetKey("bars")}
@@ -54,19 +56,24 @@ def test_bars_asset_conventions(tmp_path):
     shap = graph.get(dg.AssetKey("shap_report"))
     assert shap.group_name == "explain" and dg.AssetKey("production_model") in shap.parent_keys
     assert graph.get(dg.AssetKey("production_model")).parent_keys >= {dg.AssetKey("selected_features"), dg.AssetKey("best_params")}
+    # the training service: research, beside the chain, never refreshed by the schedule
+    zoo = graph.get(dg.AssetKey("model_experiments"))
+    assert zoo.group_name == "research" and zoo.parent_keys == {dg.AssetKey("bars"), dg.AssetKey("features"), dg.AssetKey("targets")}
+    assert zoo.automation_condition is None and graph.get(dg.AssetKey("bars")).automation_condition is not None
 
 
 def test_each_stage_module_exposes_its_asset_and_checks(tmp_path):
     """definitions.py only merges; a check names its asset by key, so a stage stands on its own."""
-    from tb_assets.definitions import STAGES
+    from tb_assets.definitions import RESEARCH, STAGES
     from tb_assets.partitions import build_partitions
 
     partitions = build_partitions(make_settings(tmp_path))
     names = []
-    for stage in STAGES:
+    for stage in (*STAGES, *RESEARCH):
         part = stage.definitions(partitions)
         (asset,) = part.assets
         names.append(asset.key.to_user_string())
         for check in part.asset_checks or []:
             assert all(key.asset_key == asset.key for key in check.check_keys), stage.__name__
-    assert names == ["bars", "features", "targets", "selected_features", "best_params", "production_model", "shap_report"]
+    assert names == ["bars", "features", "targets", "selected_features", "best_params", "production_model", "shap_report",
+                     "model_experiments"]

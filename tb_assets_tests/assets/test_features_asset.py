@@ -2,9 +2,9 @@
 
 import json
 
+import dagster as dg
 import numpy as np
 import pytest
-import dagster as dg
 
 from tb_assets.core.features import indicators as ind
 from tb_assets.core.features.matrix import SPECS

@@ -6,14 +6,14 @@ import json
 import pickle
 import shutil
 
+import dagster as dg
 import lightgbm as lgb
 import numpy as np
 import optuna
 import pytest
-import dagster as dg
 
-from tb_assets.records import METADATA_FIELDS
 from tb_assets.definitions import build_definitions
+from tb_assets.records import METADATA_FIELDS
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
 

@@ -5,12 +5,12 @@ import base64
 import json
 import re
 
+import dagster as dg
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 import shap
-import dagster as dg
 from sklearn.metrics import roc_auc_score
 
 from tb_assets.definitions import build_definitions

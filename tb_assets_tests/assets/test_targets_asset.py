@@ -1,9 +1,9 @@
 """The `targets` asset and its checks in a real Dagster instance over a real DuckDB file."""
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
-import dagster as dg
 
 from tb_assets.core.labels.barriers import label_problems
 from tb_assets.core.labels.weights import weight_problems

@@ -1,9 +1,9 @@
 """WarehouseIOManager: a failed write never destroys the stored partition; inserts go by name."""
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-import dagster as dg
 
 from tb_assets.resources import WarehouseIOManager
 

@@ -40,6 +40,7 @@ def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
     env.update(
         TB_SOURCE="synthetic", TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="600", TB_CONTEXT_SYMBOLS="none",
         TB_OPTUNA_STORAGE=url,
+        TB_REGISTRY_URL=url.replace(secrets["TB_OPTUNA_STORAGE"], secrets["TB_REGISTRY_URL"]),
         TB_ALERT_WEBHOOK=f"http://127.0.0.1:{free_port()}/hooks/{secrets['TB_ALERT_WEBHOOK']}",
         TB_ALERT_SMTP=f"127.0.0.1:{free_port()}", TB_ALERT_EMAIL_TO="quant@example.com",
         TB_ALERT_SMTP_USER=secrets["TB_ALERT_SMTP_USER"], TB_ALERT_SMTP_PASSWORD=secrets["TB_ALERT_SMTP_PASSWORD"],
@@ -73,6 +74,7 @@ def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
                       resources["allTopLevelResourceDetailsOrError"]["results"]}
         # what the UI shows instead: the variable's name
         assert configured["tuning_storage"]["storage_url"] == {"key": "storage_url", "value": "TB_OPTUNA_STORAGE", "type": "ENV_VAR"}
+        assert configured["model_registry"]["url"] == {"key": "url", "value": "TB_REGISTRY_URL", "type": "ENV_VAR"}
         assert configured["notifier"]["webhook"]["type"] == "ENV_VAR"
         assert configured["notifier"]["smtp_password"]["value"] == "TB_ALERT_SMTP_PASSWORD"
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.data.bars import count_gaps, ohlcv_problems, resample_bars, validate_bars
-from tb_assets.core.errors import BarsValidationError
 from tb_assets.core.data.timeframes import check_resolution, infer_base_step
+from tb_assets.core.errors import BarsValidationError
 from tb_assets.sources import make_source
 
 pytestmark = pytest.mark.real_data

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.features import indicators as ind
-from tb_assets.core.errors import ConfigError
-from tb_assets.core.features.regimes import GMM_MIN_HISTORY, gmm_refit_every, regime_gmm, regime_vix
 from tb_assets.core.data.timeframes import INTRADAY
+from tb_assets.core.errors import ConfigError
+from tb_assets.core.features import indicators as ind
+from tb_assets.core.features.regimes import GMM_MIN_HISTORY, gmm_refit_every, regime_gmm, regime_vix
 
 GROUPS = ("regime", "robust", "bounded", "standard")
 FEATURE_SETS = ("core", "full")

@@ -1,7 +1,6 @@
 import pandas as pd
 import pytest
 
-from tb_assets.core.errors import ConfigError
 from tb_assets.core.data.symbols import parse_symbol_list, validate_symbol
 from tb_assets.core.data.timeframes import (
     bucket_start,
@@ -10,6 +9,7 @@ from tb_assets.core.data.timeframes import (
     parse_timeframe_list,
     validate_timeframe,
 )
+from tb_assets.core.errors import ConfigError
 
 
 @pytest.mark.parametrize("sym,canon", [("SPX", "SPX"), ("brk.b", "BRK.B"), ("^GSPC", "^GSPC"), ("EUR_USD", "EUR_USD"), (" ixic ", "IXIC"), ("ES-1", "ES-1")])

@@ -4,12 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.core.features.lookahead import feature_lookahead
-from tb_assets.core.features import indicators as ind
 from tb_assets.core.data.bars import validate_bars
 from tb_assets.core.errors import ConfigError
+from tb_assets.core.features import indicators as ind
+from tb_assets.core.features.lookahead import cut_points, feature_lookahead, lookahead_violations
 from tb_assets.core.features.matrix import SPECS, FeatureOptions, build_feature_matrix, raw_price_columns, select_features
-from tb_assets.core.features.lookahead import cut_points, lookahead_violations
 from tb_assets.core.features.regimes import regime_gmm, regime_vix
 from tb_assets.sources import make_source
 

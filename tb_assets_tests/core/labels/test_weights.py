@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tb_assets.core.reference import plain_average_uniqueness
 from tb_assets.core.labels.weights import (
     average_uniqueness,
     concurrency,
@@ -15,6 +14,7 @@ from tb_assets.core.labels.weights import (
     time_decay,
     uniqueness_weights,
 )
+from tb_assets.core.reference import plain_average_uniqueness
 
 BARS = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC")
 

@@ -1,0 +1,64 @@
+"""`tb models`: the registry as tables and JSON, filters, lineage, compare, and clear errors."""
+
+import json
+
+import pytest
+
+from tb_assets.cli import main
+from tb_assets.training.registry import ModelRegistry
+from tb_assets_tests.training.test_registry import row
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("TB_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TB_REGISTRY_URL", raising=False)
+    with ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}") as reg:
+        a, _ = reg.add(row("fp-a", score=0.01, metrics={"r2": 0.01, "rmse": 0.02, "folds": []}, cohort_id="c1"))
+        b, _ = reg.add(row("fp-b", score=-0.02, rank_in_cohort=2, metrics={"r2": -0.02, "rmse": 0.03, "folds": []}, cohort_id="c1",
+                           params={"fit_intercept": False}))
+        c, _ = reg.add(row("fp-c", algorithm="lightgbm_classifier", task="classification", score_name="auc", score=0.56,
+                           metrics={"auc": 0.56, "f1": 0.5, "folds": []}, cohort_id="c2", parent_model_id=a, features=["a"]))
+        d, _ = reg.add(row("fp-d", symbol="IXIC", score=0.0, metrics={"r2": 0.0, "folds": []}, cohort_id="c3", parent_model_id=c))
+    return {"a": a, "b": b, "c": c, "d": d}
+
+
+def tb(capsys, *args) -> tuple[int, str, str]:
+    code = main(["models", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def ids_in(table: str) -> list[int]:
+    return [int(line.split()[0]) for line in table.splitlines()[2:]]
+
+
+def test_list_filters_and_sorts(registry, capsys):
+    code, out, _ = tb(capsys, "list")
+    assert code == 0 and ids_in(out) == [4, 3, 2, 1]  # newest first
+    assert ids_in(tb(capsys, "list", "--partition", "SPX|1d")[1]) == [3, 2, 1]
+    assert ids_in(tb(capsys, "list", "--algorithm", "lightgbm_classifier")[1]) == [3]
+    assert ids_in(tb(capsys, "list", "--metric", "r2")[1]) == [1, 4, 2]  # best first
+    assert ids_in(tb(capsys, "list", "--metric", "rmse")[1]) == [1, 2]  # lower is better
+    rows = [json.loads(line) for line in tb(capsys, "list", "--json", "--partition", "SPX|1d")[1].splitlines()]
+    assert [r["id"] for r in rows] == [3, 2, 1] and rows[0]["parent_model_id"] == 1 and rows[0]["metrics"]["auc"] == 0.56
+
+
+def test_show_cohort_lineage_and_compare(registry, capsys):
+    out = tb(capsys, "show", "3")[1]
+    assert "model 3  SPX|1d  lightgbm_classifier" in out and "fingerprint   fp-c" in out and "parent 1" in out
+    assert ids_in(tb(capsys, "cohort", "2")[1]) == [1, 2] and ids_in(tb(capsys, "cohort", "c1")[1]) == [1, 2]
+    assert ids_in(tb(capsys, "lineage", "3")[1]) == [1, 3, 4]  # its ancestors, itself, its descendants
+    out = tb(capsys, "compare", "1", "2")[1]
+    assert "param fit_intercept" in out and "True" in out and "False" in out and "r2" in out
+
+
+def test_errors_name_what_is_wrong(registry, capsys, tmp_path, monkeypatch):
+    assert tb(capsys, "show", "42")[0] == 2 and "model 42 is not in the registry" in tb(capsys, "show", "42")[2]
+    code, _, err = tb(capsys, "compare", "1")
+    assert code == 2 and "expected 2 id(s), got 1" in err
+    code, _, err = tb(capsys, "show", "abc")
+    assert code == 2 and "'abc' is not a model id" in err
+    monkeypatch.setenv("TB_DATA_DIR", str(tmp_path / "empty"))
+    code, _, err = tb(capsys, "list")
+    assert code == 1 and "no registry yet" in err and "model_experiments" in err
