@@ -387,79 +387,35 @@ class Experiment:
         return replace(row, used_features=used, artifacts=artifacts)
 
     def importance(self, algo: Algorithm, problem: Problem, model, columns: list[tuple[str, str]], item: Scored):
-        """Per input feature: |coefficients| (linear, one-hot columns summed), tree importance,
-        permutation importance on the last fold's test rows (model fitted without them) and mean
-        |SHAP| of the final model on the most recent rows; and SHAP within each regime."""
-        from sklearn.inspection import permutation_importance
-
-        from tb_assets.core.modeling.explain import explain, regime_importance
+        """Per input feature: |coefficients| (one-hot columns summed), tree importance, permutation
+        importance on the last fold's test rows (with that fold's preprocessing and model, which never
+        saw them) and mean |SHAP| of the final model on the most recent rows; SHAP within each regime."""
+        from tb_assets.core.modeling.explain import regime_importance
+        from tb_assets.training.importance import columns_of, importance_table, permutation_importance, shap_by_feature, tree_importance
 
         s = self.spec
         estimator = model.named_steps["model"]
-        feature_of = np.array([f for _, f in columns])
-        table = pd.DataFrame({"feature": problem.features})
-
-        def per_feature(values: np.ndarray) -> np.ndarray:
-            return np.array([np.abs(values[feature_of == f]).sum() if (feature_of == f).any() else 0.0 for f in problem.features])
-
-        if hasattr(estimator, "coef_"):
-            table["abs_coefficient"] = per_feature(np.ravel(estimator.coef_))
-        tree = _tree_importance(estimator)
-        if tree is not None:
-            table["tree_importance"] = per_feature(tree)
-        # permutation importance: the last fold's own preprocessing and model, on its test rows
-        prepared = self.prepared(algo.task, problem.features, algo.linear)[-1]
-        test = prepared.test[-s.permutation_rows:]
-        result = permutation_importance(_Chain(prepared.preprocessor, item.last_model), problem.X.to_numpy("float64")[test],
-                                        problem.y[test], scoring=_primary_scorer(problem.task),
-                                        n_repeats=s.permutation_repeats, random_state=s.seed, n_jobs=1)
-        table["permutation_mean"], table["permutation_std"] = result.importances_mean, result.importances_std
-        # SHAP of the final model on the most recent rows, against a background of earlier ones
+        final_columns = columns_of(np.array([f for _, f in columns]), problem.features)
+        fold = self.prepared(algo.task, problem.features, algo.linear)[-1]
+        test = fold.test[-s.permutation_rows:]
+        fold_columns = columns_of(np.array([f for _, f in output_features(fold.preprocessor, problem.features)]), problem.features)
+        permutation = permutation_importance(item.last_model, fold.preprocessor.transform(problem.X.to_numpy("float64")[test]),
+                                             problem.y[test], fold_columns, primary_metric(problem.task), n_repeats=s.permutation_repeats, seed=s.seed)
         transformed = model.named_steps["preprocess"].transform(problem.X)
         rows = np.arange(max(0, len(transformed) - s.shap_rows), len(transformed))
         background = transformed[np.random.default_rng(s.seed).choice(len(transformed), min(100, len(transformed)), replace=False)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            explanation = explain(estimator, transformed[rows], background, threads=s.n_jobs, seed=s.seed)
-        values = np.column_stack([explanation.values[:, feature_of == f].sum(axis=1) if (feature_of == f).any()
-                                  else np.zeros(len(rows)) for f in problem.features])
-        table["mean_abs_shap"] = np.abs(values).mean(axis=0)
+        values, explainer = shap_by_feature(estimator, transformed[rows], background, final_columns, threads=s.n_jobs, seed=s.seed)
         regimes = problem.X.iloc[rows][[f for f in problem.features if f.startswith("regime_")]].reset_index(drop=True)
-        by_regime = regime_importance(values, problem.features, regimes)
-        table["shap_explainer"] = explanation.kind
-        return table.sort_values("mean_abs_shap", ascending=False).reset_index(drop=True), by_regime
+        table = importance_table(problem.features, coefficients=getattr(estimator, "coef_", None), tree=tree_importance(estimator),
+                                 permutation=permutation, shap_values=values, explainer=explainer, columns=final_columns)
+        return table, regime_importance(values, problem.features, regimes)
 
 
-@dataclass
-class _Chain:
-    """A fold's fitted preprocessing and model as one predictor (what permutation importance shuffles)."""
-
-    preprocessor: object
-    model: object
-
-    def fit(self, X, y):  # permutation_importance asks for one; it never fits (both parts are fitted)
-        raise NotImplementedError
-
-    def predict(self, X) -> np.ndarray:
-        from tb_assets.core.modeling.evaluation import predicted
-
-        return predicted(self.model, self.preprocessor.transform(X))
-
-
-def _primary_scorer(task: str):
-    """scikit-learn scorer signature (estimator, X, y) for the cohort's primary metric."""
+def primary_metric(task: str):
+    """The cohort's ranking metric as metric(y, prediction)."""
     from sklearn.metrics import r2_score, roc_auc_score
 
-    metric = r2_score if task == "regression" else roc_auc_score
-    return lambda estimator, X, y: float(metric(y, estimator.predict(X)))
-
-
-def _tree_importance(estimator) -> np.ndarray | None:
-    booster = getattr(estimator, "booster_", None)
-    if booster is not None and hasattr(booster, "feature_importance"):  # LightGBM: gain
-        return booster.feature_importance("gain").astype("float64")
-    values = getattr(estimator, "feature_importances_", None)
-    return None if values is None else np.asarray(values, dtype="float64")
+    return r2_score if task == "regression" else roc_auc_score
 
 
 def _sortable(value) -> float:
