@@ -1,5 +1,6 @@
 """No credential is stored or shown: a password in every setting that can carry one, the chain run
-with them (tuning on a real PostgreSQL through the password-carrying URL), then `tb dev`; none of
+with them (tuning on a real PostgreSQL through the password-carrying URL), then `tb dev` and a
+training-service run launched through Dagster's GraphQL client (its registry on PostgreSQL); none of
 the secrets may be found in any file under TB_DATA_DIR or DAGSTER_HOME, nor in the UI's GraphQL
 answers (runs, their config and event logs, the resources, the Launchpad's default config)."""
 
@@ -32,7 +33,7 @@ def graphql(base: str, query: str) -> dict:
     return answer["data"]
 
 
-@pytest.mark.cost(60)
+@pytest.mark.cost(100)
 def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
     secrets = {name: f"S3cret-{name.lower()}-7f3a" for name in CREDENTIAL_SETTINGS}
     url = postgres.new_database("secrets").replace("postgresql+psycopg2://postgres@",
@@ -78,6 +79,26 @@ def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
         assert configured["notifier"]["webhook"]["type"] == "ENV_VAR"
         assert configured["notifier"]["smtp_password"]["value"] == "TB_ALERT_SMTP_PASSWORD"
 
+        # the training service launched from Python as the README shows (Dagster's GraphQL client), its
+        # registry on PostgreSQL through the password-carrying TB_REGISTRY_URL
+        from dagster_graphql import DagsterGraphQLClient
+
+        client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+        experiment = client.submit_job_execution(
+            "tb_pipeline", asset_selection=["model_experiments"],
+            run_config={"ops": {"model_experiments": {"config": {"algorithms": ["linear_regression", "lightgbm_classifier"],
+                                                                  "n_jobs": 1}}}},
+            tags={"dagster/partition": "SYN1|1d", "dagster/partition/symbol": "SYN1", "dagster/partition/timeframe": "1d"},
+        )
+        status = wait_for(lambda: (s := client.get_run_status(experiment).value) in ("SUCCESS", "FAILURE", "CANCELED") and s,
+                          "the experiment run to end", alive=dev)
+        assert status == "SUCCESS", dev.text()[-4000:]
+        events = graphql(base, f'{{ logsForRun(runId: "{experiment}") {{ ... on EventConnection {{ events {{ '
+                               '... on AssetCheckEvaluationEvent { evaluation { checkName success } } } } } }')
+        evaluated = {e["evaluation"]["checkName"]: e["evaluation"]["success"] for e in events["logsForRun"]["events"] if e}
+        assert evaluated == {"model_experiments_permutation_sentinel": True, "model_experiments_no_raw_prices": True,
+                             "model_experiments_no_regression": True}
+
     answers_text = "\n".join(shown)
     assert "best_params" in answers_text and "tb_pipeline" in answers_text  # the answers hold the runs and the chain
     for name, secret in secrets.items():
@@ -92,3 +113,10 @@ def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
     import optuna
 
     assert optuna.get_all_study_names(url) == ["best_params:SYN1:1d"]
+    # ... and the experiment's models are in the PostgreSQL registry: one row per combination of its two grids
+    from tb_assets.training.registry import ModelRegistry
+
+    with ModelRegistry(env["TB_REGISTRY_URL"]) as registry:
+        rows = registry.find(symbol="SYN1", timeframe="1d")
+    assert sorted(r.algorithm for r in rows) == ["lightgbm_classifier", "lightgbm_classifier", "linear_regression"]
+    assert all(Path(entry["path"]).exists() for r in rows for entry in r.artifacts.values())

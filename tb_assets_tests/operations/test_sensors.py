@@ -23,8 +23,9 @@ CHAIN = ["bars", "features", "targets", "selected_features", "best_params", "pro
 def test_every_asset_refreshes_on_the_cron_once_upstream_blocking_checks_pass(tmp_path):
     defs = build_definitions(make_settings(tmp_path, refresh_cron="15 3 * * *"))
     graph = defs.resolve_asset_graph()
-    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == sorted(CHAIN)
-    for key in graph.get_all_asset_keys():
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == sorted([*CHAIN, "model_experiments"])
+    assert graph.get(dg.AssetKey("model_experiments")).automation_condition is None  # research runs when asked for
+    for key in (dg.AssetKey(name) for name in CHAIN):
         condition = graph.get(key).automation_condition
         assert condition is not None and condition.get_label() == "refresh on 15 3 * * * (UTC) once upstream blocking checks pass"
         text = str(condition.get_snapshot())
