@@ -175,15 +175,20 @@ def figure_png(draw, size=(9.0, 5.0)) -> bytes:
 
 def draw_leaderboard(fig, board: pd.DataFrame) -> None:
     """Each algorithm's best out-of-sample score beside chance: R² (chance 0) for regressors, AUC
-    (chance 0.5) for classifiers."""
-    panels = [(task, chance, name) for task, chance, name in (("regression", 0.0, "R²"), ("classification", 0.5, "AUC"))
-              if (board["task"] == task).any()]
+    (chance 0.5) for classifiers. The axis spans at least chance +/- `span`, so a hair above chance
+    looks like one."""
+    panels = [(task, chance, name, span) for task, chance, name, span in
+              (("regression", 0.0, "R²", 0.05), ("classification", 0.5, "AUC", 0.1)) if (board["task"] == task).any()]
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (task, chance, name) in zip(axes, panels):
+    for ax, (task, chance, name, span) in zip(axes, panels):
         rows = board[board["task"] == task]
         values = rows["value"].astype("float64").to_numpy()
-        colors = ["C2" if v > chance else "C3" for v in values]
-        ax.barh(rows["algorithm"], values - chance, left=chance, color=colors)
+        ax.barh(rows["algorithm"], values - chance, left=chance, color=["C2" if v > chance else "C3" for v in values])
+        for y, v in enumerate(values):
+            ax.annotate(f"{v:.3f}", (v, y), xytext=(3 if v >= chance else -3, 0), textcoords="offset points", va="center",
+                        ha="left" if v >= chance else "right", fontsize=8)
+        reach = max(span, float(np.nanmax(np.abs(values - chance))) * 1.5) if len(values) else span
+        ax.set_xlim(chance - reach, chance + reach)
         ax.axvline(chance, color="grey", lw=0.8, ls="--")
         ax.set(xlabel=f"out-of-sample {name} (chance {chance:g})", title=f"{task}: best of each grid")
         ax.tick_params(axis="y", labelsize=8)

@@ -78,20 +78,17 @@ def experiment_spec(config: ExperimentConfig, symbol: str, timeframe: str):
 
 
 def leaderboard(result) -> pd.DataFrame:
-    rows = []
-    for c in result.cohorts:
-        best = c.best
-        main = {k: best.metrics.get(k) for k in (("r2", "rmse", "rmse_price", "direction_accuracy") if c.task == "regression"
-                                                 else ("auc", "log_loss", "accuracy", "f1"))}
-        rows.append({"algorithm": c.algorithm, "task": c.task, "best_model": best.id, "score": best.score_name, "value": best.score,
-                     **{k: v for k, v in main.items() if k != best.score_name}, "trained": c.trained, "found": c.skipped,
-                     "cohort": c.cohort_id or best.cohort_id})
-    return pd.DataFrame(rows)
+    """One row per cohort: its best model and score, how many combinations were trained or found
+    (short enough for the asset page to show it without a click)."""
+    return pd.DataFrame([{"algorithm": c.algorithm, "task": c.task, "model": c.best.id, "metric": c.best.score_name,
+                          "value": c.best.score, "trained": c.trained, "found": c.skipped} for c in result.cohorts])
 
 
 def cohort_table(cohort, top: int = 5) -> pd.DataFrame:
+    """A cohort's best `top` models: params, features given -> kept (saved models only), notes."""
     return pd.DataFrame([{"rank": i, "model": r.id, r.score_name: r.score, "params": ", ".join(f"{k}={v}" for k, v in r.params.items()),
-                          "features": len(r.used_features or r.features), "notes": r.notes or ""}
+                          "features": f"{len(r.features)}" + (f"->{len(r.used_features)}" if r.used_features else ""),
+                          "notes": r.notes or ""}
                          for i, r in enumerate(cohort.models[:top], 1)])
 
 
@@ -143,7 +140,7 @@ def build_model_experiments_asset(partitions_def: dg.PartitionsDefinition) -> dg
             "trained": result.trained,
             "already_registered": result.skipped,
             **numbers,
-            "leaderboard": dg.MetadataValue.md(markdown_table(board, max_rows=20)),
+            "leaderboard": dg.MetadataValue.md(markdown_table(board.drop(columns=["task"]), max_rows=20)),
             "leaderboard_chart": dg.MetadataValue.md(thumbnail_markdown(lambda fig: draw_leaderboard(fig, board), "best score per algorithm")),
             **{f"cohort_{c.algorithm}": dg.MetadataValue.md(markdown_table(cohort_table(c))) for c in result.cohorts},
             "features": len(result.features),

@@ -38,6 +38,7 @@ REPOSITORY = "__repository__"  # the repository Dagster makes of a Definitions o
 DEFS_MODULE, DEFS_ATTRIBUTE = "tb_assets.definitions", "defs"
 
 PROGRESS_EVENTS = {
+    dg.DagsterEventType.ASSET_MATERIALIZATION,  # its `summary` metadata, when it has one
     dg.DagsterEventType.STEP_SUCCESS,
     dg.DagsterEventType.STEP_FAILURE,
     dg.DagsterEventType.ASSET_CHECK_EVALUATION,
