@@ -35,6 +35,7 @@ from tb_assets.training.validation import Splits, validation_splits
 from tb_assets.training.zoo import ALGORITHMS, Algorithm, algorithm, native_model_file
 
 LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "shap", "numpy", "pandas")
+PROGRESS_LINES = 20  # per cohort at most (about): a full grid has 17-19k combinations, each log line an event
 CODE_VERSION = "zoo-1"  # bump when a change makes models trained before it incomparable
 
 
@@ -191,16 +192,15 @@ class Scored:
     folds: list[dict]
     metrics: dict
     fit_seconds: float
-    last_model: object  # fitted on the last fold's training rows (permutation importance)
     notes: str | None
 
 
-def score_combination(estimator, prepared: list[PreparedFold], problem: Problem) -> tuple[list[dict], object, str | None]:
-    """Per-fold scores of one combination, its last fold's model, and what to note on its row
-    (ElasticNet's OLS fallback, a solver that stopped at its iteration cap)."""
+def score_combination(estimator, prepared: list[PreparedFold], problem: Problem) -> tuple[list[dict], str | None]:
+    """Per-fold scores of one combination and what to note on its row (ElasticNet's OLS fallback,
+    a solver that stopped at its iteration cap). No fitted model is kept: a full grid has thousands."""
     from sklearn.exceptions import ConvergenceWarning
 
-    per_fold, last, fallbacks, capped = [], None, 0, 0
+    per_fold, fallbacks, capped = [], 0, 0
     for fold in prepared:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
@@ -211,13 +211,12 @@ def score_combination(estimator, prepared: list[PreparedFold], problem: Problem)
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         per_fold.append(fold_scores(problem, fold.test, scored.prediction))
         fallbacks += getattr(scored.model, "fallback_", None) == "ols"
-        last = scored.model
     notes = []
     if fallbacks:
         notes.append(f"ElasticNet zeroed every coefficient in {fallbacks} of {len(prepared)} folds: OLS used there")
     if capped:
         notes.append(f"the solver stopped at its iteration cap in {capped} of {len(prepared)} folds")
-    return per_fold, last, "; ".join(notes) or None
+    return per_fold, "; ".join(notes) or None
 
 
 def cv_results(scored: list[Scored], metric_names: list[str], primary: str) -> pd.DataFrame:
@@ -290,7 +289,7 @@ class Experiment:
         permuted = replace(problem, y=np.random.default_rng(seed).permutation(problem.y))
         prepared = prepare_folds(permuted, splits, self.groups, linear=algo.linear, p_value_threshold=self.spec.p_value_threshold,
                                  threads=self.spec.n_jobs)
-        per_fold, _, _ = score_combination(algo.make(row.params, self.spec.seed, self.spec.n_jobs), prepared, permuted)
+        per_fold, _ = score_combination(algo.make(row.params, self.spec.seed, self.spec.n_jobs), prepared, permuted)
         return mean_scores(per_fold)
 
     def _fingerprint(self, algo: Algorithm, problem: Problem, options: dict, version_: str, params: dict) -> str:
@@ -325,12 +324,15 @@ class Experiment:
         scored = []
         if todo:
             prepared = self.prepared(algo.task, names, algo.linear)
+            every = max(1, len(todo) // PROGRESS_LINES)
             for j, (params, fp) in enumerate(todo, 1):
                 start = time.perf_counter()
-                per_fold, last, note = score_combination(algo.make(params, s.seed, s.n_jobs), prepared, problem)
-                scored.append(Scored(params, fp, per_fold, mean_scores(per_fold), time.perf_counter() - start, last, note))
+                per_fold, note = score_combination(algo.make(params, s.seed, s.n_jobs), prepared, problem)
+                scored.append(Scored(params, fp, per_fold, mean_scores(per_fold), time.perf_counter() - start, note))
                 primary = PRIMARY[algo.task]
-                self.progress(f"    {j}/{len(todo)} {params}: {primary} {scored[-1].metrics[primary]:.4f}")
+                if j % every == 0 or j == len(todo):
+                    best = max(x.metrics[primary] for x in scored)
+                    self.progress(f"    {j}/{len(todo)} {params}: {primary} {scored[-1].metrics[primary]:.4f} (best so far {best:.4f})")
         primary = PRIMARY[algo.task]
         order = sorted(range(len(scored)), key=lambda i: -_sortable(scored[i].metrics[primary]))
         cohort_id = uuid.uuid4().hex[:12] if scored else None
@@ -397,9 +399,10 @@ class Experiment:
         estimator = model.named_steps["model"]
         final_columns = columns_of(np.array([f for _, f in columns]), problem.features)
         fold = self.prepared(algo.task, problem.features, algo.linear)[-1]
+        fold_model = fold.folds.fit(algo.make(item.params, s.seed, s.n_jobs), 0)  # fitted again: the grid keeps no models
         test = fold.test[-s.permutation_rows:]
         fold_columns = columns_of(np.array([f for _, f in output_features(fold.preprocessor, problem.features)]), problem.features)
-        permutation = permutation_importance(item.last_model, fold.preprocessor.transform(problem.X.to_numpy("float64")[test]),
+        permutation = permutation_importance(fold_model, fold.preprocessor.transform(problem.X.to_numpy("float64")[test]),
                                              problem.y[test], fold_columns, primary_metric(problem.task), n_repeats=s.permutation_repeats, seed=s.seed)
         transformed = model.named_steps["preprocess"].transform(problem.X)
         rows = np.arange(max(0, len(transformed) - s.shap_rows), len(transformed))
