@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from tb_assets.core.database import first_use, redact_url
 from tb_assets.core.errors import TbError
 
+CHUNK = 500  # ids or fingerprints per IN (...) query
 SCHEMA_LOCK = 0x74625F72  # PostgreSQL advisory lock id guarding the registry's table creation ("tb_r")
 
 _metadata = sa.MetaData()
@@ -161,8 +162,8 @@ class ModelRegistry:
         wanted = list(dict.fromkeys(fingerprints))
         out: dict[str, int] = {}
         with self.engine.connect() as con:
-            for i in range(0, len(wanted), 500):
-                chunk = wanted[i:i + 500]
+            for i in range(0, len(wanted), CHUNK):
+                chunk = wanted[i:i + CHUNK]
                 rows = con.execute(sa.select(MODELS.c.fingerprint, MODELS.c.id).where(MODELS.c.fingerprint.in_(chunk)))
                 out.update({fp: int(i) for fp, i in rows})
         return out
@@ -185,9 +186,13 @@ class ModelRegistry:
                               (MODELS.c.cohort_id, cohort_id)):
             if value is not None:
                 query = query.where(column == value)
-        if ids is not None:
-            query = query.where(MODELS.c.id.in_([int(i) for i in ids]))
-        return self._rows(query.order_by(MODELS.c.id))
+        if ids is None:
+            return self._rows(query.order_by(MODELS.c.id))
+        wanted = sorted({int(i) for i in ids})
+        rows = []
+        for i in range(0, len(wanted), CHUNK):  # a full grid's ids can pass a SQLite build's limit on bound parameters (999 before 3.32)
+            rows += self._rows(query.where(MODELS.c.id.in_(wanted[i:i + CHUNK])).order_by(MODELS.c.id))
+        return rows
 
     def lineage(self, model_id: int) -> list[ModelRow]:
         """The model and its ancestors, oldest first."""

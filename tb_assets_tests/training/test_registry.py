@@ -66,6 +66,15 @@ def test_the_registry_on_sqlite(tmp_path):
         behaves(registry)
 
 
+def test_a_full_grids_worth_of_fingerprints_and_ids_is_looked_up(tmp_path):
+    with ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}") as registry:
+        with registry.engine.begin() as con:
+            con.execute(MODELS.insert(), [{k: v for k, v in vars(row(f"fp-{i}")).items() if k != "id"} for i in range(1_200)])
+        fingerprints = [f"fp-{i}" for i in range(40_000)]  # two full 19,208-combination grids asked at once
+        known = registry.known(fingerprints)
+        assert len(known) == 1_200 and sorted(r.id for r in registry.find(ids=known.values())) == sorted(known.values())
+
+
 @pytest.mark.cost(20)
 def test_processes_saving_one_fingerprint_at_once_leave_one_row_on_sqlite(tmp_path):
     race(f"sqlite:///{tmp_path / 'fresh.db'}")  # a fresh file: table creation races too
