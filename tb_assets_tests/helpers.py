@@ -3,6 +3,7 @@
 import dagster as dg
 import duckdb
 
+from tb_assets.assets.model_experiments import RESEARCH_GROUP
 from tb_assets.definitions import PIPELINE_JOB
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
@@ -16,9 +17,17 @@ def upto(asset: str) -> list:
     return [dg.AssetKey(a) for a in STAGES[: STAGES.index(asset) + 1]]
 
 
+def chain(defs) -> list:
+    """Every asset but the research group's: what `tb run` runs by default."""
+    graph = defs.resolve_asset_graph()
+    return [k for k in graph.get_all_asset_keys() if graph.get(k).group_name != RESEARCH_GROUP]
+
+
 def run(defs, key, run_config=None, selection=None, instance=None):
-    """One partition of the pipeline job, in process; never raises on failure."""
+    """One partition of the pipeline job (by default the chain, as `tb run`), in process; never
+    raises on failure."""
     job = defs.resolve_job_def(PIPELINE_JOB)
+    selection = chain(defs) if selection is None else selection
     config = {**QUIET, **(run_config or {})}
     return job.execute_in_process(
         partition_key=key, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,

@@ -16,7 +16,6 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,15 @@ from tb_assets.training.search import adapt_alphas, combinations, fingerprint, g
 from tb_assets.training.validation import Splits, validation_splits
 from tb_assets.training.zoo import ALGORITHMS, Algorithm, algorithm, native_model_file
 
-LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "shap", "numpy", "pandas")
+# name -> module: versions come from the modules, since the distribution's name differs by platform
+# (Linux installs xgboost as `xgboost-cpu`)
+LIBRARIES = {"scikit-learn": "sklearn", "lightgbm": "lightgbm", "xgboost": "xgboost", "shap": "shap", "numpy": "numpy", "pandas": "pandas"}
+
+
+def library_versions() -> dict[str, str]:
+    import importlib
+
+    return {name: importlib.import_module(module).__version__ for name, module in LIBRARIES.items()}
 PROGRESS_LINES = 20  # per cohort at most (about): a full grid has 17-19k combinations, each log line an event
 CODE_VERSION = "zoo-1"  # bump when a change makes models trained before it incomparable
 
@@ -346,7 +353,7 @@ class Experiment:
                 used_features=[], metrics={**item.metrics, "folds": item.folds, "mean_fit_seconds": item.fit_seconds},
                 data_options=options, data_version=data_version, n_rows=len(problem.y),
                 notes="; ".join(filter(None, [item.notes, *notes])) or None,
-                code_version=CODE_VERSION, library_versions={lib: version(lib) for lib in LIBRARIES},
+                code_version=CODE_VERSION, library_versions=library_versions(),
             )
             if s.save_all_grid_models or rank == 1:
                 row = self.save_model(algo, problem, item, row)
