@@ -225,7 +225,13 @@ class _PandasByNameHandler(DuckDBPandasTypeHandler):
         context.add_output_metadata({key: len(obj)})
 
     def load_input(self, context, table_slice: TableSlice, connection) -> pd.DataFrame:
-        df = super().load_input(context, table_slice, connection)
+        stored = bool(_table_columns(connection, table_slice))
+        df = super().load_input(context, table_slice, connection) if stored else pd.DataFrame()
+        if df.empty:  # say what to run, not DuckDB's "Table with name bars does not exist!"
+            partition = context.asset_partition_key if context.has_asset_partitions else None
+            where = f" --partition '{partition}'" if partition else ""
+            raise TbError(f"{table_slice.table} holds no rows{f' for {partition}' if partition else ''}: materialize it first, "
+                          f"e.g. tb run --select {table_slice.table}{where}")
         # TIMESTAMPTZ comes back in the session time zone; the project speaks UTC
         for col in df.columns:
             if isinstance(df[col].dtype, pd.DatetimeTZDtype):

@@ -63,3 +63,24 @@ def test_inserts_by_name_and_adds_new_columns(tmp_path):
     assert rows(db, "B")["y"].tolist() == [1, 2, 3]
     assert rows(db, "A")["y"].isna().all()
     assert len(rows(db, "A")) == 3
+
+
+@dg.asset(partitions_def=PARTS, io_manager_key="wh")
+def reader(table: pd.DataFrame) -> None:
+    return None
+
+
+def _load_error(resources) -> str:
+    result = dg.materialize([table.to_source_asset(), reader], partition_key="A", resources=resources, raise_on_error=False)
+    error = next(e.step_failure_data.error for e in result.all_events if e.is_step_failure)
+    while error.cause is not None and "TbError" not in error.cls_name:
+        error = error.cause
+    return error.message
+
+
+def test_reading_a_partition_never_stored_says_what_to_materialize(tmp_path):
+    resources = {"wh": WarehouseIOManager(database=str(tmp_path / "w.duckdb"), schema="main")}
+    expected = "table holds no rows for A: materialize it first, e.g. tb run --select table --partition 'A'"
+    assert expected in _load_error(resources)  # no table at all
+    assert dg.materialize([table], partition_key="B", resources=resources).success
+    assert expected in _load_error(resources)  # the table exists, but not partition A
