@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except TbError as exc:  # a setting or input the user can fix: the message, not a traceback
         print(f"tb: configuration error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tb models list --json | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:

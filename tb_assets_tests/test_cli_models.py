@@ -62,3 +62,17 @@ def test_errors_name_what_is_wrong(registry, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("TB_DATA_DIR", str(tmp_path / "empty"))
     code, _, err = tb(capsys, "list")
     assert code == 1 and "no registry yet" in err and "model_experiments" in err
+
+
+def test_a_closed_pipe_ends_quietly(registry, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tb_assets.training.registry import MODELS
+
+    with ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}") as reg, reg.engine.begin() as con:  # ~1 MB of JSON: more than a pipe holds
+        con.execute(MODELS.insert(), [{k: v for k, v in vars(row(f"fp-many-{i}")).items() if k != "id"} for i in range(2_000)])
+    done = subprocess.run(f"'{sys.executable}' -m tb_assets.cli models list -n 0 --json | head -1", shell=True, capture_output=True,
+                          text=True, env=dict(os.environ))
+    assert done.stdout.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]

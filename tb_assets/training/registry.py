@@ -170,7 +170,11 @@ class ModelRegistry:
 
     def _rows(self, query) -> list[ModelRow]:
         with self.engine.connect() as con:
-            return [ModelRow(**dict(r._mapping)) for r in con.execute(query)]
+            rows = [ModelRow(**dict(r._mapping)) for r in con.execute(query)]
+        for row in rows:  # SQLite keeps no time zone: the times were written in UTC
+            if row.created_at.tzinfo is None:
+                row.created_at = row.created_at.replace(tzinfo=timezone.utc)
+        return rows
 
     def get(self, model_id: int) -> ModelRow:
         rows = self._rows(sa.select(MODELS).where(MODELS.c.id == int(model_id)))

@@ -58,7 +58,8 @@ def behaves(registry: ModelRegistry) -> None:
     assert [r.id for r in registry.find(algorithm="linear_regression", symbol="SPX")] == [first, grandchild]
     stored = registry.get(first)
     assert stored.score is None and stored.metrics["r2_std"] is None  # NaN and inf are stored as null on both
-    assert stored.params == {"fit_intercept": True} and stored.features == ["a", "b"] and stored.created_at is not None
+    assert stored.params == {"fit_intercept": True} and stored.features == ["a", "b"]
+    assert stored.created_at.utcoffset().total_seconds() == 0  # UTC on both (SQLite keeps no zone)
 
 
 def test_the_registry_on_sqlite(tmp_path):
