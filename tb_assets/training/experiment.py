@@ -146,7 +146,8 @@ def choose_features(spec: ExperimentSpec, catalog: list[str], registry: ModelReg
     if spec.feature_whitelist is not None:
         missing = [f for f in spec.feature_whitelist if f not in catalog]
         if missing:
-            raise TbError(f"feature_whitelist names feature(s) not in {spec.symbol}|{spec.timeframe}'s feature matrix: {', '.join(missing)}")
+            raise TbError(f"feature_whitelist names feature(s) not in {spec.symbol}|{spec.timeframe}'s feature matrix: "
+                          f"{', '.join(missing)}")
         if not spec.feature_whitelist:
             raise TbError("feature_whitelist is empty: give at least one feature, or leave it unset")
         return list(dict.fromkeys(spec.feature_whitelist)), "whitelist"
