@@ -59,3 +59,10 @@ def test_alphas_shrink_only_when_no_feature_correlates():
     assert adapt_alphas(grid, 0.2) == (grid, False)
     adapted, changed = adapt_alphas(grid, 0.01)
     assert changed and adapted["alpha"] == pytest.approx([0.001, 0.01]) and adapted["l1_ratio"] == [0.5]
+
+
+def test_the_assets_default_algorithms_are_the_zoo():
+    """The asset's config names the algorithms without importing the zoo (definitions load light)."""
+    from tb_assets.assets.model_experiments import ALGORITHM_NAMES
+
+    assert ALGORITHM_NAMES == list(ALGORITHMS)
