@@ -23,7 +23,6 @@ import pandas as pd
 
 from tb_assets.core.artifacts import write_atomic
 from tb_assets.core.errors import TbError
-from tb_assets.core.features.matrix import raw_price_columns
 from tb_assets.core.modeling.evaluation import Folds, score_folds
 from tb_assets.training.preprocess import build_preprocessor, output_features
 from tb_assets.training.problem import CLASSIFICATION_TARGETS, TRANSFORMS, Problem, build_problem
@@ -279,10 +278,7 @@ class Experiment:
 
     def run(self) -> ExperimentResult:
         algos = check_spec(self.spec)
-        names, source = choose_features(self.spec, self.catalog, self.registry)
-        prices = raw_price_columns(names)
-        if prices:
-            raise TbError(f"raw price columns cannot be model inputs: {', '.join(prices)}")
+        names, source = choose_features(self.spec, self.catalog, self.registry)  # build_problem refuses raw prices
         cohorts = []
         for i, algo in enumerate(algos, 1):
             self.progress(f"[{i}/{len(algos)}] {algo.name}")

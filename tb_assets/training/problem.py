@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.features.matrix import raw_price_columns
+from tb_assets.core.modeling.training_data import model_inputs
 
 TRANSFORMS = ("log_return", "pct_change", "none")
 CLASSIFICATION_TARGETS = ("direction", "bin")
@@ -73,12 +73,7 @@ def build_problem(bars: pd.DataFrame, features: pd.DataFrame, names: list[str], 
                   targets: pd.DataFrame | None = None) -> Problem:
     """The samples of one task. `bars` and `features` of one partition (column `ts`); `targets`
     (the triple-barrier table) only for target 'bin'."""
-    prices = raw_price_columns(names)
-    if prices:
-        raise TbError(f"raw price columns cannot be model inputs: {', '.join(prices)}")
-    missing = [f for f in names if f not in features.columns]
-    if missing:
-        raise TbError(f"features missing from the matrix: {', '.join(missing[:10])}")
+    inputs = model_inputs(features, names)
     if lookforward < 1:
         raise TbError(f"lookforward must be at least 1 bar, got {lookforward}")
     b = bars.sort_values("ts").reset_index(drop=True)
@@ -104,7 +99,7 @@ def build_problem(bars: pd.DataFrame, features: pd.DataFrame, names: list[str], 
             frame["y"] = (frame["future"] >= frame["close"]).astype("int64")
         else:
             raise TbError(f"classification_target must be one of {', '.join(CLASSIFICATION_TARGETS)}, got {target!r}")
-    rows = features[["ts", *names]].merge(frame, on="ts", how="inner").sort_values("ts").reset_index(drop=True)
+    rows = inputs.merge(frame, on="ts", how="inner").sort_values("ts").reset_index(drop=True)
     if rows.empty:
         raise TbError(f"no bar with features has a known {target} target {lookforward} bars ahead")
     return Problem(

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.models import LightGBMClassifier, LightGBMRegressor, as_matrix
+from tb_assets.core.modeling.models import BinaryFromProbability, LightGBMClassifier, LightGBMRegressor, as_matrix
 
 XGB_MAX_BIN = 256
 
@@ -61,7 +61,8 @@ class _XGBoostModel(BaseEstimator):
         self.n_features_in_ = self.booster_.num_features()
         return self
 
-    def _margin_or_output(self, X) -> np.ndarray:
+    def _predict(self, X) -> np.ndarray:
+        """The objective's output: P(class 1) for the classifier, the value for the regressor."""
         self.booster_.set_param({"nthread": self.threads})
         return np.asarray(self.booster_.inplace_predict(as_matrix(X)), dtype="float64")
 
@@ -71,7 +72,7 @@ class _XGBoostModel(BaseEstimator):
         return np.array([gain.get(f"f{i}", 0.0) for i in range(self.n_features_in_)])
 
 
-class XGBoostClassifier(ClassifierMixin, _XGBoostModel):
+class XGBoostClassifier(BinaryFromProbability, ClassifierMixin, _XGBoostModel):
     OBJECTIVE = "binary:logistic"
 
     def fit_binned(self, dmatrix):
@@ -79,19 +80,12 @@ class XGBoostClassifier(ClassifierMixin, _XGBoostModel):
         self.classes_ = np.array([0, 1])
         return self
 
-    def predict_proba(self, X) -> np.ndarray:
-        p = self._margin_or_output(X)
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype("int64")
-
 
 class XGBoostRegressor(RegressorMixin, _XGBoostModel):
     OBJECTIVE = "reg:squarederror"
 
     def predict(self, X) -> np.ndarray:
-        return self._margin_or_output(X)
+        return self._predict(X)
 
 
 class ElasticNetOrOLS(RegressorMixin, BaseEstimator):

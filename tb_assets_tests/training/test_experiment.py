@@ -150,3 +150,47 @@ def test_a_parent_from_another_partition_is_refused(tmp_path):
                        model_folder=lambda fp: tmp_path / fp)
     with pytest.raises(TbError, match=r"parent_model_id 1 was trained on SYN\|1d, not OTHER\|1d"):
         other.run()
+
+
+def test_the_sentinel_catches_pruning_that_saw_the_test_rows(tmp_path, monkeypatch):
+    """The leak the permuted-label sentinel exists for: feature pruning fitted on every row (test
+    rows too) keeps noise that happens to match the labels there, and a model on it beats chance
+    out of sample even on permuted labels. The honest preprocessing scores chance."""
+    import pandas as pd
+
+    import tb_assets.training.experiment as experiment_module
+    from tb_assets.core.modeling.evaluation import Folds
+    from tb_assets.training.experiment import PreparedFold
+    from tb_assets.training.preprocess import build_preprocessor
+
+    rng = np.random.default_rng(0)
+    n, k = 600, 500  # seeds 0-3: honest 0.47-0.52, leaky 0.59-0.65
+    ts = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC")
+    names = [f"n{j}" for j in range(k)]
+    features = pd.DataFrame(rng.normal(size=(n, k)), columns=names).assign(ts=ts)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    bars = pd.DataFrame({"ts": ts, "close": close})
+    registry = ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
+    spec = ExperimentSpec("SYN", "1d", algorithms=("logistic_classification",), grids={"logistic_classification": {"C": [1.0]}},
+                          lookforward=1, p_value_threshold=0.01, n_jobs=1, shap_rows=20, permutation_rows=50, permutation_repeats=1)
+    run = Experiment(spec, bars=bars, features=features, targets=None, catalog=names, groups={f: "standard" for f in names},
+                     registry=registry, model_folder=lambda fp: tmp_path / fp[:16])
+    best = run.run().cohorts[0].best
+    honest = run.sentinel(best)["auc"]
+    assert abs(honest - 0.5) <= 0.06  # honest: chance
+
+    def leaky(problem, splits, groups, *, linear, p_value_threshold, threads):
+        X = problem.X.to_numpy("float64")
+        pre = build_preprocessor(problem.features, groups, linear=linear, task=problem.task, p_value_threshold=p_value_threshold)
+        pre.fit(X, problem.y)  # every row, the test rows too
+        out = []
+        for train, test in splits:
+            rows = np.vstack([pre.transform(X[train]), pre.transform(X[test])])
+            split = (np.arange(len(train)), np.arange(len(train), len(train) + len(test)))
+            out.append(PreparedFold(pre, Folds.build(rows, np.concatenate([problem.y[train], problem.y[test]]), None, [split],
+                                                     bin_now=False), test))
+        return out
+
+    monkeypatch.setattr(experiment_module, "prepare_folds", leaky)
+    leak = run.sentinel(best)["auc"]
+    assert leak > 0.56  # beyond the check's 0.5 + 0.06: the check fails

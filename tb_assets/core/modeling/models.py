@@ -124,12 +124,8 @@ class _LightGBMModel(BaseEstimator):
         return self.booster_.predict(as_matrix(X), num_threads=self.threads)
 
 
-class LightGBMClassifier(ClassifierMixin, _LightGBMModel):
-    """Binary LightGBM classifier (see _LightGBMModel)."""
-
-    def _fitted(self) -> None:
-        super()._fitted()
-        self.classes_ = np.array([0, 1])
+class BinaryFromProbability:
+    """predict_proba and predict of a binary classifier whose `_predict(X)` is P(class 1)."""
 
     def predict_proba(self, X) -> np.ndarray:
         p = self._predict(X)
@@ -137,6 +133,14 @@ class LightGBMClassifier(ClassifierMixin, _LightGBMModel):
 
     def predict(self, X) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype("int64")
+
+
+class LightGBMClassifier(BinaryFromProbability, ClassifierMixin, _LightGBMModel):
+    """Binary LightGBM classifier (see _LightGBMModel)."""
+
+    def _fitted(self) -> None:
+        super()._fitted()
+        self.classes_ = np.array([0, 1])
 
 
 class LightGBMRegressor(RegressorMixin, _LightGBMModel):

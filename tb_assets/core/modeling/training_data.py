@@ -37,15 +37,21 @@ class TrainingData:
         return self.take(development), self.take(holdout)
 
 
-def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str]) -> TrainingData:
-    """Inner join on `ts` (the event start): every labelled event with its feature row."""
+def model_inputs(features: pd.DataFrame, feature_names: list[str]) -> pd.DataFrame:
+    """`ts` and the named columns of the feature matrix: what any model may learn from. A raw
+    price, or a name the matrix lacks, is an error."""
     prices = raw_price_columns(feature_names)
     if prices:
         raise TbError(f"raw price columns cannot be model inputs: {', '.join(prices)}")
     missing = [f for f in feature_names if f not in features.columns]
     if missing:
         raise TbError(f"features missing from the matrix: {', '.join(missing[:10])}")
-    f = features[["ts", *feature_names]]
+    return features[["ts", *feature_names]]
+
+
+def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str]) -> TrainingData:
+    """Inner join on `ts` (the event start): every labelled event with its feature row."""
+    f = model_inputs(features, feature_names)
     t = targets[["ts", "t1", "bin", "weight"]]
     rows = f.merge(t, on="ts", how="inner").sort_values("ts").reset_index(drop=True)
     if rows.empty:
