@@ -19,6 +19,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 EPILOG_ENV = """environment variables (all optional):
   TB_DATA_DIR         where everything is written (default ./data in the project)
+  TB_WAREHOUSE_URL    folder or fsspec URL of the Parquet warehouse (default TB_DATA_DIR/warehouse)
+  TB_PROFILE          local (default) | team: instance deploy/ (PostgreSQL TB_DAGSTER_PG_URL, Celery
+                      workers on Redis TB_CELERY_BROKER); see tb cluster --help
   TB_SOURCE           sample | parquet | csv | synthetic (default sample)
   TB_RAW_DIR          input folder for parquet/csv
   TB_SYMBOLS          comma list of primary symbols (default: the source's universe)
@@ -148,6 +151,14 @@ def _parser() -> argparse.ArgumentParser:
 
     add_models_parser(sub)
 
+    from tb_assets.cli_warehouse import add_parsers as add_warehouse_parsers
+
+    add_warehouse_parsers(sub)
+
+    from tb_assets.cli_cluster import add_parser as add_cluster_parser
+
+    add_cluster_parser(sub)
+
     dev = sub.add_parser(
         "dev",
         help="open the Dagster UI and daemon (dagster dev) on the project's persistent instance",
@@ -217,8 +228,11 @@ def cmd_dev(args) -> int:
     from tb_assets.settings import PROJECT_ROOT, apply_default_environment
 
     apply_default_environment()
+    from tb_assets.cli_warehouse import preflight
     from tb_assets.instance import open_instance
     from tb_assets.operations.dead_runs import report_dead_runs
+
+    preflight("tb dev")
 
     with open_instance() as instance:
         report_dead_runs(instance, "tb dev")
@@ -400,7 +414,9 @@ def cmd_run(args) -> int:
 
     data_dir = apply_default_environment()
     defs = _load_defs()
+    from tb_assets.cli_warehouse import preflight
 
+    preflight("tb run")
     from tb_assets.definitions import PIPELINE_JOB
 
     job = defs.resolve_job_def(PIPELINE_JOB)
@@ -486,6 +502,9 @@ def cmd_backfill(args) -> int:
 
     apply_default_environment()
     defs = _load_defs()
+    from tb_assets.cli_warehouse import preflight
+
+    preflight("tb backfill")
     try:
         request = resolve_request(args, defs, "backfill")
     except UsageError as exc:

@@ -68,8 +68,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         resources={
             "bar_source": BarSourceResource.from_settings(settings),
-            WAREHOUSE_IO: WarehouseIOManager(database=str(settings.warehouse_path), schema="main"),
-            "warehouse": Warehouse(database=str(settings.warehouse_path), schema_name="main"),
+            WAREHOUSE_IO: WarehouseIOManager(url=settings.warehouse),
+            "warehouse": Warehouse(url=settings.warehouse),
             "artifacts": ArtifactStore(root=str(settings.artifacts_dir)),
             "model_registry": ModelRegistryResource(
                 path=str(settings.registry_path), url=from_environment("TB_REGISTRY_URL", settings.registry_url)

@@ -20,7 +20,6 @@ from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 from filelock import FileLock
 
-from tb_assets.pools import DUCKDB_POOL
 from tb_assets.settings import data_dir
 
 
@@ -103,8 +102,6 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
         for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
             _ = storage  # rehydrating each storage creates (or migrates) its tables
         instance.get_runs(limit=1)
-        if instance.event_log_storage.supports_global_concurrency_limits:
-            instance.event_log_storage.initialize_concurrency_limit_to_default(DUCKDB_POOL)
     try:
         yield instance
     finally:

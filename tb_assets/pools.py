@@ -1,6 +1,6 @@
-"""Dagster concurrency pools (a name here, a limit in dagster.yaml)."""
+"""Dagster concurrency pools (a name here; a limit only where a user sets one)."""
 
-# DuckDB allows one writing process: every asset and check that touches the warehouse joins this
-# pool, whose limit is 1 in dagster.yaml, so parallel runs queue instead of failing on the lock.
-# Its own light module: every Dagster process imports it through the instance (instance.py).
-DUCKDB_POOL = "duckdb"
+# Steps that read the bar source (bars, and features for its context symbols) join this pool. It
+# has no limit: the warehouse takes any number of writers. A team whose source is a rate-limited
+# vendor API or a slow shared disk caps it: `dagster instance concurrency set bar_source 4`.
+SOURCE_POOL = "bar_source"

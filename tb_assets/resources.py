@@ -1,23 +1,20 @@
 """Dagster resources: where bars come from and where tables go."""
 
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pandas as pd
-from dagster._core.storage.db_io_manager import DbIOManager, TableSlice
-from dagster._utils.backoff import backoff
-from dagster_duckdb.io_manager import DuckDbClient
-from dagster_duckdb_pandas import DuckDBPandasIOManager, DuckDBPandasTypeHandler
 from pydantic import Field
+from upath import UPath
 
 from tb_assets.core.data.bars import prepare_bars
 from tb_assets.core.data.symbols import validate_symbol
 from tb_assets.core.errors import TbError
+from tb_assets.core.storage import check_writable, storage_root
 from tb_assets.settings import Settings
 from tb_assets.sources import BarSource, RawBars, make_source
+from tb_assets.warehouse import has_partition, partition_file, read_partition, write_partition
 
 
 class BarSourceResource(dg.ConfigurableResource):
@@ -155,132 +152,56 @@ class ArtifactStore(dg.ConfigurableResource):
         return Path(self.root)
 
 
-class _TransactionalDuckDbClient(DuckDbClient):
-    """Replace a partition in one transaction: a failed write leaves the old rows in place."""
+class ParquetWarehouseIOManager(dg.UPathIOManager):
+    """One Parquet file per partition under the warehouse URL (tb_assets.warehouse has the layout),
+    replaced atomically: a failed or killed write leaves the stored partition as it was."""
 
-    @staticmethod
-    def delete_table_slice(context, table_slice: TableSlice, connection) -> None:
-        # a failed statement aborts a DuckDB transaction, so look before deleting
-        if _table_columns(connection, table_slice):
-            DuckDbClient.delete_table_slice(context, table_slice, connection)
+    def get_path_for_partition(self, context, path: UPath, partition: str) -> UPath:
+        # `partition` is the multi-partition key as "SPX/1d" (dimensions in name order: symbol, timeframe)
+        symbol, timeframe = partition.split("/")
+        return partition_file(path.parent, path.name, symbol, timeframe)
 
-    @staticmethod
-    @contextmanager
-    def connect(context, table_slice):
-        # dagster-duckdb's connect() skips close() when the body raises, leaking a connection
-        # (and the file lock) after a failed write; this one always closes.
-        config = {"custom_user_agent": "dagster", **context.resource_config["connection_config"]}
-        database = context.resource_config["database"]
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # another process may hold the write lock for a moment: back off and retry (~100 s)
-        conn = backoff(
-            fn=duckdb.connect,
-            retry_on=(RuntimeError, duckdb.IOException),
-            kwargs={"database": database, "read_only": False, "config": config},
-            max_retries=10,
-        )
-        try:
-            conn.execute("BEGIN TRANSACTION")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+    def dump_to_path(self, context: dg.OutputContext, obj: pd.DataFrame, path: UPath) -> None:
+        symbol, timeframe = _partition_of(context)
+        write_partition(self._base_path, context.asset_key.path[-1], symbol, timeframe, obj)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        symbol, timeframe = _partition_of(context)
+        return read_partition(self._base_path, context.asset_key.path[-1], symbol, timeframe)
+
+    def get_metadata(self, context: dg.OutputContext, obj: pd.DataFrame) -> dict:
+        # the standard key the UI shows as the partition's row count
+        return {"dagster/partition_row_count": len(obj)}
 
 
-def _table_columns(connection, table_slice: TableSlice) -> dict[str, str]:
-    rows = connection.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-        [table_slice.schema, table_slice.table],
-    ).fetchall()
-    return dict(rows)
+def _partition_of(context: dg.InputContext | dg.OutputContext) -> tuple[str, str]:
+    if not context.has_asset_partitions:
+        raise TbError(f"{context.asset_key.to_user_string()}: the warehouse stores partitioned assets only")
+    keys = context.asset_partition_key.keys_by_dimension
+    return keys["symbol"], keys["timeframe"]
 
 
-class _PandasByNameHandler(DuckDBPandasTypeHandler):
-    """Insert by column name, adding new nullable columns, and refuse to store nothing.
+class WarehouseIOManager(dg.ConfigurableIOManagerFactory):
+    """The warehouse's IO manager: TB_WAREHOUSE_URL (default TB_DATA_DIR/warehouse), any folder or
+    fsspec URL (file:///mnt/shared/..., s3://bucket/prefix)."""
 
-    The stock handler inserts by position (a reordered frame would land in the wrong columns)
-    and skips empty frames after the old partition was deleted.
-    """
+    url: str = Field(description="Folder or fsspec URL of the Parquet warehouse (TB_WAREHOUSE_URL)")
 
-    def handle_output(self, context, table_slice: TableSlice, obj: pd.DataFrame, connection):
-        if obj.empty:
-            raise ValueError(f"refusing to store an empty frame in {table_slice.schema}.{table_slice.table}")
-        existing = _table_columns(connection, table_slice)
-        if not existing:
-            connection.execute(f"CREATE TABLE {table_slice.schema}.{table_slice.table} AS SELECT * FROM obj")
-        else:
-            probe = connection.execute("SELECT * FROM obj LIMIT 0").description
-            for name, type_code, *_ in probe:
-                if name not in existing:
-                    connection.execute(
-                        f'ALTER TABLE {table_slice.schema}.{table_slice.table} ADD COLUMN "{name}" {type_code}'
-                    )
-            connection.execute(f"INSERT INTO {table_slice.schema}.{table_slice.table} BY NAME SELECT * FROM obj")
-        # the standard keys the UI shows as row counts
-        key = "dagster/partition_row_count" if context.has_partition_key else "dagster/row_count"
-        context.add_output_metadata({key: len(obj)})
-
-    def load_input(self, context, table_slice: TableSlice, connection) -> pd.DataFrame:
-        stored = bool(_table_columns(connection, table_slice))
-        df = super().load_input(context, table_slice, connection) if stored else pd.DataFrame()
-        if df.empty:  # say what to run, not DuckDB's "Table with name bars does not exist!"
-            partition = context.asset_partition_key if context.has_asset_partitions else None
-            where = f" --partition '{partition}'" if partition else ""
-            raise TbError(f"{table_slice.table} holds no rows{f' for {partition}' if partition else ''}: materialize it first, "
-                          f"e.g. tb run --select {table_slice.table}{where}")
-        # TIMESTAMPTZ comes back in the session time zone; the project speaks UTC
-        for col in df.columns:
-            if isinstance(df[col].dtype, pd.DatetimeTZDtype):
-                df[col] = df[col].dt.tz_convert("UTC")
-        return df
+    def create_io_manager(self, context) -> ParquetWarehouseIOManager:
+        # checked when a run starts: a read-only mount or a missing bucket fails the run at once, by name
+        return ParquetWarehouseIOManager(base_path=check_writable(storage_root(self.url), "TB_WAREHOUSE_URL"))
 
 
 class Warehouse(dg.ConfigurableResource):
-    """Read access to what the warehouse IO manager stored (TB_DATA_DIR/warehouse.duckdb), for an
-    asset that must look at the stored partition before replacing it (the bars shrink guard)."""
+    """Read access to what the warehouse IO manager stored, for an asset that must look at the stored
+    partition before replacing it (the bars shrink guard)."""
 
-    database: str = Field(description="The DuckDB file (TB_DATA_DIR/warehouse.duckdb)")
-    schema_name: str = Field(default="main")
+    url: str = Field(description="Folder or fsspec URL of the Parquet warehouse (TB_WAREHOUSE_URL)")
 
     def stored_timestamps(self, table: str, symbol: str, timeframe: str) -> pd.DatetimeIndex:
         """The `ts` of a partition as stored now (empty when nothing is): what a new write would replace."""
-        if not Path(self.database).is_file():
+        root = storage_root(self.url)
+        if not has_partition(root, table, symbol, timeframe):
             return pd.DatetimeIndex([], tz="UTC")
-        conn = backoff(  # a writer in another process holds the file for a moment
-            fn=duckdb.connect, retry_on=(RuntimeError, duckdb.IOException),
-            kwargs={"database": self.database, "read_only": True}, max_retries=10,
-        )
-        try:
-            if not conn.execute(
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [self.schema_name, table]
-            ).fetchall():
-                return pd.DatetimeIndex([], tz="UTC")
-            ts = conn.execute(
-                f"SELECT ts FROM {self.schema_name}.{table} WHERE symbol = ? AND timeframe = ? ORDER BY ts", [symbol, timeframe]
-            ).fetchdf()["ts"]
-        finally:
-            conn.close()
-        return pd.DatetimeIndex(ts).tz_convert("UTC") if len(ts) else pd.DatetimeIndex([], tz="UTC")
-
-
-class WarehouseIOManager(DuckDBPandasIOManager):
-    """dagster-duckdb's pandas IO manager on TB_DATA_DIR/warehouse.duckdb, with atomic partition
-    replacement (delete + insert in one transaction) and by-name inserts."""
-
-    @staticmethod
-    def type_handlers():
-        return [_PandasByNameHandler()]
-
-    def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(
-            db_client=_TransactionalDuckDbClient(),
-            database=self.database,
-            schema=self.schema_,
-            type_handlers=self.type_handlers(),
-            default_load_type=pd.DataFrame,
-            io_manager_name="WarehouseIOManager",
-        )
+        ts = read_partition(root, table, symbol, timeframe, columns=["ts"])["ts"]
+        return pd.DatetimeIndex(ts).tz_convert("UTC").sort_values()

@@ -76,9 +76,16 @@ class Settings:
     alerts: AlertSettings = AlertSettings()
     date_order: str = "auto"
     raw_allow_links: bool = False
+    warehouse_url: str | None = None  # TB_WAREHOUSE_URL; None: TB_DATA_DIR/warehouse
 
     @property
-    def warehouse_path(self) -> Path:
+    def warehouse(self) -> str:
+        """Folder or fsspec URL of the Parquet warehouse (one file per asset and partition)."""
+        return self.warehouse_url or str(self.data_dir / "warehouse")
+
+    @property
+    def views_path(self) -> Path:
+        """A DuckDB file of views over the warehouse's Parquet, for any DuckDB client (`tb sql` refreshes it)."""
         return self.data_dir / "warehouse.duckdb"
 
     @property
@@ -143,6 +150,7 @@ def load_settings() -> Settings:
         automation=_switch("TB_AUTOMATION", True),
         executor=_choice("TB_EXECUTOR", "in_process", ("in_process", "multiprocess")),
         alerts=load_alert_settings(),
+        warehouse_url=_env("TB_WAREHOUSE_URL"),
     )
 
 
@@ -271,9 +279,15 @@ def _default_universe(source: str, raw_dir: str | None) -> tuple[str, str]:
 def apply_default_environment() -> Path:
     """Set DAGSTER_HOME and TB_DATA_DIR for this process when the user did not.
 
-    dagster.yaml reads TB_DATA_DIR; the instance lives in the project root (DESIGN §3).
+    dagster.yaml reads TB_DATA_DIR; the instance lives in the project root (DESIGN §3), or in
+    deploy/ under TB_PROFILE=team (PostgreSQL and Celery; its settings are checked here).
     """
-    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
+    from tb_assets.cluster.settings import apply_team_defaults, deploy_dir, profile
+
+    team = profile() == "team"
+    os.environ.setdefault("DAGSTER_HOME", str(deploy_dir(PROJECT_ROOT) if team else PROJECT_ROOT))
+    if team:
+        apply_team_defaults()
     folder = data_dir()
     os.environ["TB_DATA_DIR"] = str(folder)
     usable_data_dir(folder)

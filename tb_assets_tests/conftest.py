@@ -44,6 +44,22 @@ def postgres():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_server():
+    """A Redis server for the session (Debian's redis-server, installed by .ci/run); under CI the
+    tests that need it must run, never skip."""
+    from tb_assets_tests.redis_server import RedisServer, redis_bin
+
+    binary = redis_bin()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but redis-server is not installed (.ci/run installs Debian's redis-server)")
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(binary).start()
+    yield server
+    server.stop()
+
+
 def make_settings(data_dir: Path, **overrides) -> Settings:
     base = dict(
         data_dir=data_dir,

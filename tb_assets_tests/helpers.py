@@ -4,7 +4,9 @@ import dagster as dg
 import duckdb
 
 from tb_assets.assets.model_experiments import RESEARCH_GROUP
+from tb_assets.core.storage import storage_root
 from tb_assets.definitions import PIPELINE_JOB
+from tb_assets.warehouse import as_utc_ns, read_parquet_sql, read_partition, stored_assets, write_partition
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
@@ -47,19 +49,38 @@ def run_checks(defs, key, *names, asset="features", run_config=None, instance=No
 
 def tamper(settings, sql):
     """Change the stored warehouse behind the project's back (to prove a check notices)."""
-    con = duckdb.connect(str(settings.warehouse_path))
+    tamper_warehouse(settings.warehouse, sql)
+
+
+def tamper_warehouse(url: str, sql: str) -> None:
+    """Every asset's partitions under `url` as DuckDB tables, `sql` run on them, each partition
+    written back with its own columns plus any the statement added."""
+    root = storage_root(url)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    own: dict[tuple[str, str, str], list[str]] = {}
     try:
+        for asset in stored_assets(root):
+            con.execute(f'CREATE TABLE "{asset}" AS SELECT * FROM {read_parquet_sql(root, asset)}')
+            for symbol, timeframe in con.execute(f'SELECT DISTINCT symbol, timeframe FROM "{asset}"').fetchall():
+                own[asset, symbol, timeframe] = list(read_partition(root, asset, symbol, timeframe).columns)
+        union = {asset: {r[0] for r in con.execute(f'DESCRIBE "{asset}"').fetchall()} for asset in {a for a, _, _ in own}}
         con.execute(sql)
+        for (asset, symbol, timeframe), columns in own.items():
+            frame = as_utc_ns(con.execute(f'SELECT * FROM "{asset}" WHERE symbol = ? AND timeframe = ?', [symbol, timeframe]).fetchdf())
+            added = [c for c in frame.columns if c not in union[asset]]
+            write_partition(root, asset, symbol, timeframe, frame[columns + added])
     finally:
         con.close()
 
 
 def stored(settings, symbol, timeframe, table="bars"):
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(f"SELECT * FROM {table} WHERE symbol = ? AND timeframe = ? ORDER BY ts", [symbol, timeframe]).fetchdf()
-    finally:
-        con.close()
+    """A partition of a warehouse table as stored, in time order."""
+    return stored_partition(settings.warehouse, symbol, timeframe, table)
+
+
+def stored_partition(url: str, symbol: str, timeframe: str, table: str = "bars"):
+    return read_partition(storage_root(url), table, symbol, timeframe).sort_values("ts").reset_index(drop=True)
 
 
 def failure_text(result) -> str:

@@ -9,7 +9,7 @@ from tb_assets.core.errors import ConfigError
 from tb_assets.secrets import CREDENTIAL_SETTINGS
 from tb_assets.settings import PROJECT_ROOT, load_settings
 
-ALL = ["TB_DATA_DIR", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
+ALL = ["TB_DATA_DIR", "TB_WAREHOUSE_URL", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
        "TB_SYNTHETIC_FREQ", "TB_SYNTHETIC_BARS", "TB_SYNTHETIC_SEED", "TB_SYNTHETIC_SIGNAL", "TB_REFRESH_CRON", "TB_AUTOMATION",
        "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP", "TB_ALERT_EMAIL_TO", "TB_ALERT_EMAIL_FROM", "TB_ALERT_SMTP_STARTTLS",
        "TB_ALERT_SMTP_USER", "TB_ALERT_WARN", "TB_UI_URL", "TB_ALERT_INTERVAL"]
@@ -25,7 +25,7 @@ def test_defaults_need_no_configuration():
     s = load_settings()
     assert s.source == "sample" and s.symbols == ("SPX", "IXIC", "VIX") and s.timeframes == ("1d", "1w")
     assert s.context_symbols == ("VIX",) and s.data_dir == PROJECT_ROOT / "data"
-    assert s.warehouse_path == PROJECT_ROOT / "data" / "warehouse.duckdb"
+    assert s.warehouse == str(PROJECT_ROOT / "data" / "warehouse") and s.views_path == PROJECT_ROOT / "data" / "warehouse.duckdb"
 
 
 def test_overrides(monkeypatch, tmp_path):
@@ -37,6 +37,9 @@ def test_overrides(monkeypatch, tmp_path):
     s = load_settings()
     assert (s.source, s.symbols, s.timeframes, s.synthetic_signal) == ("synthetic", ("AAA", "BBB"), ("5m", "1h"), 0.25)
     assert s.context_symbols == ("SYN0",) and s.data_dir == tmp_path
+    assert s.warehouse == str(tmp_path / "warehouse")  # follows TB_DATA_DIR unless set
+    monkeypatch.setenv("TB_WAREHOUSE_URL", "s3://team-bucket/tb/warehouse")
+    assert load_settings().warehouse == "s3://team-bucket/tb/warehouse"
 
 
 def test_context_can_be_switched_off(monkeypatch):

@@ -6,12 +6,12 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from tb_assets.assets.common import PARTITION_EXPR, WAREHOUSE_IO, markdown_table
+from tb_assets.assets.common import WAREHOUSE_IO, markdown_table
 from tb_assets.checks.bars import build_bars_checks
 from tb_assets.core.data.bars import GAP_RULE, SPIKE_FACTOR, count_gaps, shrink_guard
 from tb_assets.core.data.timeframes import INTRADAY
 from tb_assets.partitions import partition_parts
-from tb_assets.pools import DUCKDB_POOL
+from tb_assets.pools import SOURCE_POOL
 from tb_assets.resources import BarSourceResource, Warehouse
 
 
@@ -45,10 +45,9 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
     @dg.asset(
         partitions_def=partitions_def,
         io_manager_key=WAREHOUSE_IO,
-        metadata={"partition_expr": PARTITION_EXPR},
-        kinds={"duckdb", "pandas"},
+        kinds={"parquet", "pandas"},
         group_name="bars",
-        pool=DUCKDB_POOL,
+        pool=SOURCE_POOL,
         code_version="1",
     )
     def bars(

@@ -4,9 +4,8 @@ import pandas as pd
 
 from tb_assets.reporting import markdown_table  # noqa: F401  (re-exported: every stage shows tables)
 
+# the IO manager of the tables (bars, features, targets): one Parquet file per partition (tb_assets.warehouse)
 WAREHOUSE_IO = "warehouse_io_manager"
-# The warehouse IO manager replaces exactly one partition's rows through these columns.
-PARTITION_EXPR = {"symbol": "symbol", "timeframe": "timeframe"}
 
 
 def bars_only(bars: pd.DataFrame) -> pd.DataFrame:

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from tb_assets.assets.common import PARTITION_EXPR, WAREHOUSE_IO, bars_only, markdown_table
+from tb_assets.assets.common import WAREHOUSE_IO, bars_only, markdown_table
 from tb_assets.checks.features import build_features_checks
 from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import GROUPS, FeatureMatrix, FeatureOptions, build_feature_matrix
 from tb_assets.partitions import partition_parts
-from tb_assets.pools import DUCKDB_POOL
+from tb_assets.pools import SOURCE_POOL
 from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore, BarSourceResource
 
@@ -44,10 +44,9 @@ def build_features_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
     @dg.asset(
         partitions_def=partitions_def,
         io_manager_key=WAREHOUSE_IO,
-        metadata={"partition_expr": PARTITION_EXPR},
-        kinds={"duckdb", "pandas"},
+        kinds={"parquet", "pandas"},
         group_name="features",
-        pool=DUCKDB_POOL,
+        pool=SOURCE_POOL,
         code_version="1",
     )
     def features(

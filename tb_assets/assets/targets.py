@@ -6,11 +6,10 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from tb_assets.assets.common import PARTITION_EXPR, WAREHOUSE_IO, bars_only, markdown_table
+from tb_assets.assets.common import WAREHOUSE_IO, bars_only, markdown_table
 from tb_assets.checks.targets import build_targets_checks
 from tb_assets.core.labels.targets import TargetSpec, build_targets
 from tb_assets.partitions import partition_parts
-from tb_assets.pools import DUCKDB_POOL
 
 
 class TargetsConfig(dg.Config):
@@ -44,10 +43,8 @@ def build_targets_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDef
     @dg.asset(
         partitions_def=partitions_def,
         io_manager_key=WAREHOUSE_IO,
-        metadata={"partition_expr": PARTITION_EXPR},
-        kinds={"duckdb", "pandas", "numba"},
+        kinds={"parquet", "pandas", "numba"},
         group_name="targets",
-        pool=DUCKDB_POOL,
         code_version="1",
     )
     def targets(context: dg.AssetExecutionContext, config: TargetsConfig, bars: pd.DataFrame, features: pd.DataFrame) -> dg.MaterializeResult:

@@ -4,7 +4,6 @@ import dagster as dg
 import pandas as pd
 
 from tb_assets.core.data.bars import ohlcv_problems
-from tb_assets.pools import DUCKDB_POOL
 
 
 def build_bars_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
@@ -12,7 +11,6 @@ def build_bars_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetC
         asset="bars",
         partitions_def=partitions_def,
         blocking=True,
-        pool=DUCKDB_POOL,
         description=(
             "The stored bars keep the contract every later stage relies on: UTC timestamps, strictly "
             "increasing and not in the future; finite positive prices; low <= open, close <= high; "

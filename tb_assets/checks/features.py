@@ -9,7 +9,6 @@ from tb_assets.checks.history import latest_values
 from tb_assets.core.features.lookahead import cut_points, feature_lookahead
 from tb_assets.core.features.matrix import price_copies, raw_price_columns
 from tb_assets.partitions import partition_parts
-from tb_assets.pools import DUCKDB_POOL
 from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore, BarSourceResource
 
@@ -32,7 +31,6 @@ def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         asset="features",
         partitions_def=partitions_def,
         blocking=True,
-        pool=DUCKDB_POOL,
         additional_ins={"bars": dg.AssetIn("bars")},
         description="No raw price level reaches the matrix: no column named open/high/low/close/vwap "
         "(with or without a _SYM suffix) and no column equal to one of the bars' prices.",
@@ -53,7 +51,6 @@ def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         asset="features",
         partitions_def=partitions_def,
         blocking=True,
-        pool=DUCKDB_POOL,
         additional_ins={"bars": dg.AssetIn("bars")},
         description="No look-ahead: the full feature set recomputed on prefixes of this partition's bars "
         "(cut at 50/75/90/99%, context symbols cut too) must equal the full run at and before each cut.",
@@ -78,7 +75,6 @@ def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.As
     @dg.asset_check(
         asset="features",
         partitions_def=partitions_def,
-        pool=DUCKDB_POOL,
         description=f"Every feature is finite on at least {1 - MAX_NONFINITE_SHARE:.0%} of the rows (after warm-up).",
     )
     def features_mostly_finite(

@@ -7,7 +7,6 @@ from pydantic import Field
 from tb_assets.assets.common import bars_only
 from tb_assets.core.labels.barriers import label_problems
 from tb_assets.core.labels.weights import weight_problems
-from tb_assets.pools import DUCKDB_POOL
 
 
 class PositiveRateBand(dg.Config):
@@ -20,7 +19,6 @@ def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         asset="targets",
         partitions_def=partitions_def,
         blocking=True,
-        pool=DUCKDB_POOL,
         additional_ins={"bars": dg.AssetIn("bars")},
         description="Every label ends after it starts (t1 > t0), on a bar, and no t1 lies beyond the last bar: "
         "no label uses an outcome nobody could know yet.",
@@ -33,7 +31,6 @@ def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         asset="targets",
         partitions_def=partitions_def,
         blocking=True,
-        pool=DUCKDB_POOL,
         description="Sample weights are finite, positive and average 1.",
     )
     def targets_weights_valid(targets: pd.DataFrame) -> dg.AssetCheckResult:
@@ -47,7 +44,6 @@ def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
     @dg.asset_check(
         asset="targets",
         partitions_def=partitions_def,
-        pool=DUCKDB_POOL,
         description="The share of positive labels (bin = 1) lies inside a band (WARN outside): a very skewed "
         "target usually means barriers too wide or too narrow for the volatility.",
     )

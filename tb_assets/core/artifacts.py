@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+
+from upath import UPath
+
+from tb_assets.core.storage import replace_atomically
 
 
 def artifact_dir(root: Path, asset: str, symbol: str, timeframe: str) -> Path:
@@ -20,23 +23,15 @@ def write_atomic(path: Path, data: bytes) -> Path:
     The previous version stays beside it as `<stem>.<UTC time><suffix>` (hard link, no copy).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+
+    def keep_previous() -> None:
         if path.exists():
             stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
             previous = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
             if not previous.exists():
                 os.link(path, previous)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    replace_atomically(UPath(path), data, before_replace=keep_previous)
     return path
 
 

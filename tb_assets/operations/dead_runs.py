@@ -3,7 +3,7 @@
 Every run worker writes its pid to the event log as it starts ("Started process for run (pid: N)",
 an engine event; `dagster api execute_run` and the code server's launches both do). A run still
 STARTING, STARTED or CANCELING whose worker is no longer alive died without a word (SIGKILL, the
-OOM killer, a closed laptop): it would keep its `duckdb` pool slot forever, and every later run
+OOM killer, a closed laptop): it would keep its pool slots forever, and every later run of the pool
 would wait on it. A pid that is alive again but belongs to a process started after the run's
 worker is a reused pid, not the worker.
 

@@ -33,7 +33,7 @@ from tb_assets.settings import PROJECT_ROOT
 
 LOCATION = "tb_assets"  # workspace.yaml's location_name
 STRANDED_LOOK_S = 5.0  # how often a waiting run's pool is checked for a step stranded beside a free slot
-STOP_GRACE_S = 10.0  # an interrupted worker's time to end its step (a DuckDB write rolls back either way)
+STOP_GRACE_S = 10.0  # an interrupted worker's time to end its step (a Parquet write lands whole or not at all)
 REPOSITORY = "__repository__"  # the repository Dagster makes of a Definitions object
 DEFS_MODULE, DEFS_ATTRIBUTE = "tb_assets.definitions", "defs"
 

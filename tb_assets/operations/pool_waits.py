@@ -1,6 +1,6 @@
 """Who a waiting step waits for: the runs holding its pool's slots.
 
-A step of a pool (DuckDB's one writer) waits while another run's step holds the slot. Waiting is
+A step of a capped pool (e.g. `bar_source` limited by a team) waits while other runs hold its slots. Waiting is
 normal; waiting without a word is not: after a while `tb run` names the holder (its run, partition,
 status and step), so a user can tell a long write from a run that will never give the slot back.
 """

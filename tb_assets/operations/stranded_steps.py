@@ -6,7 +6,7 @@ A step that registers in between (it saw the slot taken; the holder freed it bef
 row was written) waits forever beside a free slot, and its run worker spins a core meanwhile
 (`interval_to_next_pending_claim_check` returns min(0, ...), so it never sleeps). Seen in our own
 test suite: a 6-partition `tb run --select bars` whose last run never finished, its `bars` step
-pending, the `duckdb` slot free.
+pending, the slot free (then the `duckdb` pool of one, before the warehouse became one Parquet file per partition).
 
 A step counts as stranded when it is still unassigned while its pool has a free slot on two
 looks in a row; a normal hand-over takes milliseconds, so it is never mistaken for one.

@@ -1,14 +1,13 @@
 """The `bars` asset in a real Dagster instance over a real DuckDB file."""
 
 import dagster as dg
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings, minute_bars
-from tb_assets_tests.helpers import QUIET, failure_text, metadata, run, stored
+from tb_assets_tests.helpers import QUIET, failure_text, metadata, run, stored, tamper
 
 
 def run_bars(defs, key, run_config=None):
@@ -173,10 +172,7 @@ def test_blocking_check_fails_on_corrupted_stored_bars(tmp_path):
     settings = make_settings(tmp_path, symbols=("SPX",), timeframes=("1w",))
     defs = build_definitions(settings)
     assert run_bars(defs, "SPX|1w").success
-    con = duckdb.connect(str(settings.warehouse_path))
-    con.execute("UPDATE bars SET high = low * 0.5 WHERE ts = (SELECT min(ts) FROM bars)")
-    con.close()
-    # run only the check: it reads the stored partition back through the warehouse IO manager
+    tamper(settings, "UPDATE bars SET high = low * 0.5 WHERE ts = (SELECT min(ts) FROM bars)")
     # run only the check: it reads the stored partition back through the warehouse IO manager
     check_key = dg.AssetCheckKey(dg.AssetKey("bars"), "bars_valid_ohlcv")
     check_only = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(), asset_check_selection={check_key})

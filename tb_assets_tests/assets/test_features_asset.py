@@ -36,10 +36,10 @@ def test_sample_partitions_build_features_with_context_and_pass_every_check(tmp_
     assert md["rows"] == 5031 - 199 and md["n_features"] == (len(SPECS) - 1) + (len(SPECS) - 3)
     cat = catalog(settings, "SPX", "1d")
     table = stored(settings, "SPX", "1d", "features")
-    # one table holds every partition: columns of other partitions (IXIC's *_SPX) are NULL here
-    assert list(table.columns)[: 3 + len(cat["features"])] == ["symbol", "timeframe", "ts", *cat["features"]]
-    others = [c for c in table.columns if c not in ("symbol", "timeframe", "ts", *cat["features"])]
-    assert others and all(c.endswith("_SPX") for c in others) and table[others].isna().all().all()
+    # each partition keeps its own columns: none of IXIC's (*_SPX) appear in SPX's file
+    assert list(table.columns) == ["symbol", "timeframe", "ts", *cat["features"]]
+    ixic = stored(settings, "IXIC", "1w", "features")
+    assert any(c.endswith("_SPX") for c in ixic.columns) and not any(c.endswith("_SPX") for c in table.columns)
     assert len(table) == md["rows"] and cat["groups"]["rsi_14_IXIC"] == "bounded" and cat["groups"]["regime_gmm"] == "regime"
     assert not {"open", "high", "low", "close", "close_IXIC"} & set(table.columns)
     # the matrix the table holds is the one computed from the stored bars

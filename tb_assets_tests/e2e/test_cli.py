@@ -9,11 +9,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
+from tb_assets.core.storage import storage_root
 from tb_assets.settings import PROJECT_ROOT
+from tb_assets.warehouse import query_connection
 from tb_assets_tests.conftest import minute_bars
 from tb_assets_tests.e2e.processes import HANG_GUARD_S
 from tb_assets_tests.servers import free_port
@@ -35,7 +36,7 @@ def env(dagster_home):
 
 
 def bars_rows(data_dir) -> pd.DataFrame:
-    con = duckdb.connect(str(Path(data_dir) / "warehouse.duckdb"), read_only=True)
+    con = query_connection(storage_root(str(Path(data_dir) / "warehouse")))
     try:
         return con.execute("SELECT symbol, timeframe, count(*) AS n FROM bars GROUP BY ALL ORDER BY ALL").fetchdf()
     finally:

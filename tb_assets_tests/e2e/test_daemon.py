@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, BulkActionStatus
 
 from tb_assets.settings import PROJECT_ROOT
 from tb_assets_tests.e2e.processes import daemon, wait_for
+from tb_assets_tests.helpers import tamper_warehouse
 from tb_assets_tests.servers import SmtpServer, WebhookServer
 
 pytestmark = pytest.mark.e2e
@@ -109,14 +109,8 @@ def test_a_due_cron_tick_refreshes_every_partition_through_the_chain_as_backfill
 
 def tamper_with_the_label(data_dir: str, symbol: str) -> None:
     """Overwrite a stored feature of one partition with its own label: a leak the sentinels must catch."""
-    con = duckdb.connect(str(Path(data_dir) / "warehouse.duckdb"))
-    try:
-        con.execute(
-            "UPDATE features f SET ret_5 = t.bin + 0.0 FROM targets t "
-            "WHERE f.symbol = ? AND t.symbol = f.symbol AND t.timeframe = f.timeframe AND t.ts = f.ts", [symbol]
-        )
-    finally:
-        con.close()
+    tamper_warehouse(str(Path(data_dir) / "warehouse"), "UPDATE features f SET ret_5 = t.bin + 0.0 FROM targets t "
+                     f"WHERE f.symbol = '{symbol}' AND t.symbol = f.symbol AND t.timeframe = f.timeframe AND t.ts = f.ts")
 
 
 def alert_ticks(log: Path) -> int:

@@ -104,7 +104,7 @@ def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
     for name, secret in secrets.items():
         assert secret not in answers_text, f"{name} is shown by the UI's GraphQL"
     stored = [p for folder in (Path(env["TB_DATA_DIR"]), Path(env["DAGSTER_HOME"])) for p in folder.rglob("*") if p.is_file()]
-    assert any(p.name == "runs.db" for p in stored) and any(p.suffix == ".duckdb" for p in stored)
+    assert any(p.name == "runs.db" for p in stored) and any(p.suffix == ".parquet" for p in stored)
     for path in stored:
         data = path.read_bytes()
         for name, secret in secrets.items():

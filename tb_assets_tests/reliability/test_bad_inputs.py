@@ -204,7 +204,7 @@ def stored_good(tmp_path_factory):
         settings = make_settings(folder, source=kind, raw_dir=str(folder / "raw"), symbols=(SYMBOL,), timeframes=("1d",))
         result = run(build_definitions(settings), KEY, selection=[dg.AssetKey("bars")])
         assert result.success, failure_text(result)
-        out[kind] = (settings.warehouse_path, stored(settings, SYMBOL, "1d"))
+        out[kind] = (Path(settings.warehouse), stored(settings, SYMBOL, "1d"))
     return out
 
 
@@ -218,7 +218,7 @@ def test_the_table_covers_at_least_thirty_kinds():
 @pytest.mark.parametrize("kind,case", PARAMS)
 def test_bad_input_fails_clearly_or_is_repaired_and_counted_and_never_damages_stored_bars(tmp_path, stored_good, kind, case):
     warehouse, before = stored_good[kind]
-    shutil.copy(warehouse, tmp_path / "warehouse.duckdb")
+    shutil.copytree(warehouse, tmp_path / "warehouse")
     raw = tmp_path / "raw"
     (write_linked if case.name.startswith("symlink") else write_input)(kind, raw, case)
     settings = make_settings(tmp_path, source=kind, raw_dir=str(raw), symbols=(SYMBOL,), timeframes=("1d",), **case.settings)

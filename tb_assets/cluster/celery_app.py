@@ -1,0 +1,63 @@
+"""The Celery app the team's workers run (`dagster-celery worker start -A tb_assets.cluster.celery_app`).
+
+dagster-celery's own `dagster_celery.app` reads its broker from a generated config module (the
+URL, password included, written under DAGSTER_HOME); this one takes TB_CELERY_BROKER from the
+environment, the same variable deploy/dagster.yaml gives the run launcher, and keeps the two in
+step: same queue, same task names (`execute_job`), Redis as broker and result backend.
+
+Each run is one long task (a whole partition's chain), so a worker takes one at a time and
+acknowledges it at the end (`task_acks_late` with prefetch 1): an idle worker is never left
+waiting while a busy one holds a second run in reserve. The run records which worker ran it
+(`tb/worker`, `tb/worker_host`, `tb/worker_pid` tags, shown in the UI).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from celery.signals import task_prerun
+from dagster_celery.config import DEFAULT_CONFIG, TASK_EXECUTE_JOB_NAME
+from dagster_celery.defaults import task_default_queue
+from dagster_celery.make_app import make_app
+from dagster_celery.tasks import create_execute_job_task, create_resume_job_task
+
+from tb_assets.cluster.settings import celery_broker
+
+# a run longer than the broker's visibility timeout would be handed to a second worker (Redis
+# re-delivers unacknowledged tasks): a day covers a year of minute bars through the chain
+VISIBILITY_TIMEOUT_S = 24 * 3600
+WORKER_TAGS = ("tb/worker", "tb/worker_host", "tb/worker_pid")
+
+_broker = celery_broker()
+app = make_app(
+    app_args={
+        "broker": _broker,
+        "backend": _broker,
+        "include": [],
+        "config_source": {
+            **DEFAULT_CONFIG,
+            "task_acks_late": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_transport_options": {**DEFAULT_CONFIG["broker_transport_options"], "visibility_timeout": VISIBILITY_TIMEOUT_S},
+            "result_backend_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        },
+        "task_default_queue": task_default_queue,
+    }
+)
+execute_job = create_execute_job_task(app)
+resume_job = create_resume_job_task(app)
+
+
+@task_prerun.connect
+def record_worker(task_id=None, task=None, args=None, kwargs=None, **_) -> None:
+    """Tag the run with the worker that took it, before it starts."""
+    if task is None or task.name != TASK_EXECUTE_JOB_NAME:
+        return
+    import dagster as dg
+    from dagster._grpc.types import ExecuteRunArgs
+    from dagster._serdes import unpack_value
+
+    run_id = unpack_value((kwargs or {})["execute_job_args_packed"], as_type=ExecuteRunArgs).run_id
+    with dg.DagsterInstance.get() as instance:
+        instance.add_run_tags(run_id, dict(zip(WORKER_TAGS, (task.request.hostname or "?", socket.gethostname(), str(os.getpid())))))

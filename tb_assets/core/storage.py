@@ -1,0 +1,91 @@
+"""Where tables and files go: a local folder or any fsspec URL (file://, s3://, gs://, memory://).
+
+Writers on many machines share one root: each file is replaced whole (a reader sees the old
+bytes or the new, never half), so no process ever needs to hold a lock on another's data.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable
+
+from upath import UPath
+
+from tb_assets.core.errors import ConfigError
+
+LOCAL_PROTOCOLS = ("", "file", "local")
+
+
+def storage_root(url: str) -> UPath:
+    """A folder or fsspec URL as a path (a plain folder is expanded and made absolute)."""
+    if "://" not in url:
+        return UPath(os.path.abspath(os.path.expanduser(url)))
+    return UPath(url)
+
+
+def is_local(path: UPath) -> bool:
+    return path.protocol in LOCAL_PROTOCOLS
+
+
+def replace_atomically(path: UPath, data: bytes, before_replace: Callable[[], None] | None = None) -> UPath:
+    """Write `data` to `path`: a reader (or a process killed mid-write) leaves the old file or the new.
+
+    Locally: a temp file beside it, fsynced, then rename(2). Elsewhere: a temp object, then a move;
+    object stores make a single object's write atomic, so the move's final copy is all-or-nothing.
+    `before_replace` runs once the new bytes are safely written, just before they take the name
+    (a failed write never calls it).
+    """
+    if is_local(path):
+        folder = os.path.dirname(path.path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if before_replace is not None:
+                before_replace()
+            os.replace(tmp, path.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_bytes(data)
+        if before_replace is not None:
+            before_replace()
+        path.fs.mv(tmp.path, path.path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    return path
+
+
+def check_writable(root: UPath, setting: str) -> UPath:
+    """The root made if missing and a probe file written and removed there; a ConfigError naming
+    `setting` when that fails (read-only mount, missing bucket, no credentials)."""
+    probe = root / f".tb-write-probe-{uuid.uuid4().hex}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except Exception as exc:  # fsspec backends raise their own types (PermissionError, ClientError, ...)
+        reason = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"{setting}={describe(root)!r} is not writable: {reason}") from None
+    return root
+
+
+def describe(path: UPath) -> str:
+    """The path as a user wrote it, without credentials an fsspec URL may carry."""
+    text = str(path)
+    if "://" in text and "@" in text.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = text.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return text

@@ -1,0 +1,117 @@
+"""The team profile end to end on loopback (issue 13): PostgreSQL and Redis on 127.0.0.1, `tb cluster
+up` starting the code server, the webserver, the daemon and two Celery workers as separate
+processes, one backfill of 4 partitions through the whole chain, then `tb cluster down`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import psutil
+import pytest
+
+from tb_assets.cluster.processes import Cluster
+from tb_assets.settings import PROJECT_ROOT
+from tb_assets_tests.e2e.processes import HANG_GUARD_S
+from tb_assets_tests.servers import free_port
+
+pytestmark = pytest.mark.e2e
+TB = [sys.executable, "-m", "tb_assets.cli"]
+PARTITIONS = {"SYN1|1d", "SYN1|4h", "SYN2|1d", "SYN2|4h"}
+CHAIN = ["bars", "features", "targets", "selected_features", "best_params", "production_model", "shap_report"]
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# a small chain: enough tuning to be the real thing, little enough for CI's two cores
+QUICK = """ops:
+  best_params: {config: {n_trials: 4}}
+  shap_report: {config: {n_repeats: 2, top_dependence: 1}}
+"""
+
+
+def team_env(tmp_path: Path, postgres, redis_server) -> dict:
+    home = tmp_path / "dagster_home"
+    shutil.copytree(PROJECT_ROOT / "deploy", home)  # DAGSTER_HOME pointed at (a copy of) deploy/
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TB_") and k != "DAGSTER_HOME"}
+    env.update(
+        DAGSTER_HOME=str(home), TB_PROFILE="team", TB_DATA_DIR=str(tmp_path / "data"),
+        TB_DAGSTER_PG_URL=postgres.new_database("dagster_cluster"), TB_CELERY_BROKER=redis_server.url,
+        TB_OPTUNA_STORAGE=postgres.new_database("optuna_cluster"), TB_REGISTRY_URL=postgres.new_database("registry_cluster"),
+        TB_CODE_SERVER_PORT=str(free_port()), TB_SOURCE="synthetic", TB_SYMBOLS="SYN1,SYN2", TB_TIMEFRAMES="4h,1d",
+        TB_SYNTHETIC_FREQ="1h", TB_SYNTHETIC_BARS="6000", TB_SYNTHETIC_SIGNAL="0.3", TB_CONTEXT_SYMBOLS="none",
+        TB_AUTOMATION="off", OMP_WAIT_POLICY="PASSIVE",
+    )
+    return env
+
+
+def tb(args: list[str], env: dict, timeout: float = HANG_GUARD_S) -> subprocess.CompletedProcess:
+    return subprocess.run([*TB, *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def sqlite_files(*folders: Path) -> list[Path]:
+    found = []
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                with open(path, "rb") as fh:
+                    if fh.read(16) == SQLITE_MAGIC:
+                        found.append(path)
+    return found
+
+
+@pytest.mark.cost(300)
+def test_a_backfill_runs_on_two_celery_workers_with_everything_on_postgres(postgres, redis_server, tmp_path, monkeypatch):
+    env = team_env(tmp_path, postgres, redis_server)
+    cluster = Cluster(Path(env["TB_DATA_DIR"]) / "cluster")
+    (tmp_path / "quick.yaml").write_text(QUICK)
+    try:
+        up = tb(["cluster", "up", "--workers", "2", "--port", str(free_port())], env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        started = {s.name: s for s in cluster.recorded()}
+        assert set(started) == {"code_server", "webserver", "daemon", "worker_1", "worker_2"}
+        assert len({s.pid for s in started.values()}) == 5 and all(s.alive() for s in started.values())
+
+        done = tb(["backfill", "--config", str(tmp_path / "quick.yaml"), "--timeout", str(HANG_GUARD_S - 60)], env)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+        for name in ("DAGSTER_HOME", "TB_DAGSTER_PG_URL", "TB_CELERY_BROKER", "TB_DATA_DIR"):  # this process reads the same instance
+            monkeypatch.setenv(name, env[name])
+        with dg.DagsterInstance.get() as instance:
+            assert type(instance.run_launcher).__name__ == "CeleryRunLauncher"
+            runs = instance.get_runs()
+            assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [(r.run_id, r.status) for r in runs]
+            # every run was executed by a worker, and both workers took some
+            workers = {r.tags.get("tb/worker", "").split("@")[0] for r in runs}
+            assert workers == {"tb-worker-1", "tb-worker-2"}, workers
+            for run in runs:  # the pid recorded on the run is a process of the worker named beside it
+                worker = started["worker_" + run.tags["tb/worker"].split("@")[0].rsplit("-", 1)[1]]
+                pid = int(run.tags["tb/worker_pid"])
+                if psutil.pid_exists(pid):  # (Celery may have replaced the pool process since)
+                    assert worker.pid in {p.pid for p in psutil.Process(pid).parents()}, run.tags
+            materialized = {
+                (asset, key)
+                for asset in CHAIN
+                for key in PARTITIONS
+                if instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[key]),
+                                                   limit=1).records
+            }
+            assert materialized == {(a, k) for a in CHAIN for k in PARTITIONS}
+    finally:
+        down = tb(["cluster", "down"], env, timeout=120)
+        leftover = [s for s in cluster.recorded() if s.alive()]
+        for s in leftover:  # never leave a process behind, whatever failed above
+            os.killpg(s.pid, 9)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not leftover and all(not s.alive() for s in started.values())
+
+    data = Path(env["TB_DATA_DIR"])
+    for key in PARTITIONS:
+        symbol, timeframe = key.split("|")
+        for table in ("bars", "features", "targets"):
+            assert (data / "warehouse" / table / f"symbol={symbol}" / f"timeframe={timeframe}" / "part-0.parquet").is_file()
+        assert (data / "artifacts" / "production_model" / symbol / timeframe / "model_metadata.json").is_file()
+        assert (data / "artifacts" / "shap_report" / symbol / timeframe / "shap_report.json").is_file()
+    # instance, Optuna and the registry all on PostgreSQL: not one SQLite file was written
+    assert sqlite_files(data, Path(env["DAGSTER_HOME"])) == []
