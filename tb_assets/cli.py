@@ -20,6 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 EPILOG_ENV = """environment variables (all optional):
   TB_DATA_DIR         where everything is written (default ./data in the project)
   TB_WAREHOUSE_URL    folder or fsspec URL of the Parquet warehouse (default TB_DATA_DIR/warehouse)
+  TB_ARTIFACTS_URL    folder or fsspec URL of models, reports, plots (default TB_DATA_DIR/artifacts)
   TB_PROFILE          local (default) | team: instance deploy/ (PostgreSQL TB_DAGSTER_PG_URL, Celery
                       workers on Redis TB_CELERY_BROKER); see tb cluster --help
   TB_SOURCE           sample | parquet | csv | synthetic (default sample)

@@ -44,13 +44,15 @@ def _settings():
 
 
 def preflight(command: str) -> None:
-    """Before runs start: the warehouse URL must take writes (a ConfigError naming TB_WAREHOUSE_URL,
-    exit 2), and an old one-file warehouse is pointed out (its data is not read any more)."""
+    """Before runs start: the warehouse and artifacts URLs must take writes (a ConfigError naming
+    TB_WAREHOUSE_URL or TB_ARTIFACTS_URL, exit 2), and an old one-file warehouse is pointed out
+    (its data is not read any more)."""
     from tb_assets.core.storage import check_writable, storage_root
     from tb_assets.warehouse import holds_tables
 
     settings = _settings()
     check_writable(storage_root(settings.warehouse), "TB_WAREHOUSE_URL")
+    check_writable(storage_root(settings.artifacts), "TB_ARTIFACTS_URL")
     if holds_tables(settings.views_path):
         print(f"{command}: {settings.views_path} holds the one-file warehouse of an earlier version, which is not read "
               f"any more: `tb migrate` moves it to {settings.warehouse}", file=sys.stderr)

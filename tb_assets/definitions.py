@@ -70,7 +70,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "bar_source": BarSourceResource.from_settings(settings),
             WAREHOUSE_IO: WarehouseIOManager(url=settings.warehouse),
             "warehouse": Warehouse(url=settings.warehouse),
-            "artifacts": ArtifactStore(root=str(settings.artifacts_dir)),
+            "artifacts": ArtifactStore(root=settings.artifacts),
             "model_registry": ModelRegistryResource(
                 path=str(settings.registry_path), url=from_environment("TB_REGISTRY_URL", settings.registry_url)
             ),

@@ -1,6 +1,7 @@
 """Typed hand-offs between stages: every artifact file's name, path, schema, load and atomic save.
 
-Files live in TB_DATA_DIR/artifacts/<asset>/<symbol>/<timeframe>/ (DESIGN §3), written atomically
+Files live in <TB_ARTIFACTS_URL>/<asset>/<symbol>/<timeframe>/ (default TB_DATA_DIR/artifacts; any
+folder or fsspec URL, DESIGN §3), written atomically
 with the previous version kept beside them. No asset or check builds an artifact path by hand:
 they load and save these records. No dagster import here.
 """
@@ -18,6 +19,7 @@ import pandas as pd
 from tb_assets.core.artifacts import artifact_dir, read_json, write_atomic, write_json
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
+from tb_assets.core.storage import as_path
 
 
 class MissingArtifact(TbError):
@@ -25,7 +27,7 @@ class MissingArtifact(TbError):
 
 
 def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return hashlib.sha256(as_path(path).read_bytes()).hexdigest()
 
 
 def write_frame(path: Path, frame: pd.DataFrame, kind: str) -> Path:
@@ -46,7 +48,7 @@ class _Record:
 
     @classmethod
     def folder(cls, root: Path, symbol: str, timeframe: str) -> Path:
-        return artifact_dir(Path(root), cls.ASSET, symbol, timeframe)
+        return artifact_dir(root, cls.ASSET, symbol, timeframe)
 
     @classmethod
     def path(cls, root: Path, symbol: str, timeframe: str, name: str | None = None) -> Path:
@@ -231,7 +233,8 @@ class ModelCard(_Record):
         return path
 
     def feature_importance(self, root: Path, symbol: str, timeframe: str) -> pd.DataFrame:
-        return pd.read_csv(self.verified(root, symbol, timeframe, self.IMPORTANCE))
+        with self.verified(root, symbol, timeframe, self.IMPORTANCE).open("rb") as fh:  # local or fsspec URL
+            return pd.read_csv(fh)
 
 
 METADATA_FIELDS = tuple(f.name for f in fields(ModelCard))
@@ -272,7 +275,8 @@ class ShapSummary(_Record):
         path = cls.path(root, symbol, timeframe, cls.VALUES)
         if not path.exists():
             raise MissingArtifact(f"{symbol}|{timeframe}: {path} is missing: materialize shap_report for this partition")
-        return pd.read_parquet(path)
+        with path.open("rb") as fh:
+            return pd.read_parquet(fh)
 
 
 @dataclass

@@ -77,6 +77,7 @@ class Settings:
     date_order: str = "auto"
     raw_allow_links: bool = False
     warehouse_url: str | None = None  # TB_WAREHOUSE_URL; None: TB_DATA_DIR/warehouse
+    artifacts_url: str | None = None  # TB_ARTIFACTS_URL; None: TB_DATA_DIR/artifacts
 
     @property
     def warehouse(self) -> str:
@@ -91,6 +92,11 @@ class Settings:
     @property
     def artifacts_dir(self) -> Path:
         return self.data_dir / "artifacts"
+
+    @property
+    def artifacts(self) -> str:
+        """Folder or fsspec URL of the file artifacts (models, reports, plots)."""
+        return self.artifacts_url or str(self.artifacts_dir)
 
     @property
     def optuna_dir(self) -> Path:
@@ -151,6 +157,7 @@ def load_settings() -> Settings:
         executor=_choice("TB_EXECUTOR", "in_process", ("in_process", "multiprocess")),
         alerts=load_alert_settings(),
         warehouse_url=_env("TB_WAREHOUSE_URL"),
+        artifacts_url=_env("TB_ARTIFACTS_URL"),
     )
 
 

@@ -9,7 +9,7 @@ from tb_assets.core.errors import ConfigError
 from tb_assets.secrets import CREDENTIAL_SETTINGS
 from tb_assets.settings import PROJECT_ROOT, load_settings
 
-ALL = ["TB_DATA_DIR", "TB_WAREHOUSE_URL", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
+ALL = ["TB_DATA_DIR", "TB_WAREHOUSE_URL", "TB_ARTIFACTS_URL", "TB_PROFILE", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
        "TB_SYNTHETIC_FREQ", "TB_SYNTHETIC_BARS", "TB_SYNTHETIC_SEED", "TB_SYNTHETIC_SIGNAL", "TB_REFRESH_CRON", "TB_AUTOMATION",
        "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP", "TB_ALERT_EMAIL_TO", "TB_ALERT_EMAIL_FROM", "TB_ALERT_SMTP_STARTTLS",
        "TB_ALERT_SMTP_USER", "TB_ALERT_WARN", "TB_UI_URL", "TB_ALERT_INTERVAL"]
@@ -38,8 +38,11 @@ def test_overrides(monkeypatch, tmp_path):
     assert (s.source, s.symbols, s.timeframes, s.synthetic_signal) == ("synthetic", ("AAA", "BBB"), ("5m", "1h"), 0.25)
     assert s.context_symbols == ("SYN0",) and s.data_dir == tmp_path
     assert s.warehouse == str(tmp_path / "warehouse")  # follows TB_DATA_DIR unless set
+    assert s.artifacts == str(tmp_path / "artifacts")
     monkeypatch.setenv("TB_WAREHOUSE_URL", "s3://team-bucket/tb/warehouse")
-    assert load_settings().warehouse == "s3://team-bucket/tb/warehouse"
+    monkeypatch.setenv("TB_ARTIFACTS_URL", "file:///mnt/shared/tb/artifacts")
+    s = load_settings()
+    assert (s.warehouse, s.artifacts) == ("s3://team-bucket/tb/warehouse", "file:///mnt/shared/tb/artifacts")
 
 
 def test_context_can_be_switched_off(monkeypatch):

@@ -1,6 +1,5 @@
 """Shared pieces of the modeling assets: reading a partition's matrix and labels."""
 
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -18,7 +17,7 @@ class PurgedCVConfig(dg.Config):
     embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
 
 
-def artifact_root(artifacts: ArtifactStore) -> Path:
+def artifact_root(artifacts: ArtifactStore):
     return artifacts.root_path
 
 

@@ -25,6 +25,11 @@ def storage_root(url: str) -> UPath:
     return UPath(url)
 
 
+def as_path(path) -> UPath:
+    """A str, Path or UPath as a UPath (a str may be an fsspec URL)."""
+    return path if isinstance(path, UPath) else storage_root(str(path))
+
+
 def is_local(path: UPath) -> bool:
     return path.protocol in LOCAL_PROTOCOLS
 

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from tb_assets.core.database import first_use, redact_url
 from tb_assets.core.errors import TbError
+from tb_assets.core.storage import as_path
 
 CHUNK = 500  # ids or fingerprints per IN (...) query
 SCHEMA_LOCK = 0x74625F72  # PostgreSQL advisory lock id guarding the registry's table creation ("tb_r")
@@ -218,7 +219,7 @@ class ModelRegistry:
         return self.url if self.url.startswith("sqlite") else redact_url(self.url)
 
 
-def verified_file(row: ModelRow, name: str) -> Path:
+def verified_file(row: ModelRow, name: str):
     """One of a model's artifact files, after checking it is the file the registry recorded."""
     import hashlib
 
@@ -226,7 +227,7 @@ def verified_file(row: ModelRow, name: str) -> Path:
     if entry is None:
         saved = ", ".join(row.artifacts) or "none (only the best of a cohort is saved unless save_all_grid_models)"
         raise TbError(f"model {row.id} has no {name}; its saved files: {saved}")
-    path = Path(entry["path"])
+    path = as_path(entry["path"])  # a local path or an fsspec URL (TB_ARTIFACTS_URL)
     if not path.exists():
         raise TbError(f"model {row.id}: {path} is missing (artifacts moved or deleted?)")
     if hashlib.sha256(path.read_bytes()).hexdigest() != entry["sha256"]:
@@ -238,4 +239,5 @@ def load_model(row: ModelRow):
     """The fitted scikit-learn Pipeline (preprocessing + model) of a saved model, verified first."""
     import joblib
 
-    return joblib.load(verified_file(row, "pipeline.joblib"))
+    with verified_file(row, "pipeline.joblib").open("rb") as fh:
+        return joblib.load(fh)

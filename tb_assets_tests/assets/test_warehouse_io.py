@@ -158,6 +158,22 @@ def test_an_unwritable_warehouse_url_fails_naming_the_setting(tmp_path):
     assert "TB_WAREHOUSE_URL" in str([e.event_specific_data for e in result.all_events if e.is_failure])
 
 
+def test_an_unwritable_artifacts_url_fails_the_run_naming_the_setting(tmp_path):
+    from tb_assets.resources import ArtifactStore
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+
+    @dg.asset(partitions_def=PARTS)
+    def uses_artifacts(artifacts: ArtifactStore) -> None:
+        return None
+
+    result = dg.materialize([uses_artifacts], partition_key="AAA|1d", resources={"artifacts": ArtifactStore(root=str(blocker / "x"))},
+                            raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
+    assert not result.success
+    assert "TB_ARTIFACTS_URL=" in str([e.event_specific_data for e in result.all_events if e.is_failure])
+
+
 def test_views_read_every_partition_with_its_hive_columns(tmp_path):
     root = storage_root(str(tmp_path / "wh"))
     frame = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=4, tz="UTC"), "close": [1.0, 2.0, 3.0, 4.0]})

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from tb_assets.core.errors import TbError
 from tb_assets.core.labels.weights import scale_pos_weight
 from tb_assets.core.modeling.params import BALANCE_BAND, DEFAULT_PARAMS
+from tb_assets.core.storage import as_path
 
 DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
 
@@ -108,7 +109,7 @@ class _LightGBMModel(BaseEstimator):
     def from_model_file(cls, path, threads: int = 1):
         """A fitted model around a booster saved in LightGBM's text format."""
         model = cls(threads=threads)
-        model.booster_ = lgb.Booster(model_file=str(path))
+        model.booster_ = lgb.Booster(model_str=as_path(path).read_text())  # a local file or an fsspec URL
         model._fitted()
         model.feature_names_in_ = np.asarray(model.booster_.feature_name(), dtype=object)
         return model

@@ -7,7 +7,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from tb_assets.core.modeling.tuning import PruningRules, open_study, tune
+from tb_assets.core.modeling.tuning import PruningRules, tune
 from tb_assets_tests.core.modeling.test_tuning import data, open_one
 
 pytestmark = pytest.mark.xdist_group("postgres")  # one PostgreSQL server (a session fixture) for every test that needs one
