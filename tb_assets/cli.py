@@ -304,13 +304,13 @@ def process_group_alive(pgid: int) -> bool:
 def cmd_bench(args) -> int:
     import json
 
-    from tb_assets.bench import BENCHMARKS, format_table, run_benchmarks
+    from tb_assets.bench import BENCHMARKS, DEFAULT_BENCHMARKS, format_table, run_benchmarks
 
     if args.list:
         for b in BENCHMARKS.values():
             print(f"{b.name}: {b.description}")
         return 0
-    names = args.only or list(BENCHMARKS)
+    names = args.only or DEFAULT_BENCHMARKS
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         print(f"tb bench: unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)

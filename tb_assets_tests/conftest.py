@@ -32,7 +32,7 @@ def real_data() -> Path:
 def postgres():
     """A PostgreSQL server for the session (initdb/pg_ctl are on the dev and CI machines); under CI
     the tests that need it must run, never skip."""
-    from tb_assets_tests.postgres import PostgresServer, postgres_bin
+    from tb_assets.cluster.trial_postgres import PostgresServer, postgres_bin
 
     bin_dir = postgres_bin()
     if bin_dir is None:
@@ -48,7 +48,7 @@ def postgres():
 def redis_server():
     """A Redis server for the session (Debian's redis-server, installed by .ci/run); under CI the
     tests that need it must run, never skip."""
-    from tb_assets_tests.redis_server import RedisServer, redis_bin
+    from tb_assets.cluster.trial_redis import RedisServer, redis_bin
 
     binary = redis_bin()
     if binary is None:

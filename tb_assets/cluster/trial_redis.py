@@ -1,4 +1,5 @@
-"""A throw-away Redis server for tests (Debian's redis-server on 127.0.0.1, no persistence)."""
+"""A throw-away Redis server on 127.0.0.1 (Debian's redis-server, no persistence): for the tests and
+`tb bench --only scale_out`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from tb_assets_tests.postgres import free_port
+from tb_assets.cluster.trial_postgres import free_port
 
 
 def redis_bin() -> str | None:

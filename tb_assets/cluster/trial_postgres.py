@@ -1,4 +1,5 @@
-"""A throw-away PostgreSQL server for tests (initdb + pg_ctl, trust auth on 127.0.0.1)."""
+"""A throw-away PostgreSQL server on 127.0.0.1 (initdb + pg_ctl, trust auth): for the tests and
+`tb bench --only scale_out`, never for real data (fsync off, removed when stopped)."""
 
 from __future__ import annotations
 
