@@ -28,34 +28,31 @@ def real_data() -> Path:
     return Path(path)
 
 
+def installed(found, what: str):
+    """A server binary the tests need: under CI it must be there (the tests run, never skip)."""
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {what} is not installed (.ci/run installs it from Debian)")
+        pytest.skip(f"{what} is not installed")
+    return found
+
+
 @pytest.fixture(scope="session")
 def postgres():
-    """A PostgreSQL server for the session (initdb/pg_ctl are on the dev and CI machines); under CI
-    the tests that need it must run, never skip."""
+    """A PostgreSQL server for the session on 127.0.0.1 (initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin)."""
     from tb_assets.cluster.trial_postgres import PostgresServer, postgres_bin
 
-    bin_dir = postgres_bin()
-    if bin_dir is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but PostgreSQL's initdb/pg_ctl are neither on PATH nor in /usr/lib/postgresql/*/bin")
-        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed")
-    server = PostgresServer(bin_dir).start()
+    server = PostgresServer(installed(postgres_bin(), "PostgreSQL (initdb, pg_ctl)")).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
 def redis_server():
-    """A Redis server for the session (Debian's redis-server, installed by .ci/run); under CI the
-    tests that need it must run, never skip."""
+    """A Redis server for the session on 127.0.0.1 (Debian's redis-server)."""
     from tb_assets.cluster.trial_redis import RedisServer, redis_bin
 
-    binary = redis_bin()
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but redis-server is not installed (.ci/run installs Debian's redis-server)")
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(binary).start()
+    server = RedisServer(installed(redis_bin(), "redis-server")).start()
     yield server
     server.stop()
 
