@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import socket
 
-from celery.signals import task_prerun
+from celery.signals import task_prerun, worker_process_init
 from dagster_celery.config import DEFAULT_CONFIG, TASK_EXECUTE_JOB_NAME
 from dagster_celery.defaults import task_default_queue
 from dagster_celery.make_app import make_app
@@ -47,6 +47,21 @@ app = make_app(
 )
 execute_job = create_execute_job_task(app)
 resume_job = create_resume_job_task(app)
+
+
+@worker_process_init.connect
+def allow_step_processes(**_) -> None:
+    """Let the run a pool process executes start its own step processes (the multiprocess executor,
+    TB_EXECUTOR=multiprocess, the team default). Celery's pool processes are daemonic, and Python
+    refuses children to a daemonic process ("daemonic processes are not allowed to have children");
+    the pool still ends its processes itself, and a run's step processes end with their run."""
+    import multiprocessing
+
+    process = multiprocessing.current_process()  # billiard's process object (Celery's pool)
+    process._config["daemon"] = False
+    # its authentication key is billiard's AuthenticationString, which only billiard may pickle; the
+    # standard library's spawn then fails ("Pickling an AuthenticationString object is disallowed")
+    process._config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))
 
 
 @task_prerun.connect
