@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tb_assets.core.data.bars import DATE_ORDERS
 from tb_assets.core.data.symbols import parse_symbol_list
 from tb_assets.core.data.timeframes import parse_timeframe_list
+from tb_assets.cluster.settings import profile
 from tb_assets.core.errors import ConfigError
 from tb_assets.sources import SOURCE_KINDS
 
@@ -154,7 +155,9 @@ def load_settings() -> Settings:
         registry_url=_database_url("TB_REGISTRY_URL"),
         refresh_cron=_cron("TB_REFRESH_CRON", DEFAULT_REFRESH_CRON),
         automation=_switch("TB_AUTOMATION", True),
-        executor=_choice("TB_EXECUTOR", "in_process", ("in_process", "multiprocess")),
+        # a team's runs take a process per step (a step's memory freed before the next, an OOM kills one step);
+        # a laptop's run keeps its steps in one process (no per-step start-up on two cores)
+        executor=_choice("TB_EXECUTOR", "multiprocess" if profile() == "team" else "in_process", ("in_process", "multiprocess")),
         alerts=load_alert_settings(),
         warehouse_url=_env("TB_WAREHOUSE_URL"),
         artifacts_url=_env("TB_ARTIFACTS_URL"),
