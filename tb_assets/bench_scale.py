@@ -53,7 +53,7 @@ def _scenario(name: str, workers: int, one_slot: bool, postgres, broker: str, ba
             TB_REGISTRY_URL=postgres.new_database(f"registry_{name}"), TB_CODE_SERVER_PORT=str(free_port()),
             TB_SOURCE="synthetic", TB_SYMBOLS=SYMBOLS, TB_TIMEFRAMES=TIMEFRAMES, TB_SYNTHETIC_FREQ="1h",
             TB_SYNTHETIC_BARS=str(bars), TB_SYNTHETIC_SIGNAL="0.3", TB_CONTEXT_SYMBOLS="none", TB_AUTOMATION="off",
-            OMP_WAIT_POLICY="PASSIVE",
+            OMP_WAIT_POLICY="PASSIVE", TB_EXECUTOR=os.environ.get("TB_EXECUTOR", "multiprocess"),  # the team default
         )
         _tb(["cluster", "up", "--workers", str(workers), "--port", str(free_port())], env, timeout=300)
         try:
