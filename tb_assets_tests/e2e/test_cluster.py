@@ -85,11 +85,14 @@ def test_a_backfill_runs_on_two_celery_workers_with_everything_on_postgres(postg
             # every run was executed by a worker, and both workers took some
             workers = {r.tags.get("tb/worker", "").split("@")[0] for r in runs}
             assert workers == {"tb-worker-1", "tb-worker-2"}, workers
+            checked = 0
             for run in runs:  # the pid recorded on the run is a process of the worker named beside it
                 worker = started["worker_" + run.tags["tb/worker"].split("@")[0].rsplit("-", 1)[1]]
                 pid = int(run.tags["tb/worker_pid"])
-                if psutil.pid_exists(pid):  # (Celery may have replaced the pool process since)
+                if psutil.pid_exists(pid):  # (Celery may have replaced a pool process since)
                     assert worker.pid in {p.pid for p in psutil.Process(pid).parents()}, run.tags
+                    checked += 1
+            assert checked, "no run's recorded pid is a live worker process: the tags name nothing"
             materialized = {
                 (asset, key)
                 for asset in CHAIN
