@@ -53,7 +53,7 @@ def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         blocking=True,
         additional_ins={"bars": dg.AssetIn("bars")},
         description="No look-ahead: the full feature set recomputed on prefixes of this partition's bars "
-        "(cut at 50/75/90/99%, context symbols cut too) must equal the full run at and before each cut.",
+        "(cut at 25% and 50%, context symbols cut too) must equal the full run at and before each cut.",
     )
     def features_no_lookahead(
         context: dg.AssetCheckExecutionContext, bars: pd.DataFrame, bar_source: BarSourceResource

@@ -31,9 +31,9 @@ def test_sample_partitions_build_features_with_context_and_pass_every_check(tmp_
         assert result.success, failure_text(result)
         assert all(e.passed for e in checks(result).values()), {n: e.metadata for n, e in checks(result).items()}
     md = metadata(results["SPX|1d"], "features")
-    assert md["context_used"] == "IXIC" and md["rows_lost_in_join"] == 0 and md["warmup_rows"] == 199
+    assert md["context_used"] == "IXIC" and md["rows_lost_in_join"] == 0 and md["warmup_rows"] == 295
     # daily: no `hour`; a context symbol has neither calendar nor regime_gmm
-    assert md["rows"] == 5031 - 199 and md["n_features"] == (len(SPECS) - 1) + (len(SPECS) - 3)
+    assert md["rows"] == 5031 - 295 and md["n_features"] == (len(SPECS) - 1) + (len(SPECS) - 3)
     cat = catalog(settings, "SPX", "1d")
     table = stored(settings, "SPX", "1d", "features")
     # each partition keeps its own columns: none of IXIC's (*_SPX) appear in SPX's file
@@ -43,7 +43,7 @@ def test_sample_partitions_build_features_with_context_and_pass_every_check(tmp_
     assert len(table) == md["rows"] and cat["groups"]["rsi_14_IXIC"] == "bounded" and cat["groups"]["regime_gmm"] == "regime"
     assert not {"open", "high", "low", "close", "close_IXIC"} & set(table.columns)
     # the matrix the table holds is the one computed from the stored bars
-    rsi = ind.rsi(stored(settings, "SPX", "1d")["close"], 14).to_numpy()[199:]
+    rsi = ind.rsi(stored(settings, "SPX", "1d")["close"], 14).to_numpy()[295:]
     np.testing.assert_array_equal(table["rsi_14"].to_numpy(), rsi)
 
 
@@ -126,7 +126,7 @@ def test_schema_change_is_reported(tmp_path):
 def test_too_little_history_for_the_warm_up_fails_clearly(tmp_path):
     settings = make_settings(tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(), synthetic_bars=150)
     result = run_upto(build_definitions(settings), "SYN1|1d")
-    assert not result.success and "SYN1|1d: no feature rows: 150 bars, 199 needed for warm-up" in failure_text(result)
+    assert not result.success and "SYN1|1d: no feature rows: 150 bars, 295 needed for warm-up" in failure_text(result)
 
 
 @pytest.mark.real_data
@@ -148,7 +148,7 @@ def test_real_spy_with_real_vix_context(tmp_path, real_data):
     table = stored(settings, "SPY", "1d", "features")
     cat = catalog(settings, "SPY", "1d")
     assert "regime_vix" in cat["features"] and "mfi_14_VIX" not in cat["features"]  # VIX has no volume
-    assert len(table) == 5241 - 199  # VIX covers SPY's whole history: the join loses nothing
+    assert len(table) == 5241 - 295  # VIX covers SPY's whole history: the join loses nothing
     stressed = table.set_index(table["ts"].dt.tz_convert("UTC"))["regime_vix"]
     assert stressed.loc["2008-10"].eq(2).all()  # the 2008 crash is a stressed VIX regime
     assert stressed.loc["2017-06"].eq(0).mean() > 0.9  # 2017 was calm

@@ -7,7 +7,10 @@ same scale in 1999 and 2018. Conventions follow the textbook definitions:
 - Wilder's smoothing (RSI, ATR): the first average is the simple mean of the first n values,
   then avg_t = avg_{t-1} + (x_t - avg_{t-1}) / n.
 - EMA (MACD): alpha = 2 / (span + 1), seeded with the first value (pandas adjust=False).
-- Rolling standard deviations are sample (ddof=1) except Bollinger bands (population, ddof=0).
+- Rolling standard deviations are sample (ddof=1) except Bollinger bands (population, ddof=0),
+  each an exact two-pass over its window (`rolling`), never pandas' running sums of squares.
+- Ties are decided exactly: MFI's typical prices that are equal in decimal count as equal,
+  whatever the last bit of their float sums says.
 """
 
 from __future__ import annotations
@@ -16,30 +19,41 @@ import numba
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.features import rolling
+
 LN2 = np.log(2.0)
 
 
+@numba.njit(cache=True)
+def _divide(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
+    out = np.empty(num.shape[0])
+    for i in range(num.shape[0]):
+        a, b = num[i], den[i]
+        out[i] = np.nan if (np.isnan(a) or np.isnan(b)) else (fill if b == 0.0 else a / b)
+    return out
+
+
 def _safe_div(num: np.ndarray, den: np.ndarray, fill: float) -> np.ndarray:
-    """num / den with `fill` where den == 0 (flat bars, flat windows)."""
-    out = np.full_like(num, fill, dtype="float64")
-    ok = den != 0
-    np.divide(num, den, out=out, where=ok)
-    out[np.isnan(num) | np.isnan(den)] = np.nan
+    """num / den with `fill` where den == 0 (flat bars, flat windows); NaN where either is NaN."""
+    return _divide(np.asarray(num, dtype="float64"), np.asarray(den, dtype="float64"), float(fill))
+
+
+def log_returns(log_close: np.ndarray, horizon: int = 1) -> np.ndarray:
+    """log c_t - log c_{t-h} from log prices computed once (NaN for the first h bars)."""
+    out = np.full_like(log_close, np.nan)
+    out[horizon:] = log_close[horizon:] - log_close[:-horizon]
     return out
 
 
 def log_return(close: pd.Series, horizon: int = 1) -> pd.Series:
     """log(c_t / c_{t-h})."""
-    c = close.to_numpy("float64")
-    out = np.full_like(c, np.nan)
-    out[horizon:] = np.log(c[horizon:] / c[:-horizon])
-    return pd.Series(out, index=close.index)
+    return pd.Series(log_returns(np.log(close.to_numpy("float64")), horizon), index=close.index)
 
 
-def rolling_zscore(x: pd.Series, window: int) -> pd.Series:
-    """(x_t - mean) / std over the last `window` values (sample std); 0 on a flat window."""
-    r = x.rolling(window, min_periods=window)
-    mean, std = r.mean().to_numpy(), r.std().to_numpy()
+def rolling_zscore(x: pd.Series, window: int, mean_std: tuple[np.ndarray, np.ndarray] | None = None) -> pd.Series:
+    """(x_t - mean) / std over the last `window` values (sample std); 0 on a flat window.
+    `mean_std`: those rolling moments when the caller already has them."""
+    mean, std = mean_std if mean_std is not None else rolling.rolling_mean_std(x.to_numpy("float64"), window, ddof=1)
     return pd.Series(_safe_div(x.to_numpy("float64") - mean, std, 0.0), index=x.index)
 
 
@@ -91,40 +105,37 @@ def atr_pct(high: pd.Series, low: pd.Series, close: pd.Series, n: int = 14) -> p
 
 
 def ema(x: pd.Series, span: int) -> pd.Series:
-    return x.ewm(span=span, adjust=False).mean()
+    return pd.Series(rolling.ema(x.to_numpy("float64"), span), index=x.index)
 
 
 def macd(close: pd.Series, fast: int = 12, slow: int = 26, signal: int = 9) -> pd.DataFrame:
     """MACD line, signal and histogram, as fractions of the close. NaN until `slow` bars exist."""
-    line = ema(close, fast) - ema(close, slow)
-    sig = ema(line, signal)
     c = close.to_numpy("float64")
-    out = pd.DataFrame(
-        {"macd": line.to_numpy() / c, "macd_signal": sig.to_numpy() / c, "macd_hist": (line - sig).to_numpy() / c},
-        index=close.index,
-    )
-    out.iloc[: slow + signal - 2] = np.nan  # EMAs seeded on one bar are not yet meaningful
-    return out
+    line = rolling.ema(c, fast) - rolling.ema(c, slow)
+    sig = rolling.ema(line, signal)
+    columns = {"macd": line / c, "macd_signal": sig / c, "macd_hist": (line - sig) / c}
+    for values in columns.values():
+        values[: slow + signal - 2] = np.nan  # EMAs seeded on one bar are not yet meaningful
+    return pd.DataFrame(columns, index=close.index, copy=False)
 
 
 def bollinger(close: pd.Series, n: int = 20, k: float = 2.0) -> pd.DataFrame:
     """%b = (c - lower) / (upper - lower) and bandwidth = (upper - lower) / middle (population std)."""
-    r = close.rolling(n, min_periods=n)
-    mid, sd = r.mean().to_numpy(), r.std(ddof=0).to_numpy()
+    mid, sd = rolling.rolling_mean_std(close.to_numpy("float64"), n, ddof=0)
     upper, lower = mid + k * sd, mid - k * sd
     c = close.to_numpy("float64")
     return pd.DataFrame(
         {"bb_pctb": _safe_div(c - lower, upper - lower, 0.5), "bb_width": _safe_div(upper - lower, mid, 0.0)},
-        index=close.index,
+        index=close.index, copy=False,
     )
 
 
 def stochastic(high: pd.Series, low: pd.Series, close: pd.Series, n: int = 14, d: int = 3) -> pd.DataFrame:
     """%K = 100 (c - lowest low) / (highest high - lowest low) over n bars; %D = SMA_d(%K)."""
-    hh = high.rolling(n, min_periods=n).max().to_numpy()
-    ll = low.rolling(n, min_periods=n).min().to_numpy()
-    k = pd.Series(_safe_div(100.0 * (close.to_numpy("float64") - ll), hh - ll, 50.0), index=close.index)
-    return pd.DataFrame({"stoch_k": k, "stoch_d": k.rolling(d, min_periods=d).mean()})
+    hh = rolling.rolling_max(high.to_numpy("float64"), n)
+    ll = rolling.rolling_min(low.to_numpy("float64"), n)
+    k = _safe_div(100.0 * (close.to_numpy("float64") - ll), hh - ll, 50.0)
+    return pd.DataFrame({"stoch_k": k, "stoch_d": rolling.rolling_mean(k, d)}, index=close.index, copy=False)
 
 
 @numba.njit(cache=True)
@@ -157,7 +168,7 @@ def aroon(high: pd.Series, low: pd.Series, n: int = 25) -> pd.DataFrame:
     """Aroon up/down = 100 (n - bars since the n-period high/low) / n; oscillator = up - down."""
     up = 100.0 * (n - bars_since_extreme(high, n, True)) / n
     down = 100.0 * (n - bars_since_extreme(low, n, False)) / n
-    return pd.DataFrame({"aroon_up": up, "aroon_down": down, "aroon_osc": up - down}, index=high.index)
+    return pd.DataFrame({"aroon_up": up, "aroon_down": down, "aroon_osc": up - down}, index=high.index, copy=False)
 
 
 def balance_of_power(open_: pd.Series, high: pd.Series, low: pd.Series, close: pd.Series) -> pd.Series:
@@ -172,33 +183,52 @@ def internal_bar_strength(high: pd.Series, low: pd.Series, close: pd.Series) -> 
     return pd.Series(_safe_div(c - l, h - l, 0.5), index=close.index)
 
 
+# Prices move by ticks, at least ~1e-6 of the price; the float sum h + l + c of prices that are
+# equal in decimal differs by at most a few 1e-16 of it. Anything closer than this is a tie.
+TIE_RTOL = 1e-12
+
+
+def typical_price_direction(high: pd.Series, low: pd.Series, close: pd.Series) -> np.ndarray:
+    """+1 / -1 / 0 as the typical price (h + l + c) / 3 rose, fell or stayed equal against the
+    previous bar (NaN on the first). Equal is decided on the sums with TIE_RTOL, so 10.1 + 10.0 +
+    10.2 and 10.2 + 10.0 + 10.1 are a tie even where their floats differ in the last bit."""
+    total = high.to_numpy("float64") + low.to_numpy("float64") + close.to_numpy("float64")
+    d = np.diff(total, prepend=np.nan)
+    scale = np.fmax(np.abs(total), np.abs(np.concatenate([[np.nan], total[:-1]])))
+    out = np.sign(d)
+    out[np.abs(d) <= TIE_RTOL * scale] = 0.0
+    return out
+
+
 def money_flow_index(high: pd.Series, low: pd.Series, close: pd.Series, volume: pd.Series, n: int = 14) -> pd.Series:
-    """MFI in [0, 100]: typical price x volume, split by the direction of the typical price."""
+    """MFI in [0, 100]: typical price x volume, split by the direction of the typical price; a bar
+    whose typical price equals the previous one carries no flow (Quong & Soudack 1989, TA-Lib);
+    50 when the window holds no flow at all."""
     tp = ((high + low + close) / 3.0).to_numpy("float64")
     flow = tp * volume.to_numpy("float64")
-    d = np.diff(tp, prepend=np.nan)
-    pos = pd.Series(np.where(d > 0, flow, 0.0)).where(~np.isnan(d))
-    neg = pd.Series(np.where(d < 0, flow, 0.0)).where(~np.isnan(d))
-    ps = pos.rolling(n, min_periods=n).sum().to_numpy()
-    ns = neg.rolling(n, min_periods=n).sum().to_numpy()
+    direction = typical_price_direction(high, low, close)
+    pos = np.where(direction > 0, flow, 0.0)
+    neg = np.where(direction < 0, flow, 0.0)
+    pos[np.isnan(direction)] = neg[np.isnan(direction)] = np.nan
+    ps, ns = rolling.rolling_mean(pos, n), rolling.rolling_mean(neg, n)  # means: the ratio is the same
     return pd.Series(_safe_div(100.0 * ps, ps + ns, 50.0), index=close.index)
 
 
 def distance_to_sma(close: pd.Series, n: int) -> pd.Series:
     """c / SMA_n - 1."""
-    sma = close.rolling(n, min_periods=n).mean()
-    return close / sma - 1.0
+    sma = rolling.rolling_mean(close.to_numpy("float64"), n)
+    return pd.Series(close.to_numpy("float64") / sma - 1.0, index=close.index)
 
 
 def realized_vol(close: pd.Series, n: int = 20) -> pd.Series:
     """Sample std of 1-bar log returns over n bars (per bar, not annualised)."""
-    return log_return(close).rolling(n, min_periods=n).std()
+    return pd.Series(rolling.rolling_mean_std(log_return(close).to_numpy(), n, ddof=1)[1], index=close.index)
 
 
 def parkinson_vol(high: pd.Series, low: pd.Series, n: int = 20) -> pd.Series:
     """sqrt(mean(ln(h/l)^2) / (4 ln 2)) over n bars."""
     hl2 = np.log(high.to_numpy("float64") / low.to_numpy("float64")) ** 2
-    return np.sqrt(pd.Series(hl2, index=high.index).rolling(n, min_periods=n).mean() / (4.0 * LN2))
+    return pd.Series(np.sqrt(rolling.rolling_mean(hl2, n) / (4.0 * LN2)), index=high.index)
 
 
 def garman_klass_vol(open_: pd.Series, high: pd.Series, low: pd.Series, close: pd.Series, n: int = 20) -> pd.Series:
@@ -206,8 +236,8 @@ def garman_klass_vol(open_: pd.Series, high: pd.Series, low: pd.Series, close: p
     hl = np.log(high.to_numpy("float64") / low.to_numpy("float64"))
     co = np.log(close.to_numpy("float64") / open_.to_numpy("float64"))
     per_bar = 0.5 * hl**2 - (2.0 * LN2 - 1.0) * co**2
-    mean = pd.Series(per_bar, index=close.index).rolling(n, min_periods=n).mean()
-    return np.sqrt(mean.clip(lower=0.0))
+    mean = rolling.rolling_mean(per_bar, n)
+    return pd.Series(np.sqrt(np.maximum(mean, 0.0)), index=close.index)
 
 
 def momentum(close: pd.Series, n: int = 10) -> pd.Series:

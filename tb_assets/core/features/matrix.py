@@ -12,6 +12,7 @@ appear; each column belongs to one group that tells the training service how to 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,9 @@ import pandas as pd
 from tb_assets.core.data.timeframes import INTRADAY
 from tb_assets.core.errors import ConfigError
 from tb_assets.core.features import indicators as ind
-from tb_assets.core.features.regimes import GMM_MIN_HISTORY, gmm_refit_every, regime_gmm, regime_vix
+from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.features.regimes import RV_WINDOW, VIX_WINDOW, gmm_schedule, regime_gmm, regime_vix
+from tb_assets.core.features.rolling import bars_to_forget, rolling_mean_std
 
 GROUPS = ("regime", "robust", "bounded", "standard")
 FEATURE_SETS = ("core", "full")
@@ -33,13 +36,18 @@ RAW_PRICE_RE = re.compile(r"^(open|high|low|close|vwap|adj_close)(_.+)?$", re.IG
 @dataclass(frozen=True)
 class Spec:
     group: str
-    warmup: int  # rows from the series start before the value is defined
+    # rows from the series start before the value no longer depends on where the series starts:
+    # a window's length, or for a recursive average the bars its seed needs to weigh < 1e-9
+    warmup: int
     core: bool = False  # part of the small `core` set
     volume: bool = False  # needs traded volume
     family: str = ""  # computed together with the other columns of its family
 
 
+WILDER_14 = 14 + bars_to_forget(1 - 1 / 14)  # seeded with a 14-bar mean, then decays by 13/14 a bar
+MACD_WARMUP = bars_to_forget(1 - 2 / 27) + 9  # the slow EMA (span 26) forgets, then the signal's 9 bars
 # name -> spec. Families compute several columns at once (MACD, Bollinger, stochastic, Aroon).
+# regime_gmm's warm-up depends on the timeframe: see warmup_of.
 SPECS: dict[str, Spec] = {
     "ret_1": Spec("standard", 1, core=True),
     "ret_5": Spec("standard", 5, core=True),
@@ -47,11 +55,11 @@ SPECS: dict[str, Spec] = {
     "ret_20": Spec("standard", 20, core=True),
     "zret_20": Spec("standard", 20, core=True),
     "mom_10": Spec("standard", 10),
-    "rsi_14": Spec("bounded", 14, core=True),
-    "atr_pct_14": Spec("robust", 14, core=True),
-    "macd": Spec("standard", 34, family="macd"),
-    "macd_signal": Spec("standard", 34, family="macd"),
-    "macd_hist": Spec("standard", 34, core=True, family="macd"),
+    "rsi_14": Spec("bounded", 1 + WILDER_14, core=True),
+    "atr_pct_14": Spec("robust", WILDER_14, core=True),
+    "macd": Spec("standard", MACD_WARMUP, family="macd"),
+    "macd_signal": Spec("standard", MACD_WARMUP, family="macd"),
+    "macd_hist": Spec("standard", MACD_WARMUP, core=True, family="macd"),
     "bb_pctb_20": Spec("bounded", 19, core=True, family="bb"),
     "bb_width_20": Spec("robust", 19, family="bb"),
     "stoch_k_14": Spec("bounded", 13, core=True, family="stoch"),
@@ -74,10 +82,18 @@ SPECS: dict[str, Spec] = {
     "kurt_60": Spec("robust", 60),
     "dow": Spec("regime", 0, core=True),
     "hour": Spec("regime", 0, core=True),
-    "regime_gmm": Spec("regime", 20 + GMM_MIN_HISTORY - 1),
+    "regime_gmm": Spec("regime", 0),
 }
 # regime_vix is added by build_feature_matrix when a VIX context symbol is available
 REGIME_VIX = "regime_vix"
+
+
+def warmup_of(name: str, timeframe: str) -> int:
+    """The declared warm-up of one per-symbol feature at this timeframe (regime_gmm's is at least
+    this: its rows wait for the first checkpoint with a full window, see symbol_features)."""
+    if name == "regime_gmm":
+        return RV_WINDOW + gmm_schedule(timeframe).window
+    return SPECS[name].warmup
 
 
 @dataclass(frozen=True)
@@ -123,9 +139,17 @@ def has_traded_volume(bars: pd.DataFrame) -> bool:
 
 
 def _families(bars: pd.DataFrame, timeframe: str) -> dict[str, Callable[[], Mapping[str, pd.Series | np.ndarray]]]:
-    o, h, l, c = (bars[k].astype("float64") for k in ("open", "high", "low", "close"))
-    v = bars["volume"].astype("float64")
-    ret1 = ind.log_return(c, 1)
+    o, h, l, c = (bars[k].astype("float64", copy=False) for k in ("open", "high", "low", "close"))
+    v = bars["volume"].astype("float64", copy=False)
+    log_close = np.log(c.to_numpy())  # once, for every return horizon
+    ret1 = pd.Series(ind.log_returns(log_close, 1), index=c.index)
+
+    @functools.cache
+    def return_moments() -> tuple[np.ndarray, np.ndarray]:  # zret_20, rv_20 and regime_gmm's input: once
+        return rolling_mean_std(ret1.to_numpy(), RV_WINDOW, ddof=1)
+
+    def realized_vol() -> np.ndarray:
+        return return_moments()[1]
 
     def macd():
         m = ind.macd(c)
@@ -144,16 +168,17 @@ def _families(bars: pd.DataFrame, timeframe: str) -> dict[str, Callable[[], Mapp
         return {"aroon_up_25": a["aroon_up"], "aroon_down_25": a["aroon_down"], "aroon_osc_25": a["aroon_osc"]}
 
     def gmm():
-        rv = ind.realized_vol(c, 20).to_numpy()
-        return {"regime_gmm": regime_gmm(ret1.to_numpy(), rv, gmm_refit_every(timeframe))}
+        rv = realized_vol()
+        return {"regime_gmm": regime_gmm(bars["ts"], ret1.to_numpy(), rv, gmm_schedule(timeframe))}
 
-    ts = pd.DatetimeIndex(bars["ts"])
+    ns = epoch_ns(bars["ts"])
+    day = ns // 86_400_000_000_000  # days since 1970-01-01, a Thursday (dayofweek 3)
     return {
         "ret_1": lambda: {"ret_1": ret1},
-        "ret_5": lambda: {"ret_5": ind.log_return(c, 5)},
-        "ret_10": lambda: {"ret_10": ind.log_return(c, 10)},
-        "ret_20": lambda: {"ret_20": ind.log_return(c, 20)},
-        "zret_20": lambda: {"zret_20": ind.rolling_zscore(ret1, 20)},
+        "ret_5": lambda: {"ret_5": ind.log_returns(log_close, 5)},
+        "ret_10": lambda: {"ret_10": ind.log_returns(log_close, 10)},
+        "ret_20": lambda: {"ret_20": ind.log_returns(log_close, 20)},
+        "zret_20": lambda: {"zret_20": ind.rolling_zscore(ret1, RV_WINDOW, return_moments())},
         "mom_10": lambda: {"mom_10": ind.momentum(c, 10)},
         "rsi_14": lambda: {"rsi_14": ind.rsi(c, 14)},
         "atr_pct_14": lambda: {"atr_pct_14": ind.atr_pct(h, l, c, 14)},
@@ -168,14 +193,14 @@ def _families(bars: pd.DataFrame, timeframe: str) -> dict[str, Callable[[], Mapp
         "dist_sma_20": lambda: {"dist_sma_20": ind.distance_to_sma(c, 20)},
         "dist_sma_50": lambda: {"dist_sma_50": ind.distance_to_sma(c, 50)},
         "dist_sma_200": lambda: {"dist_sma_200": ind.distance_to_sma(c, 200)},
-        "rv_20": lambda: {"rv_20": ind.realized_vol(c, 20)},
+        "rv_20": lambda: {"rv_20": realized_vol()},
         "parkinson_20": lambda: {"parkinson_20": ind.parkinson_vol(h, l, 20)},
         "gk_20": lambda: {"gk_20": ind.garman_klass_vol(o, h, l, c, 20)},
         "volume_z_20": lambda: {"volume_z_20": ind.rolling_zscore(v, 20)},
         "skew_60": lambda: {"skew_60": ind.rolling_skew(ret1, 60)},
         "kurt_60": lambda: {"kurt_60": ind.rolling_kurt(ret1, 60)},
-        "dow": lambda: {"dow": ts.dayofweek.to_numpy("float64")},
-        "hour": lambda: {"hour": ts.hour.to_numpy("float64")},
+        "dow": lambda: {"dow": ((day + 3) % 7).astype("float64")},
+        "hour": lambda: {"hour": ((ns // 3_600_000_000_000) % 24).astype("float64")},
         "regime_gmm": gmm,
     }
 
@@ -184,9 +209,11 @@ def symbol_features(bars: pd.DataFrame, names: list[str], timeframe: str) -> tup
     """The named features of one symbol's bars, with the warm-up rows cut off.
 
     Returns the frame (column `ts` first) and the warm-up: how many leading rows are cut. The
-    cut is a fixed count from the start, so a prefix of the bars gives a prefix of the rows.
+    cut is the declared warm-ups' maximum, or regime_gmm's first label when that comes later; it
+    depends on bars before it only, so a prefix of the bars gives a prefix of the rows.
     """
-    bars = bars.reset_index(drop=True)
+    if not (isinstance(bars.index, pd.RangeIndex) and bars.index.start == 0 and bars.index.step == 1):
+        bars = bars.reset_index(drop=True)
     families = _families(bars, timeframe)
     cols: dict[str, np.ndarray] = {}
     done: set[str] = set()
@@ -198,9 +225,15 @@ def symbol_features(bars: pd.DataFrame, names: list[str], timeframe: str) -> tup
         for col, values in families[fam]().items():
             if col in names:
                 cols[col] = np.asarray(values, dtype="float64")
-    warmup = max((SPECS[n].warmup for n in names), default=0)
-    frame = pd.DataFrame({"ts": pd.DatetimeIndex(bars["ts"]), **{n: cols[n] for n in names}})
-    return frame.iloc[warmup:].reset_index(drop=True), warmup
+    warmup = max((warmup_of(n, timeframe) for n in names), default=0)
+    if "regime_gmm" in cols:
+        labelled = np.flatnonzero(~np.isnan(cols["regime_gmm"]))
+        warmup = max(warmup, int(labelled[0]) if len(labelled) else len(bars))
+    # views of the computed columns, one block each (copy=False): a million rows of 34 features
+    # are never copied into one block (fresh memory costs more than the copy itself)
+    ts = pd.DatetimeIndex(bars["ts"])[warmup:]
+    frame = pd.DataFrame({"ts": ts, **{n: cols[n][warmup:] for n in names}}, copy=False)
+    return frame, warmup
 
 
 @dataclass
@@ -249,6 +282,7 @@ def build_feature_matrix(
         extra: dict[str, str] = {}
         if symbol.upper() in VIX_SYMBOLS and (not options.groups or "regime" in options.groups):
             vix = pd.DataFrame({"ts": pd.DatetimeIndex(bars["ts"]), REGIME_VIX: regime_vix(bars["close"].astype("float64")).to_numpy()})
+            vix = vix.iloc[VIX_WINDOW:]  # its warm-up: the terciles need a full window of earlier closes
             ctx = ctx.merge(vix, on="ts", how="inner")
             extra[REGIME_VIX] = "regime"
         joined = frame.merge(ctx, on="ts", how="inner")
@@ -264,8 +298,10 @@ def build_feature_matrix(
     bad = [c for c in frame.columns if RAW_PRICE_RE.match(c)]
     if bad:  # a programming error, never user data: fail loudly
         raise AssertionError(f"raw price columns in the feature matrix: {bad}")
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0):
+        frame = frame.reset_index(drop=True)
     return FeatureMatrix(
-        frame=frame.reset_index(drop=True),
+        frame=frame,
         groups=groups,
         context_used=used,
         context_skipped=skipped,
