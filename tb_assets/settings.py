@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tb_assets.cluster.settings import profile
 from tb_assets.core.data.bars import DATE_ORDERS
 from tb_assets.core.data.symbols import parse_symbol_list
 from tb_assets.core.data.timeframes import parse_timeframe_list
-from tb_assets.cluster.settings import profile
 from tb_assets.core.errors import ConfigError
 from tb_assets.sources import SOURCE_KINDS
 

@@ -92,5 +92,7 @@ def epoch_ns(values) -> np.ndarray:
     """Timestamps as int64 nanoseconds since the epoch (UTC). `asi8` alone counts in the index's
     own unit (pandas 2 keeps us or s from DuckDB and Parquet), so comparing two indexes' `asi8`
     is wrong whenever their units differ."""
-    index = pd.DatetimeIndex(values)
-    return index.as_unit("ns").asi8
+    index = values if isinstance(values, pd.DatetimeIndex) else pd.DatetimeIndex(values)
+    if index.unit != "ns":  # as_unit copies even when the unit is already ns: a million-row copy per call
+        index = index.as_unit("ns")
+    return index.asi8

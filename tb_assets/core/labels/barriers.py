@@ -21,11 +21,12 @@ from tb_assets.core.errors import TbError
 BARRIERS = ["pt", "sl", "vertical"]
 
 
-def _aligned(values: pd.Series, index: pd.DatetimeIndex, positions: np.ndarray) -> np.ndarray:
-    """values at the given bar positions; a Series on the same index is read without reindexing."""
+def _per_bar(values: pd.Series, index: pd.DatetimeIndex) -> np.ndarray:
+    """values on the bars of `index` (NaN where they have none); a Series on the same index is
+    read as it is."""
     if values.index is index or values.index.equals(index):
-        return values.to_numpy("float64")[positions]
-    return values.reindex(index[positions]).to_numpy("float64")
+        return values.to_numpy("float64")
+    return values.reindex(index).to_numpy("float64")
 
 
 def daily_volatility(close: pd.Series, span: int = 100) -> pd.Series:
@@ -76,28 +77,106 @@ def cusum_filter(close: pd.Series, threshold: float | pd.Series) -> pd.DatetimeI
     return pd.DatetimeIndex(close.index[events])
 
 
+# Barriers are compared in price space (no division per bar) except within this relative band
+# of a barrier's price, where the textbook return close[i] / close[t0] - 1 decides: float error
+# in either form is ~1e-16, so outside the band both forms agree and inside it the return does.
+PRICE_BAND = 1e-12
+
+
+SHORT_SCAN = 16  # bars after t0 compared without a branch before the plain loop takes over
+_DE_BRUIJN = 0x077CB531  # lowest set bit -> its index by one multiply and a table (no branch)
+_BIT_INDEX = np.zeros(32, dtype=np.int64)
+for _i in range(32):
+    _BIT_INDEX[(((1 << _i) * _DE_BRUIJN) >> 27) & 31] = _i
+
+
 @numba.njit(cache=True)
-def _scan(close, start, stop, vertical_known, upper, lower, side):
-    """For each event: the touch position and which barrier (0 pt, 1 sl, 2 vertical, -1 unknown)."""
-    m = start.shape[0]
-    touch = np.full(m, -1, dtype=np.int64)
-    which = np.full(m, -1, dtype=np.int64)
+def _label_events(close, starts, target, side, vertical_bars, stop, known, pt, sl, min_ret, bit_index):
+    """Label every event: its touch position, barrier (0 pt, 1 sl, 2 vertical; -1 when the event
+    does not count: its target is not above min_ret, its side is not set, or its outcome is not
+    known yet) and return. Outputs are per event, the smallest types that hold them (writing
+    fresh memory costs more here than the scan itself).
+    `target` and `side` are per bar (side of length 0: long). The vertical barrier is
+    `vertical_bars` after the start, or when that is 0 the given `stop` / `known` per event.
+    Events with no known outcome (no touch, vertical barrier beyond the data) are left out.
+
+    The return r = (close[i] / c0 - 1) * side touches the profit-take at r >= pt * trgt and the
+    stop at r <= -sl * trgt. For side +-1 each barrier is a price level: SHORT_SCAN bars at a time
+    are compared with both levels, widened by PRICE_BAND, into a bit mask (no branch per bar), and
+    the return is computed only at the first bar near or past a level. Other sides, and the last
+    bars before the vertical barrier, take the return bar by bar. One function, no calls: a call per
+    event with array arguments costs more than its loop."""
+    m, n = starts.shape[0], close.shape[0]
+    touch = np.zeros(m, dtype=np.int64)
+    which = np.full(m, -1, dtype=np.int8)
+    ret = np.full(m, np.nan)
     for e in range(m):
-        c0 = close[start[e]]
-        for i in range(start[e] + 1, stop[e] + 1):
-            r = (close[i] / c0 - 1.0) * side[e]
-            if r >= upper[e]:
-                touch[e] = i
-                which[e] = 0
-                break
-            if r <= -lower[e]:
-                touch[e] = i
-                which[e] = 1
-                break
-        if which[e] == -1 and vertical_known[e]:
-            touch[e] = stop[e]
-            which[e] = 2
-    return touch, which
+        j = starts[e]
+        t = target[j]
+        s = side[j] if side.shape[0] else 1.0
+        if not (np.isfinite(t) and t > min_ret and np.isfinite(s) and s != 0.0):
+            continue
+        if vertical_bars > 0:
+            last, is_known = min(j + vertical_bars, n - 1), j + vertical_bars <= n - 1
+        else:
+            last, is_known = stop[e], known[e]
+        u = np.inf if pt == 0.0 else pt * t  # a disabled barrier can never be touched
+        l = np.inf if sl == 0.0 else sl * t
+        c0 = close[j]
+        pos, barrier = -1, -1
+        i = j + 1
+        if s == 1.0 or s == -1.0:
+            a, b = c0 * (1.0 + s * u), c0 * (1.0 - s * l)  # the profit-take and the stop in price
+            rise = a if s > 0 else b  # the level above c0
+            fall = b if s > 0 else a  # and the one below
+            rise_low, fall_high = rise * (1.0 - PRICE_BAND), fall * (1.0 + PRICE_BAND)
+            while i + SHORT_SCAN <= n and i + SHORT_SCAN - 1 <= last:
+                window = close[i:i + SHORT_SCAN]
+                mask = 1 << SHORT_SCAN  # a sentinel bit past the window
+                for k in range(SHORT_SCAN):
+                    mask |= (1 if ((window[k] >= rise_low) | (window[k] <= fall_high)) else 0) << k
+                first = bit_index[(((mask & -mask) * _DE_BRUIJN) >> 27) & 31]
+                if first == SHORT_SCAN:
+                    i += SHORT_SCAN
+                    continue
+                p = i + first
+                r = (close[p] / c0 - 1.0) * s  # the textbook return decides inside the band
+                up, down = r >= u, r <= -l
+                if up | down:
+                    pos, barrier = p, (0 if up else 1)
+                    ret[e] = r * s  # s is +-1: the return itself, exactly
+                    break
+                i = p + 1  # within a band but short of the barrier: go on after it
+        if barrier == -1:
+            while i <= last:  # bar by bar: any side, and the bars the windows did not cover
+                r = (close[i] / c0 - 1.0) * s
+                if r >= u:
+                    pos, barrier = i, 0
+                    break
+                if r <= -l:
+                    pos, barrier = i, 1
+                    break
+                i += 1
+        if barrier == -1:
+            if not is_known:
+                continue
+            pos, barrier = last, 2
+        touch[e], which[e] = pos, barrier
+        if np.isnan(ret[e]):
+            ret[e] = close[pos] / c0 - 1.0
+    return touch, which, ret
+
+
+@numba.njit(cache=True)
+def _sorted_positions(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """np.searchsorted(haystack, needles) for sorted needles, by one merge walk."""
+    out = np.empty(needles.shape[0], dtype=np.int64)
+    j = 0
+    for i in range(needles.shape[0]):
+        while j < haystack.shape[0] and haystack[j] < needles[i]:
+            j += 1
+        out[i] = j
+    return out
 
 
 def vertical_positions(index: pd.DatetimeIndex, starts: np.ndarray, vertical) -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +213,7 @@ def triple_barrier(
     ('pt', 'sl', 'vertical') and bin (1 when the profit-take was touched first; with `side`, the
     meta-label: 1 when side * ret > 0). A multiple of 0 in pt_sl disables that barrier.
     """
-    close = close.astype("float64")
+    close = close.astype("float64", copy=False)
     index = pd.DatetimeIndex(close.index)
     if not index.is_monotonic_increasing or index.has_duplicates:
         raise TbError("close must be indexed by strictly increasing timestamps")
@@ -144,42 +223,45 @@ def triple_barrier(
     events = pd.DatetimeIndex(t_events)
     # positions of the events among the bars, on int64 nanoseconds (pandas' indexers are slow here)
     bar_ns, event_ns = epoch_ns(index), epoch_ns(events)
-    starts = np.minimum(np.searchsorted(bar_ns, event_ns), len(bar_ns) - 1)
+    found = _sorted_positions(bar_ns, event_ns) if events.is_monotonic_increasing else np.searchsorted(bar_ns, event_ns)
+    starts = np.minimum(found, len(bar_ns) - 1)
     missing = bar_ns[starts] != event_ns
     if missing.any():
         raise TbError(f"{int(missing.sum())} event(s) are not bars of `close`, first {events[np.flatnonzero(missing)[0]]}")
-    trgt = _aligned(target, index, starts)
-    sides = np.ones(len(events)) if side is None else _aligned(side, index, starts)
-    keep = np.isfinite(trgt) & (trgt > min_ret) & np.isfinite(sides) & (sides != 0)
-    events, trgt, sides, starts = events[keep], trgt[keep], sides[keep], starts[keep].astype(np.int64)
-    stop, known = vertical_positions(index, starts, vertical)
-    # a disabled barrier can never be touched
-    upper = np.full(len(events), np.inf) if pt == 0 else pt * trgt
-    lower = np.full(len(events), np.inf) if sl == 0 else sl * trgt
-    values = close.to_numpy()
-    touch, which = _scan(values, starts, stop, known, upper, lower, sides)
+    if isinstance(vertical, (int, np.integer)) and not isinstance(vertical, bool):
+        if vertical < 1:
+            raise TbError(f"vertical barrier must be at least 1 bar, got {vertical}")
+        vertical_bars, stop, known = int(vertical), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    else:
+        vertical_bars, (stop, known) = 0, vertical_positions(index, starts, vertical)
+    per_bar_target = _per_bar(target, index)
+    per_bar_side = np.zeros(0) if side is None else _per_bar(side, index)
+    touch, which, ret = _label_events(close.to_numpy(), starts.astype(np.int64, copy=False), per_bar_target,
+                                      per_bar_side, vertical_bars, stop, known, pt, sl, float(min_ret), _BIT_INDEX)
     done = which >= 0
-    touch, which, starts = touch[done], which[done], starts[done]
-    ret = values[touch] / values[starts] - 1.0
+    if not done.all():  # a million events mostly all count: no copies then
+        starts, events, touch, which, ret = starts[done], events[done], touch[done], which[done], ret[done]
+    trgt = per_bar_target[starts]
+    sides = None if side is None else per_bar_side[starts]
     label = np.array([1, -1, 0], dtype=np.int8)[which]
     if side is None:
         bin_ = (which == 0).astype(np.int8)
     else:
-        bin_ = (sides[done] * ret > 0).astype(np.int8)
+        bin_ = (sides * ret > 0).astype(np.int8)
     out = pd.DataFrame(
         {
             "t1": index[touch],
-            "trgt": trgt[done],
+            "trgt": trgt,
             "ret": ret,
             "label": label,
             "barrier": pd.Categorical.from_codes(which, BARRIERS),
             "bin": bin_,
         },
-        index=events[done],
+        index=events,
         copy=False,
     )
     if side is not None:
-        out.insert(out.columns.get_loc("bin"), "side", sides[done])
+        out.insert(out.columns.get_loc("bin"), "side", sides)
     out.index.name = "t0"
     return out
 

@@ -7,22 +7,70 @@ bar t (a difference array, then a cumulative sum); a label's average uniqueness 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pandas as pd
 
 from tb_assets.core.data.timeframes import epoch_ns
 from tb_assets.core.errors import TbError
 
+SHORT_SPAN = 16  # bars counted without branching before the search falls back to galloping
+
+
+@numba.njit(cache=True)
+def _spans(bars: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """searchsorted(bars, t0, 'left') and searchsorted(bars, t1, 'right') - 1 in one walk: the
+    starts move forward with t0 (sorted); each end counts the bars <= t1 among the SHORT_SPAN after
+    its start (a fixed loop, no unpredictable branch: most labels span a few bars), galloping
+    and bisecting only past them. O(events x log span), not O(events x log bars)."""
+    n, m = bars.shape[0], t0.shape[0]
+    start = np.empty(m, dtype=np.int64)
+    end = np.empty(m, dtype=np.int64)
+    j = 0
+    for i in range(m):
+        while j < n and bars[j] < t0[i]:
+            j += 1
+        start[i] = j
+        x = t1[i]
+        if j + SHORT_SPAN < n:
+            window = bars[j + 1:j + 1 + SHORT_SPAN]  # a fixed-length view: LLVM vectorises the count
+            count = 0
+            for k in range(SHORT_SPAN):
+                count += window[k] <= x
+            if 0 < count < SHORT_SPAN or (count == 0 and bars[j] <= x):
+                end[i] = j + count
+                continue
+        if j >= n or bars[j] > x:
+            end[i] = np.searchsorted(bars, x, side="right") - 1  # before its start: an error below
+            continue
+        lo, step = j, 1  # bars[lo] <= x: gallop to a bound past it, then bisect
+        while lo + step < n and bars[lo + step] <= x:
+            lo += step
+            step *= 2
+        hi = min(lo + step, n)  # bars[hi] > x, or the end
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if bars[mid] <= x:
+                lo = mid
+            else:
+                hi = mid
+        end[i] = lo
+    return start, end
+
 
 def label_spans(t1: pd.Series, bar_index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     """Positions of each label's first and last bar in `bar_index` (t0 = t1.index)."""
     bars = epoch_ns(bar_index)  # int64 ns: tz-aware values never become objects
-    start = np.searchsorted(bars, epoch_ns(t1.index), side="left")
-    end = np.searchsorted(bars, epoch_ns(t1), side="right") - 1  # last bar <= t1
+    t0, ends = epoch_ns(t1.index), epoch_ns(t1)
+    if t1.index.is_monotonic_increasing:  # pandas caches it: labels come from the sorted targets
+        start, end = _spans(bars, t0, ends)
+    else:  # labels out of time order: the plain binary searches
+        start = np.searchsorted(bars, t0, side="left").astype(np.int64)
+        end = (np.searchsorted(bars, ends, side="right") - 1).astype(np.int64)
     if (end < start).any():
         bad = int(np.flatnonzero(end < start)[0])
         raise TbError(f"label starting {t1.index[bad]} ends before it starts ({t1.iloc[bad]})")
-    return start.astype(np.int64), end.astype(np.int64)
+    return start, end
 
 
 def _concurrency(start: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
@@ -36,14 +84,29 @@ def concurrency(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(_concurrency(start, end, len(bar_index)), index=bar_index, name="concurrency")
 
 
+@numba.njit(cache=True)
+def _average_uniqueness(start: np.ndarray, end: np.ndarray, n: int) -> np.ndarray:
+    """Concurrency by a difference array, then the mean of 1 / c over each span by a prefix sum:
+    one kernel, three linear passes."""
+    diff = np.zeros(n + 1, dtype=np.int64)
+    for i in range(start.shape[0]):
+        diff[start[i]] += 1
+        diff[end[i] + 1] -= 1
+    prefix = np.zeros(n + 1)  # prefix[t] = sum of 1 / c over bars before t
+    c = 0
+    for t in range(n):
+        c += diff[t]
+        prefix[t + 1] = prefix[t] + (1.0 / c if c > 0 else 0.0)
+    out = np.empty(start.shape[0])
+    for i in range(start.shape[0]):
+        out[i] = (prefix[end[i] + 1] - prefix[start[i]]) / (end[i] - start[i] + 1)
+    return out
+
+
 def average_uniqueness(t1: pd.Series, bar_index: pd.DatetimeIndex) -> pd.Series:
     """Mean of 1 / concurrency over each label's bars (1 for a label that overlaps nothing)."""
     start, end = label_spans(t1, bar_index)
-    c = _concurrency(start, end, len(bar_index))
-    inv = np.zeros(len(c) + 1)
-    np.divide(1.0, c, out=inv[1:], where=c > 0)
-    prefix = np.cumsum(inv)
-    return pd.Series((prefix[end + 1] - prefix[start]) / (end - start + 1), index=t1.index, name="uniqueness")
+    return pd.Series(_average_uniqueness(start, end, len(bar_index)), index=t1.index, name="uniqueness")
 
 
 def return_attribution(t1: pd.Series, close: pd.Series) -> pd.Series:

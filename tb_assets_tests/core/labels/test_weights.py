@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from tb_assets.core.labels.weights import (
     average_uniqueness,
     concurrency,
+    label_spans,
     return_attribution,
     scale_pos_weight,
     time_decay,
@@ -84,3 +85,26 @@ def test_prefix_sums_match_the_indicator_matrix(seed, n_bars, n_events):
     for a, b in zip(starts, ends):
         alive[a:b + 1] += 1
     assert concurrency(t1, bars).tolist() == alive.tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 10_000), n_bars=st.integers(1, 120), n_events=st.integers(1, 60), longest=st.sampled_from([3, 16, 17, 40]),
+       off_bar=st.booleans())
+def test_label_spans_are_the_binary_searches(seed, n_bars, n_events, longest, off_bar):
+    """The walking search (a fixed 16-bar count, then galloping) gives what searchsorted gives, for
+    short and long labels, ends near the last bar, and times between bars."""
+    rng = np.random.default_rng(seed)
+    bars = pd.date_range("2024-01-01", periods=n_bars, freq="h", tz="UTC")
+    starts = np.sort(rng.integers(0, n_bars, n_events))
+    ends = np.minimum(starts + rng.integers(0, longest + 1, n_events), n_bars - 1)
+    t0, t1 = bars[starts], bars[ends]
+    if off_bar:  # label times a few minutes after a bar: the spans still end on bars <= t1
+        t0 = t0 - pd.Timedelta(minutes=int(rng.integers(0, 30)))
+        t1 = t1 + pd.Timedelta(minutes=int(rng.integers(0, 59)))
+    labels = pd.Series(t1, index=t0)
+    start, end = label_spans(labels, bars)
+    assert start.tolist() == np.searchsorted(bars.asi8, t0.asi8, side="left").tolist()
+    assert end.tolist() == (np.searchsorted(bars.asi8, t1.asi8, side="right") - 1).tolist()
+    shuffled = labels.iloc[rng.permutation(len(labels))]  # out of time order: the plain searches
+    s2, e2 = label_spans(shuffled, bars)
+    assert sorted(zip(s2.tolist(), e2.tolist())) == sorted(zip(start.tolist(), end.tolist()))
