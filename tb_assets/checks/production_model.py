@@ -43,13 +43,14 @@ def model_card(artifacts: ArtifactStore, context) -> ModelCard:
 
 def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(asset=MODEL, partitions_def=partitions_def,
-                    description="Grades each out-of-fold metric against the project's targets (WARN when one is below Acceptable).")
+                    description="Grades each out-of-fold metric against the project's targets, AUPR, precision@10% and Brier "
+                                "as lift and skill over the positive rate (WARN when one is below Acceptable).")
     def production_model_grades(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-        from tb_assets.core.modeling.metrics import grade_table
+        from tb_assets.core.modeling.metrics import grade_table, graded
 
         card = model_card(artifacts, context)
         table = grade_table(card.oof_metrics, card.holdout_metrics)
-        grades = dict(zip(table["metric"], table["oof_grade"]))
+        grades = graded(table)
         return dg.AssetCheckResult(
             passed="below" not in grades.values(), severity=dg.AssetCheckSeverity.WARN,
             metadata={"grades": dg.MetadataValue.md(markdown_table(table)), **{f"grade_{k}": v for k, v in grades.items()}},

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.models import BinaryFromProbability, LightGBMClassifier, LightGBMRegressor, as_matrix
+from tb_assets.core.modeling.models import BinaryFromProbability, LightGBMClassifier, LightGBMRegressor, as_matrix, undo_class_weight
 
 XGB_MAX_BIN = 256
 
@@ -73,12 +73,23 @@ class _XGBoostModel(BaseEstimator):
 
 
 class XGBoostClassifier(BinaryFromProbability, ClassifierMixin, _XGBoostModel):
+    """With scale_pos_weight in its params, probabilities are corrected for the class weighting
+    (models.undo_class_weight), as LightGBM's are."""
+
     OBJECTIVE = "binary:logistic"
 
     def fit_binned(self, dmatrix):
         super().fit_binned(dmatrix)
         self.classes_ = np.array([0, 1])
         return self
+
+    def _predict(self, X) -> np.ndarray:
+        weight = float((self.params or {}).get("scale_pos_weight", 1.0) or 1.0)
+        if weight == 1.0:
+            return super()._predict(X)
+        self.booster_.set_param({"nthread": self.threads})
+        margin = self.booster_.inplace_predict(as_matrix(X), predict_type="margin")
+        return undo_class_weight(margin, weight)
 
 
 class XGBoostRegressor(RegressorMixin, _XGBoostModel):

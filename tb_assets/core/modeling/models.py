@@ -14,6 +14,7 @@ from typing import Protocol
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from tb_assets.core.errors import TbError
@@ -136,12 +137,32 @@ class BinaryFromProbability:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype("int64")
 
 
+def undo_class_weight(margin: np.ndarray, positive_weight: float) -> np.ndarray:
+    """P(class 1) from a log-odds margin learned with positives weighted `positive_weight` times
+    the negatives: that weighting multiplies the odds by it, so its log comes off the margin
+    (the prior-shift correction; King & Zeng 2001). 1: the plain logistic link."""
+    return expit(np.asarray(margin, dtype="float64") - np.log(positive_weight))
+
+
 class LightGBMClassifier(BinaryFromProbability, ClassifierMixin, _LightGBMModel):
-    """Binary LightGBM classifier (see _LightGBMModel)."""
+    """Binary LightGBM classifier (see _LightGBMModel). With scale_pos_weight its probabilities are
+    corrected for the class weighting (`undo_class_weight`), so Brier scores, calibration and stored
+    probabilities are of P(class 1), not of the re-weighted problem; a saved model file keeps the
+    weight in its parameters, so a model loaded from it predicts the same."""
 
     def _fitted(self) -> None:
         super()._fitted()
         self.classes_ = np.array([0, 1])
+
+    @property
+    def positive_weight_(self) -> float:
+        """The scale_pos_weight the booster was trained with (1: none)."""
+        return float(self.booster_.params.get("scale_pos_weight", 1.0) or 1.0)
+
+    def _predict(self, X) -> np.ndarray:
+        if self.positive_weight_ == 1.0:
+            return super()._predict(X)
+        return undo_class_weight(self.raw_score(X), self.positive_weight_)
 
 
 class LightGBMRegressor(RegressorMixin, _LightGBMModel):

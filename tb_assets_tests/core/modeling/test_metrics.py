@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tb_assets.core.modeling.metrics import (
+    SHOWN,
     CVMetrics,
     FoldMetrics,
     auc_objective,
@@ -11,6 +12,8 @@ from tb_assets.core.modeling.metrics import (
     decile_spread,
     fold_metrics,
     grade,
+    grade_table,
+    graded,
     precision_at,
     summarize,
 )
@@ -57,23 +60,54 @@ def test_fold_metrics_and_summary():
 @pytest.mark.parametrize(
     "metric,value,expected",
     [("auc", 0.59, "below"), ("auc", 0.60, "acceptable"), ("auc", 0.67, "good"), ("auc", 0.70, "good"), ("auc", 0.71, "excellent"),
-     ("aupr", 0.55, "acceptable"), ("aupr", 0.66, "excellent"), ("brier", 0.26, "below"), ("brier", 0.24, "acceptable"),
-     ("brier", 0.21, "good"), ("brier", 0.19, "excellent"), ("precision_at_10", 0.56, "good"), ("auc_cv", 0.12, "acceptable"),
-     ("auc_cv", 0.07, "good"), ("auc_cv", 0.01, "excellent"), ("auc_cv", 0.2, "below")],
+     ("aupr_lift", 1.0, "below"), ("aupr_lift", 1.10, "acceptable"), ("aupr_lift", 1.31, "excellent"), ("brier_skill", -0.02, "below"),
+     ("brier_skill", 0.0, "below"), ("brier_skill", 0.04, "acceptable"), ("brier_skill", 0.10, "good"), ("brier_skill", 0.21, "excellent"),
+     ("precision_at_10_lift", 1.12, "good"), ("auc_cv", 0.12, "acceptable"), ("auc_cv", 0.07, "good"), ("auc_cv", 0.01, "excellent"),
+     ("auc_cv", 0.2, "below"), ("aupr_lift", float("nan"), "-")],
 )
 def test_grades(metric, value, expected):
     assert grade(metric, value) == expected
 
 
-def test_grade_table_puts_the_holdout_beside_the_out_of_fold_grades():
-    from tb_assets.core.modeling.metrics import grade_table
+def test_grades_are_lifts_over_the_positive_rate():
+    """At a 50% rate the lifts grade as the raw bounds did; at 64% the same raw numbers are a coin."""
+    half = {"auc": 0.66, "aupr": 0.60, "brier": 0.22, "precision_at_10": 0.61, "auc_cv": 0.04, "positive_rate": 0.5}
+    assert graded(grade_table(half, None)) == {"auc": "good", "aupr_lift": "good", "precision_at_10_lift": "excellent",
+                                               "brier_skill": "good", "auc_cv": "excellent"}
+    skewed = {**half, "aupr": 0.64, "precision_at_10": 0.65, "brier": 0.2304, "positive_rate": 0.64}
+    grades = graded(grade_table(skewed, None))
+    assert grades["aupr_lift"] == grades["precision_at_10_lift"] == grades["brier_skill"] == "below"
+    table = grade_table(skewed, None).set_index("metric")
+    assert table.loc["aupr", "oof"] == 0.64 and table.loc["aupr", "oof_grade"] == "-"  # the raw number stays, ungraded
+    assert table.loc["aupr_lift", "oof"] == pytest.approx(1.0) and table.loc["brier_skill", "oof"] == pytest.approx(0.0)
 
-    oof = {"auc": 0.66, "aupr": 0.51, "brier": 0.26, "precision_at_10": 0.61, "auc_cv": 0.04}
+
+def test_a_coin_on_a_skewed_partition_grades_below_acceptable():
+    """Random scores on 64% positives (IXIC|1w's rate): raw AUPR and precision near 0.64 graded
+    'good'/'excellent' before; as lifts they are at chance."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(4000) < 0.64).astype(int)
+    coin = summarize([fold_metrics(y[k::5], rng.random(len(y[k::5]))) for k in range(5)])
+    assert 0.60 < coin.aupr < 0.68 and 0.58 < coin.precision_at_10 < 0.72  # what the old raw grades called good or better
+    assert abs(coin.aupr_lift - 1) < 0.05 and abs(coin.precision_at_10_lift - 1) < 0.12 and coin.brier_skill < 0
+    grades = graded(grade_table(coin.as_dict(), None))
+    assert grades["aupr_lift"] == "below" and grades["brier_skill"] == "below"
+    signal = summarize([fold_metrics(y[k::5], np.clip(y[k::5] * 0.3 + rng.random(len(y[k::5])) * 0.7, 0, 1)) for k in range(5)])
+    assert graded(grade_table(signal.as_dict(), None))["aupr_lift"] in ("good", "excellent")
+
+
+def test_grade_table_puts_the_holdout_beside_the_out_of_fold_grades():
+    oof = {"auc": 0.66, "aupr": 0.51, "brier": 0.26, "precision_at_10": 0.61, "auc_cv": 0.04, "positive_rate": 0.45}
     table = grade_table(oof, None)
-    assert table["metric"].tolist() == ["auc", "aupr", "brier", "precision_at_10", "auc_cv"]
-    assert table["oof_grade"].tolist() == ["good", "acceptable", "below", "excellent", "excellent"]
+    assert table["metric"].tolist() == list(SHOWN)
+    assert graded(table) == {"auc": "good", "aupr_lift": "acceptable", "precision_at_10_lift": "excellent", "brier_skill": "below",
+                             "auc_cv": "excellent"}
     assert "holdout" not in table.columns
-    holdout = {"auc": 0.58, "aupr": 0.70, "brier": 0.22, "precision_at_10": 0.5}
+    holdout = {"auc": 0.58, "aupr": 0.70, "brier": 0.22, "precision_at_10": 0.5, "positive_rate": 0.5}
     with_holdout = grade_table(oof, holdout)
-    assert with_holdout["holdout_grade"].tolist() == ["below", "excellent", "good", "acceptable", "-"]
-    assert with_holdout["holdout"].tolist()[-1] == "-"  # one holdout has no fold-to-fold variation
+    assert graded(with_holdout, "holdout_grade") == {"auc": "below", "aupr_lift": "excellent", "precision_at_10_lift": "below",
+                                                      "brier_skill": "good", "auc_cv": "-"}
+    assert with_holdout.set_index("metric").loc["auc_cv", "holdout"] == "-"  # one holdout has no fold-to-fold variation
+    # a card stored before the positive rate was kept: its lifts cannot be graded, never a crash
+    old = grade_table({k: v for k, v in oof.items() if k != "positive_rate"}, None)
+    assert graded(old)["aupr_lift"] == "-" and graded(old)["auc"] == "good"

@@ -49,8 +49,8 @@ def test_scikit_learn_contract():
     fitted = model.fit(X, y)
     assert list(fitted.classes_) == [0, 1] and fitted.n_features_in_ == 4 and list(fitted.feature_names_in_) == list(X.columns)
     assert set(fitted.predict(X)) <= {0, 1}
-    margin = fitted.raw_score(X)
-    np.testing.assert_allclose(1 / (1 + np.exp(-margin)), fitted.predict_proba(X)[:, 1], rtol=1e-12)
+    margin = fitted.raw_score(X)  # learned with positives weighted 2x: the odds come out 2x too high
+    np.testing.assert_allclose(1 / (1 + 2.0 * np.exp(-margin)), fitted.predict_proba(X)[:, 1], rtol=1e-12)
 
 
 def test_threads_do_not_change_the_model():
@@ -60,11 +60,19 @@ def test_threads_do_not_change_the_model():
     np.testing.assert_array_equal(one, two)
 
 
-def test_scale_pos_weight_reaches_lightgbm_and_shifts_the_scores():
+def test_scale_pos_weight_reaches_lightgbm_and_its_prior_shift_is_undone(tmp_path):
     X, y, _ = data()
     plain = LightGBMClassifier(DEFAULT_PARAMS).fit(X, y).predict_proba(X)[:, 1]
-    heavy = LightGBMClassifier(DEFAULT_PARAMS, scale_pos_weight=4.0).fit(X, y).predict_proba(X)[:, 1]
-    assert heavy.mean() > plain.mean() + 0.05
+    model = LightGBMClassifier(DEFAULT_PARAMS, scale_pos_weight=4.0).fit(X, y)
+    assert model.booster_.params["scale_pos_weight"] == 4.0 and model.positive_weight_ == 4.0
+    shifted = model.booster_.predict(X.to_numpy())  # the booster's own probabilities: of the re-weighted classes
+    heavy = model.predict_proba(X)[:, 1]
+    assert shifted.mean() > plain.mean() + 0.05  # the weighting moves every probability up...
+    assert abs(heavy.mean() - plain.mean()) < 0.03 and abs(heavy.mean() - y.mean()) < 0.03  # ...and the correction undoes it
+    assert np.array_equal(np.argsort(heavy, kind="stable"), np.argsort(shifted, kind="stable"))  # the ranking is the model's
+    path = tmp_path / "model.txt"
+    path.write_text(model.booster_.model_to_string())  # the weight travels in the model file
+    np.testing.assert_allclose(LightGBMClassifier.from_model_file(path).predict_proba(X)[:, 1], heavy, rtol=1e-12)
     assert lgb_params(DEFAULT_PARAMS, scale_pos_weight=4.0)["scale_pos_weight"] == 4.0
     assert "scale_pos_weight" not in lgb_params(DEFAULT_PARAMS)
 
