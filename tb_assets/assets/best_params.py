@@ -32,6 +32,23 @@ class TuningConfig(PurgedCVConfig):
     max_brier: float = Field(default=0.26, description="Prune a trial when a fold Brier score is above this")
     max_auc_cv: float = Field(default=0.20, description="Prune when fold AUCs' coefficient of variation exceeds this (from fold 3)")
     seed: int = Field(default=0, description="Seed of the sampler and of LightGBM")
+    early_stopping: bool = Field(
+        default=True,
+        description="Stop each fold's boosting when the loss on a purged slice at the end of its training rows stops improving; "
+        "n_estimators is then a cap and the tuned value is the rounds kept. False: every trial trains all its rounds (the exact search)",
+    )
+    early_stopping_fraction: float = Field(default=0.15, description="Share of each fold's training rows (the latest) that early stopping validates on")
+    thinning: bool = Field(
+        default=True,
+        description="Fit each fold on every k-th training row (weighted k times; min_child_samples stays in all-row units), "
+        "k = how many labels one label overlaps (+1), while folds keep thin_min_rows rows; False fits every row (the exact search)",
+    )
+    thin_min_rows: int = Field(default=10_000, description="Thinning never leaves a training fold fewer rows than this")
+    exact_below: int = Field(
+        default=20_000,
+        description="Partitions with fewer development events than this run the exact search whatever the shortcuts say "
+        "(it is cheap there, and small samples are where a shortcut could move the result)",
+    )
     on_all_pruned: Literal["use_defaults", "fail"] = Field(
         default="use_defaults",
         description="When every trial is pruned: 'use_defaults' records no params (the best_params_found check fails "
@@ -58,6 +75,7 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         """Optuna study per partition (persistent, resumable) over the LightGBM search space, pruning
         hopeless trials fold by fold, on the development events only (selected_features' holdout stays unseen).
         Writes best_params.json, trials_history.csv, param_importance.json."""
+        from tb_assets.core.modeling.evaluation import EarlyStopping
         from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, tune
 
         symbol, timeframe = partition_parts(context)
@@ -70,12 +88,18 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         storage, study_name = tuning_storage.url(symbol, timeframe), tuning_storage.study_name(symbol, timeframe)
         rules = PruningRules(config.min_auc, config.max_brier, config.max_auc_cv)
         record = {"features": names, "study": study_name, "development_samples": len(data.y), "holdout_start": selection.holdout_start}
+        splits = data.purged_splits(config.n_splits, config.embargo_pct)
+        fast = len(data.y) >= config.exact_below
+        thin = data.thinning(splits, config.thin_min_rows) if config.thinning and fast else 1
+        stopping = EarlyStopping(fraction=config.early_stopping_fraction) if config.early_stopping and fast else None
         try:
             result = tune(
-                data.X, data.y, data.weight, data.purged_splits(config.n_splits, config.embargo_pct),
+                data.X, data.y, data.weight, splits,
                 storage=storage, study_name=study_name, n_trials=config.n_trials, timeout=config.timeout, n_jobs=config.n_jobs,
                 objective=config.objective, variance_penalty=config.variance_penalty, rules=rules, resume=config.resume,
                 seed=config.seed, threads=threads,
+                early_stopping=stopping, t1=data.t1,
+                thin=thin,
             )
         except AllTrialsPruned as exc:
             if config.on_all_pruned == "fail":
@@ -108,6 +132,8 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 "study_restarted": result.restarted or "no: resumed or new",
                 "storage": tuning_storage.describe(symbol, timeframe),
                 "development_samples": len(data.y),
+                "thinned_to_every": thin,
+                "early_stopping": stopping is not None,
                 "params": dg.MetadataValue.json(result.params),
                 "top_trials": dg.MetadataValue.md(markdown_table(top.rename(columns=lambda c: c.replace("params_", "")))),
                 "param_importance": dg.MetadataValue.json(result.importance),

@@ -176,3 +176,20 @@ def weight_problems(weights: np.ndarray | pd.Series, tolerance: float = 1e-6) ->
     if len(w) and np.isfinite(w).all() and abs(w.mean() - 1.0) > tolerance:
         problems.append(f"mean weight {w.mean():.6g}, expected 1")
     return problems
+
+
+def overlap_stride(t1: pd.Series) -> int:
+    """Keep every k-th label and the kept ones barely overlap: k = 1 + the mean number of later
+    labels that start before a label ends (labels in time order). Overlapping labels carry little
+    new information each (AFML ch. 4); the modeling stages may fit on every k-th one."""
+    if len(t1) == 0:
+        return 1
+    t0, end = epoch_ns(t1.index), epoch_ns(t1)
+    later = np.searchsorted(t0, end, side="right") - np.arange(len(t0)) - 1
+    return max(1, int(round(1.0 + float(np.mean(later)))))
+
+
+def thinning(t1: pd.Series, fold_rows: int, min_rows: int) -> int:
+    """The stride to thin training folds of `fold_rows` rows by: `overlap_stride`, but never below
+    `min_rows` kept rows (1 when folds are small: the exact path)."""
+    return max(1, min(overlap_stride(t1), fold_rows // max(1, min_rows)))

@@ -73,6 +73,13 @@ def bin_rows(X, y, sample_weight=None, threads: int = 1) -> lgb.Dataset:
     return ds.construct()
 
 
+def bin_validation(X, y, sample_weight, reference: lgb.Dataset) -> lgb.Dataset:
+    """A validation set binned with `reference`'s bins (early stopping evaluates on it)."""
+    params = {**DATASET_PARAMS, "num_threads": reference.params.get("num_threads", 1)} if reference.params else DATASET_PARAMS
+    return lgb.Dataset(as_matrix(X), label=np.asarray(y), weight=sample_weight, reference=reference, params=params,
+                       free_raw_data=False).construct()
+
+
 class _LightGBMModel(BaseEstimator):
     """LightGBM in the project's parameter names (max_depth, num_leaves, min_child_samples,
     learning_rate, n_estimators, reg_alpha, reg_lambda, subsample, colsample_bytree), deterministic,
@@ -100,6 +107,22 @@ class _LightGBMModel(BaseEstimator):
             lgb_params(params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight, objective=self.OBJECTIVE),
             dataset, num_boost_round=int(params["n_estimators"]),
         )
+        self._fitted()
+        return self
+
+    def fit_early_stopped(self, dataset: lgb.Dataset, validation: lgb.Dataset, rule):
+        """Boost up to n_estimators rounds, stopping when the (weighted) loss on `validation` has not
+        improved for `rule.rounds(n_estimators)` rounds; the booster keeps the best round
+        (`best_iteration_`), and predicts and saves with it."""
+        params = {**DEFAULT_PARAMS, **(self.params or {})}
+        rounds = int(params["n_estimators"])
+        train_params = lgb_params(params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight,
+                                  objective=self.OBJECTIVE)
+        self.booster_ = lgb.train(
+            {**train_params, "metric": "binary_logloss" if self.OBJECTIVE == "binary" else "l2"}, dataset, num_boost_round=rounds,
+            valid_sets=[validation], callbacks=[lgb.early_stopping(rule.rounds(rounds), first_metric_only=True, verbose=False)],
+        )
+        self.best_iteration_ = int(self.booster_.best_iteration or rounds)
         self._fitted()
         return self
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import raw_price_columns
+from tb_assets.core.labels.weights import thinning
 from tb_assets.core.modeling.cv import PurgedKFold, purged_holdout
 
 
@@ -21,6 +22,10 @@ class TrainingData:
 
     def purged_splits(self, n_splits: int = 5, embargo_pct: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
         return list(PurgedKFold(n_splits, self.t1, embargo_pct).split(self.X))
+
+    def thinning(self, splits, min_rows: int) -> int:
+        """The stride the modeling stages may thin these splits' training folds by (labels.weights.thinning)."""
+        return thinning(self.t1, min(len(train) for train, _ in splits), min_rows)
 
     @property
     def positive_rate(self) -> float:

@@ -5,6 +5,11 @@ is binned once per study and reused by every trial. After each fold (a callback 
 trial is pruned when a rule says the parameters are hopeless: a fold AUC below `min_auc`, a fold Brier above `max_brier`, or (from the third fold) fold AUCs
 varying more than `max_auc_cv`. One study per partition lives in persistent storage and is
 resumed after a crash or a re-run: finished trials are kept, a trial left running is failed.
+
+With `early_stopping` (the default) each fold stops boosting when the loss on a purged slice at
+the end of its training rows stops improving (`evaluation.EarlyStopping`); `n_estimators` is then
+the cap a trial may use, and the tuned value is the median of the rounds the best trial's folds
+kept. Overfitting trials end early instead of running their 800 rounds; None is the exact search.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from optuna.trial import TrialState
 
 from tb_assets.core.database import first_use
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.evaluation import Folds, cv_metrics
-from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score
+from tb_assets.core.modeling.evaluation import EarlyStopping, Folds, score_folds
+from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score, summarize
 from tb_assets.core.modeling.models import LightGBMClassifier
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -177,19 +182,33 @@ def tune(
     resume: bool = True,
     seed: int = 0,
     threads: int = 1,
+    early_stopping: EarlyStopping | None = None,
+    t1: pd.Series | None = None,
+    thin: int = 1,
 ) -> TuningResult:
-    """Run the study until it holds `n_trials` finished (complete or pruned) trials."""
+    """Run the study until it holds `n_trials` finished (complete or pruned) trials. Early stopping
+    needs `t1` (label ends indexed by starts, aligned with X) to purge its validation slices.
+    `thin` > 1 fits each fold on every thin-th training row (evaluation.Folds); the tuned params
+    stay in all-row units."""
     if objective not in ("composite", "auc"):
         raise TbError(f"unknown objective {objective!r}: use 'composite' or 'auc'")
-    folds = Folds.build(X, y, weight, splits, threads=threads)  # binned once, reused by every trial
+    # binned once, reused by every trial
+    folds = Folds.build(X, y, weight, splits, threads=1, early_stopping=early_stopping, t1=t1, thin=thin)
     max_min_child = min(500, folds.min_train // 5)
-    fingerprint = problem_fingerprint(X, y, weight, splits, objective=objective, variance_penalty=variance_penalty, rules=rules, seed=seed)
+    fingerprint = problem_fingerprint(X, y, weight, splits, objective=objective, variance_penalty=variance_penalty, rules=rules, seed=seed,
+                                      early_stopping=early_stopping, thin=thin)
     study, restarted = open_study(storage, study_name, resume=resume, seed=seed, fingerprint=fingerprint)
 
     def run_trial(trial: optuna.Trial) -> float:
         params = suggest(trial, max_min_child)
-        m = cv_metrics(LightGBMClassifier(params, seed=seed, threads=threads), folds, on_fold=pruning_callback(trial, rules))
+        # the folds fit side by side, one LightGBM thread each: the same numbers as one fold at a time
+        # with every thread, sooner (small fits leave threads idle); trials stay sequential and repeatable
+        model = LightGBMClassifier(folds.per_thinned_row(params), seed=seed, threads=1)
+        scores = score_folds(model, folds, on_fold=pruning_callback(trial, rules), parallel=threads)
+        m = summarize([f.score for f in scores])
         trial.set_user_attr("metrics", m.as_dict())
+        if early_stopping is not None:
+            trial.set_user_attr("rounds_kept", [f.iterations for f in scores])
         return composite_score(m) if objective == "composite" else auc_objective(m, variance_penalty)
 
     finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
@@ -209,6 +228,9 @@ def tune(
     best = study.best_trial
     params = {**best.params}
     params["num_leaves"] = min(params["num_leaves"], 2 ** params["max_depth"])
+    kept = best.user_attrs.get("rounds_kept")
+    if kept:  # early stopping: the rounds its folds kept, not the cap it searched
+        params["n_estimators"] = max(1, int(np.median(kept)))
     metrics = best.user_attrs["metrics"]
     cvm = CVMetrics(**{**metrics, "folds": tuple(FoldMetrics(**f) for f in metrics["folds"])})
     importance: dict = {}
