@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 
 SIGNAL = 0.3
@@ -34,11 +34,10 @@ def environment(folder: Path, bars: int, signal: float = SIGNAL, seed: int = 0) 
     }
 
 
-def step_seconds(instance, run_id: str) -> dict[str, float]:
-    """Seconds from each step's start to its end (success or failure), by step key, from the run's
-    event log."""
+def step_windows(instance, run_id: str) -> dict[str, tuple[float, float]]:
+    """(start, end) wall-clock time of each step, by step key, from the run's event log."""
     start: dict[str, float] = {}
-    seconds: dict[str, float] = defaultdict(float)
+    windows: dict[str, tuple[float, float]] = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or event.step_key is None:
@@ -46,8 +45,44 @@ def step_seconds(instance, run_id: str) -> dict[str, float]:
         if event.event_type_value == "STEP_START":
             start[event.step_key] = entry.timestamp
         elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in start:
-            seconds[event.step_key] += entry.timestamp - start.pop(event.step_key)
-    return {k: round(v, 2) for k, v in seconds.items()}
+            windows[event.step_key] = (start.pop(event.step_key), entry.timestamp)
+    return windows
+
+
+class MemorySampler:
+    """The process's resident memory every `every` seconds, in a thread, to tell each step's peak."""
+
+    def __init__(self, every: float = 0.1):
+        self.every, self.samples, self._stop = every, [], threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), _rss_mb()))
+            self._stop.wait(self.every)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def peak_between(self, start: float, end: float) -> float | None:
+        inside = [mb for t, mb in self.samples if start <= t <= end]
+        return round(max(inside), 1) if inside else None
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
 
 
 def run_graph(bars: int, *, signal: float = SIGNAL, seed: int = 0, exact: bool = False) -> dict:
@@ -68,21 +103,24 @@ def run_graph(bars: int, *, signal: float = SIGNAL, seed: int = 0, exact: bool =
         instance = dg.DagsterInstance.ephemeral()
         start_peak()
         started = time.perf_counter()
-        result = job.execute_in_process(
-            partition_key=PARTITION, instance=instance, raise_on_error=False, asset_selection=chain,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **({"ops": EXACT} if exact else {})},
-        )
+        with MemorySampler() as memory:
+            result = job.execute_in_process(
+                partition_key=PARTITION, instance=instance, raise_on_error=False, asset_selection=chain,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **({"ops": EXACT} if exact else {})},
+            )
         seconds = time.perf_counter() - started
         if not result.success:
             failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
             raise RuntimeError(f"the chain failed on {PARTITION} at {failed}")
-        steps = step_seconds(instance, result.run_id)
+        windows = step_windows(instance, result.run_id)
+        steps = {k: round(b - a, 2) for k, (a, b) in windows.items()}
+        step_peaks = {k: memory.peak_between(a, b) for k, (a, b) in windows.items()}
         tuning = _materialization(result, "best_params")
         production = _materialization(result, "production_model")
         trials = int(tuning.get("trials_complete", 0)) + int(tuning.get("trials_pruned", 0))
         tuning_seconds = steps.get("best_params", 0.0)
         return {
-            "seconds": seconds, "rows": bars, "per_step_seconds": steps, "trials": trials,
+            "seconds": seconds, "rows": bars, "per_step_seconds": steps, "per_step_peak_mb": step_peaks, "trials": trials,
             "trials_per_minute": round(trials / tuning_seconds * 60, 1) if tuning_seconds else None,
             "oof_auc": production.get("oof_auc"), "holdout_auc": production.get("holdout_auc"),
             "events": production.get("n_samples"), "selected": production.get("features"), "peak_mb_run": round(_peak_mb(), 1),
@@ -109,6 +147,7 @@ def modeling_quality(bars: int = 100_000, progress=print) -> dict:
             progress(f"  {name} {path} ...")
             r = run_graph(bars, signal=signal, seed=seed, exact=path == "exact")
             pair[path] = {k: r[k] for k in ("seconds", "oof_auc", "holdout_auc", "selected", "trials_per_minute")}
+            pair[path].update({f"{step}_seconds": r["per_step_seconds"].get(step) for step in ("selected_features", "best_params")})
         for metric in ("oof_auc", "holdout_auc"):
             worst = max(worst, abs(pair["fast"][metric] - pair["exact"][metric]))
         rows[name] = pair

@@ -87,8 +87,9 @@ class Folds:
                     early_stopping, t0_ns, t1_ns, max(1, int(thin)))
         if bin_now:  # bin up front, so threads running trials in parallel never bin the same fold twice
             for k in range(len(folds.splits)):
-                folds.binned(k)
-                if early_stopping is not None:
+                if early_stopping is None:
+                    folds.binned(k)
+                else:  # what a LightGBM fit uses then (others bin their whole training part when they come)
                     folds.stopping_sets(k)
         return folds
 

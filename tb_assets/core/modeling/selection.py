@@ -16,6 +16,7 @@ Two shortcuts make it scale, each one setting away from the exact search:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,30 +31,41 @@ from tb_assets.core.modeling.params import SELECTION_PARAMS
 
 
 def standardise(X: pd.DataFrame) -> pd.DataFrame:
-    """Mean-impute, then z-score each column (a constant column becomes 0)."""
-    filled = X.astype("float64").replace([np.inf, -np.inf], np.nan)
-    filled = filled.fillna(filled.mean()).fillna(0.0)
-    std = filled.std(ddof=0).replace(0.0, 1.0)
-    return (filled - filled.mean()) / std
+    """Mean-impute, then z-score each column (a constant column becomes 0). One copy of the
+    matrix, changed in place: a million rows of 30 features stay 250 MB, not five times that."""
+    values = X.to_numpy("float64", copy=True)
+    values[~np.isfinite(values)] = np.nan
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column: its mean is NaN, filled with 0 below
+        mean = np.nanmean(values, axis=0)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    missing = np.isnan(values)
+    if missing.any():
+        values[missing] = np.take(mean, np.nonzero(missing)[1])
+    centre = values.mean(axis=0)
+    values -= centre
+    std = np.sqrt(np.einsum("ij,ij->j", values, values) / len(values)) if len(values) else np.ones(values.shape[1])
+    values /= np.where(std == 0.0, 1.0, std)
+    return pd.DataFrame(values, columns=X.columns, index=X.index, copy=False)
 
 
 def f_test_prefilter(X: pd.DataFrame, y: np.ndarray, p_value_threshold: float = 0.05) -> tuple[list[str], pd.DataFrame]:
     """Features whose univariate F-test p-value is at most the threshold, and the full table
     (feature, f_stat, p_value, std_coef: the slope of y on the standardised feature), best first."""
-    Z = standardise(X)
+    Z = standardise(X).to_numpy()  # one block: no copy
     y = np.asarray(y, dtype="float64")
-    varying = (Z != 0).any(axis=0).to_numpy()  # a constant column says nothing: p = 1
+    varying = np.any(Z != 0, axis=0)  # a constant column says nothing: p = 1
     f_stat, p = np.zeros(Z.shape[1]), np.ones(Z.shape[1])
     if varying.any():
         with np.errstate(divide="ignore", invalid="ignore"):
-            f_stat[varying], p[varying] = f_classif(Z.to_numpy()[:, varying], y)
+            f_stat[varying], p[varying] = f_classif(Z if varying.all() else Z[:, varying], y)
     # constant within each class (a feature that is the label, i.e. a leak): the within-class variance
     # is 0 and cancellation leaves it a hair below, so f_classif says F < 0 or nan, p nan. That is
     # perfect separation, F = inf and p = 0, and it must rank first, never be dropped.
     perfect = varying & ((f_stat < 0) | np.isnan(f_stat))
     f_stat[perfect], p[perfect] = np.inf, 0.0
     p = np.where(np.isfinite(p), p, 1.0)
-    coef = (Z.to_numpy() * (y - y.mean())[:, None]).mean(axis=0)  # cov(z, y) / var(z), var(z) = 1
+    coef = Z.T @ (y - y.mean()) / max(len(y), 1)  # cov(z, y) / var(z), var(z) = 1
     table = pd.DataFrame({"feature": X.columns, "f_stat": f_stat, "p_value": p, "std_coef": coef})
     table = table.sort_values(["p_value", "f_stat"], ascending=[True, False], kind="stable").reset_index(drop=True)
     kept = table.loc[table["p_value"] <= p_value_threshold, "feature"].tolist()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.data.timeframes import epoch_ns
 from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import raw_price_columns
 from tb_assets.core.labels.weights import thinning
@@ -32,7 +33,8 @@ class TrainingData:
         return float(np.mean(self.y))
 
     def take(self, positions: np.ndarray) -> TrainingData:
-        return TrainingData(self.X.iloc[positions].reset_index(drop=True), self.y[positions], self.weight[positions], self.t1.iloc[positions])
+        X = pd.DataFrame({c: self.X[c].to_numpy()[positions] for c in self.X.columns}, copy=False)  # one copy per column
+        return TrainingData(X, self.y[positions], self.weight[positions], self.t1.iloc[positions])
 
     def split_holdout(self, start: pd.Timestamp | None) -> tuple[TrainingData, TrainingData | None]:
         """(development, holdout) at `start` (see cv.purged_holdout); None: all rows, no holdout."""
@@ -55,16 +57,23 @@ def model_inputs(features: pd.DataFrame, feature_names: list[str]) -> pd.DataFra
 
 
 def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str]) -> TrainingData:
-    """Inner join on `ts` (the event start): every labelled event with its feature row."""
-    f = model_inputs(features, feature_names)
-    t = targets[["ts", "t1", "bin", "weight"]]
-    rows = f.merge(t, on="ts", how="inner").sort_values("ts").reset_index(drop=True)
-    if rows.empty:
+    """Inner join on `ts` (the event start): every labelled event with its feature row, in time
+    order. Joined by position on the timestamps, each feature column copied once (a million rows
+    of 34 features: one copy, not the four a frame merge, sort and cast make)."""
+    model_inputs(features.iloc[:0], feature_names)  # the names' checks, on no rows
+    f_ts, t_ts = epoch_ns(features["ts"]), epoch_ns(targets["ts"])
+    for name, stamps in (("features", f_ts), ("targets", t_ts)):
+        if len(np.unique(stamps)) != len(stamps):
+            raise TbError(f"{name} hold the same ts twice: one row per bar or event expected")
+    _, f_rows, t_rows = np.intersect1d(f_ts, t_ts, assume_unique=True, return_indices=True)  # sorted by ts
+    if len(f_rows) == 0:
         raise TbError("no labelled event has a feature row")
-    t1 = pd.Series(pd.DatetimeIndex(rows["t1"]), index=pd.DatetimeIndex(rows["ts"]))
+    X = pd.DataFrame({name: features[name].to_numpy("float64")[f_rows] for name in feature_names}, copy=False)
+    starts = pd.DatetimeIndex(targets["ts"]).take(t_rows)
+    t1 = pd.Series(pd.DatetimeIndex(targets["t1"]).take(t_rows), index=starts)
     return TrainingData(
-        X=rows[feature_names].astype("float64"),
-        y=rows["bin"].to_numpy("int64"),
-        weight=rows["weight"].to_numpy("float64"),
+        X=X,
+        y=targets["bin"].to_numpy("int64")[t_rows],
+        weight=targets["weight"].to_numpy("float64")[t_rows],
         t1=t1,
     )
