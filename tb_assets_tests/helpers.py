@@ -1,5 +1,8 @@
 """Running the project's jobs in tests and reading back what they stored."""
 
+import contextlib
+import multiprocessing
+
 import dagster as dg
 import duckdb
 
@@ -102,3 +105,20 @@ def metadata(result, asset="bars"):
 def checks(result) -> dict:
     return {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
 
+
+
+@contextlib.contextmanager
+def spawn_pool(processes: int):
+    """A spawn-context process pool that ends by letting its workers finish and exit (close, join).
+    `with Pool(...)` terminates them instead, which can leave the pool waiting forever on a queue
+    lock a killed worker held (seen once in a full run)."""
+    pool = multiprocessing.get_context("spawn").Pool(processes)
+    try:
+        yield pool
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
+    finally:
+        pool.join()

@@ -114,7 +114,9 @@ def test_planted_signal_is_found(planted):
     md = metadata(result, "production_model")
     assert md["oof_auc"] > 0.6 and md["holdout_auc"] > 0.6 and md["params_source"] == "best_params"
     selected = (settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt").read_text().split()
-    assert set(selected) & {"ret_5", "zret_20", "ret_10", "mom_10", "rsi_14", "stoch_k_14", "bb_pctb_20", "macd_hist", "ret_1"}
+    # the planted signal is the past 5-bar return: every feature made of the last few returns carries it
+    assert set(selected) & {"ret_5", "zret_20", "ret_10", "mom_10", "rsi_14", "stoch_k_14", "bb_pctb_20", "macd_hist", "ret_1",
+                            "dist_sma_10", "dist_sma_20"}
     evaluations = checks(result)
     for name in ("production_model_leakage_sentinels", "production_model_features_match", "best_params_found",
                  "production_model_no_regression", "production_model_holdout_confirms"):

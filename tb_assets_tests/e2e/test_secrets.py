@@ -39,7 +39,7 @@ def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
     url = postgres.new_database("secrets").replace("postgresql+psycopg2://postgres@",
                                                     f"postgresql+psycopg2://postgres:{secrets['TB_OPTUNA_STORAGE']}@")
     env.update(
-        TB_SOURCE="synthetic", TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="600", TB_CONTEXT_SYMBOLS="none",
+        TB_SOURCE="synthetic", TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="1000", TB_CONTEXT_SYMBOLS="none",
         TB_OPTUNA_STORAGE=url,
         TB_REGISTRY_URL=url.replace(secrets["TB_OPTUNA_STORAGE"], secrets["TB_REGISTRY_URL"]),
         TB_ALERT_WEBHOOK=f"http://127.0.0.1:{free_port()}/hooks/{secrets['TB_ALERT_WEBHOOK']}",

@@ -101,7 +101,7 @@ def test_failed_delivery_is_recorded_and_retried_never_lost_never_doubled(broken
 
 def test_warn_checks_alert_only_when_asked(tmp_path):
     settings = make_settings(tmp_path / "data", source="synthetic", symbols=("SYN1",), timeframes=("1d",),
-                             context_symbols=(), synthetic_bars=300)
+                             context_symbols=(), synthetic_bars=600)
     defs = build_definitions(settings)
     with dg.instance_for_test() as instance:
         assert run(defs, KEY, selection=[dg.AssetKey("bars"), dg.AssetKey("features"), dg.AssetKey("targets")],

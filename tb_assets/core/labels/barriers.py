@@ -168,15 +168,27 @@ def _label_events(close, starts, target, side, vertical_bars, stop, known, pt, s
 
 
 @numba.njit(cache=True)
-def _sorted_positions(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
-    """np.searchsorted(haystack, needles) for sorted needles, by one merge walk."""
-    out = np.empty(needles.shape[0], dtype=np.int64)
+def _bar_positions(bars: np.ndarray, events: np.ndarray, ordered: bool) -> tuple[np.ndarray, int, int]:
+    """Each event's position among the bars, the number of events that are not a bar, and the
+    first such event (-1: none). Sorted events take one merge walk; others a binary search each."""
+    n = bars.shape[0]
+    out = np.empty(events.shape[0], dtype=np.int64)
+    missing, first = 0, -1
     j = 0
-    for i in range(needles.shape[0]):
-        while j < haystack.shape[0] and haystack[j] < needles[i]:
-            j += 1
-        out[i] = j
-    return out
+    for i in range(events.shape[0]):
+        if ordered:
+            while j < n and bars[j] < events[i]:
+                j += 1
+            pos = j
+        else:
+            pos = np.searchsorted(bars, events[i])
+        pos = min(pos, n - 1)
+        out[i] = pos
+        if bars[pos] != events[i]:
+            missing += 1
+            if first < 0:
+                first = i
+    return out, missing, first
 
 
 def vertical_positions(index: pd.DatetimeIndex, starts: np.ndarray, vertical) -> tuple[np.ndarray, np.ndarray]:
@@ -223,11 +235,9 @@ def triple_barrier(
     events = pd.DatetimeIndex(t_events)
     # positions of the events among the bars, on int64 nanoseconds (pandas' indexers are slow here)
     bar_ns, event_ns = epoch_ns(index), epoch_ns(events)
-    found = _sorted_positions(bar_ns, event_ns) if events.is_monotonic_increasing else np.searchsorted(bar_ns, event_ns)
-    starts = np.minimum(found, len(bar_ns) - 1)
-    missing = bar_ns[starts] != event_ns
-    if missing.any():
-        raise TbError(f"{int(missing.sum())} event(s) are not bars of `close`, first {events[np.flatnonzero(missing)[0]]}")
+    starts, missing, first = _bar_positions(bar_ns, event_ns, events.is_monotonic_increasing)
+    if missing:
+        raise TbError(f"{missing} event(s) are not bars of `close`, first {events[first]}")
     if isinstance(vertical, (int, np.integer)) and not isinstance(vertical, bool):
         if vertical < 1:
             raise TbError(f"vertical barrier must be at least 1 bar, got {vertical}")
@@ -243,7 +253,7 @@ def triple_barrier(
         starts, events, touch, which, ret = starts[done], events[done], touch[done], which[done], ret[done]
     trgt = per_bar_target[starts]
     sides = None if side is None else per_bar_side[starts]
-    label = np.array([1, -1, 0], dtype=np.int8)[which]
+    label = (which == 0).astype(np.int8) - (which == 1)  # pt 1, sl -1, vertical 0
     if side is None:
         bin_ = (which == 0).astype(np.int8)
     else:

@@ -1,6 +1,5 @@
 """Tuning: pruning rules, the all-pruned message, resuming a study, atomic artifacts."""
 
-import multiprocessing
 import os
 
 import numpy as np
@@ -13,6 +12,7 @@ from tb_assets.core.modeling.cv import PurgedKFold
 from tb_assets.core.modeling.metrics import FoldMetrics
 from tb_assets.core.modeling.models import lgb_params
 from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, open_study, storage_url, tune
+from tb_assets_tests.helpers import spawn_pool
 
 
 def fm(auc, brier=0.24):
@@ -114,7 +114,7 @@ def test_partitions_starting_together_on_a_fresh_sqlite_file(tmp_path):
     """Partitions sharing one SQLite file (TB_OPTUNA_STORAGE), or a run and a reader of the same
     partition, create Optuna's tables at once on first use: "table studies already exists",
     "UNIQUE constraint failed: alembic_version" (9 of 10 rounds of 4 failed before the lock file)."""
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
+    with spawn_pool(4) as pool:
         for round_ in range(3):
             url = storage_url(tmp_path / f"fresh{round_}.db")
             outcomes = pool.map(open_one, [(url, f"best_params:SYM{i}:1d") for i in range(4)])

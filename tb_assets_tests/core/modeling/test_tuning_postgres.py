@@ -1,7 +1,6 @@
 """Optuna studies on a real PostgreSQL server (TB_OPTUNA_STORAGE): resume, parallel trials, and
 many partitions starting at once on a fresh database."""
 
-import multiprocessing
 
 import optuna
 import pytest
@@ -9,6 +8,7 @@ from optuna.trial import TrialState
 
 from tb_assets.core.modeling.tuning import PruningRules, tune
 from tb_assets_tests.core.modeling.test_tuning import data, open_one
+from tb_assets_tests.helpers import spawn_pool
 
 pytestmark = pytest.mark.xdist_group("postgres")  # one PostgreSQL server (a session fixture) for every test that needs one
 LOOSE = PruningRules(min_auc=0.0, max_brier=1.0, max_auc_cv=10.0)  # parallel trials sample non-deterministically: prune none
@@ -31,7 +31,7 @@ def test_study_on_postgres_runs_trials_in_parallel_and_resumes(postgres):
 def test_partitions_starting_together_on_a_fresh_postgres(postgres):
     """Optuna creates its tables on first use; six partitions doing so at once on an empty database
     collided in pg_type (4 of 4 rounds had failures before the advisory lock)."""
-    with multiprocessing.get_context("spawn").Pool(6) as pool:
+    with spawn_pool(6) as pool:
         for round_ in range(2):
             url = postgres.new_database(f"fresh{round_}")
             outcomes = pool.map(open_one, [(url, f"best_params:SYM{i}:1d") for i in range(6)])
