@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from tb_assets.settings import PROJECT_ROOT, Settings
+from tb_assets_tests.real_files import REAL_FILES
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,15 @@ def real_data() -> Path:
             pytest.fail(f"CI is set but TB_REAL_DATA={path!r} is not a folder of real market data")
         pytest.skip("TB_REAL_DATA is not set (CI sets it to ../shared/data/real)")
     return Path(path)
+
+
+@pytest.fixture(scope="session")
+def real_csv_dir(real_data, tmp_path_factory) -> Path:
+    """The real files copied into one CSV source folder, one file per symbol (`real_files.REAL_FILES`)."""
+    folder = tmp_path_factory.mktemp("real_csv")
+    for symbol, rel in REAL_FILES.items():
+        shutil.copy(real_data / rel, folder / f"{symbol}.csv")
+    return folder
 
 
 def installed(found, what: str):

@@ -8,7 +8,7 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
+from tb_assets.assets.modeling import ScaleConfig, artifact_root, partition_training_data
 from tb_assets.checks.best_params import build_best_params_checks
 from tb_assets.partitions import partition_parts
 from tb_assets.records import Selection, TunedParams
@@ -18,7 +18,7 @@ from tb_assets.resources import ArtifactStore, TuningStorage
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 
-class TuningConfig(PurgedCVConfig):
+class TuningConfig(ScaleConfig):
     objective: Literal["composite", "auc"] = Field(
         default="composite", description="'composite': weighted out-of-fold score (see README); 'auc': mean fold AUC - variance_penalty x std"
     )
@@ -26,7 +26,7 @@ class TuningConfig(PurgedCVConfig):
     n_trials: int = Field(default=15, description="Finished trials the study should hold (a resumed study only runs the rest)")
     timeout: float | None = Field(default=None, description="Stop starting trials after this many seconds")
     n_jobs: int = Field(default=1, description="Trials run in parallel (threads)")
-    threads: int = Field(default=0, description="LightGBM threads per trial (0: cores / n_jobs)")
+    threads: int = Field(default=0, description="Folds a trial fits side by side, one LightGBM thread each (0: cores / n_jobs)")
     resume: bool = Field(default=True, description="Resume the partition's study; False starts it afresh")
     min_auc: float = Field(default=0.54, description="Prune a trial when a fold AUC is below this")
     max_brier: float = Field(default=0.26, description="Prune a trial when a fold Brier score is above this")
@@ -38,17 +38,6 @@ class TuningConfig(PurgedCVConfig):
         "n_estimators is then a cap and the tuned value is the rounds kept. False: every trial trains all its rounds (the exact search)",
     )
     early_stopping_fraction: float = Field(default=0.15, description="Share of each fold's training rows (the latest) that early stopping validates on")
-    thinning: bool = Field(
-        default=True,
-        description="Fit each fold on every k-th training row (weighted k times; min_child_samples stays in all-row units), "
-        "k = how many labels one label overlaps (+1), while folds keep thin_min_rows rows; False fits every row (the exact search)",
-    )
-    thin_min_rows: int = Field(default=10_000, description="Thinning never leaves a training fold fewer rows than this")
-    exact_below: int = Field(
-        default=20_000,
-        description="Partitions with fewer development events than this run the exact search whatever the shortcuts say "
-        "(it is cheap there, and small samples are where a shortcut could move the result)",
-    )
     on_all_pruned: Literal["use_defaults", "fail"] = Field(
         default="use_defaults",
         description="When every trial is pruned: 'use_defaults' records no params (the best_params_found check fails "
@@ -89,9 +78,8 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         rules = PruningRules(config.min_auc, config.max_brier, config.max_auc_cv)
         record = {"features": names, "study": study_name, "development_samples": len(data.y), "holdout_start": selection.holdout_start}
         splits = data.purged_splits(config.n_splits, config.embargo_pct)
-        fast = len(data.y) >= config.exact_below
-        thin = data.thinning(splits, config.thin_min_rows) if config.thinning and fast else 1
-        stopping = EarlyStopping(fraction=config.early_stopping_fraction) if config.early_stopping and fast else None
+        thin = config.thin(data, splits)
+        stopping = EarlyStopping(fraction=config.early_stopping_fraction) if config.early_stopping and config.at_scale(data) else None
         try:
             result = tune(
                 data.X, data.y, data.weight, splits,

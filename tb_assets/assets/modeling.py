@@ -17,6 +17,30 @@ class PurgedCVConfig(dg.Config):
     embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
 
 
+class ScaleConfig(PurgedCVConfig):
+    """The shortcuts selection and tuning share at scale, each one setting away from the exact search."""
+
+    thinning: bool = Field(
+        default=True,
+        description="Fit each fold on every k-th training row (weighted k times; min_child_samples stays in all-row units), "
+        "k = how many labels one label overlaps (+1), while folds keep thin_min_rows rows; False fits every row (the exact search)",
+    )
+    thin_min_rows: int = Field(default=10_000, description="Thinning never leaves a training fold fewer rows than this")
+    exact_below: int = Field(
+        default=20_000,
+        description="Partitions with fewer development events than this run the exact search whatever the shortcuts say "
+        "(it is cheap there, and small samples are where a shortcut could move the result)",
+    )
+
+    def at_scale(self, data: TrainingData) -> bool:
+        """Whether the shortcuts apply to these development events."""
+        return len(data.y) >= self.exact_below
+
+    def thin(self, data: TrainingData, splits) -> int:
+        """The stride the folds' training rows are thinned by (1: every row)."""
+        return data.thinning(splits, self.thin_min_rows) if self.thinning and self.at_scale(data) else 1
+
+
 def artifact_root(artifacts: ArtifactStore):
     return artifacts.root_path
 

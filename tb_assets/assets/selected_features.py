@@ -7,7 +7,7 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
+from tb_assets.assets.modeling import ScaleConfig, artifact_root, partition_training_data
 from tb_assets.core.modeling.cv import holdout_start
 from tb_assets.partitions import partition_parts
 from tb_assets.records import Selection
@@ -17,7 +17,7 @@ from tb_assets.resources import ArtifactStore
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 
-class SelectionConfig(PurgedCVConfig):
+class SelectionConfig(ScaleConfig):
     holdout_pct: float = Field(
         default=0.2,
         description="The last share of events that selection and tuning never see (labels reaching into it are purged); "
@@ -32,17 +32,6 @@ class SelectionConfig(PurgedCVConfig):
         default=8,
         description="Each forward step tries only the best this-many remaining candidates, ranked once by split gain in one "
         "LightGBM on all of them; 0 tries every candidate at every step (the exact search)",
-    )
-    thinning: bool = Field(
-        default=True,
-        description="Fit each fold on every k-th training row, k = how many labels one label overlaps (+1), while folds keep "
-        "thin_min_rows rows; False fits every row (the exact search)",
-    )
-    thin_min_rows: int = Field(default=10_000, description="Thinning never leaves a training fold fewer rows than this")
-    exact_below: int = Field(
-        default=20_000,
-        description="Partitions with fewer development events than this run the exact search whatever the shortcuts say "
-        "(it is cheap there, and small samples are where a shortcut could move the result)",
     )
 
 
@@ -66,11 +55,10 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         start = None if config.holdout_pct == 0 else holdout_start(data.t1, config.holdout_pct)
         development, holdout = data.split_holdout(start)
         splits = development.purged_splits(config.n_splits, config.embargo_pct)
-        fast = len(development.y) >= config.exact_below
-        thin = development.thinning(splits, config.thin_min_rows) if config.thinning and fast else 1
+        thin = config.thin(development, splits)
         result = select_features(
             development.X, development.y, splits, p_value_threshold=config.p_value_threshold, max_candidates=config.max_candidates,
-            epsilon=config.epsilon, max_features=config.max_features, n_jobs=config.n_jobs, shortlist=config.shortlist if fast else 0,
+            epsilon=config.epsilon, max_features=config.max_features, n_jobs=config.n_jobs, shortlist=config.shortlist if config.at_scale(development) else 0,
             thin=thin,
         )
         prefilter = result.prefilter

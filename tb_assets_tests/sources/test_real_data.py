@@ -4,49 +4,20 @@ Each file keeps its own quirks (column order, date formats, no header, newest ro
 out-of-order high/low); the assertions pin what we must make of them.
 """
 
-import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.core.data.bars import count_gaps, ohlcv_problems, resample_bars, validate_bars
+from tb_assets.core.data.bars import count_gaps, ohlcv_problems, resample_bars
 from tb_assets.core.data.timeframes import check_resolution, infer_base_step
 from tb_assets.core.errors import BarsValidationError
-from tb_assets.sources import make_source
+from tb_assets_tests.real_files import load
 
 pytestmark = pytest.mark.real_data
 
-FILES = {
-    "VIX": "finance-vix/vix-daily.csv",
-    "SPYD": "pandas-ta/SPY_D.csv",
-    "SPY0818": "mplfinance/yahoofinance-SPY-20080101-20180101.csv",
-    "AAPL": "mplfinance/yahoofinance-AAPL-20040819-20180120.csv",
-    "INTC": "mplfinance/yahoofinance-INTC-19950101-20040412.csv",
-    "SPXM": "mplfinance/SP500_NOV2019_IDayRVol.csv",
-    "SPXMZ": "mplfinance/SP500_NOV2019_IDay.csv",
-    "SPXD": "mplfinance/SP500_NOV2019_Hist.csv",
-    "SPYMIN": "pyalgotrade/nt-spy-minute-2011-03.csv",
-    "SPYJAN": "pyalgotrade/nt-spy-minute-2011.csv",
-    "SPY2010": "pyalgotrade/spy-2010-yahoofinance.csv",
-}
-
-
-@pytest.fixture(scope="module")
-def raw_dir(real_data, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("real_csv")
-    for symbol, rel in FILES.items():
-        shutil.copy(real_data / rel, folder / f"{symbol}.csv")
-    return folder
-
-
-def load(raw_dir, symbol, policy="repair", tz="UTC"):
-    raw = make_source("csv", raw_dir=str(raw_dir)).load(symbol)
-    return validate_bars(raw.frame, symbol=symbol, origin=raw.origin, policy=policy, tz=tz)
-
-
-def test_vix_out_of_order_high_low_repaired_and_counted(raw_dir):
-    bars, rep = load(raw_dir, "VIX")
+def test_vix_out_of_order_high_low_repaired_and_counted(real_csv_dir):
+    bars, rep = load(real_csv_dir, "VIX")
     assert len(bars) == 9235 and not rep.has_volume
     assert rep.ohlc_repaired >= 47  # the README counts 47 rows with high/low out of order
     assert ohlcv_problems(bars) == []
@@ -54,12 +25,12 @@ def test_vix_out_of_order_high_low_repaired_and_counted(raw_dir):
     flat = bars[bars["ts"] < "1992-01-01"]
     assert len(flat) > 500 and (flat["high"] == flat["low"]).all() and (flat["open"] == flat["close"]).all()
     with pytest.raises(BarsValidationError, match=r"VIX \(.*VIX.csv\): inconsistent OHLC on \d+ row"):
-        load(raw_dir, "VIX", policy="fail")
+        load(real_csv_dir, "VIX", policy="fail")
 
 
 @pytest.mark.parametrize("symbol,rows,first", [("SPYD", 5241, "1999-11-01"), ("SPY0818", 2519, "2007-12-31"), ("INTC", None, "1995-01-03")])
-def test_daily_files_with_vendor_columns(raw_dir, symbol, rows, first):
-    bars, rep = load(raw_dir, symbol)
+def test_daily_files_with_vendor_columns(real_csv_dir, symbol, rows, first):
+    bars, rep = load(real_csv_dir, symbol)
     if rows:
         assert len(bars) == rows
     assert bars["ts"].iloc[0] == pd.Timestamp(first, tz="UTC")
@@ -71,23 +42,23 @@ def test_daily_files_with_vendor_columns(raw_dir, symbol, rows, first):
     assert 4.5 < len(bars) / len(weekly) <= 5.0  # about five trading days a week
 
 
-def test_adjusted_close_is_never_the_close(raw_dir):
-    bars, rep = load(raw_dir, "AAPL")
-    raw = pd.read_csv(raw_dir / "AAPL.csv")
+def test_adjusted_close_is_never_the_close(real_csv_dir):
+    bars, rep = load(real_csv_dir, "AAPL")
+    raw = pd.read_csv(real_csv_dir / "AAPL.csv")
     assert "Adj Close" in rep.ignored_columns
     np.testing.assert_allclose(bars["close"].to_numpy(), raw["Close"].to_numpy())
 
 
-def test_newest_first_file_is_sorted_or_refused(raw_dir):
-    bars, rep = load(raw_dir, "SPY2010")
+def test_newest_first_file_is_sorted_or_refused(real_csv_dir):
+    bars, rep = load(real_csv_dir, "SPY2010")
     assert bars["ts"].is_monotonic_increasing and rep.reordered_rows == len(bars) - 1
     assert bars["ts"].iloc[0] == pd.Timestamp("2010-01-04", tz="UTC")
     with pytest.raises(BarsValidationError, match="not sorted by time"):
-        load(raw_dir, "SPY2010", policy="fail")
+        load(real_csv_dir, "SPY2010", policy="fail")
 
 
-def test_naive_eastern_minutes_to_utc_and_resampled(raw_dir):
-    bars, _ = load(raw_dir, "SPXM", tz="America/New_York")
+def test_naive_eastern_minutes_to_utc_and_resampled(real_csv_dir):
+    bars, _ = load(real_csv_dir, "SPXM", tz="America/New_York")
     assert len(bars) == 1563
     assert bars["ts"].iloc[0] == pd.Timestamp("2019-11-05 14:30", tz="UTC")  # 09:30 EST
     assert infer_base_step(bars["ts"]) == pd.Timedelta(minutes=1)
@@ -97,12 +68,12 @@ def test_naive_eastern_minutes_to_utc_and_resampled(raw_dir):
     days = resample_bars(bars, "1d")
     assert len(days) == 4
     # the same minutes with M/D/Y dates and no volume parse to the same instants and prices
-    zero, rep = load(raw_dir, "SPXMZ", tz="America/New_York")
+    zero, rep = load(real_csv_dir, "SPXMZ", tz="America/New_York")
     assert (zero["ts"].to_numpy() == bars["ts"].to_numpy()).all()
     np.testing.assert_allclose(zero["close"], bars["close"])
     assert (zero["volume"] == 0).all() and rep.has_volume
     # and the vendor's own daily bars agree with our daily resample of its minutes on the open
-    hist, _ = load(raw_dir, "SPXD")
+    hist, _ = load(real_csv_dir, "SPXD")
     ours = days.set_index(days["ts"].dt.date)["open"]
     theirs = hist.set_index(hist["ts"].dt.date)["open"]
     common = ours.index.intersection(theirs.index)
@@ -111,8 +82,8 @@ def test_naive_eastern_minutes_to_utc_and_resampled(raw_dir):
 
 
 @pytest.mark.parametrize("symbol,rows", [("SPYMIN", 17577), ("SPYJAN", 14180)])
-def test_headerless_minute_files_with_gaps(raw_dir, symbol, rows):
-    bars, rep = load(raw_dir, symbol)
+def test_headerless_minute_files_with_gaps(real_csv_dir, symbol, rows):
+    bars, rep = load(real_csv_dir, symbol)
     assert len(bars) == rows and rep.repaired_rows == 0
     assert infer_base_step(bars["ts"]) == pd.Timedelta(minutes=1)
     gaps, largest = count_gaps(bars["ts"], "1m")

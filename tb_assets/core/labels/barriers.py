@@ -91,13 +91,13 @@ for _i in range(32):
 
 
 @numba.njit(cache=True)
-def _label_events(close, starts, target, side, vertical_bars, stop, known, pt, sl, min_ret, bit_index):
+def _label_events(close, starts, target, side, stop, known, pt, sl, min_ret, bit_index):
     """Label every event: its touch position, barrier (0 pt, 1 sl, 2 vertical; -1 when the event
     does not count: its target is not above min_ret, its side is not set, or its outcome is not
     known yet) and return. Outputs are per event, the smallest types that hold them (writing
     fresh memory costs more here than the scan itself).
-    `target` and `side` are per bar (side of length 0: long). The vertical barrier is
-    `vertical_bars` after the start, or when that is 0 the given `stop` / `known` per event.
+    `target` and `side` are per bar (side of length 0: long); `stop` / `known` are each event's
+    vertical barrier (`vertical_positions`).
     Events with no known outcome (no touch, vertical barrier beyond the data) are left out.
 
     The return r = (close[i] / c0 - 1) * side touches the profit-take at r >= pt * trgt and the
@@ -116,10 +116,7 @@ def _label_events(close, starts, target, side, vertical_bars, stop, known, pt, s
         s = side[j] if side.shape[0] else 1.0
         if not (np.isfinite(t) and t > min_ret and np.isfinite(s) and s != 0.0):
             continue
-        if vertical_bars > 0:
-            last, is_known = min(j + vertical_bars, n - 1), j + vertical_bars <= n - 1
-        else:
-            last, is_known = stop[e], known[e]
+        last, is_known = stop[e], known[e]
         u = np.inf if pt == 0.0 else pt * t  # a disabled barrier can never be touched
         l = np.inf if sl == 0.0 else sl * t
         c0 = close[j]
@@ -238,16 +235,11 @@ def triple_barrier(
     starts, missing, first = _bar_positions(bar_ns, event_ns, events.is_monotonic_increasing)
     if missing:
         raise TbError(f"{missing} event(s) are not bars of `close`, first {events[first]}")
-    if isinstance(vertical, (int, np.integer)) and not isinstance(vertical, bool):
-        if vertical < 1:
-            raise TbError(f"vertical barrier must be at least 1 bar, got {vertical}")
-        vertical_bars, stop, known = int(vertical), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    else:
-        vertical_bars, (stop, known) = 0, vertical_positions(index, starts, vertical)
+    stop, known = vertical_positions(index, starts, vertical)
     per_bar_target = _per_bar(target, index)
     per_bar_side = np.zeros(0) if side is None else _per_bar(side, index)
     touch, which, ret = _label_events(close.to_numpy(), starts.astype(np.int64, copy=False), per_bar_target,
-                                      per_bar_side, vertical_bars, stop, known, pt, sl, float(min_ret), _BIT_INDEX)
+                                      per_bar_side, stop, known, pt, sl, float(min_ret), _BIT_INDEX)
     done = which >= 0
     if not done.all():  # a million events mostly all count: no copies then
         starts, events, touch, which, ret = starts[done], events[done], touch[done], which[done], ret[done]

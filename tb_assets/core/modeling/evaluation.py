@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from tb_assets.core.data.timeframes import epoch_ns
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, fold_metrics, summarize
-from tb_assets.core.modeling.models import Estimator, as_matrix, bin_rows
+from tb_assets.core.modeling.models import Estimator, as_matrix, bin_rows, bin_validation
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,6 @@ class Folds:
     def stopping_sets(self, k: int):
         """Fold k's (fit, validation) LightGBM datasets for early stopping, binned once."""
         if (k, "stopping") not in self._binned:
-            from tb_assets.core.modeling.models import bin_validation
-
             fit, valid = stopping_split(self.splits[k][0], self.t0, self.t1, self.early_stopping.fraction)
             fit = fit[:: self.thin]
             fit_set = bin_rows(self.X[fit], self.y[fit], self._weights(fit, self.thin), threads=self.threads)

@@ -6,7 +6,6 @@ sums lost up to 1e-8 in rolling standard deviations of minute prices, and EMA-se
 still remembered where the file began after the declared warm-up.
 """
 
-import shutil
 import statistics
 from decimal import Decimal
 from fractions import Fraction
@@ -17,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tb_assets.core.data.bars import validate_bars
 from tb_assets.core.features import indicators as ind
 from tb_assets.core.features.matrix import (
     FeatureOptions,
@@ -28,26 +26,13 @@ from tb_assets.core.features.matrix import (
     warmup_of,
 )
 from tb_assets.core.features.rolling import rolling_mean_std
-from tb_assets.sources import make_source
-
-FILES = {
-    "SPYMIN": "pyalgotrade/nt-spy-minute-2011-03.csv",
-    "SPYD": "pandas-ta/SPY_D.csv",
-    "VIX": "finance-vix/vix-daily.csv",
-}
+from tb_assets_tests.real_files import load
 
 
 @pytest.fixture(scope="module")
-def real_bars(real_data, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("exact_csv")
-    for symbol, rel in FILES.items():
-        shutil.copy(real_data / rel, folder / f"{symbol}.csv")
-    source = make_source("csv", raw_dir=str(folder))
-    out = {}
-    for symbol in FILES:
-        raw = source.load(symbol)
-        out[symbol] = validate_bars(raw.frame, symbol=symbol, origin=raw.origin)[0]
-    return out
+def real_bars(real_csv_dir):
+    """SPY minute and daily bars and the CBOE VIX, read as the real-data tests read them."""
+    return {symbol: load(real_csv_dir, symbol)[0] for symbol in ("SPYMIN", "SPYD", "VIX")}
 
 
 def decimal(x: float) -> Decimal:

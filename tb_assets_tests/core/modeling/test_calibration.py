@@ -6,12 +6,10 @@ coin on a skewed partition must not grade like skill: AUPR and precision@10% are
 over the positive rate, Brier as skill over the best constant forecast.
 """
 
-import shutil
 
 import numpy as np
 import pytest
 
-from tb_assets.core.data.bars import validate_bars
 from tb_assets.core.features.matrix import FeatureOptions, build_feature_matrix
 from tb_assets.core.labels.targets import TargetSpec, build_targets
 from tb_assets.core.modeling.evaluation import Folds, score_folds, score_holdout
@@ -19,18 +17,15 @@ from tb_assets.core.modeling.metrics import fold_metrics, grade_table, graded, s
 from tb_assets.core.modeling.models import LightGBMClassifier, class_balance
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 from tb_assets.core.modeling.training_data import training_data
-from tb_assets.sources import make_source
+from tb_assets_tests.real_files import load
 
 pytestmark = pytest.mark.real_data
 
 
 @pytest.fixture(scope="module")
-def spy_bars(real_data, tmp_path_factory):
-    """Real SPY daily bars (1999-2020) and their core features."""
-    folder = tmp_path_factory.mktemp("spy")
-    shutil.copy(real_data / "pandas-ta/SPY_D.csv", folder / "SPY.csv")
-    raw = make_source("csv", raw_dir=str(folder)).load("SPY")
-    bars = validate_bars(raw.frame, symbol="SPY", origin=raw.origin)[0]
+def spy_bars(real_csv_dir):
+    """Real SPY daily bars (1999-2020), read as the real-data tests read them, and their core features."""
+    bars = load(real_csv_dir, "SPYD")[0]
     return bars, build_feature_matrix(bars, {}, timeframe="1d", options=FeatureOptions("core")).frame
 
 
