@@ -96,3 +96,10 @@ def epoch_ns(values) -> np.ndarray:
     if index.unit != "ns":  # as_unit copies even when the unit is already ns: a million-row copy per call
         index = index.as_unit("ns")
     return index.asi8
+
+
+def from_epoch_ns(ns: np.ndarray, like: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """int64 nanoseconds since the epoch back to timestamps with `like`'s time zone and unit."""
+    out = pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC")
+    out = out.tz_convert(like.tz) if like.tz is not None else out.tz_localize(None)
+    return out if like.unit == "ns" else out.as_unit(like.unit)

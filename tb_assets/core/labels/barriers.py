@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.data.timeframes import epoch_ns, from_epoch_ns
 from tb_assets.core.errors import TbError
 
 BARRIERS = ["pt", "sl", "vertical"]
@@ -83,127 +83,191 @@ def cusum_filter(close: pd.Series, threshold: float | pd.Series) -> pd.DatetimeI
 PRICE_BAND = 1e-12
 
 
-SHORT_SCAN = 16  # bars after t0 compared without a branch before the plain loop takes over
-_DE_BRUIJN = 0x077CB531  # lowest set bit -> its index by one multiply and a table (no branch)
-_BIT_INDEX = np.zeros(32, dtype=np.int64)
-for _i in range(32):
-    _BIT_INDEX[(((1 << _i) * _DE_BRUIJN) >> 27) & 31] = _i
+SCAN_BLOCK = 64  # consecutive events whose first bars are compared together
+SCAN_BARS = 16  # bars after each start compared there, without a branch
 
 
 @numba.njit(cache=True)
-def _label_events(close, starts, target, side, stop, known, pt, sl, min_ret, bit_index):
-    """Label every event: its touch position, barrier (0 pt, 1 sl, 2 vertical; -1 when the event
-    does not count: its target is not above min_ret, its side is not set, or its outcome is not
-    known yet) and return. Outputs are per event, the smallest types that hold them (writing
-    fresh memory costs more here than the scan itself).
-    `target` and `side` are per bar (side of length 0: long); `stop` / `known` are each event's
-    vertical barrier (`vertical_positions`).
-    Events with no known outcome (no touch, vertical barrier beyond the data) are left out.
+def _event_setup(t, s, pt, sl, min_ret):
+    """Whether an event counts, and its barriers: u and d on the return, and for side +-1 the
+    price levels above and below c0 (times c0), widened by PRICE_BAND (inf/-inf otherwise)."""
+    counts = np.isfinite(t) and t > min_ret and np.isfinite(s) and s != 0.0
+    u = np.inf if pt == 0.0 else pt * t  # a disabled barrier can never be touched
+    d = np.inf if sl == 0.0 else sl * t
+    if not (counts and (s == 1.0 or s == -1.0)):
+        return counts, u, d, np.inf, -np.inf
+    a, b = 1.0 + s * u, 1.0 - s * d  # the profit-take and the stop, in price over c0
+    rise, fall = (a, b) if s > 0 else (b, a)
+    return counts, u, d, rise * (1.0 - PRICE_BAND), fall * (1.0 + PRICE_BAND)
+
+
+@numba.njit(cache=True)
+def _first_near_levels(close, j0, rise_low, fall_high, first, bars):
+    """For events starting at bars j0, j0+1, ...: the first offset 1..bars whose close is at or
+    past a level (bars + 1: none). Offsets descend so the last write is the first offset, and each
+    row of closes is contiguous: the compiler turns this into vector compares and blends."""
+    for q in range(first.shape[0]):
+        first[q] = bars + 1
+    for k in range(bars, 0, -1):
+        row = close[j0 + k:j0 + k + first.shape[0]]
+        for q in range(first.shape[0]):
+            x = row[q]
+            first[q] = k if (x >= rise_low[q]) | (x <= fall_high[q]) else first[q]
+
+
+@numba.njit(cache=True)
+def _label_events(close, bar_ns, bar_of_event, first_bar, target, side, vertical_bars, vertical_ns, pt, sl, min_ret,
+                  t1, trgt, sides, which, ret):
+    """Label every event in one pass: find its vertical barrier and its first touch, and write its
+    touch time (ns), target, side, barrier (0 pt, 1 sl, 2 vertical; -1 when the event does not
+    count: its target is not above min_ret, its side is not set, or its outcome is not known yet)
+    and return into the arrays given (numpy's allocator asks the kernel for huge pages; numba's
+    would fault 25 MB of fresh memory in 4 kB at a time: 7 ms of a million events' 30). Event e starts at
+    bar `bar_of_event[e]`, or when that is empty at bar `first_bar + e` (events on consecutive
+    bars: `_consecutive_from`).
+
+    `target` and `side` are per bar (side of length 0: long, and `sides` is empty too). The
+    vertical barrier is `vertical_bars` bars after the start, else the first bar at or after
+    t0 + `vertical_ns` (found walking forward, or by binary search for an event earlier than the
+    one before), else (both 0) none: the event needs a touch.
 
     The return r = (close[i] / c0 - 1) * side touches the profit-take at r >= pt * trgt and the
-    stop at r <= -sl * trgt. For side +-1 each barrier is a price level: SHORT_SCAN bars at a time
-    are compared with both levels, widened by PRICE_BAND, into a bit mask (no branch per bar), and
-    the return is computed only at the first bar near or past a level. Other sides, and the last
-    bars before the vertical barrier, take the return bar by bar. One function, no calls: a call per
-    event with array arguments costs more than its loop."""
-    m, n = starts.shape[0], close.shape[0]
-    touch = np.zeros(m, dtype=np.int64)
-    which = np.full(m, -1, dtype=np.int8)
-    ret = np.full(m, np.nan)
-    for e in range(m):
-        j = starts[e]
-        t = target[j]
-        s = side[j] if side.shape[0] else 1.0
-        if not (np.isfinite(t) and t > min_ret and np.isfinite(s) and s != 0.0):
-            continue
-        last, is_known = stop[e], known[e]
-        u = np.inf if pt == 0.0 else pt * t  # a disabled barrier can never be touched
-        l = np.inf if sl == 0.0 else sl * t
-        c0 = close[j]
-        pos, barrier = -1, -1
-        i = j + 1
-        if s == 1.0 or s == -1.0:
-            a, b = c0 * (1.0 + s * u), c0 * (1.0 - s * l)  # the profit-take and the stop in price
-            rise = a if s > 0 else b  # the level above c0
-            fall = b if s > 0 else a  # and the one below
-            rise_low, fall_high = rise * (1.0 - PRICE_BAND), fall * (1.0 + PRICE_BAND)
-            while i + SHORT_SCAN <= n and i + SHORT_SCAN - 1 <= last:
-                window = close[i:i + SHORT_SCAN]
-                mask = 1 << SHORT_SCAN  # a sentinel bit past the window
-                for k in range(SHORT_SCAN):
-                    mask |= (1 if ((window[k] >= rise_low) | (window[k] <= fall_high)) else 0) << k
-                first = bit_index[(((mask & -mask) * _DE_BRUIJN) >> 27) & 31]
-                if first == SHORT_SCAN:
-                    i += SHORT_SCAN
-                    continue
-                p = i + first
-                r = (close[p] / c0 - 1.0) * s  # the textbook return decides inside the band
-                up, down = r >= u, r <= -l
-                if up | down:
-                    pos, barrier = p, (0 if up else 1)
-                    ret[e] = r * s  # s is +-1: the return itself, exactly
-                    break
-                i = p + 1  # within a band but short of the barrier: go on after it
-        if barrier == -1:
-            while i <= last:  # bar by bar: any side, and the bars the windows did not cover
-                r = (close[i] / c0 - 1.0) * s
-                if r >= u:
-                    pos, barrier = i, 0
-                    break
-                if r <= -l:
-                    pos, barrier = i, 1
-                    break
-                i += 1
-        if barrier == -1:
-            if not is_known:
+    stop at r <= -sl * trgt. For side +-1 each barrier is a price level: bars are compared with
+    both levels, widened by PRICE_BAND, and the return is computed only at a bar near or past one.
+    Other sides take the return bar by bar.
+
+    Most events end within a few bars, at a bar no branch predictor can guess: a plain loop pays
+    one missed prediction per event. So SCAN_BLOCK events on consecutive bars (every bar an event,
+    the `targets` default) first compare their SCAN_BARS next bars without a branch
+    (`_first_near_levels`); the loop then starts at the first bar near a level. Scattered events
+    (CUSUM), and events the window did not settle, take the plain loop."""
+    m, n = t1.shape[0], close.shape[0]
+    window = SCAN_BARS if vertical_bars == 0 else min(SCAN_BARS, vertical_bars)
+    # each event of a block: its bar, whether it counts, its barriers on the return and near its price levels
+    starts, counts = np.empty(SCAN_BLOCK, dtype=np.int64), np.empty(SCAN_BLOCK, dtype=np.bool_)
+    up_at, down_at = np.empty(SCAN_BLOCK), np.empty(SCAN_BLOCK)
+    rise_low, fall_high = np.empty(SCAN_BLOCK), np.empty(SCAN_BLOCK)
+    first = np.empty(SCAN_BLOCK, dtype=np.int64)
+    ends_at, goal_before = 0, np.iinfo(np.int64).min
+    for b0 in range(0, m, SCAN_BLOCK):
+        nb = min(SCAN_BLOCK, m - b0)
+        windowed = nb == SCAN_BLOCK
+        for q in range(nb):
+            e = b0 + q
+            j = bar_of_event[e] if bar_of_event.shape[0] else first_bar + e
+            starts[q] = j
+            windowed &= j == starts[0] + q  # consecutive bars
+            counts[q], up_at[q], down_at[q], near_above, near_below = _event_setup(
+                target[j], side[j] if side.shape[0] else 1.0, pt, sl, min_ret)
+            rise_low[q], fall_high[q] = close[j] * near_above, close[j] * near_below
+        if windowed and starts[0] + nb - 1 + window <= n - 1:  # the window stays inside the data
+            _first_near_levels(close, starts[0], rise_low, fall_high, first, window)
+        else:
+            windowed = False
+        for q in range(nb):
+            e, j = b0 + q, starts[q]
+            which[e] = -1
+            if not counts[q]:
                 continue
-            pos, barrier = last, 2
-        touch[e], which[e] = pos, barrier
-        if np.isnan(ret[e]):
-            ret[e] = close[pos] / c0 - 1.0
-    return touch, which, ret
+            s = side[j] if side.shape[0] else 1.0
+            if vertical_bars > 0:
+                last, known = min(j + vertical_bars, n - 1), j + vertical_bars <= n - 1
+            elif vertical_ns > 0:
+                goal = bar_ns[j] + vertical_ns
+                if goal < goal_before:  # out of time order
+                    ends_at = np.searchsorted(bar_ns, goal)
+                while ends_at < n and bar_ns[ends_at] < goal:
+                    ends_at += 1
+                goal_before = goal
+                last, known = min(ends_at, n - 1), ends_at <= n - 1
+            else:
+                last, known = n - 1, False
+            u, d, c0 = up_at[q], down_at[q], close[j]
+            barrier = 2
+            i = j + 1
+            if s == 1.0 or s == -1.0:
+                if windowed:
+                    i = j + first[q]  # no bar before it is near a level (past `last`: none up to it)
+                while i <= last:
+                    x = close[i]
+                    if (x >= rise_low[q]) | (x <= fall_high[q]):
+                        r = (x / c0 - 1.0) * s  # the textbook return decides inside the band
+                        up, down = r >= u, r <= -d
+                        if up | down:
+                            barrier = 0 if up else 1
+                            break
+                    i += 1
+            else:
+                while i <= last:
+                    r = (close[i] / c0 - 1.0) * s
+                    up, down = r >= u, r <= -d
+                    if up | down:
+                        barrier = 0 if up else 1
+                        break
+                    i += 1
+            if barrier == 2:
+                if not known:
+                    continue
+                i = last
+            t1[e], trgt[e], which[e] = bar_ns[i], target[j], barrier
+            ret[e] = close[i] / c0 - 1.0
+            if side.shape[0]:
+                sides[e] = s
 
 
 @numba.njit(cache=True)
-def _bar_positions(bars: np.ndarray, events: np.ndarray, ordered: bool) -> tuple[np.ndarray, int, int]:
-    """Each event's position among the bars, the number of events that are not a bar, and the
-    first such event (-1: none). Sorted events take one merge walk; others a binary search each."""
+def _consecutive_from(bars: np.ndarray, events: np.ndarray) -> int:
+    """The position of the first event among the bars when the events are bars in a row (every
+    bar an event, the `targets` default), else -1."""
+    m, n = events.shape[0], bars.shape[0]
+    if m == 0:
+        return -1
+    p0 = np.searchsorted(bars, events[0])
+    if p0 + m > n:
+        return -1
+    for e in range(m):
+        if bars[p0 + e] != events[e]:
+            return -1
+    return p0
+
+
+@numba.njit(cache=True)
+def _bar_positions(bars: np.ndarray, events: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+    """Each event's position among the bars into `out`; returns the number of events that are not
+    a bar and the first such event (-1: none). Events in order take one merge walk; from the first
+    event out of order on, a binary search each."""
     n = bars.shape[0]
-    out = np.empty(events.shape[0], dtype=np.int64)
     missing, first = 0, -1
     j = 0
+    ordered = True
     for i in range(events.shape[0]):
+        ordered = ordered and (i == 0 or events[i] >= events[i - 1])
         if ordered:
-            while j < n and bars[j] < events[i]:
+            while j < n - 1 and bars[j] < events[i]:
                 j += 1
             pos = j
         else:
-            pos = np.searchsorted(bars, events[i])
-        pos = min(pos, n - 1)
+            pos = min(np.searchsorted(bars, events[i]), n - 1)
         out[i] = pos
         if bars[pos] != events[i]:
             missing += 1
             if first < 0:
                 first = i
-    return out, missing, first
+    return missing, first
 
 
-def vertical_positions(index: pd.DatetimeIndex, starts: np.ndarray, vertical) -> tuple[np.ndarray, np.ndarray]:
-    """Position of each event's vertical barrier and whether it lies inside the data."""
-    n = len(index)
+def _vertical(vertical) -> tuple[int, int]:
+    """The vertical barrier as (bars, 0), (0, nanoseconds) or (0, 0): none."""
     if vertical is None:
-        return np.full(len(starts), n - 1, dtype=np.int64), np.zeros(len(starts), dtype=bool)
+        return 0, 0
     if isinstance(vertical, (int, np.integer)) and not isinstance(vertical, bool):
         if vertical < 1:
             raise TbError(f"vertical barrier must be at least 1 bar, got {vertical}")
-        pos = starts + int(vertical)
-    else:
-        delta = pd.Timedelta(vertical)
-        if delta <= pd.Timedelta(0):
-            raise TbError(f"vertical barrier must be a positive time span, got {vertical}")
-        pos = index.searchsorted(index[starts] + delta, side="left")  # first bar at or after t0 + delta
-    known = pos <= n - 1
-    return np.minimum(pos, n - 1).astype(np.int64), known
+        return int(vertical), 0
+    delta = pd.Timedelta(vertical)
+    if delta <= pd.Timedelta(0):
+        raise TbError(f"vertical barrier must be a positive time span, got {vertical}")
+    return 0, delta.value
 
 
 def triple_barrier(
@@ -230,21 +294,27 @@ def triple_barrier(
     if pt < 0 or sl < 0:
         raise TbError(f"pt_sl multiples must be >= 0, got {pt_sl}")
     events = pd.DatetimeIndex(t_events)
-    # positions of the events among the bars, on int64 nanoseconds (pandas' indexers are slow here)
-    bar_ns, event_ns = epoch_ns(index), epoch_ns(events)
-    starts, missing, first = _bar_positions(bar_ns, event_ns, events.is_monotonic_increasing)
-    if missing:
-        raise TbError(f"{missing} event(s) are not bars of `close`, first {events[first]}")
-    stop, known = vertical_positions(index, starts, vertical)
-    per_bar_target = _per_bar(target, index)
+    if len(events) and not len(index):
+        raise TbError(f"{len(events)} event(s) are not bars of `close`, first {events[0]} (`close` is empty)")
+    vertical_bars, vertical_ns = _vertical(vertical)
     per_bar_side = np.zeros(0) if side is None else _per_bar(side, index)
-    touch, which, ret = _label_events(close.to_numpy(), starts.astype(np.int64, copy=False), per_bar_target,
-                                      per_bar_side, stop, known, pt, sl, float(min_ret), _BIT_INDEX)
+    # events are found among the bars on int64 nanoseconds (pandas' indexers are slow here)
+    bar_ns, event_ns = epoch_ns(index), epoch_ns(events)
+    m = len(events)
+    first_bar, bar_of_event = _consecutive_from(bar_ns, event_ns), np.empty(0, dtype=np.int64)
+    if first_bar < 0:
+        bar_of_event = np.empty(m, dtype=np.int64)
+        missing, first = _bar_positions(bar_ns, event_ns, bar_of_event)
+        if missing:
+            raise TbError(f"{missing} event(s) are not bars of `close`, first {events[first]}")
+    t1_ns, trgt, sides, which, ret = (np.empty(m, dtype=np.int64), np.empty(m), np.empty(m if side is not None else 0),
+                                      np.empty(m, dtype=np.int8), np.empty(m))
+    _label_events(close.to_numpy(), bar_ns, bar_of_event, first_bar, _per_bar(target, index), per_bar_side,
+                  vertical_bars, vertical_ns, pt, sl, float(min_ret), t1_ns, trgt, sides, which, ret)
     done = which >= 0
     if not done.all():  # a million events mostly all count: no copies then
-        starts, events, touch, which, ret = starts[done], events[done], touch[done], which[done], ret[done]
-    trgt = per_bar_target[starts]
-    sides = None if side is None else per_bar_side[starts]
+        events, t1_ns, trgt, which, ret = events[done], t1_ns[done], trgt[done], which[done], ret[done]
+        sides = sides[done] if side is not None else sides
     label = (which == 0).astype(np.int8) - (which == 1)  # pt 1, sl -1, vertical 0
     if side is None:
         bin_ = (which == 0).astype(np.int8)
@@ -252,7 +322,7 @@ def triple_barrier(
         bin_ = (sides * ret > 0).astype(np.int8)
     out = pd.DataFrame(
         {
-            "t1": index[touch],
+            "t1": from_epoch_ns(t1_ns, index),
             "trgt": trgt,
             "ret": ret,
             "label": label,

@@ -70,6 +70,18 @@ def test_vertical_by_time_is_the_first_bar_at_or_after():
     assert exact.iloc[0].t1 == days[1]  # Thursday + 1 day is a bar itself
 
 
+def test_events_out_of_order_keep_their_own_bars_and_vertical_barriers():
+    """Events are labelled in the order given; an event earlier than the one before it finds its
+    bar and its time-based vertical barrier afresh (walking on from the later one would put its
+    barrier weeks late)."""
+    c = path(100 + np.arange(50) * 0.01)  # a slow drift: nothing touches a 50% barrier
+    for vertical, late_end, early_end in ((pd.Timedelta(days=3), 33, 8), (3, 33, 8)):
+        out = label(c, [30, 5, 6, 40], trgt=0.5, vertical=vertical)
+        assert list(out.index) == list(c.index[[30, 5, 6, 40]])
+        assert list(out["t1"]) == list(c.index[[late_end, early_end, early_end + 1, 43]]), vertical
+        assert (out["barrier"] == "vertical").all()
+
+
 def test_side_and_meta_labels():
     down = path([100, 99, 98, 97])
     short = pd.Series(-1.0, index=down.index)
@@ -144,18 +156,21 @@ def test_forward_returns():
 @settings(max_examples=200, deadline=None)
 @given(
     seed=st.integers(0, 100_000),
-    n=st.integers(5, 120),
+    n=st.integers(5, 200),
     pt=st.sampled_from([0.0, 0.5, 1.0, 2.0]),
     sl=st.sampled_from([0.0, 0.5, 1.0, 2.0]),
     vertical=st.one_of(st.none(), st.integers(1, 30), st.sampled_from([pd.Timedelta(days=3), pd.Timedelta(hours=30)])),
     with_side=st.booleans(),
     gappy=st.booleans(),
     on_grid=st.booleans(),
+    which_events=st.sampled_from(["scattered", "a run of bars", "out of order"]),
 )
-def test_kernel_matches_the_slow_version(seed, n, pt, sl, vertical, with_side, gappy, on_grid):
+def test_kernel_matches_the_slow_version(seed, n, pt, sl, vertical, with_side, gappy, on_grid, which_events):
     """The kernel compares prices with barrier levels and only computes the return near a level;
     prices on a coarse grid with round targets put many bars exactly on a barrier, where the
-    textbook return must decide; sides other than +-1 take the return on every bar."""
+    textbook return must decide; sides other than +-1 take the return on every bar. Runs of
+    64+ consecutive events first compare their next bars in a branch-free window (the `targets`
+    default: every bar an event); events out of order find their bars by binary search."""
     rng = np.random.default_rng(seed)
     close = path(100 * np.exp(np.cumsum(rng.normal(0, 0.01, n))).round(2))
     if on_grid:
@@ -165,6 +180,11 @@ def test_kernel_matches_the_slow_version(seed, n, pt, sl, vertical, with_side, g
         close.index = pd.date_range("2024-01-01", periods=n * 2, freq="D", tz="UTC")[keep]
     target = pd.Series(rng.choice([0.01, 0.02, 0.03], n) if on_grid else rng.uniform(0.0, 0.03, n), index=close.index)
     events = close.index[np.sort(rng.choice(n, size=max(1, n // 2), replace=False))]
+    if which_events == "a run of bars":
+        events = close.index[rng.integers(0, max(1, n // 8)):]
+    elif which_events == "out of order":
+        events = events[rng.permutation(len(events))]
+    target[rng.random(n) < 0.05] = np.nan  # events that do not count, inside the windowed runs too
     side = pd.Series(rng.choice([-1.0, 1.0, 0.5, -2.0] if on_grid else [-1.0, 1.0], n), index=close.index) if with_side else None
     fast = triple_barrier(close, events, target, (pt, sl), vertical, 0.005, side)
     slow = plain_triple_barrier(close, events, target, (pt, sl), vertical, 0.005, side)
