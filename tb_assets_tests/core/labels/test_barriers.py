@@ -82,6 +82,19 @@ def test_events_out_of_order_keep_their_own_bars_and_vertical_barriers():
         assert (out["barrier"] == "vertical").all()
 
 
+def test_targets_and_sides_given_on_other_bars_are_aligned_by_time():
+    """A target or side Series on another index is read at each event's own bar: bars it does not
+    cover have none, so their events do not count (as in AFML's `trgt.loc[t_events]`)."""
+    c = path([100, 101, 102, 103, 104, 105, 106])
+    target = pd.Series([0.005, 0.005], index=c.index[[3, 1]])  # two bars only, out of order
+    out = triple_barrier(c, c.index[:5], target, vertical=2)
+    assert list(out.index) == list(c.index[[1, 3]])
+    assert list(out["trgt"]) == [0.005, 0.005] and list(out["barrier"]) == ["pt", "pt"]
+    side = pd.Series([-1.0], index=c.index[[3]])
+    short = triple_barrier(c, c.index[:5], pd.Series(0.005, index=c.index), vertical=2, side=side)
+    assert list(short.index) == [c.index[3]] and list(short["barrier"]) == ["sl"] and list(short["bin"]) == [0]
+
+
 def test_side_and_meta_labels():
     down = path([100, 99, 98, 97])
     short = pd.Series(-1.0, index=down.index)
