@@ -106,7 +106,6 @@ def checks(result) -> dict:
     return {e.asset_check_key.name: e for e in result.get_asset_check_evaluations()}
 
 
-
 @contextlib.contextmanager
 def spawn_pool(processes: int):
     """A spawn-context process pool that ends by letting its workers finish and exit (close, join).

@@ -89,13 +89,14 @@ SCAN_BARS = 16  # bars after each start compared there, without a branch
 
 @numba.njit(cache=True)
 def _event_setup(t, s, pt, sl, min_ret):
-    """Whether an event counts, and its barriers: u and d on the return, and for side +-1 the
-    price levels above and below c0 (times c0), widened by PRICE_BAND (inf/-inf otherwise)."""
+    """Whether an event counts, and its barriers: u and d on the return, and the prices (over c0)
+    at or past which a bar is near a barrier: for side +-1 the levels above and below c0, widened by
+    PRICE_BAND; for other sides every bar (-inf, inf), so the return decides bar by bar."""
     counts = np.isfinite(t) and t > min_ret and np.isfinite(s) and s != 0.0
     u = np.inf if pt == 0.0 else pt * t  # a disabled barrier can never be touched
     d = np.inf if sl == 0.0 else sl * t
-    if not (counts and (s == 1.0 or s == -1.0)):
-        return counts, u, d, np.inf, -np.inf
+    if not (s == 1.0 or s == -1.0):
+        return counts, u, d, -np.inf, np.inf
     a, b = 1.0 + s * u, 1.0 - s * d  # the profit-take and the stop, in price over c0
     rise, fall = (a, b) if s > 0 else (b, a)
     return counts, u, d, rise * (1.0 - PRICE_BAND), fall * (1.0 + PRICE_BAND)
@@ -134,7 +135,7 @@ def _label_events(close, bar_ns, bar_of_event, first_bar, target, side, vertical
     The return r = (close[i] / c0 - 1) * side touches the profit-take at r >= pt * trgt and the
     stop at r <= -sl * trgt. For side +-1 each barrier is a price level: bars are compared with
     both levels, widened by PRICE_BAND, and the return is computed only at a bar near or past one.
-    Other sides take the return bar by bar.
+    For other sides every bar is near (`_event_setup`), so the return decides at each.
 
     Most events end within a few bars, at a bar no branch predictor can guess: a plain loop pays
     one missed prediction per event. So SCAN_BLOCK events on consecutive bars (every bar an event,
@@ -185,26 +186,17 @@ def _label_events(close, bar_ns, bar_of_event, first_bar, target, side, vertical
             u, d, c0 = up_at[q], down_at[q], close[j]
             barrier = 2
             i = j + 1
-            if s == 1.0 or s == -1.0:
-                if windowed:
-                    i = j + first[q]  # no bar before it is near a level (past `last`: none up to it)
-                while i <= last:
-                    x = close[i]
-                    if (x >= rise_low[q]) | (x <= fall_high[q]):
-                        r = (x / c0 - 1.0) * s  # the textbook return decides inside the band
-                        up, down = r >= u, r <= -d
-                        if up | down:
-                            barrier = 0 if up else 1
-                            break
-                    i += 1
-            else:
-                while i <= last:
-                    r = (close[i] / c0 - 1.0) * s
+            if windowed:
+                i = j + first[q]  # no bar before it is near a level (past `last`: none up to it)
+            while i <= last:
+                x = close[i]
+                if (x >= rise_low[q]) | (x <= fall_high[q]):
+                    r = (x / c0 - 1.0) * s  # the textbook return decides near a level
                     up, down = r >= u, r <= -d
                     if up | down:
                         barrier = 0 if up else 1
                         break
-                    i += 1
+                i += 1
             if barrier == 2:
                 if not known:
                     continue
@@ -237,6 +229,8 @@ def _bar_positions(bars: np.ndarray, events: np.ndarray, out: np.ndarray) -> tup
     a bar and the first such event (-1: none). Events in order take one merge walk; from the first
     event out of order on, a binary search each."""
     n = bars.shape[0]
+    if n == 0:
+        return events.shape[0], 0 if events.shape[0] else -1
     missing, first = 0, -1
     j = 0
     ordered = True
@@ -294,8 +288,6 @@ def triple_barrier(
     if pt < 0 or sl < 0:
         raise TbError(f"pt_sl multiples must be >= 0, got {pt_sl}")
     events = pd.DatetimeIndex(t_events)
-    if len(events) and not len(index):
-        raise TbError(f"{len(events)} event(s) are not bars of `close`, first {events[0]} (`close` is empty)")
     vertical_bars, vertical_ns = _vertical(vertical)
     per_bar_side = np.zeros(0) if side is None else _per_bar(side, index)
     # events are found among the bars on int64 nanoseconds (pandas' indexers are slow here)

@@ -80,7 +80,7 @@ def exact_std(window, ddof: int) -> float:
     """The window's standard deviation in exact rational arithmetic, rounded once."""
     values = [Fraction(float(x)) for x in window]
     mean = sum(values) / len(values)
-    return float((sum((x - mean) ** 2 for x in values) / (len(values) - ddof))) ** 0.5
+    return float(sum((x - mean) ** 2 for x in values) / (len(values) - ddof)) ** 0.5
 
 
 @pytest.mark.real_data

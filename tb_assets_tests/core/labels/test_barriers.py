@@ -132,6 +132,9 @@ def test_bad_inputs():
     c = path([100, 101, 102])
     with pytest.raises(ValueError, match="not bars"):
         triple_barrier(c, pd.DatetimeIndex(["2030-01-01"], tz="UTC"), pd.Series(0.01, index=c.index))
+    with pytest.raises(ValueError, match=r"2 event\(s\) are not bars of `close`, first 2024-01-01"):
+        triple_barrier(c.iloc[:0], c.index[:2], pd.Series(0.01, index=c.index))  # no bars at all
+    assert triple_barrier(c.iloc[:0], c.index[:0], pd.Series(0.01, index=c.index)).empty
     with pytest.raises(ValueError, match="at least 1 bar"):
         label(c, [0], vertical=0)
     with pytest.raises(ValueError, match=">= 0"):

@@ -1,7 +1,6 @@
 """Optuna studies on a real PostgreSQL server (TB_OPTUNA_STORAGE): resume, parallel trials, and
 many partitions starting at once on a fresh database."""
 
-
 import optuna
 import pytest
 from optuna.trial import TrialState
