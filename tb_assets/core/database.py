@@ -8,6 +8,7 @@ by a lock file beside a SQLite database, by an advisory lock on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -20,7 +21,11 @@ def first_use(url: str, key: int) -> Iterator[None]:
     """Hold the database's set-up lock `key` (an advisory lock id on PostgreSQL) while the body runs."""
     if url.startswith("sqlite"):
         database = sqlalchemy.engine.make_url(url).database
-        with FileLock(f"{database}.lock", timeout=300) if database and database != ":memory:" else contextlib.nullcontext():
+        if not database or database == ":memory:":
+            yield
+            return
+        with FileLock(f"{database}.lock", timeout=300):
+            create_with_umask(database)
             yield
         return
     if not url.startswith("postgresql"):
@@ -36,6 +41,17 @@ def first_use(url: str, key: int) -> Iterator[None]:
                 con.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
     finally:
         engine.dispose()
+
+
+def create_with_umask(path: str) -> None:
+    """Make an empty database file with the mode the umask allows, unless it exists. SQLite would
+    make it 0644 whatever the umask (its default), so a group sharing the folder could not write it;
+    it opens an empty file as a new database, and its journals copy the file's mode."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except FileExistsError:
+        pass
 
 
 def redact_url(url: str) -> str:

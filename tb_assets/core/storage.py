@@ -47,6 +47,9 @@ def replace_atomically(path: UPath, data: bytes, before_replace: Callable[[], No
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
         try:
+            # mkstemp makes the file 0600 whatever the umask: a team's shared storage needs the mode
+            # every other file of this user gets (0644 under umask 022, 0664 under 002)
+            os.fchmod(fd, 0o666 & ~current_umask())
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
@@ -71,6 +74,20 @@ def replace_atomically(path: UPath, data: bytes, before_replace: Callable[[], No
             tmp.unlink()
         raise
     return path
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it (Linux's /proc; elsewhere set and put back)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_writable(root: UPath, setting: str) -> UPath:
