@@ -216,11 +216,10 @@ def _load_defs():
 
 
 def cmd_partitions(args) -> int:
-    from tb_assets.settings import apply_default_environment
+    from tb_assets.settings import apply_default_environment, load_settings
 
     apply_default_environment()
-    defs = _load_defs()
-    for key in _all_partition_keys(defs):
+    for key in load_settings().partition_keys:  # from the settings alone: no definitions to load
         print(key)
     return 0
 
@@ -597,7 +596,7 @@ def _cell(text: str) -> str:
 
 def format_summary(outcomes) -> str:
     """One row per partition: ERROR (a failed run or ERROR check) apart from WARN findings."""
-    header = ("partition", "status", "assets", "checks", "bars rows", "seconds", "ERROR", "WARN findings")
+    header = ("partition", "status", "assets", "checks", "bars rows", "seconds", "holdout AUC", "ERROR", "WARN findings")
     rows = [
         (
             o.key,
@@ -606,6 +605,7 @@ def format_summary(outcomes) -> str:
             f"{o.checks_passed}/{o.checks_total}",
             "" if o.rows is None else f"{o.rows:,}",
             f"{o.seconds:.1f}",
+            o.holdout,
             _cell("; ".join(o.errors) or "-"),
             _cell("; ".join(o.findings) or "-"),
         )
@@ -613,7 +613,12 @@ def format_summary(outcomes) -> str:
     ]
     from tb_assets.reporting import text_table
 
-    return text_table(header, rows)
+    table = text_table(header, rows)
+    cards = [(o.key, o.model_card) for o in outcomes if o.model_card]
+    if cards:
+        table += "\n\nmodel cards (features, params, out-of-fold and holdout metrics; plots beside them):\n"
+        table += "\n".join(f"  {key}  {path}" for key, path in cards)
+    return table
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ metrics (mean over validation folds).
   tb models lineage ID                                                   the model's ancestors and descendants
   tb models compare ID ID                                                params, features and metrics side by side
 
---json prints the same rows as JSON objects (one per line for list/cohort/lineage)."""
+  tb models production                                                    the chain's production model of each partition
+
+--json prints the same rows as JSON objects (one per line for list/cohort/lineage/production)."""
 
 COLUMNS = ("id", "partition", "algorithm", "rank", "score", "cohort", "parent", "features", "saved", "created")
 
@@ -24,7 +26,7 @@ COLUMNS = ("id", "partition", "algorithm", "rank", "score", "cohort", "parent", 
 def add_parser(sub) -> None:
     models = sub.add_parser("models", help="list, show and compare the models in the training service's registry",
                             description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    models.add_argument("action", choices=("list", "show", "cohort", "lineage", "compare"), help="what to print")
+    models.add_argument("action", choices=("list", "show", "cohort", "lineage", "compare", "production"), help="what to print")
     models.add_argument("ids", nargs="*", help="model id(s): one for show/cohort/lineage, two for compare (a cohort id works for cohort)")
     models.add_argument("--partition", metavar="SYMBOL|TIMEFRAME", help="only this partition's models")
     models.add_argument("--algorithm", metavar="NAME", help="only this algorithm's models")
@@ -116,10 +118,12 @@ def _compare(a, b) -> str:
 def cmd_models(args) -> int:
     from tb_assets.core.errors import TbError
 
-    wanted = {"list": 0, "show": 1, "cohort": 1, "lineage": 1, "compare": 2}[args.action]
+    wanted = {"list": 0, "show": 1, "cohort": 1, "lineage": 1, "compare": 2, "production": 0}[args.action]
     if len(args.ids) != wanted:
         print(f"tb models {args.action}: expected {wanted} id(s), got {len(args.ids)}", file=sys.stderr)
         return 2
+    if args.action == "production":
+        return production_models(args)
     registry, missing = _registry()
     if registry is None:
         print(f"tb models: no registry yet at {missing}: materialize model_experiments first "
@@ -181,3 +185,61 @@ def _descendants(registry, model_id: int) -> list:
             out.append(child)
             todo.append(child.id)
     return out
+
+
+PRODUCTION_COLUMNS = ("partition", "holdout AUC", "grade", "OOF AUC", "events", "features", "trained on", "trained at", "params")
+
+
+def production_rows(settings, partitions: list[str]) -> list[dict]:
+    """One row per partition: its production model's card (holdout AUC and grade, out-of-fold AUC,
+    what it was trained on, where its params came from), or what to run when it has none."""
+    from tb_assets.core.modeling.grades import grade
+    from tb_assets.records import ModelCard
+
+    rows = []
+    for key in partitions:
+        symbol, timeframe = key.split("|")
+        if not ModelCard.exists(settings.artifacts, symbol, timeframe):
+            rows.append({"partition": key, "card": None})
+            continue
+        card = ModelCard.load(settings.artifacts, symbol, timeframe)
+        holdout = (card.holdout_metrics or {}).get("auc")
+        rows.append({
+            "partition": key, "holdout_auc": holdout, "grade": grade("auc", holdout) if holdout is not None else "-",
+            "holdout_events": (card.holdout_metrics or {}).get("n_samples"), "oof_auc": card.oof_metrics.get("auc"),
+            "events": card.n_samples, "features": card.features, "trained_on": card.date_range, "trained_at": card.training_date,
+            "params_source": card.params.get("source", "-"), "card": str(ModelCard.path(settings.artifacts, symbol, timeframe)),
+        })
+    return rows
+
+
+def production_models(args) -> int:
+    from tb_assets.reporting import text_table
+    from tb_assets.settings import apply_default_environment, load_settings
+
+    apply_default_environment()
+    settings = load_settings()
+    partitions = settings.partition_keys
+    if args.partition:
+        partitions = [k for k in partitions if k == args.partition]
+        if not partitions:
+            print(f"tb models production: {args.partition!r} is not a partition of these settings (tb partitions)", file=sys.stderr)
+            return 2
+    rows = production_rows(settings, partitions)
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, sort_keys=True))
+        return 0
+    cells = []
+    for r in rows:
+        if r["card"] is None:
+            cells.append([r["partition"], "-", "-", "-", "-", "-", "not trained: tb run --partition '" + r["partition"] + "'", "-", "-"])
+            continue
+        first, last = (d[:10] for d in r["trained_on"])
+        cells.append([r["partition"], _score(r["holdout_auc"]) + (f" ({r['holdout_events']:,} events)" if r["holdout_events"] else ""),
+                      r["grade"], _score(r["oof_auc"]), f"{r['events']:,}", len(r["features"]), f"{first} .. {last}", r["trained_at"][:16],
+                      r["params_source"]])
+    print(text_table(PRODUCTION_COLUMNS, cells))
+    print("\nthe holdout is the number to believe (selection and tuning never saw it); model cards: "
+          f"{settings.artifacts}/production_model/<symbol>/<timeframe>/model_metadata.json")
+    return 0

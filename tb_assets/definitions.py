@@ -28,7 +28,8 @@ from tb_assets.resources import (
     WarehouseIOManager,
 )
 from tb_assets.secrets import from_environment
-from tb_assets.settings import Settings, load_settings
+from tb_assets.core.errors import ConfigError
+from tb_assets.settings import Settings, dagster_cron_problem, load_settings
 
 PIPELINE_JOB = "tb_pipeline"
 # the chain in order: bars -> features -> targets -> selected_features -> best_params -> production_model -> shap_report
@@ -45,6 +46,9 @@ warnings.filterwarnings("ignore", message=".*map_(resolved_)?asset_specs.*")
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for one configuration (tests build their own from custom Settings)."""
+    problem = dagster_cron_problem(settings.refresh_cron)  # the settings' own check is structural only
+    if problem:
+        raise ConfigError(problem)
     partitions = build_partitions(settings)
     pipeline = dg.define_asset_job(
         PIPELINE_JOB,

@@ -13,7 +13,8 @@ from tb_assets.core.data.symbols import validate_symbol
 from tb_assets.core.errors import TbError
 from tb_assets.core.storage import check_writable, storage_root
 from tb_assets.settings import Settings
-from tb_assets.sources import BarSource, RawBars, make_source
+from tb_assets.sources import make_source
+from tb_assets.sources.base import BarSource, RawBars
 from tb_assets.warehouse import has_partition, partition_file, read_partition, write_partition
 
 

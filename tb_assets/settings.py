@@ -11,11 +11,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tb_assets.cluster.settings import profile
-from tb_assets.core.data.bars import DATE_ORDERS
 from tb_assets.core.data.symbols import parse_symbol_list
 from tb_assets.core.data.timeframes import parse_timeframe_list
 from tb_assets.core.errors import ConfigError
-from tb_assets.sources import SOURCE_KINDS
+from tb_assets.sources import DEFAULT_UNIVERSE, SOURCE_KINDS
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -33,6 +32,7 @@ def find_project_root(start: Path | None = None) -> Path:
 
 PROJECT_ROOT = find_project_root()
 
+DATE_ORDERS = ("auto", "dmy", "mdy")  # TB_DATE_ORDER: decided from the data, or day or month first
 DEFAULT_TIMEFRAMES = "1d,1w"
 # UTC, weekdays after the US close: the daily bars of the day are final
 DEFAULT_REFRESH_CRON = "30 22 * * 1-5"
@@ -79,6 +79,12 @@ class Settings:
     raw_allow_links: bool = False
     warehouse_url: str | None = None  # TB_WAREHOUSE_URL; None: TB_DATA_DIR/warehouse
     artifacts_url: str | None = None  # TB_ARTIFACTS_URL; None: TB_DATA_DIR/artifacts
+
+    @property
+    def partition_keys(self) -> list[str]:
+        """The SYMBOL|TIMEFRAME keys these settings define, in the partition definition's order
+        (symbols first): `tb partitions` lists them without loading the definitions."""
+        return [f"{symbol}|{timeframe}" for symbol in self.symbols for timeframe in self.timeframes]
 
     @property
     def warehouse(self) -> str:
@@ -145,7 +151,7 @@ def load_settings() -> Settings:
         timeframes=tuple(parse_timeframe_list(_env("TB_TIMEFRAMES", DEFAULT_TIMEFRAMES))),
         context_symbols=tuple(context),
         source_tz=_time_zone("TB_SOURCE_TZ", "UTC"),
-        date_order=_choice("TB_DATE_ORDER", "auto", DATE_ORDERS),
+        date_order=_choice("TB_DATE_ORDER", "auto", DATE_ORDERS),  # how to read 03/04/2024 (core.data reads it)
         raw_allow_links=_switch("TB_RAW_ALLOW_LINKS", False),
         synthetic_freq=_env("TB_SYNTHETIC_FREQ", "1d"),
         synthetic_bars=_number("TB_SYNTHETIC_BARS", "5000", int),
@@ -212,11 +218,49 @@ def _switch(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={text!r}: use on or off")
 
 
-def _cron(name: str, default: str) -> str:
+# (lowest, highest, names) of the five cron fields: minute, hour, day of month, month, day of week
+_CRON_FIELDS = ((0, 59, ()), (0, 23, ()), (1, 31, ()),
+                (1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+                (0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")))
+
+
+def is_cron(text: str) -> bool:
+    """Whether `text` is a five-field cron expression (numbers, names, ranges, lists and steps in
+    each field's bounds). Checked here without importing Dagster, so reading the settings stays
+    fast for commands that never load the definitions; the definitions check it again with
+    Dagster's own parser (`dagster_cron_problem`)."""
+    fields = text.split()
+    if len(fields) != 5:
+        return False
+
+    def value(token: str, low: int, high: int, names: tuple) -> int | None:
+        if token.upper() in names:
+            return names.index(token.upper()) + (low if low == 1 else 0)
+        return int(token) if token.isdigit() and low <= int(token) <= high else None
+
+    for field_text, (low, high, names) in zip(fields, _CRON_FIELDS):
+        for item in field_text.split(","):
+            span, _, stride = item.partition("/")
+            if stride and not (stride.isdigit() and int(stride) > 0):
+                return False
+            if span == "*":
+                continue
+            ends = span.split("-")
+            if len(ends) > 2 or any(value(end, low, high, names) is None for end in ends):
+                return False
+    return True
+
+
+def dagster_cron_problem(text: str) -> str | None:
+    """What Dagster's cron parser refuses in `text` (e.g. the 30th of February), or None."""
     from dagster._utils.schedules import is_valid_cron_string
 
+    return None if is_valid_cron_string(text) else f"TB_REFRESH_CRON={text!r} is not a cron expression Dagster can schedule"
+
+
+def _cron(name: str, default: str) -> str:
     text = _env(name, default)
-    if not is_valid_cron_string(text):
+    if not is_cron(text):
         raise ConfigError(
             f"{name}={text!r} is not a cron expression: five fields, minute hour day-of-month month "
             f"day-of-week, in UTC (default {default!r})"
@@ -267,14 +311,9 @@ def _alert_interval() -> int:
 
 def _default_universe(source: str, raw_dir: str | None) -> tuple[str, str]:
     """Default primary and context symbols for a source when TB_SYMBOLS is not set."""
-    if source == "sample":
-        from tb_assets.sources.sample import DEFAULT_CONTEXT, DEFAULT_PRIMARY
-
-        return ",".join(DEFAULT_PRIMARY), ",".join(DEFAULT_CONTEXT)
-    if source == "synthetic":
-        from tb_assets.sources.synthetic import DEFAULT_CONTEXT, DEFAULT_SYMBOLS
-
-        return ",".join(DEFAULT_SYMBOLS), ",".join(DEFAULT_CONTEXT)
+    if source in DEFAULT_UNIVERSE:
+        primary, context = DEFAULT_UNIVERSE[source]
+        return ",".join(primary), ",".join(context)
     # parquet / csv: every symbol found in TB_RAW_DIR
     if not raw_dir:
         raise ConfigError(f"TB_SOURCE={source} needs TB_RAW_DIR, the folder that holds your {source} files")

@@ -76,3 +76,29 @@ def test_a_closed_pipe_ends_quietly(registry, tmp_path):
     done = subprocess.run(f"'{sys.executable}' -m tb_assets.cli models list -n 0 --json | head -1", shell=True, capture_output=True,
                           text=True, env=dict(os.environ))
     assert done.stdout.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+
+
+def test_production_lists_each_partitions_model_card(tmp_path, monkeypatch, capsys):
+    """`tb models production`: the chain's model per partition (holdout AUC and grade, what it was
+    trained on, where its params came from), and what to run where there is none."""
+    from tb_assets.records import ModelCard
+
+    monkeypatch.setenv("TB_DATA_DIR", str(tmp_path))
+    for name in ("TB_SYMBOLS", "TB_TIMEFRAMES", "TB_SOURCE", "TB_ARTIFACTS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    card = ModelCard(training_date="2026-12-06T10:00:00+00:00", n_features=2, features=["rsi_14", "dist_sma_20"],
+                     params={"max_depth": 3, "source": "best_params"}, n_estimators=40, train_auc=0.7, train_aupr=0.7, n_samples=8938,
+                     positive_rate=0.45, date_range=["1991-03-05 00:00:00+00:00", "2026-07-22 00:00:00+00:00"], balanced=False,
+                     scale_pos_weight=None, sample_weights_used=True, seed=0, cv={"n_splits": 5, "embargo_pct": 0.01},
+                     oof_metrics={"auc": 0.641}, holdout_metrics={"auc": 0.6374, "n_samples": 1788}, library_versions={})
+    card.save(tmp_path / "artifacts", "VIX", "1d", {})
+    code = main(["models", "production", "--json"])
+    rows = {r["partition"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert code == 0 and list(rows) == ["SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w", "VIX|1d", "VIX|1w"]
+    vix = rows["VIX|1d"]
+    assert (vix["holdout_auc"], vix["grade"], vix["oof_auc"], vix["events"]) == (0.6374, "acceptable", 0.641, 8938)
+    assert vix["params_source"] == "best_params" and vix["trained_on"][0].startswith("1991-03-05")
+    assert vix["card"].endswith("production_model/VIX/1d/model_metadata.json") and rows["SPX|1d"]["card"] is None
+    code = main(["models", "production"])
+    table = capsys.readouterr().out
+    assert code == 0 and "0.6374 (1,788 events)  acceptable" in table and "not trained: tb run --partition 'SPX|1d'" in table

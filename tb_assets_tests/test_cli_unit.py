@@ -26,16 +26,21 @@ def test_pattern_matching_nothing_names_the_defined_partitions():
 
 def test_summary_table_keeps_errors_apart_from_warn_findings():
     ok = PartitionOutcome("SPX|1d", ok=True, seconds=1.23, assets=7, checks_passed=15, checks_total=17, rows=5031,
-                          findings=["no edge found (metrics below Acceptable)"])
+                          findings=["no edge found (metrics below Acceptable)"], holdout_auc=0.6374,
+                          model_card="/data/artifacts/production_model/SPX/1d/model_metadata.json")
     bad = PartitionOutcome("IXIC|1w", ok=False, seconds=0.5, errors=["bars: boom"])
     regressed = PartitionOutcome("VIX|1d", ok=True, seconds=2.0, errors=["production_model_no_regression failed"])
     lines = cli.format_summary([ok, bad, regressed]).splitlines()
-    assert lines[0].split() == ["partition", "status", "assets", "checks", "bars", "rows", "seconds", "ERROR", "WARN", "findings"]
-    assert lines[2].split()[:7] == ["SPX|1d", "ok", "7", "15/17", "5,031", "1.2", "-"]
+    assert lines[0].split() == ["partition", "status", "assets", "checks", "bars", "rows", "seconds", "holdout", "AUC", "ERROR", "WARN",
+                                "findings"]
+    # the number to believe, with its grade, and where the model card is
+    assert lines[2].split()[:9] == ["SPX|1d", "ok", "7", "15/17", "5,031", "1.2", "0.637", "(acceptable)", "-"]
+    assert lines[3].split()[5] == "-"  # no bars rows, no production model: no holdout AUC
     assert lines[2].endswith("no edge found (metrics below Acceptable)")
     assert lines[3].split()[:2] == ["IXIC|1w", "FAILED"] and "bars: boom" in lines[3]
     assert lines[4].split()[:2] == ["VIX|1d", "ERROR"] and "production_model_no_regression failed" in lines[4]
-    for row, status in zip(lines[2:], ("ok", "FAILED", "ERROR")):  # every row's status starts under the header's
+    assert lines[-1].split() == ["SPX|1d", "/data/artifacts/production_model/SPX/1d/model_metadata.json"]
+    for row, status in zip(lines[2:5], ("ok", "FAILED", "ERROR")):  # every row's status starts under the header's
         assert row.index(status) == lines[0].index("status")
     assert ok.clean and not bad.clean and not regressed.clean
 

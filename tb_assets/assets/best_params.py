@@ -92,7 +92,7 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         except AllTrialsPruned as exc:
             if config.on_all_pruned == "fail":
                 raise
-            context.log.error(str(exc))
+            context.log.warning(f"no edge found: {exc}")  # a WARN finding, as its check says (best_params_found)
             TunedParams(params=None, all_pruned=True, message=str(exc), **record, trials=exc.counts).save(
                 root, symbol, timeframe, exc.study.trials_dataframe(), {})
             return dg.MaterializeResult(metadata={

@@ -26,7 +26,10 @@ from tb_assets.resources import ArtifactStore
 if TYPE_CHECKING:
     from tb_assets.core.modeling.evaluation import HoldoutScore
 
-HOLDOUT_PLOTTED = ("auc", "aupr", "brier", "precision_at_10", "spread", "n_samples")
+# the positive rate and the lifts over it are kept: without them AUPR, precision@10% and Brier cannot be graded
+OOF_KEPT = ("auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv", "positive_rate", "aupr_lift", "precision_at_10_lift",
+            "brier_skill")
+HOLDOUT_PLOTTED = ("auc", "auc_lower", "aupr", "brier", "precision_at_10", "spread", "n_samples")
 PLOTS = {"holdout_roc_pr.png": draw_roc_pr, "holdout_reliability.png": draw_reliability, "holdout_deciles.png": draw_deciles}
 
 
@@ -39,10 +42,21 @@ class ProductionConfig(PurgedCVConfig):
     seed: int = Field(default=0, description="LightGBM seed")
 
 
-def holdout_record(score: "HoldoutScore", y: np.ndarray, t0: pd.DatetimeIndex, development: np.ndarray, holdout: np.ndarray) -> dict:
+def holdout_record(score: "HoldoutScore", y: np.ndarray, t0: pd.DatetimeIndex, development: np.ndarray, holdout: np.ndarray,
+                   overlap: float) -> dict:
+    from tb_assets.core.modeling.leakage import auc_lower_bound
+    from tb_assets.core.modeling.metrics import auc_standard_error
+
     ts = t0[holdout]
+    se = auc_standard_error(y[holdout], score.proba)
     return {**asdict(score.metrics), "n_samples": len(holdout), "positive_rate": float(y[holdout].mean()),
-            "development_samples": len(development), "date_range": [str(ts.min()), str(ts.max())]}
+            "development_samples": len(development), "date_range": [str(ts.min()), str(ts.max())], "auc_se": se,
+            "auc_lower": auc_lower_bound(score.metrics.auc, se, overlap)}
+
+
+def label_overlap(targets: pd.DataFrame) -> float:
+    """How many labels share a bar on average (1 / mean uniqueness): what the AUC's bound widens by."""
+    return float(1.0 / targets["uniqueness"].mean()) if "uniqueness" in targets.columns else 1.0
 
 
 def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -59,8 +73,10 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         from sklearn.base import clone
         from sklearn.metrics import average_precision_score, roc_auc_score
 
-        from tb_assets.core.modeling.evaluation import Folds, cv_metrics, score_holdout
-        from tb_assets.core.modeling.metrics import grade_table
+        from tb_assets.core.modeling.evaluation import Folds, score_folds, score_holdout
+        from tb_assets.core.modeling.leakage import auc_lower_bound
+        from tb_assets.core.modeling.metrics import auc_standard_error, summarize
+        from tb_assets.core.modeling.grades import grade_table
         from tb_assets.core.modeling.models import LightGBMClassifier, class_balance, fit
 
         symbol, timeframe = partition_parts(context)
@@ -79,7 +95,7 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         if start is not None:
             development, rows = purged_holdout(data.t1, start)
             scored = score_holdout(recipe, data.X, data.y, weight, development, rows, label=f"holdout events (holdout from {start})")
-            holdout = holdout_record(scored, data.y, data.t1.index, development, rows)
+            holdout = holdout_record(scored, data.y, data.t1.index, development, rows, label_overlap(targets))
             y_holdout = data.y[rows]
             files[ModelCard.HOLDOUT_MODEL] = scored.model.booster_.model_to_string().encode()
             predictions = pd.DataFrame({"ts": data.t1.index[rows], "y": y_holdout, "proba": scored.proba})
@@ -88,7 +104,10 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
                              for name, draw in PLOTS.items()}
             thumbnail = thumbnail_markdown(lambda fig: draw_roc_pr(fig, y_holdout, scored.proba), "holdout ROC and precision-recall")
         splits = data.purged_splits(config.n_splits, config.embargo_pct)
-        oof = cv_metrics(recipe, Folds.build(data.X, data.y, weight, splits, threads=config.n_jobs))
+        fold_scores = score_folds(recipe, Folds.build(data.X, data.y, weight, splits, threads=config.n_jobs))
+        oof = summarize([f.score for f in fold_scores])
+        tested = np.concatenate([f.test for f in fold_scores])  # the pooled out-of-fold predictions give the AUC's standard error
+        oof_se = auc_standard_error(data.y[tested], np.concatenate([f.prediction for f in fold_scores]))
 
         model = fit(clone(recipe), data.X, data.y, weight)
         proba = model.predict_proba(data.X)[:, 1]
@@ -121,7 +140,8 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
             sample_weights_used=bool(config.sample_weights),
             seed=config.seed,
             cv={"n_splits": config.n_splits, "embargo_pct": config.embargo_pct},
-            oof_metrics={k: getattr(oof, k) for k in ("auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv")},
+            oof_metrics={**{k: getattr(oof, k) for k in OOF_KEPT}, "auc_se": oof_se,
+                         "auc_lower": auc_lower_bound(oof.auc, oof_se, label_overlap(targets))},
             holdout_metrics=holdout,
             library_versions={lib: version(lib) for lib in ("lightgbm", "optuna", "scikit-learn", "numpy", "pandas", "dagster")},
         )

@@ -23,6 +23,7 @@ def build_bars_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetC
             passed=not problems,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={"rows": len(bars), "problems": "; ".join(problems) or "none"},
+            description="; ".join(problems) or f"{len(bars):,} bars keep the contract",
         )
 
     return [bars_valid_ohlcv]

@@ -18,6 +18,7 @@ def build_best_params_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
         return dg.AssetCheckResult(
             passed=doc.params is not None, severity=dg.AssetCheckSeverity.WARN,
             metadata={"message": doc.message or "none", "trials": dg.MetadataValue.json(doc.trials)},
+            description=f"no edge found: {doc.message}" if doc.params is None else f"tuned: {doc.trials}",
         )
 
     return [best_params_found]

@@ -67,7 +67,7 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
         return dg.AssetCheckResult(passed=not problems, metadata={
             "sentinels": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows), max_rows=20)),
             "problems": "; ".join(problems) or "none",
-        })
+        }, description="; ".join(problems) or f"{len(rows)} cohort best(s) score chance on permuted targets")
 
     @dg.asset_check(asset=EXPERIMENTS, partitions_def=partitions_def, blocking=True,
                     description="No model of this run was given a raw price level (open/high/low/close/vwap, or a suffixed "
@@ -84,7 +84,8 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
             "models_checked": len(found),
             "missing_from_registry": len(set(ids)) - len(found),
             "raw_prices": "; ".join(f"model {i}: {', '.join(cols)}" for i, cols in bad.items()) or "none",
-        })
+        }, description=(f"{len(bad)} model(s) given raw prices" if bad else f"{len(set(ids)) - len(found)} model(s) missing from the "
+                        "registry" if len(found) != len(set(ids)) else f"{len(found)} model(s), no raw price"))
 
     @dg.asset_check(asset=EXPERIMENTS, partitions_def=partitions_def,
                     description="ERROR when the partition's best out-of-sample R² or AUC fell by more than the allowed drop "
@@ -103,6 +104,7 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
                 drops.append(f"{name} fell {drop:.4f} (from {values[1]:.4f} to {values[0]:.4f}; allowed {allowed})")
         return dg.AssetCheckResult(passed=not drops, severity=dg.AssetCheckSeverity.ERROR,
                                    metadata={**metadata, "compared_with": "previous run" if metadata else "nothing: first run",
-                                             "drops": "; ".join(drops) or "none"})
+                                             "drops": "; ".join(drops) or "none"},
+                                   description="; ".join(drops) or ("no drop since the previous run" if metadata else "first run"))
 
     return [model_experiments_permutation_sentinel, model_experiments_no_raw_prices, model_experiments_no_regression]

@@ -30,8 +30,10 @@ class HoldoutConfig(dg.Config):
 
 class SentinelConfig(dg.Config):
     permutation_tolerance: float = Field(default=0.06, description="The permuted-label CV AUC must lie within 0.5 +/- this")
-    max_plausible_auc_daily: float = Field(default=0.80, description="An out-of-fold AUC above this on 1d/1w bars is suspect")
-    max_plausible_auc_intraday: float = Field(default=0.75, description="An out-of-fold AUC above this on intraday bars is suspect")
+    max_plausible_auc_daily: float = Field(
+        default=0.80, description="An AUC whose 95% lower confidence bound is above this on 1d/1w bars is a leak until shown otherwise")
+    max_plausible_auc_intraday: float = Field(
+        default=0.75, description="An AUC whose 95% lower confidence bound is above this on intraday bars is a leak until shown otherwise")
     seed: int = Field(default=0, description="Seed of the label permutation")
     threads: int = Field(default=2, description="LightGBM threads (the scores do not depend on it: fits are deterministic)")
 
@@ -46,14 +48,17 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
                     description="Grades each out-of-fold metric against the project's targets, AUPR, precision@10% and Brier "
                                 "as lift and skill over the positive rate (WARN when one is below Acceptable).")
     def production_model_grades(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-        from tb_assets.core.modeling.metrics import grade_table, graded
+        from tb_assets.core.modeling.grades import grade_table, graded
 
         card = model_card(artifacts, context)
         table = grade_table(card.oof_metrics, card.holdout_metrics)
         grades = graded(table)
+        holdout = graded(table, "holdout_grade") if card.holdout_metrics is not None else {}
         return dg.AssetCheckResult(
             passed="below" not in grades.values(), severity=dg.AssetCheckSeverity.WARN,
-            metadata={"grades": dg.MetadataValue.md(markdown_table(table)), **{f"grade_{k}": v for k, v in grades.items()}},
+            metadata={"grades": dg.MetadataValue.md(markdown_table(table)), **{f"grade_{k}": v for k, v in grades.items()},
+                      **{f"holdout_grade_{k}": v for k, v in holdout.items() if k != "auc_cv"}},
+            description=", ".join(f"{k} {v}" for k, v in grades.items()) + " (out of fold)",
         )
 
     @dg.asset_check(asset=MODEL, partitions_def=partitions_def,
@@ -61,11 +66,13 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
     def production_model_no_regression(context: dg.AssetCheckExecutionContext, config: RegressionConfig) -> dg.AssetCheckResult:
         aucs = latest_values(context, MODEL, "oof_auc")
         if len(aucs) < 2:
-            return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first model"})
+            return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first model"},
+                                       description="first model: nothing to compare with")
         drop = aucs[1] - aucs[0]
         return dg.AssetCheckResult(
             passed=drop <= config.max_auc_drop, severity=dg.AssetCheckSeverity.ERROR,
             metadata={"oof_auc": aucs[0], "previous_oof_auc": aucs[1], "drop": drop, "max_auc_drop": config.max_auc_drop},
+            description=f"out-of-fold AUC {aucs[0]:.3f}, previous {aucs[1]:.3f} (drop {drop:+.3f}, limit {config.max_auc_drop})",
         )
 
     @dg.asset_check(asset=MODEL, partitions_def=partitions_def,
@@ -77,18 +84,21 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
         card = model_card(artifacts, context)
         holdout = card.holdout_metrics
         if holdout is None:
-            return dg.AssetCheckResult(passed=True, metadata={"holdout": "none (selected_features ran with holdout_pct 0)"})
+            return dg.AssetCheckResult(passed=True, metadata={"holdout": "none (selected_features ran with holdout_pct 0)"},
+                                       description="no holdout (holdout_pct 0)")
         optimism = card.oof_metrics["auc"] - holdout["auc"]
         return dg.AssetCheckResult(
             passed=optimism <= config.max_optimism, severity=dg.AssetCheckSeverity.WARN,
             metadata={"oof_auc": card.oof_metrics["auc"], "holdout_auc": holdout["auc"], "optimism": optimism,
                       "max_optimism": config.max_optimism, "holdout_samples": holdout["n_samples"]},
+            description=f"out-of-fold AUC {card.oof_metrics['auc']:.3f} vs holdout {holdout['auc']:.3f} (optimism {optimism:+.3f})",
         )
 
     @dg.asset_check(asset=MODEL, partitions_def=partitions_def, blocking=True,
                     additional_ins={"features": dg.AssetIn("features"), "targets": dg.AssetIn("targets")},
                     description="Leakage sentinels: the same purged CV on permuted labels must score AUC 0.5 +/- a tolerance, "
-                    "and an out-of-fold AUC implausibly high for the timeframe is an error.")
+                    "and an out-of-fold or holdout AUC implausibly high for the timeframe is an error, judged on its one-sided "
+                    "95% lower confidence bound (DeLong, widened for overlapping labels) so noise cannot flip it.")
     def production_model_leakage_sentinels(
         context: dg.AssetCheckExecutionContext, config: SentinelConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.AssetCheckResult:
@@ -103,14 +113,17 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
         weight = data.weight if card.sample_weights_used else None
         perm_auc = permuted_label_auc(recipe, data.X, data.y, weight, data.purged_splits(**card.cv), seed=config.seed)
         ceiling = plausible_ceiling(timeframe, config.max_plausible_auc_daily, config.max_plausible_auc_intraday)
-        aucs = {"out-of-fold": card.oof_metrics["auc"]}
-        if card.holdout_metrics is not None:
-            aucs["holdout"] = card.holdout_metrics["auc"]
+        # each AUC with its lower confidence bound (a card from before the bounds were kept: the AUC itself)
+        named = {"out-of-fold": card.oof_metrics, "holdout": card.holdout_metrics}
+        aucs = {name: (m["auc"], m.get("auc_lower", m["auc"])) for name, m in named.items() if m is not None}
         problems = sentinel_problems(perm_auc, aucs, tolerance=config.permutation_tolerance, ceiling=ceiling, timeframe=timeframe)
+        short = {"out-of-fold": "oof", "holdout": "holdout"}
         return dg.AssetCheckResult(
             passed=not problems,
-            metadata={"permuted_auc": perm_auc, **{f"{name.replace('out-of-fold', 'oof')}_auc": auc for name, auc in aucs.items()},
+            metadata={"permuted_auc": perm_auc, **{f"{short[name]}_auc": auc for name, (auc, _) in aucs.items()},
+                      **{f"{short[name]}_auc_lower": lower for name, (_, lower) in aucs.items()},
                       "plausible_ceiling": ceiling, "problems": "; ".join(problems) or "none"},
+            description="; ".join(problems) or f"permuted-label AUC {perm_auc:.3f}; AUCs below the {ceiling} ceiling",
         )
 
     @dg.asset_check(asset=MODEL, partitions_def=partitions_def, blocking=True,
@@ -123,6 +136,8 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
         return dg.AssetCheckResult(
             passed=used == selected and not prices,
             metadata={"model_features": ", ".join(used), "selected_features": ", ".join(selected), "raw_prices": ", ".join(prices) or "none"},
+            description=(f"raw prices used: {', '.join(prices)}" if prices else "the model's features differ from selected_features"
+                         if used != selected else f"{len(used)} selected features, no raw price"),
         )
 
     return [production_model_grades, production_model_no_regression, production_model_holdout_confirms,

@@ -54,6 +54,8 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
             metadata={"rows": len(values), "max_additivity_error": float(gap.max()), "max_margin_vs_model": float(drift.max()),
                       "rows_over_tolerance": int((gap > ADDITIVITY_TOLERANCE).sum()),
                       "worst_row": str(values["ts"].iloc[worst]) if len(values) else "none"},
+            description=f"largest additivity error {float(gap.max()):.2e}, margin vs model {float(drift.max()):.2e} "
+                        f"(tolerance {ADDITIVITY_TOLERANCE:g}) on {len(values):,} rows",
         )
 
     @dg.asset_check(asset=REPORT, partitions_def=partitions_def, blocking=True,
@@ -68,6 +70,8 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
             passed=not prices and names == model_features,
             metadata={"raw_prices": ", ".join(prices) or "none", "explained": ", ".join(names),
                       "model_features": ", ".join(model_features)},
+            description=(f"raw prices explained: {', '.join(prices)}" if prices else "explained features differ from the model's"
+                         if names != model_features else f"{len(names)} features, the model's, no raw price"),
         )
 
     @dg.asset_check(asset=REPORT, partitions_def=partitions_def,
@@ -78,13 +82,15 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
 
         rankings = latest_values(context, REPORT, "mean_abs_shap")
         if len(rankings) < 2:
-            return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first report"})
+            return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first report"},
+                                       description="first report: nothing to compare with")
         overlap, rho = ranking_stability(rankings[0], rankings[1])
         passed = overlap >= config.min_top10_overlap and (np.isnan(rho) or rho >= config.min_spearman)
         return dg.AssetCheckResult(
             passed=bool(passed), severity=dg.AssetCheckSeverity.WARN,
             metadata={"top10_overlap": overlap, "spearman": rho, "min_top10_overlap": config.min_top10_overlap,
                       "min_spearman": config.min_spearman},
+            description=f"top-10 overlap {overlap:.2f} (min {config.min_top10_overlap}), Spearman {rho:.2f} (min {config.min_spearman})",
         )
 
     return [shap_additivity, shap_no_raw_prices, shap_ranking_stable]

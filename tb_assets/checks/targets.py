@@ -25,7 +25,8 @@ def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
     )
     def targets_t1_valid(targets: pd.DataFrame, bars: pd.DataFrame) -> dg.AssetCheckResult:
         problems = label_problems(targets["ts"], targets["t1"], bars_only(bars)["ts"])
-        return dg.AssetCheckResult(passed=not problems, metadata={"events": len(targets), "problems": "; ".join(problems) or "none"})
+        return dg.AssetCheckResult(passed=not problems, metadata={"events": len(targets), "problems": "; ".join(problems) or "none"},
+                                   description="; ".join(problems) or f"{len(targets):,} labels end on a known bar after they start")
 
     @dg.asset_check(
         asset="targets",
@@ -39,6 +40,7 @@ def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
             passed=not problems,
             metadata={"min_weight": float(targets["weight"].min()), "max_weight": float(targets["weight"].max()),
                       "problems": "; ".join(problems) or "none"},
+            description="; ".join(problems) or "weights finite, positive, mean 1",
         )
 
     @dg.asset_check(
@@ -53,6 +55,7 @@ def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
             passed=config.low <= rate <= config.high,
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"positive_rate": rate, "band": f"[{config.low}, {config.high}]"},
+            description=f"positive rate {rate:.3f}, band [{config.low}, {config.high}]",
         )
 
     return [targets_t1_valid, targets_weights_valid, targets_positive_rate]

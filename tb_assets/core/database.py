@@ -12,13 +12,14 @@ import os
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import sqlalchemy
 from filelock import FileLock
 
 
 @contextlib.contextmanager
 def first_use(url: str, key: int) -> Iterator[None]:
     """Hold the database's set-up lock `key` (an advisory lock id on PostgreSQL) while the body runs."""
+    import sqlalchemy  # here: the settings import this module for redact_url, and must load fast
+
     if url.startswith("sqlite"):
         database = sqlalchemy.engine.make_url(url).database
         if not database or database == ":memory:":

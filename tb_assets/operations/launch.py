@@ -99,6 +99,17 @@ class PartitionOutcome:
     rows: int | None = None
     errors: list[str] = field(default_factory=list)  # failed ERROR checks, the run's failure
     findings: list[str] = field(default_factory=list)  # failed WARN checks, in words
+    holdout_auc: float | None = None  # the production model's, on the untouched holdout: the number to believe
+    model_card: str | None = None  # where the production model's card (model_metadata.json) is
+
+    @property
+    def holdout(self) -> str:
+        """'0.637 (acceptable)', or '-' when no production model was trained with a holdout."""
+        if self.holdout_auc is None:
+            return "-"
+        from tb_assets.core.modeling.grades import grade
+
+        return f"{self.holdout_auc:.3f} ({grade('auc', self.holdout_auc)})"
 
     @property
     def clean(self) -> bool:
@@ -172,6 +183,11 @@ def outcome_of(instance: dg.DagsterInstance, key: str, run_id: str, seconds: flo
             mat = event.step_materialization_data.materialization
             if mat.asset_key == dg.AssetKey("bars") and "rows" in mat.metadata:
                 out.rows = int(mat.metadata["rows"].value)
+            if mat.asset_key == dg.AssetKey("production_model"):
+                if "holdout_auc" in mat.metadata:
+                    out.holdout_auc = float(mat.metadata["holdout_auc"].value)
+                if "model_metadata" in mat.metadata:
+                    out.model_card = str(mat.metadata["model_metadata"].value)
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
             out.checks_total += 1

@@ -14,14 +14,11 @@ from pathlib import Path
 import pandas as pd
 
 from tb_assets.core.errors import SourceError
+from tb_assets.sources import DEFAULT_UNIVERSE
 from tb_assets.sources.base import BarSource, RawBars
 
 SAMPLE_SYMBOLS = ("SPX", "IXIC", "VIX")
-DEFAULT_PRIMARY = ("SPX", "IXIC", "VIX")
-# VIX covers every SPX/IXIC day, so as the context it costs the indices no history and gives them
-# its indicators and regime_vix; VIX partitions (no context: a symbol is never its own) keep
-# 1990-2026. SPX and IXIC as context of VIX would cut it to their 1999-2018.
-DEFAULT_CONTEXT = ("VIX",)
+DEFAULT_PRIMARY, DEFAULT_CONTEXT = DEFAULT_UNIVERSE["sample"]  # SPX and IXIC as VIX's context would cut it to 1999-2018
 VIX_FILE = Path(__file__).parent / "data" / "vix-daily.csv"
 
 

@@ -18,12 +18,13 @@ import numba
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.timeframes import INTRADAY, step, validate_timeframe
+from tb_assets.core.data.time_index import step
+from tb_assets.core.data.timeframes import INTRADAY, validate_timeframe
 from tb_assets.core.errors import ConfigError
+from tb_assets.sources import DEFAULT_UNIVERSE
 from tb_assets.sources.base import BarSource, RawBars
 
-DEFAULT_SYMBOLS = ("SYN1", "SYN2")
-DEFAULT_CONTEXT = ("SYN0",)
+DEFAULT_SYMBOLS, DEFAULT_CONTEXT = DEFAULT_UNIVERSE["synthetic"]
 MARKET_CORRELATION = 0.6
 ANNUAL_VOL = 0.20
 SESSION_OPEN = pd.Timedelta(hours=14, minutes=30)  # 09:30 New York in winter, as UTC

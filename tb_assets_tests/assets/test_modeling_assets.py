@@ -3,6 +3,7 @@
 import dataclasses
 import hashlib
 import json
+import logging
 import pickle
 import shutil
 
@@ -12,6 +13,7 @@ import numpy as np
 import optuna
 import pytest
 
+from tb_assets.core.modeling.grades import GRADED
 from tb_assets.definitions import build_definitions
 from tb_assets.records import METADATA_FIELDS
 from tb_assets_tests.conftest import make_settings
@@ -118,9 +120,19 @@ def test_planted_signal_is_found(planted):
     assert set(selected) & {"ret_5", "zret_20", "ret_10", "mom_10", "rsi_14", "stoch_k_14", "bb_pctb_20", "macd_hist", "ret_1",
                             "dist_sma_10", "dist_sma_20"}
     evaluations = checks(result)
+    # every evaluation says in words what it found (the UI's check page shows it; the metadata holds the numbers)
+    assert len(evaluations) >= 17 and all(e.description for e in evaluations.values()), [n for n, e in evaluations.items()
+                                                                                           if not e.description]
     for name in ("production_model_leakage_sentinels", "production_model_features_match", "best_params_found",
                  "production_model_no_regression", "production_model_holdout_confirms"):
         assert evaluations[name].passed, name
+    # every metric graded, out-of-fold and on the holdout: no blank lift (the OOF metrics once lacked the positive rate)
+    grades = {k: v.value for k, v in evaluations["production_model_grades"].metadata.items() if "grade_" in k}
+    assert {k for k in grades if k.startswith("grade_")} == {f"grade_{m}" for m in GRADED}
+    assert {k for k in grades if k.startswith("holdout_grade_")} == {f"holdout_grade_{m}" for m in GRADED if m != "auc_cv"}
+    assert set(grades.values()) <= {"excellent", "good", "acceptable", "below"}, grades
+    for table in (md["grades"], evaluations["production_model_grades"].metadata["grades"].value):
+        assert "nan" not in table.lower(), table
     bp = json.loads((settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())
     assert bp["all_pruned"] is False and len(bp["metrics"]["folds"]) == 5 and sum(bp["trials"].values()) == 6
     assert (settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "trials_history.csv").exists()
@@ -132,9 +144,12 @@ def test_model_artifacts_and_metadata_fields(planted):
     folder = model_dir(settings)
     meta = json.loads((folder / "model_metadata.json").read_text())
     assert tuple(meta) == METADATA_FIELDS
-    assert set(meta["oof_metrics"]) == {"auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv"}
+    assert set(meta["oof_metrics"]) == {"auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv", "positive_rate", "aupr_lift",
+                                        "precision_at_10_lift", "brier_skill", "auc_se", "auc_lower"}
     holdout = meta["holdout_metrics"]
-    assert set(holdout) == {"auc", "aupr", "brier", "precision_at_10", "spread", "n_samples", "positive_rate", "development_samples", "date_range"}
+    assert set(holdout) == {"auc", "aupr", "brier", "precision_at_10", "spread", "n_samples", "positive_rate", "development_samples",
+                            "date_range", "auc_se", "auc_lower"}
+    assert 0 < holdout["auc_se"] < 0.1 and holdout["auc_lower"] < holdout["auc"]
     assert holdout["date_range"][1] == meta["date_range"][1] and holdout["development_samples"] + holdout["n_samples"] < meta["n_samples"]
     for name, digest in meta["artifact_sha256"].items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
@@ -165,8 +180,11 @@ def test_leakage_sentinels_fail_beyond_their_bounds(planted):
     """The planted model passes with the defaults (tested above); tightened bounds must trip each rule."""
     settings, defs, _, _ = planted
     name = "production_model_leakage_sentinels"
-    oof_auc = json.loads((model_dir(settings) / "model_metadata.json").read_text())["oof_metrics"]["auc"]
-    strict_ceiling = {"ops": {f"production_model_{name}": {"config": {"max_plausible_auc_daily": oof_auc - 0.01}}}}
+    oof = json.loads((model_dir(settings) / "model_metadata.json").read_text())["oof_metrics"]
+    assert oof["auc_lower"] < oof["auc"] - 0.01  # judged on the lower confidence bound, not the point estimate
+    just_above = {"ops": {f"production_model_{name}": {"config": {"max_plausible_auc_daily": oof["auc_lower"] + 0.005}}}}
+    assert checks(run_checks(defs, "SYN1|1d", name, asset="production_model", run_config=just_above))[name].passed
+    strict_ceiling = {"ops": {f"production_model_{name}": {"config": {"max_plausible_auc_daily": oof["auc_lower"] - 0.01}}}}
     res = run_checks(defs, "SYN1|1d", name, asset="production_model", run_config=strict_ceiling)
     evaluation = checks(res)[name]
     assert not res.success and not evaluation.passed  # blocking
@@ -229,6 +247,10 @@ def test_best_params_found_fails_with_the_reason_when_every_trial_is_pruned(plan
     # a finding about the data (no trial cleared the bar), not an outage: WARN
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "lower min_auc" in evaluation.metadata["message"].value
+    # one severity per finding: the step's log says it at the check's level, never ERROR
+    logged = [(r.level, r.user_message) for r in instance.all_logs(res.run_id)
+              if r.dagster_event is None and "was pruned or failed" in (r.user_message or "")]  # the step's own log lines
+    assert logged and all(level == logging.WARNING for level, _ in logged), logged
     strict = {"ops": {"best_params": {"config": {"n_trials": 2, "min_auc": 0.99, "resume": False, "on_all_pruned": "fail"}}}}
     failed = run(defs, "SYN1|1d", strict, selection=[dg.AssetKey("best_params")], instance=instance)
     assert not failed.success and "AllTrialsPruned" in failure_text(failed)

@@ -15,7 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tb_assets.core.data.timeframes import INTRADAY, bucket_start, step, validate_timeframe
+from tb_assets.core.data.time_index import bucket_start, step
+from tb_assets.core.data.timeframes import INTRADAY, validate_timeframe
 from tb_assets.core.errors import BarsValidationError
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
@@ -25,7 +26,6 @@ SPLIT_VALUES = ("train", "test")
 
 Policy = Literal["repair", "fail"]
 DateOrder = Literal["auto", "dmy", "mdy"]  # how to read 03/04/2024: decided from the data, or day or month first
-DATE_ORDERS = ("auto", "dmy", "mdy")
 
 # Common spellings seen in vendor files, after lower-casing and squashing separators to '_'.
 COLUMN_ALIASES: dict[str, str] = {
@@ -598,7 +598,7 @@ def prepare_bars(
 
     Returns the bars, the validation report and the source's own bar size.
     """
-    from tb_assets.core.data.timeframes import check_resolution, infer_base_step
+    from tb_assets.core.data.time_index import check_resolution, infer_base_step
 
     clean, report = validate_bars(
         raw, symbol=symbol, origin=origin, policy=policy, tz=tz, date_order=date_order, spike_factor=spike_factor

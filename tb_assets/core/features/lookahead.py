@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.features.matrix import FeatureOptions, build_feature_matrix
 
 # Two prefixes: any peek (a centred window, a negative shift, a fit on the whole sample) changes

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.timeframes import INTRADAY, epoch_ns
+from tb_assets.core.data.time_index import epoch_ns
+from tb_assets.core.data.timeframes import INTRADAY
 from tb_assets.core.errors import ConfigError
 from tb_assets.core.features import indicators as ind
 from tb_assets.core.features.regimes import RV_WINDOW, VIX_WINDOW, gmm_schedule, regime_gmm, regime_vix

@@ -26,7 +26,8 @@ import numba
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.timeframes import INTRADAY, epoch_ns, step
+from tb_assets.core.data.time_index import epoch_ns, step
+from tb_assets.core.data.timeframes import INTRADAY
 
 VIX_WINDOW = 252
 RV_WINDOW = 20  # the realized volatility the mixture sees (indicators.realized_vol)

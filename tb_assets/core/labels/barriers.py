@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.timeframes import epoch_ns, from_epoch_ns
+from tb_assets.core.data.time_index import epoch_ns, from_epoch_ns
 from tb_assets.core.errors import TbError
 
 BARRIERS = ["pt", "sl", "vertical"]

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.errors import TbError
 
 SHORT_SPAN = 16  # bars counted without branching before the search falls back to galloping

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import clone, is_classifier
 from sklearn.metrics import roc_auc_score
 
-from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, fold_metrics, summarize
 from tb_assets.core.modeling.models import Estimator, as_matrix, bin_rows, bin_validation

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import raw_price_columns
 from tb_assets.core.labels.weights import thinning

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tb_assets.core.data.bars import BAR_COLUMNS, count_gaps, resample_bars, validate_bars
-from tb_assets.core.data.timeframes import bucket_start
+from tb_assets.core.data.time_index import bucket_start
 
 
 def bars(rows):

@@ -2,13 +2,8 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.data.symbols import parse_symbol_list, validate_symbol
-from tb_assets.core.data.timeframes import (
-    bucket_start,
-    check_resolution,
-    infer_base_step,
-    parse_timeframe_list,
-    validate_timeframe,
-)
+from tb_assets.core.data.time_index import bucket_start, check_resolution, infer_base_step
+from tb_assets.core.data.timeframes import parse_timeframe_list, validate_timeframe
 from tb_assets.core.errors import ConfigError
 
 

@@ -13,7 +13,8 @@ import pytest
 from tb_assets.core.features.matrix import FeatureOptions, build_feature_matrix
 from tb_assets.core.labels.targets import TargetSpec, build_targets
 from tb_assets.core.modeling.evaluation import Folds, score_folds, score_holdout
-from tb_assets.core.modeling.metrics import fold_metrics, grade_table, graded, summarize
+from tb_assets.core.modeling.grades import grade_table, graded
+from tb_assets.core.modeling.metrics import fold_metrics, summarize
 from tb_assets.core.modeling.models import LightGBMClassifier, class_balance
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 from tb_assets.core.modeling.training_data import training_data

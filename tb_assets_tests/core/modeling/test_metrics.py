@@ -3,17 +3,14 @@
 import numpy as np
 import pytest
 
+from tb_assets.core.modeling.grades import SHOWN, grade, grade_table, graded
 from tb_assets.core.modeling.metrics import (
-    SHOWN,
     CVMetrics,
     FoldMetrics,
     auc_objective,
     composite_score,
     decile_spread,
     fold_metrics,
-    grade,
-    grade_table,
-    graded,
     precision_at,
     summarize,
 )

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tb_assets.core.data.timeframes import epoch_ns
+from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.labels.weights import overlap_stride, thinning
 from tb_assets.core.modeling import selection
 from tb_assets.core.modeling.cv import PurgedKFold
