@@ -13,12 +13,12 @@ import dagster as dg
 
 from tb_assets.assets import bars, best_params, features, model_experiments, production_model, selected_features, shap_report, targets
 from tb_assets.assets.common import WAREHOUSE_IO
-from tb_assets.operations.alert_sensor import build_alert_sensor
-from tb_assets.operations.automation import build_automation_sensor, with_refresh
-from tb_assets.operations.new_data import build_new_data_sensor
-from tb_assets.operations.notifier import AlertNotifier
-from tb_assets.operations.stranded_steps import build_stranded_steps_sensor
-from tb_assets.partitions import build_partitions
+from tb_assets.assets.partitions import build_partitions
+from tb_assets.automation.alert_sensor import build_alert_sensor
+from tb_assets.automation.new_data import build_new_data_sensor
+from tb_assets.automation.notifier import AlertNotifier
+from tb_assets.automation.refresh import build_automation_sensor, with_refresh
+from tb_assets.core.errors import ConfigError
 from tb_assets.resources import (
     ArtifactStore,
     BarSourceResource,
@@ -27,8 +27,8 @@ from tb_assets.resources import (
     Warehouse,
     WarehouseIOManager,
 )
-from tb_assets.secrets import from_environment
-from tb_assets.core.errors import ConfigError
+from tb_assets.resources.secrets import from_environment
+from tb_assets.runs.stranded_steps import build_stranded_steps_sensor
 from tb_assets.settings import Settings, dagster_cron_problem, load_settings
 
 PIPELINE_JOB = "tb_pipeline"

@@ -14,7 +14,7 @@ from tb_assets.cluster.settings import profile
 from tb_assets.core.data.symbols import parse_symbol_list
 from tb_assets.core.data.timeframes import parse_timeframe_list
 from tb_assets.core.errors import ConfigError
-from tb_assets.sources import DEFAULT_UNIVERSE, SOURCE_KINDS
+from tb_assets.sources.kinds import DEFAULT_UNIVERSE, SOURCE_KINDS
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -253,7 +253,7 @@ def is_cron(text: str) -> bool:
 
 def dagster_cron_problem(text: str) -> str | None:
     """What Dagster's cron parser refuses in `text` (e.g. the 30th of February), or None."""
-    from dagster._utils.schedules import is_valid_cron_string
+    from tb_assets.runs.dagster_internals import is_valid_cron_string
 
     return None if is_valid_cron_string(text) else f"TB_REFRESH_CRON={text!r} is not a cron expression Dagster can schedule"
 

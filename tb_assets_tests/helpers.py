@@ -7,9 +7,9 @@ import dagster as dg
 import duckdb
 
 from tb_assets.assets.model_experiments import RESEARCH_GROUP
-from tb_assets.core.storage import storage_root
 from tb_assets.definitions import PIPELINE_JOB
-from tb_assets.warehouse import as_utc_ns, read_parquet_sql, read_partition, stored_assets, write_partition
+from tb_assets.storage.urls import storage_root
+from tb_assets.storage.warehouse import as_utc_ns, read_parquet_sql, read_partition, stored_assets, write_partition
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.errors import ConfigError
-from tb_assets.secrets import CREDENTIAL_SETTINGS
+from tb_assets.resources.secrets import CREDENTIAL_SETTINGS
 from tb_assets.settings import PROJECT_ROOT, load_settings
 
 ALL = ["TB_DATA_DIR", "TB_WAREHOUSE_URL", "TB_ARTIFACTS_URL", "TB_PROFILE", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",

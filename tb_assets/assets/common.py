@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from tb_assets.reporting import markdown_table  # noqa: F401  (re-exported: every stage shows tables)
+from tb_assets.reporting.tables import markdown_table  # noqa: F401  (re-exported: every stage shows tables)
 
-# the IO manager of the tables (bars, features, targets): one Parquet file per partition (tb_assets.warehouse)
+# the IO manager of the tables (bars, features, targets): one Parquet file per partition (tb_assets.storage.warehouse)
 WAREHOUSE_IO = "warehouse_io_manager"
 
 

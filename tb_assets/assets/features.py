@@ -8,13 +8,13 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import WAREHOUSE_IO, bars_only, markdown_table
+from tb_assets.assets.partitions import partition_parts
+from tb_assets.assets.pools import SOURCE_POOL
 from tb_assets.checks.features import build_features_checks
 from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import GROUPS, FeatureMatrix, FeatureOptions, build_feature_matrix
-from tb_assets.partitions import partition_parts
-from tb_assets.pools import SOURCE_POOL
-from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore, BarSourceResource
+from tb_assets.storage.records import FeatureCatalog
 
 
 class DataOptions(dg.Config):

@@ -9,11 +9,11 @@ from pydantic import Field
 
 from tb_assets.assets.common import bars_only, markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, artifact_root
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.model_experiments import build_model_experiments_checks
-from tb_assets.partitions import partition_parts
-from tb_assets.records import ExperimentReport, FeatureCatalog
-from tb_assets.reporting import draw_leaderboard, thumbnail_markdown
+from tb_assets.reporting.plots import draw_leaderboard, thumbnail_markdown
 from tb_assets.resources import ArtifactStore, ModelRegistryResource
+from tb_assets.storage.records import ExperimentReport, FeatureCatalog
 
 # scikit-learn, LightGBM, XGBoost and SHAP are imported inside the functions that use them: loading the
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)

@@ -6,8 +6,8 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.core.modeling.training_data import TrainingData, training_data
-from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore
+from tb_assets.storage.records import FeatureCatalog
 
 
 class PurgedCVConfig(dg.Config):

@@ -13,13 +13,13 @@ from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.production_model import build_production_model_checks
 from tb_assets.core.modeling.cv import purged_holdout
 from tb_assets.core.modeling.params import BALANCE_BAND
-from tb_assets.partitions import partition_parts
-from tb_assets.records import ModelCard, Selection, TunedParams
-from tb_assets.reporting import draw_deciles, draw_reliability, draw_roc_pr, figure_png, thumbnail_markdown
+from tb_assets.reporting.plots import draw_deciles, draw_reliability, draw_roc_pr, figure_png, thumbnail_markdown
 from tb_assets.resources import ArtifactStore
+from tb_assets.storage.records import ModelCard, Selection, TunedParams
 
 # scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
@@ -74,9 +74,9 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         from sklearn.metrics import average_precision_score, roc_auc_score
 
         from tb_assets.core.modeling.evaluation import Folds, score_folds, score_holdout
+        from tb_assets.core.modeling.grades import grade_table
         from tb_assets.core.modeling.leakage import auc_lower_bound
         from tb_assets.core.modeling.metrics import auc_standard_error, summarize
-        from tb_assets.core.modeling.grades import grade_table
         from tb_assets.core.modeling.models import LightGBMClassifier, class_balance, fit
 
         symbol, timeframe = partition_parts(context)

@@ -8,10 +8,10 @@ from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import ScaleConfig, artifact_root, partition_training_data
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.core.modeling.cv import holdout_start
-from tb_assets.partitions import partition_parts
-from tb_assets.records import Selection
 from tb_assets.resources import ArtifactStore
+from tb_assets.storage.records import Selection
 
 # scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)

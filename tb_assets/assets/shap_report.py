@@ -7,11 +7,10 @@ from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import artifact_root, partition_training_data
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.shap_report import build_shap_report_checks
 from tb_assets.core.modeling.cv import purged_holdout
-from tb_assets.partitions import partition_parts
-from tb_assets.records import FeatureCatalog, ModelCard, Selection, ShapSummary
-from tb_assets.reporting import (
+from tb_assets.reporting.plots import (
     draw_regime_heatmap,
     draw_shap_bar,
     figure_png,
@@ -20,6 +19,7 @@ from tb_assets.reporting import (
     thumbnail_markdown,
 )
 from tb_assets.resources import ArtifactStore
+from tb_assets.storage.records import FeatureCatalog, ModelCard, Selection, ShapSummary
 
 # scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)

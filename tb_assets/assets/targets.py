@@ -7,9 +7,9 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import WAREHOUSE_IO, bars_only, markdown_table
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.targets import build_targets_checks
 from tb_assets.core.labels.targets import TargetSpec, build_targets
-from tb_assets.partitions import partition_parts
 
 
 class TargetsConfig(dg.Config):

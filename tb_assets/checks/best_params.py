@@ -3,9 +3,9 @@
 import dagster as dg
 
 from tb_assets.assets.modeling import artifact_root
-from tb_assets.partitions import partition_parts
-from tb_assets.records import TunedParams
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.resources import ArtifactStore
+from tb_assets.storage.records import TunedParams
 
 
 def build_best_params_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:

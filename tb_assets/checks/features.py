@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.assets.common import bars_only, markdown_table
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.history import latest_values
 from tb_assets.core.features.lookahead import cut_points, feature_lookahead
 from tb_assets.core.features.matrix import price_copies, raw_price_columns
-from tb_assets.partitions import partition_parts
-from tb_assets.records import FeatureCatalog
 from tb_assets.resources import ArtifactStore, BarSourceResource
+from tb_assets.storage.records import FeatureCatalog
 
 MAX_NONFINITE_SHARE = 0.01
 

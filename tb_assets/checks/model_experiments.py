@@ -7,11 +7,11 @@ from pydantic import Field
 
 from tb_assets.assets.common import bars_only, markdown_table
 from tb_assets.assets.modeling import artifact_root
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.history import latest_values
 from tb_assets.core.features.matrix import raw_price_columns
-from tb_assets.partitions import partition_parts
-from tb_assets.records import ExperimentReport, FeatureCatalog
 from tb_assets.resources import ArtifactStore, ModelRegistryResource
+from tb_assets.storage.records import ExperimentReport, FeatureCatalog
 
 EXPERIMENTS = dg.AssetKey("model_experiments")
 

@@ -6,11 +6,11 @@ from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import artifact_root, partition_training_data
+from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.history import latest_values
 from tb_assets.core.features.matrix import raw_price_columns
-from tb_assets.partitions import partition_parts
-from tb_assets.records import ModelCard, Selection
 from tb_assets.resources import ArtifactStore
+from tb_assets.storage.records import ModelCard, Selection
 
 # scikit-learn, LightGBM, Optuna and SHAP are imported inside the functions that use them: loading the
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)

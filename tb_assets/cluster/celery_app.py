@@ -70,8 +70,8 @@ def record_worker(task_id=None, task=None, args=None, kwargs=None, **_) -> None:
     if task is None or task.name != TASK_EXECUTE_JOB_NAME:
         return
     import dagster as dg
-    from dagster._grpc.types import ExecuteRunArgs
-    from dagster._serdes import unpack_value
+
+    from tb_assets.runs.dagster_internals import ExecuteRunArgs, unpack_value
 
     run_id = unpack_value((kwargs or {})["execute_job_args_packed"], as_type=ExecuteRunArgs).run_id
     with dg.DagsterInstance.get() as instance:

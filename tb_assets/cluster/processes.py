@@ -145,7 +145,7 @@ def _tail(path: str, lines: int = 15) -> str:
 
 
 def code_server_ready(host: str, port: int) -> bool:
-    from dagster._grpc.client import DagsterGrpcClient
+    from tb_assets.runs.dagster_internals import DagsterGrpcClient
 
     DagsterGrpcClient(port=port, host=host).ping("tb")
     return True

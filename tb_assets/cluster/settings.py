@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tb_assets.core.database import redact_url
 from tb_assets.core.errors import ConfigError
+from tb_assets.storage.databases import redact_url
 
 PROFILES = ("local", "team")
 DEFAULT_CODE_SERVER_HOST = "127.0.0.1"

@@ -5,17 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from tb_assets.core.errors import ConfigError
+from tb_assets.sources.kinds import SOURCE_KINDS
 
-if TYPE_CHECKING:  # the settings read SOURCE_KINDS: no pandas for that
+if TYPE_CHECKING:  # a source module loads pandas: only make_source imports one
     from tb_assets.sources.base import BarSource
 
-SOURCE_KINDS = ("sample", "parquet", "csv", "synthetic")
-
-# (primary symbols, context symbols) when TB_SYMBOLS / TB_CONTEXT_SYMBOLS are unset. Here, not in the
-# sources' modules, so reading the settings loads no pandas. The sample's VIX covers every SPX/IXIC
-# day, so as the context it costs the indices no history and gives them its indicators and
-# regime_vix; VIX partitions (a symbol is never its own context) keep 1990-2026.
-DEFAULT_UNIVERSE = {"sample": (("SPX", "IXIC", "VIX"), ("VIX",)), "synthetic": (("SYN1", "SYN2"), ("SYN0",))}
 
 
 def make_source(

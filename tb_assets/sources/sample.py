@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from tb_assets.core.errors import SourceError
-from tb_assets.sources import DEFAULT_UNIVERSE
 from tb_assets.sources.base import BarSource, RawBars
+from tb_assets.sources.kinds import DEFAULT_UNIVERSE
 
 SAMPLE_SYMBOLS = ("SPX", "IXIC", "VIX")
 DEFAULT_PRIMARY, DEFAULT_CONTEXT = DEFAULT_UNIVERSE["sample"]  # SPX and IXIC as VIX's context would cut it to 1999-2018

@@ -21,8 +21,8 @@ import pandas as pd
 from tb_assets.core.data.time_index import step
 from tb_assets.core.data.timeframes import INTRADAY, validate_timeframe
 from tb_assets.core.errors import ConfigError
-from tb_assets.sources import DEFAULT_UNIVERSE
 from tb_assets.sources.base import BarSource, RawBars
+from tb_assets.sources.kinds import DEFAULT_UNIVERSE
 
 DEFAULT_SYMBOLS, DEFAULT_CONTEXT = DEFAULT_UNIVERSE["synthetic"]
 MARKET_CORRELATION = 0.6

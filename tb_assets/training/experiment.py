@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.artifacts import write_atomic
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.evaluation import Folds, score_folds
+from tb_assets.storage.artifacts import write_atomic
 from tb_assets.training.preprocess import build_preprocessor, output_features
 from tb_assets.training.problem import CLASSIFICATION_TARGETS, TRANSFORMS, Problem, build_problem
 from tb_assets.training.registry import ModelRegistry, ModelRow

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tb_assets.core.database import first_use, redact_url
 from tb_assets.core.errors import TbError
-from tb_assets.core.storage import as_path
+from tb_assets.storage.databases import first_use, redact_url
+from tb_assets.storage.urls import as_path
 
 CHUNK = 500  # ids or fingerprints per IN (...) query
 SCHEMA_LOCK = 0x74625F72  # PostgreSQL advisory lock id guarding the registry's table creation ("tb_r")

@@ -65,8 +65,8 @@ def test_bars_asset_conventions(tmp_path):
 
 def test_each_stage_module_exposes_its_asset_and_checks(tmp_path):
     """definitions.py only merges; a check names its asset by key, so a stage stands on its own."""
+    from tb_assets.assets.partitions import build_partitions
     from tb_assets.definitions import RESEARCH, STAGES
-    from tb_assets.partitions import build_partitions
 
     partitions = build_partitions(make_settings(tmp_path))
     names = []

@@ -15,7 +15,7 @@ import pytest
 
 from tb_assets.core.modeling.grades import GRADED
 from tb_assets.definitions import build_definitions
-from tb_assets.records import METADATA_FIELDS
+from tb_assets.storage.records import METADATA_FIELDS
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
 

@@ -14,7 +14,7 @@ import shap
 from sklearn.metrics import roc_auc_score
 
 from tb_assets.definitions import build_definitions
-from tb_assets.reporting import THUMBNAIL_MAX_BYTES
+from tb_assets.reporting.plots import THUMBNAIL_MAX_BYTES
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored
 

@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.errors import ConfigError, TbError
-from tb_assets.core.storage import check_writable, storage_root
 from tb_assets.resources import Warehouse, WarehouseIOManager
-from tb_assets.warehouse import (
+from tb_assets.storage.urls import check_writable, storage_root
+from tb_assets.storage.warehouse import (
     holds_tables,
     migrate_single_file,
     partition_file,
@@ -98,8 +98,8 @@ def test_a_writer_killed_mid_write_leaves_the_previous_file_intact(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         import pandas as pd
-        from tb_assets.core.storage import storage_root
-        from tb_assets.warehouse import write_partition
+        from tb_assets.storage.urls import storage_root
+        from tb_assets.storage.warehouse import write_partition
         os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # killed at the last moment
         new = pd.DataFrame({{"ts": pd.date_range("2025-01-01", periods=50, tz="UTC"), "x": range(50)}})
         write_partition(storage_root({str(tmp_path)!r}), "bars", "AAA", "1d", new)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tb_assets.cli import process_group_alive
+from tb_assets.cli.dev import process_group_alive
 from tb_assets.settings import PROJECT_ROOT
 
 BIN = Path(sys.executable).parent

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tb_assets.core.storage import storage_root
 from tb_assets.settings import PROJECT_ROOT
-from tb_assets.warehouse import query_connection
+from tb_assets.storage.urls import storage_root
+from tb_assets.storage.warehouse import query_connection
 from tb_assets_tests.conftest import minute_bars
 from tb_assets_tests.e2e.processes import HANG_GUARD_S
 from tb_assets_tests.servers import free_port
@@ -200,7 +200,7 @@ def test_runs_from_the_cli_show_in_the_ui(env):
         server.wait(timeout=30)
 
 
-OPEN = "from tb_assets.instance import open_instance\nwith open_instance() as i:\n    print(len(i.get_runs()))\n"
+OPEN = "from tb_assets.runs.instance import open_instance\nwith open_instance() as i:\n    print(len(i.get_runs()))\n"
 
 
 @pytest.mark.parametrize("round_", range(3))

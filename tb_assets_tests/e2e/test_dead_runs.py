@@ -17,8 +17,8 @@ import psutil
 import pytest
 import sqlalchemy
 
-from tb_assets.operations.dead_runs import UNFINISHED, fail_dead_runs, worker_alive, worker_pid
-from tb_assets.pools import SOURCE_POOL
+from tb_assets.assets.pools import SOURCE_POOL
+from tb_assets.runs.dead_runs import UNFINISHED, fail_dead_runs, worker_alive, worker_pid
 from tb_assets.settings import PROJECT_ROOT
 from tb_assets_tests.e2e.processes import HANG_GUARD_S, daemon, wait_for
 from tb_assets_tests.helpers import stored_partition

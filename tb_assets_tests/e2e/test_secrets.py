@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tb_assets.secrets import CREDENTIAL_SETTINGS
+from tb_assets.resources.secrets import CREDENTIAL_SETTINGS
 from tb_assets_tests.e2e.processes import Process, wait_for
 from tb_assets_tests.e2e.test_cli import env, tb  # noqa: F401 (env: the persistent instance fixture)
 from tb_assets_tests.e2e.test_ui import answers

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tb_assets.cli import process_group_alive, process_table
+from tb_assets.cli.dev import process_group_alive, process_table
 from tb_assets_tests.e2e.processes import Process, wait_for
 from tb_assets_tests.servers import free_port
 

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from tb_assets.definitions import build_definitions
-from tb_assets.operations.runs import step_failure_reason
+from tb_assets.runs.events import step_failure_reason
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import failure_text, metadata, run, stored
 

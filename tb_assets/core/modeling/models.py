@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from tb_assets.core.errors import TbError
 from tb_assets.core.labels.weights import scale_pos_weight
 from tb_assets.core.modeling.params import BALANCE_BAND, DEFAULT_PARAMS
-from tb_assets.core.storage import as_path
+from tb_assets.storage.urls import as_path
 
 DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
 

@@ -1,0 +1,7 @@
+"""`python -m tb_assets.cli`: the same as `tb`."""
+
+import sys
+
+from tb_assets.cli import main
+
+sys.exit(main())

@@ -1,1 +1,0 @@
-"""What the daemon does: scheduled refresh as asset backfills, the new-data sensor, alerts."""

@@ -1,0 +1,108 @@
+"""The parts of `tb` that need no Dagster run: partition patterns, the summary, `tb dev`."""
+
+import sys
+
+import pytest
+
+from tb_assets import cli
+from tb_assets.cli import dev, requests
+from tb_assets.cli.run import format_summary
+from tb_assets.runs.launch import PartitionOutcome, merge_findings
+
+KEYS = ["SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w"]
+
+
+@pytest.mark.parametrize(
+    "patterns,expected",
+    [(None, KEYS), (["SPX|1d"], ["SPX|1d"]), (["spx"], ["SPX|1d", "SPX|1w"]), (["*|1w"], ["SPX|1w", "IXIC|1w"]),
+     (["IXIC|1d,SPX|1w"], ["SPX|1w", "IXIC|1d"]), (["IXIC|*", "SPX|1d"], ["SPX|1d", "IXIC|1d", "IXIC|1w"])],
+)
+def test_partition_patterns(patterns, expected):
+    assert requests.select_partitions(KEYS, patterns) == expected
+
+
+def test_pattern_matching_nothing_names_the_defined_partitions():
+    with pytest.raises(requests.UsageError, match=r"no partition matches 'AAPL'.*SPX\|1d, SPX\|1w"):
+        requests.select_partitions(KEYS, ["AAPL"])
+
+
+def test_summary_table_keeps_errors_apart_from_warn_findings():
+    ok = PartitionOutcome("SPX|1d", ok=True, seconds=1.23, assets=7, checks_passed=15, checks_total=17, rows=5031,
+                          findings=["no edge found (metrics below Acceptable)"], holdout_auc=0.6374,
+                          model_card="/data/artifacts/production_model/SPX/1d/model_metadata.json")
+    bad = PartitionOutcome("IXIC|1w", ok=False, seconds=0.5, errors=["bars: boom"])
+    regressed = PartitionOutcome("VIX|1d", ok=True, seconds=2.0, errors=["production_model_no_regression failed"])
+    lines = format_summary([ok, bad, regressed]).splitlines()
+    assert lines[0].split() == ["partition", "status", "assets", "checks", "bars", "rows", "seconds", "holdout", "AUC", "ERROR", "WARN",
+                                "findings"]
+    # the number to believe, with its grade, and where the model card is
+    assert lines[2].split()[:9] == ["SPX|1d", "ok", "7", "15/17", "5,031", "1.2", "0.637", "(acceptable)", "-"]
+    assert lines[3].split()[5] == "-"  # no bars rows, no production model: no holdout AUC
+    assert lines[2].endswith("no edge found (metrics below Acceptable)")
+    assert lines[3].split()[:2] == ["IXIC|1w", "FAILED"] and "bars: boom" in lines[3]
+    assert lines[4].split()[:2] == ["VIX|1d", "ERROR"] and "production_model_no_regression failed" in lines[4]
+    assert lines[-1].split() == ["SPX|1d", "/data/artifacts/production_model/SPX/1d/model_metadata.json"]
+    for row, status in zip(lines[2:5], ("ok", "FAILED", "ERROR")):  # every row's status starts under the header's
+        assert row.index(status) == lines[0].index("status")
+    assert ok.clean and not bad.clean and not regressed.clean
+
+
+def test_findings_of_one_kind_merge():
+    assert merge_findings(["no edge found (every tuning trial was pruned)", "no edge found (metrics below Acceptable)",
+                           "skewed labels", "skewed labels"]) == [
+        "no edge found (every tuning trial was pruned; metrics below Acceptable)", "skewed labels"]
+
+
+def test_tb_dev_passes_options_through_to_dagster_dev(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setenv("TB_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(dev, "run_process_group", lambda cmd, cwd: seen.update(argv=cmd, cwd=cwd) or 0)
+    assert cli.main(["dev", "-p", "3001", "-h", "0.0.0.0"]) == 0  # -h is dagster dev's host, not help
+    argv = seen["argv"]
+    assert argv[:4] == [sys.executable, "-m", "dagster", "dev"]
+    assert argv[-4:] == ["-p", "3001", "-h", "0.0.0.0"]
+    assert argv[argv.index("-w") + 1].endswith("workspace.yaml")
+
+
+def test_unknown_option_of_tb_run_is_an_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["run", "--bogus"])
+    assert exc.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_tb_bench_json_has_the_documented_fields(capsys):
+    assert cli.main(["bench", "--json", "--only", "aroon_1m"]) == 0
+    (row,) = __import__("json").loads(capsys.readouterr().out)
+    assert row["name"] == "aroon_1m"
+    for key in ("seconds", "peak_mb", "baseline_seconds", "speedup"):
+        assert isinstance(row[key], float) and row[key] > 0, key
+    assert row["speedup"] == pytest.approx(row["baseline_seconds"] / row["seconds"])
+
+
+def test_tb_bench_table_list_and_unknown_names(capsys):
+    assert cli.main(["bench", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "features_1m:" in listed and "aroon_1m:" in listed
+    assert cli.main(["bench", "--only", "nope"]) == 2
+    assert "unknown benchmark(s) nope" in capsys.readouterr().err
+    from tb_assets.bench.runner import format_table
+
+    table = format_table([{"name": "x", "seconds": 1.5, "peak_mb": 100.0, "target_seconds": 5.0, "meets_target": True}])
+    assert table.splitlines()[2].split() == ["x", "1.500", "100", "<=", "5", "s", "yes"]
+
+
+def test_process_table_and_group_liveness_read_proc():
+    import os
+    import subprocess
+    import sys
+
+    from tb_assets.cli.dev import process_group_alive, process_table
+
+    assert (os.getpid(), "R", os.getppid(), os.getpgrp()) in process_table()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    try:
+        assert process_group_alive(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert not process_group_alive(child.pid)  # reaped: the group is gone
