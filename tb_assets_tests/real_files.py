@@ -1,6 +1,6 @@
 """The real market files under TB_REAL_DATA the tests read, each under the symbol the CSV source sees."""
 
-from tb_assets.core.data.bars import validate_bars
+from tb_assets.core.data.validation import validate_bars
 from tb_assets.sources import make_source
 
 REAL_FILES = {

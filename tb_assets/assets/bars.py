@@ -10,8 +10,9 @@ from tb_assets.assets.common import WAREHOUSE_IO, markdown_table
 from tb_assets.assets.partitions import partition_parts
 from tb_assets.assets.pools import SOURCE_POOL
 from tb_assets.checks.bars import build_bars_checks
-from tb_assets.core.data.bars import GAP_RULE, SPIKE_FACTOR, count_gaps, shrink_guard
+from tb_assets.core.data.resample import GAP_RULE, count_gaps
 from tb_assets.core.data.timeframes import INTRADAY
+from tb_assets.core.data.validation import SPIKE_FACTOR, shrink_guard
 from tb_assets.resources import BarSourceResource, Warehouse
 
 

@@ -8,7 +8,7 @@ from tb_assets.bench.measure import best_of, peak_mb, start_peak
 
 
 def _synthetic_minutes(n: int):
-    from tb_assets.core.data.bars import validate_bars
+    from tb_assets.core.data.validation import validate_bars
     from tb_assets.sources import make_source
 
     raw = make_source("synthetic", synthetic_freq="1m", synthetic_bars=n, synthetic_seed=0).load("BENCH").frame

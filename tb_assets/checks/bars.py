@@ -3,7 +3,7 @@
 import dagster as dg
 import pandas as pd
 
-from tb_assets.core.data.bars import ohlcv_problems
+from tb_assets.core.data.validation import ohlcv_problems
 
 
 def build_bars_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tb_assets.core.data.bars import COLUMN_ALIASES, squash_name
+from tb_assets.core.data.columns import COLUMN_ALIASES, squash_name
 from tb_assets.core.errors import SourceError
 from tb_assets.sources.base import BarSource, RawBars
 from tb_assets.sources.files import inside_root, match_entry, raw_root

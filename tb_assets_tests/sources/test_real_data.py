@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.core.data.bars import count_gaps, ohlcv_problems, resample_bars
+from tb_assets.core.data.resample import count_gaps, resample_bars
 from tb_assets.core.data.time_index import check_resolution, infer_base_step
+from tb_assets.core.data.validation import ohlcv_problems
 from tb_assets.core.errors import BarsValidationError
 from tb_assets_tests.real_files import load
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.core.data.bars import validate_bars
+from tb_assets.core.data.validation import validate_bars
 from tb_assets.core.errors import ConfigError, SourceError
 from tb_assets.sources import make_source
 from tb_assets.sources.synthetic import bar_times

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.core.data.bars import BAR_COLUMNS, normalize_columns, ohlcv_problems, parse_timestamps, shrink_guard, validate_bars
+from tb_assets.core.data.columns import BAR_COLUMNS, normalize_columns
+from tb_assets.core.data.timestamps import parse_timestamps
+from tb_assets.core.data.validation import ohlcv_problems, shrink_guard, validate_bars
 from tb_assets.core.errors import BarsValidationError
 from tb_assets_tests.conftest import minute_bars
 

@@ -5,8 +5,10 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tb_assets.core.data.bars import BAR_COLUMNS, count_gaps, resample_bars, validate_bars
+from tb_assets.core.data.columns import BAR_COLUMNS
+from tb_assets.core.data.resample import count_gaps, resample_bars
 from tb_assets.core.data.time_index import bucket_start
+from tb_assets.core.data.validation import validate_bars
 
 
 def bars(rows):

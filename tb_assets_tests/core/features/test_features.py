@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tb_assets.core.data.bars import validate_bars
+from tb_assets.core.data.validation import validate_bars
 from tb_assets.core.errors import ConfigError
 from tb_assets.core.features import indicators as ind
 from tb_assets.core.features.lookahead import DEFAULT_CUTS, cut_points, feature_lookahead, lookahead_violations
