@@ -65,7 +65,7 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         hopeless trials fold by fold, on the development events only (selected_features' holdout stays unseen).
         Writes best_params.json, trials_history.csv, param_importance.json."""
         from tb_assets.core.modeling.evaluation import EarlyStopping
-        from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, tune
+        from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, TuningSpec, tune
 
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
@@ -81,14 +81,10 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         thin = config.thin(data, splits)
         stopping = EarlyStopping(fraction=config.early_stopping_fraction) if config.early_stopping and config.at_scale(data) else None
         try:
-            result = tune(
-                data.X, data.y, data.weight, splits,
-                storage=storage, study_name=study_name, n_trials=config.n_trials, timeout=config.timeout, n_jobs=config.n_jobs,
-                objective=config.objective, variance_penalty=config.variance_penalty, rules=rules, resume=config.resume,
-                seed=config.seed, threads=threads,
-                early_stopping=stopping, t1=data.t1,
-                thin=thin,
-            )
+            spec = TuningSpec(storage=storage, study_name=study_name, n_trials=config.n_trials, timeout=config.timeout, n_jobs=config.n_jobs,
+                              objective=config.objective, variance_penalty=config.variance_penalty, rules=rules, resume=config.resume,
+                              seed=config.seed, threads=threads, early_stopping=stopping, thin=thin)
+            result = tune(data.X, data.y, data.weight, splits, spec, t1=data.t1)
         except AllTrialsPruned as exc:
             if config.on_all_pruned == "fail":
                 raise

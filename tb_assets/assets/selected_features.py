@@ -48,7 +48,7 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         """F-test prefilter, then forward selection on purged-CV AUC of a small LightGBM (unweighted), on
         the development events only (before the holdout). Writes selected_features.txt (one name per line)
         and selection.json (the history and the holdout boundary that tuning and the model reuse)."""
-        from tb_assets.core.modeling.selection import select_features
+        from tb_assets.core.modeling.selection import SelectionSpec, select_features
 
         symbol, timeframe = partition_parts(context)
         data = partition_training_data(artifacts, symbol, timeframe, features, targets)
@@ -56,11 +56,10 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         development, holdout = data.split_holdout(start)
         splits = development.purged_splits(config.n_splits, config.embargo_pct)
         thin = config.thin(development, splits)
-        result = select_features(
-            development.X, development.y, splits, p_value_threshold=config.p_value_threshold, max_candidates=config.max_candidates,
-            epsilon=config.epsilon, max_features=config.max_features, n_jobs=config.n_jobs, shortlist=config.shortlist if config.at_scale(development) else 0,
-            thin=thin,
-        )
+        spec = SelectionSpec(p_value_threshold=config.p_value_threshold, max_candidates=config.max_candidates, epsilon=config.epsilon,
+                             max_features=config.max_features, n_jobs=config.n_jobs,
+                             shortlist=config.shortlist if config.at_scale(development) else 0, thin=thin)
+        result = select_features(development.X, development.y, splits, spec)
         prefilter = result.prefilter
         context.log.info("standardised coefficients (F-test prefilter):\n" + prefilter.head(40).to_string(index=False))
         history = result.history.copy()

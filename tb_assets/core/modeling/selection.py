@@ -101,23 +101,35 @@ class SelectionResult:
     ranking: list[str] | None = None  # the gain ranking the shortlist came from, if one was used
 
 
+@dataclass(frozen=True)
+class SelectionSpec:
+    """How features are selected (the selected_features asset's config as plain values)."""
+
+    p_value_threshold: float = 0.05  # the prefilter's
+    max_candidates: int | None = 30  # forward selection looks at the prefilter's best this many
+    epsilon: float = 0.0002  # a step must raise the CV AUC by more than this
+    max_features: int | None = 15
+    n_jobs: int = 1  # candidates scored at once
+    shortlist: int = 0  # each step tries only the gain ranking's best this many (0: every candidate)
+    thin: int = 1  # each fold fits on every thin-th training row (1: every row)
+    params: dict | None = None  # the selection LightGBM (params.SELECTION_PARAMS by default)
+
+
 def forward_select(
     X: pd.DataFrame,
     y: np.ndarray,
     splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    spec: SelectionSpec = SelectionSpec(),
     *,
     candidates: Sequence[str] | None = None,
-    epsilon: float = 0.0002,
-    max_features: int | None = None,
-    n_jobs: int = 1,
-    params: dict | None = None,
-    shortlist: int = 0,
     ranking: Sequence[str] | None = None,
-    thin: int = 1,
 ) -> tuple[list[str], pd.DataFrame]:
     """Greedy forward selection on purged-CV AUC. Returns the selected names and the history
     of accepted steps (step, feature, auc, gain; the first gain is over a coin's 0.5). With a
-    `shortlist`, each step tries only the first `shortlist` candidates of `ranking` not chosen yet."""
+    `spec.shortlist` and a `ranking`, each step tries only the first `shortlist` candidates of
+    `ranking` not chosen yet."""
+    epsilon, max_features, n_jobs, params, thin = spec.epsilon, spec.max_features, spec.n_jobs, spec.params, spec.thin
+    shortlist = spec.shortlist if ranking is not None else 0
     pool = list(candidates if candidates is not None else X.columns)
     order = [c for c in (ranking if ranking is not None else pool) if c in pool]
     values = X[pool].astype("float64").to_numpy()
@@ -147,25 +159,14 @@ def forward_select(
 
 
 def select_features(
-    X: pd.DataFrame,
-    y: np.ndarray,
-    splits: Sequence[tuple[np.ndarray, np.ndarray]],
-    *,
-    p_value_threshold: float = 0.05,
-    max_candidates: int | None = 30,
-    epsilon: float = 0.0002,
-    max_features: int | None = 15,
-    n_jobs: int = 1,
-    shortlist: int = 0,
-    thin: int = 1,
+    X: pd.DataFrame, y: np.ndarray, splits: Sequence[tuple[np.ndarray, np.ndarray]], spec: SelectionSpec = SelectionSpec()
 ) -> SelectionResult:
-    """Prefilter, then forward selection over the best `max_candidates` survivors (see the module
-    for `shortlist` and `thin`; 0 and 1 are the exact search)."""
-    kept, table = f_test_prefilter(X, y, p_value_threshold)
-    candidates = kept[:max_candidates] if max_candidates else kept
-    ranking = rank_by_gain(X, y, candidates) if shortlist and len(candidates) > shortlist else None
-    selected, history = forward_select(X, y, splits, candidates=candidates, epsilon=epsilon, max_features=max_features, n_jobs=n_jobs,
-                                       shortlist=shortlist if ranking is not None else 0, ranking=ranking, thin=thin)
+    """Prefilter, then forward selection over the best `spec.max_candidates` survivors (see the
+    module for `shortlist` and `thin`; 0 and 1 are the exact search)."""
+    kept, table = f_test_prefilter(X, y, spec.p_value_threshold)
+    candidates = kept[: spec.max_candidates] if spec.max_candidates else kept
+    ranking = rank_by_gain(X, y, candidates) if spec.shortlist and len(candidates) > spec.shortlist else None
+    selected, history = forward_select(X, y, splits, spec, candidates=candidates, ranking=ranking)
     if not selected:  # nothing beat a coin by epsilon: keep the prefilter's best so later stages have a model
         selected = candidates[:1]
     return SelectionResult(selected=selected, history=history, prefilter=table, candidates=candidates, ranking=ranking)

@@ -165,31 +165,31 @@ def open_study(storage: str, name: str, *, resume: bool, seed: int, fingerprint:
     return study, restarted
 
 
-def tune(
-    X: pd.DataFrame,
-    y: np.ndarray,
-    weight: np.ndarray | None,
-    splits,
-    *,
-    storage: str,
-    study_name: str,
-    n_trials: int = 20,
-    timeout: float | None = None,
-    n_jobs: int = 1,
-    objective: str = "composite",
-    variance_penalty: float = 1.0,
-    rules: PruningRules = PruningRules(),
-    resume: bool = True,
-    seed: int = 0,
-    threads: int = 1,
-    early_stopping: EarlyStopping | None = None,
-    t1: pd.Series | None = None,
-    thin: int = 1,
-) -> TuningResult:
-    """Run the study until it holds `n_trials` finished (complete or pruned) trials. Early stopping
-    needs `t1` (label ends indexed by starts, aligned with X) to purge its validation slices.
-    `thin` > 1 fits each fold on every thin-th training row (evaluation.Folds); the tuned params
-    stay in all-row units."""
+@dataclass(frozen=True)
+class TuningSpec:
+    """How a study runs (the best_params asset's config as plain values)."""
+
+    storage: str  # Optuna storage URL
+    study_name: str
+    n_trials: int = 20
+    timeout: float | None = None
+    n_jobs: int = 1  # trials at once (parallel trials sample non-deterministically)
+    objective: str = "composite"  # or 'auc' (mean fold AUC minus variance_penalty x its std)
+    variance_penalty: float = 1.0
+    rules: PruningRules = PruningRules()
+    resume: bool = True
+    seed: int = 0
+    threads: int = 1  # folds fitted side by side within a trial
+    early_stopping: EarlyStopping | None = None  # needs the labels' t1
+    thin: int = 1  # fit each fold on every thin-th training row (evaluation.Folds); params stay in all-row units
+
+
+def tune(X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits, spec: TuningSpec, *, t1: pd.Series | None = None) -> TuningResult:
+    """Run the study until it holds `spec.n_trials` finished (complete or pruned) trials. Early
+    stopping needs `t1` (label ends indexed by starts, aligned with X) to purge its validation slices."""
+    storage, study_name, n_trials, timeout, n_jobs = spec.storage, spec.study_name, spec.n_trials, spec.timeout, spec.n_jobs
+    objective, variance_penalty, rules, resume, seed = spec.objective, spec.variance_penalty, spec.rules, spec.resume, spec.seed
+    threads, early_stopping, thin = spec.threads, spec.early_stopping, spec.thin
     if objective not in ("composite", "auc"):
         raise TbError(f"unknown objective {objective!r}: use 'composite' or 'auc'")
     # binned once, reused by every trial

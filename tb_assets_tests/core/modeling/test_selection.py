@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from tb_assets.core.modeling.cv import PurgedKFold
-from tb_assets.core.modeling.selection import cv_auc, f_test_prefilter, forward_select, select_features, standardise
+from tb_assets.core.modeling.selection import SelectionSpec, cv_auc, f_test_prefilter, forward_select, select_features, standardise
 
 
 def data(n=1500, seed=0):
@@ -47,20 +47,20 @@ def test_standardise_imputes_and_survives_constants():
 
 def test_forward_selection_finds_the_signal_and_skips_redundant_copies():
     X, y, splits = data()
-    chosen, history = forward_select(X, y, splits, epsilon=0.002, n_jobs=2)
+    chosen, history = forward_select(X, y, splits, SelectionSpec(epsilon=0.002, n_jobs=2))
     assert chosen[0] in ("strong", "copy_of_strong") and "weak" in chosen
     assert not {"strong", "copy_of_strong"} <= set(chosen[:2])  # the copy adds nothing once one is in
     assert list(history["step"]) == list(range(1, len(chosen) + 1))
     assert (history["gain"] > 0.002).all() and history["auc"].is_monotonic_increasing
     assert history["auc"].iloc[0] == pytest.approx(cv_auc(X[[chosen[0]]].to_numpy(), y, splits))
-    capped, _ = forward_select(X, y, splits, max_features=1)
+    capped, _ = forward_select(X, y, splits, SelectionSpec(max_features=1))
     assert capped == chosen[:1]
 
 
 def test_selection_on_noise_keeps_one_feature_and_records_why():
     X, y, splits = data()
     y = np.random.default_rng(5).integers(0, 2, len(y))  # labels unrelated to X
-    res = select_features(X, y, splits, epsilon=0.02)
+    res = select_features(X, y, splits, SelectionSpec(epsilon=0.02))
     assert len(res.selected) == 1 and res.history.empty and res.selected[0] == res.candidates[0]
 
 

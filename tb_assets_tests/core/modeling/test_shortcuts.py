@@ -19,7 +19,7 @@ from tb_assets.core.modeling.cv import PurgedKFold
 from tb_assets.core.modeling.evaluation import EarlyStopping, Folds, score_folds, stopping_split
 from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
-from tb_assets.core.modeling.tuning import PruningRules, tune
+from tb_assets.core.modeling.tuning import PruningRules, TuningSpec, tune
 
 
 def overlapping(n=3000, span=4, seed=0):
@@ -96,11 +96,11 @@ def test_tuning_with_early_stopping_records_the_rounds_its_best_trial_kept(tmp_p
     X, y, w, t1 = overlapping()
     splits = list(PurgedKFold(4, t1).split(X))
     common = dict(storage=f"sqlite:///{tmp_path}/o.db", n_trials=4, rules=PruningRules(0.0, 1.0, 1.0))
-    stopped = tune(X, y, w, splits, study_name="stopped", early_stopping=EarlyStopping(), t1=t1, threads=2, **common)
+    stopped = tune(X, y, w, splits, TuningSpec(study_name="stopped", early_stopping=EarlyStopping(), threads=2, **common), t1=t1)
     kept = stopped.study.best_trial.user_attrs["rounds_kept"]
     assert len(kept) == 4 and stopped.params["n_estimators"] == int(np.median(kept))
     assert stopped.params["n_estimators"] <= stopped.study.best_trial.params["n_estimators"]
-    exact = tune(X, y, w, splits, study_name="exact", threads=2, **common)
+    exact = tune(X, y, w, splits, TuningSpec(study_name="exact", threads=2, **common))
     assert "rounds_kept" not in exact.study.best_trial.user_attrs
     assert exact.params["n_estimators"] == exact.study.best_trial.params["n_estimators"]
 
@@ -133,8 +133,8 @@ def test_the_shortlist_only_tries_the_best_ranked_candidates(monkeypatch):
     tried = []
     real = selection.cv_auc
     monkeypatch.setattr(selection, "cv_auc", lambda values, *a: tried.append(values.shape[1]) or real(values, *a))
-    chosen, _ = selection.forward_select(X, y, splits, shortlist=2, ranking=ranking, max_features=1)
+    chosen, _ = selection.forward_select(X, y, splits, selection.SelectionSpec(shortlist=2, max_features=1), ranking=ranking)
     assert chosen == ["a"] and len(tried) == 2  # two candidates tried, not six
     tried.clear()
-    selection.forward_select(X, y, splits, max_features=1)  # the exact search: every candidate
+    selection.forward_select(X, y, splits, selection.SelectionSpec(max_features=1))  # the exact search: every candidate
     assert len(tried) == 6

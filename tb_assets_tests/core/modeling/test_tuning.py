@@ -10,7 +10,7 @@ import pytest
 from tb_assets.core.modeling.cv import PurgedKFold
 from tb_assets.core.modeling.metrics import FoldMetrics
 from tb_assets.core.modeling.models import lgb_params
-from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, open_study, storage_url, tune
+from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, TuningSpec, open_study, storage_url, tune
 from tb_assets.storage.artifacts import write_atomic
 from tb_assets_tests.helpers import spawn_pool
 
@@ -48,7 +48,7 @@ def data(n=800, signal=1.0, seed=0):
 def test_every_trial_pruned_says_which_rule_and_how_to_relax(tmp_path, rules, word):
     X, y, splits = data()
     with pytest.raises(AllTrialsPruned) as err:
-        tune(X, y, None, splits, storage=storage_url(tmp_path / "s.db"), study_name="s", n_trials=3, rules=rules)
+        tune(X, y, None, splits, TuningSpec(storage=storage_url(tmp_path / "s.db"), study_name="s", n_trials=3, rules=rules))
     assert "3 trial(s): a fold" in str(err.value) and f"{word}=" in str(err.value)
     assert err.value.counts == {"pruned": 3} and err.value.pruned_by == {word: 3}
 
@@ -56,17 +56,17 @@ def test_every_trial_pruned_says_which_rule_and_how_to_relax(tmp_path, rules, wo
 def test_resume_keeps_finished_trials_and_fails_stale_ones(tmp_path):
     X, y, splits = data()
     url = storage_url(tmp_path / "study.db")
-    first = tune(X, y, None, splits, storage=url, study_name="p", n_trials=3, rules=PruningRules(min_auc=0.0))
+    first = tune(X, y, None, splits, TuningSpec(storage=url, study_name="p", n_trials=3, rules=PruningRules(min_auc=0.0)))
     before = [(t.number, t.params) for t in first.study.trials]
     # a crash leaves a trial RUNNING
     stale = open_study(url, "p", resume=True, seed=0)[0].ask()
-    again = tune(X, y, None, splits, storage=url, study_name="p", n_trials=5, rules=PruningRules(min_auc=0.0))
+    again = tune(X, y, None, splits, TuningSpec(storage=url, study_name="p", n_trials=5, rules=PruningRules(min_auc=0.0)))
     trials = again.study.trials
     assert [(t.number, t.params) for t in trials[:3]] == before  # the same study, earlier trials kept
     assert trials[stale.number].state == optuna.trial.TrialState.FAIL
     assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) == 5 and again.metrics.auc > 0.6
     assert again.restarted is None
-    fresh = tune(X, y, None, splits, storage=url, study_name="p", n_trials=2, resume=False, rules=PruningRules(min_auc=0.0))
+    fresh = tune(X, y, None, splits, TuningSpec(storage=url, study_name="p", n_trials=2, resume=False, rules=PruningRules(min_auc=0.0)))
     assert len(fresh.study.trials) == 2 and fresh.restarted == "resume=False"
 
 
@@ -74,14 +74,14 @@ def test_a_study_resumes_only_on_the_same_problem(tmp_path):
     X, y, splits = data()
     url = storage_url(tmp_path / "study.db")
     loose = PruningRules(min_auc=0.0)
-    tune(X, y, None, splits, storage=url, study_name="p", n_trials=2, rules=loose)
-    assert tune(X, y, None, splits, storage=url, study_name="p", n_trials=2, rules=loose).restarted is None
+    tune(X, y, None, splits, TuningSpec(storage=url, study_name="p", n_trials=2, rules=loose))
+    assert tune(X, y, None, splits, TuningSpec(storage=url, study_name="p", n_trials=2, rules=loose)).restarted is None
     # one label changed: the stored trials were scored on other data, so they cannot be the best of this one
     y2 = y.copy()
     y2[0] = 1 - y2[0]
-    changed = tune(X, y2, None, splits, storage=url, study_name="p", n_trials=2, rules=loose)
+    changed = tune(X, y2, None, splits, TuningSpec(storage=url, study_name="p", n_trials=2, rules=loose))
     assert changed.restarted and "changed" in changed.restarted and len(changed.study.trials) == 2
-    other_rules = tune(X, y2, None, splits, storage=url, study_name="p", n_trials=2, rules=PruningRules(min_auc=0.01))
+    other_rules = tune(X, y2, None, splits, TuningSpec(storage=url, study_name="p", n_trials=2, rules=PruningRules(min_auc=0.01)))
     assert other_rules.restarted and len(other_rules.study.trials) == 2
 
 
