@@ -73,11 +73,13 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         from sklearn.base import clone
         from sklearn.metrics import average_precision_score, roc_auc_score
 
+        from tb_assets.core.modeling.estimators.class_weight import class_balance
+        from tb_assets.core.modeling.estimators.contract import fit
+        from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
         from tb_assets.core.modeling.evaluation import Folds, score_folds, score_holdout
         from tb_assets.core.modeling.grades import grade_table
         from tb_assets.core.modeling.leakage import auc_lower_bound
         from tb_assets.core.modeling.metrics import auc_standard_error, summarize
-        from tb_assets.core.modeling.models import LightGBMClassifier, class_balance, fit
 
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)

@@ -56,8 +56,8 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         within each market regime, and the holdout AUC drop when each feature is shuffled (of the model fitted
         on development only, so the holdout stays out of sample). Writes shap_values.parquet, shap_summary.csv,
         regime_importance.csv, permutation_importance.csv and the plots."""
+        from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
         from tb_assets.core.modeling.explain import explain, explain_rows, regime_importance, shap_summary
-        from tb_assets.core.modeling.models import LightGBMClassifier
 
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)

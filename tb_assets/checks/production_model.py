@@ -102,8 +102,8 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
     def production_model_leakage_sentinels(
         context: dg.AssetCheckExecutionContext, config: SentinelConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.AssetCheckResult:
+        from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
         from tb_assets.core.modeling.leakage import permuted_label_auc, plausible_ceiling, sentinel_problems
-        from tb_assets.core.modeling.models import LightGBMClassifier
 
         symbol, timeframe = partition_parts(context)
         card = model_card(artifacts, context)

@@ -36,7 +36,7 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
                     description=f"Additivity: on every explained row the contributions plus the base value equal the margin, "
                     f"and the margin is the stored production model's raw score on that row (within {ADDITIVITY_TOLERANCE:g}).")
     def shap_additivity(context: dg.AssetCheckExecutionContext, features: pd.DataFrame, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-        from tb_assets.core.modeling.models import LightGBMClassifier
+        from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.errors import TbError
+from tb_assets.core.modeling.estimators.contract import native_model_file
 from tb_assets.core.modeling.evaluation import Folds, score_folds
 from tb_assets.storage.artifacts import write_atomic
 from tb_assets.training.preprocess import build_preprocessor, output_features
@@ -30,7 +31,7 @@ from tb_assets.training.registry import ModelRegistry, ModelRow
 from tb_assets.training.scores import PRIMARY, classification_scores, mean_scores, regression_scores
 from tb_assets.training.search import adapt_alphas, combinations, fingerprint, grid_for, strongest_correlation
 from tb_assets.training.validation import Splits, validation_splits
-from tb_assets.training.zoo import ALGORITHMS, Algorithm, algorithm, native_model_file
+from tb_assets.training.zoo import ALGORITHMS, Algorithm, algorithm
 
 # name -> module: versions come from the modules, since the distribution's name differs by platform
 # (Linux installs xgboost as `xgboost-cpu`)

@@ -7,9 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tb_assets.core.modeling.estimators.linear import ElasticNetOrOLS
 from tb_assets.training.problem import build_problem, price_from_change, transform_change
 from tb_assets.training.validation import validation_splits
-from tb_assets.training.zoo import ALGORITHMS, ElasticNetOrOLS
+from tb_assets.training.zoo import ALGORITHMS
 from tb_assets_tests.training.frames import FEATURES, partition
 from tb_assets_tests.training.test_experiment import experiment
 

@@ -18,8 +18,9 @@ from sklearn.metrics import roc_auc_score
 
 from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.errors import TbError
+from tb_assets.core.modeling.estimators.contract import Estimator, as_matrix
+from tb_assets.core.modeling.estimators.lightgbm import bin_rows, bin_validation
 from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, fold_metrics, summarize
-from tb_assets.core.modeling.models import Estimator, as_matrix, bin_rows, bin_validation
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.models import as_matrix
+from tb_assets.core.modeling.estimators.contract import as_matrix
 
 
 @dataclass

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from tb_assets.core.data.timeframes import INTRADAY
+from tb_assets.core.modeling.estimators.contract import Estimator
 from tb_assets.core.modeling.evaluation import Folds, cv_metrics, threads_of
-from tb_assets.core.modeling.models import Estimator
 
 
 def permuted_label_auc(estimator: Estimator, X, y, weight, splits, seed: int = 0) -> float:

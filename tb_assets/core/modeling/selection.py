@@ -25,8 +25,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.feature_selection import f_classif
 
+from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.evaluation import Folds, auc_score, score_folds
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.core.modeling.params import SELECTION_PARAMS
 
 

@@ -25,9 +25,9 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from tb_assets.core.errors import TbError
+from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.evaluation import EarlyStopping, Folds, score_folds
 from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score, summarize
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.storage.databases import first_use
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -12,10 +12,11 @@ import pytest
 
 from tb_assets.core.features.matrix import FeatureOptions, build_feature_matrix
 from tb_assets.core.labels.targets import TargetSpec, build_targets
+from tb_assets.core.modeling.estimators.class_weight import class_balance
+from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.evaluation import Folds, score_folds, score_holdout
 from tb_assets.core.modeling.grades import grade_table, graded
 from tb_assets.core.modeling.metrics import fold_metrics, summarize
-from tb_assets.core.modeling.models import LightGBMClassifier, class_balance
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 from tb_assets.core.modeling.training_data import training_data
 from tb_assets_tests.real_files import load
@@ -74,7 +75,7 @@ def test_a_coin_on_real_skewed_labels_grades_below_acceptable_on_lift(spy_bars):
 
 
 def test_xgboost_in_the_zoo_undoes_its_scale_pos_weight_too(spy_bars):
-    from tb_assets.training.zoo import XGBoostClassifier
+    from tb_assets.core.modeling.estimators.xgboost import XGBoostClassifier
 
     data, rate = labelled(spy_bars, (3.0, 1.0))
     params = {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.05}

@@ -9,9 +9,9 @@ from sklearn.metrics import roc_auc_score
 
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.cv import PurgedKFold
+from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.evaluation import Folds, auc_score, cv_metrics, score_folds, score_holdout
 from tb_assets.core.modeling.metrics import fold_metrics
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 
 
@@ -100,8 +100,8 @@ def test_holdout_is_scored_like_one_split():
 def test_training_sets_are_binned_with_the_fits_thread_count():
     """LightGBM keeps thread counts process-wide: binning and fitting must agree (a disagreement
     between concurrent threads crashed a run)."""
+    from tb_assets.core.modeling.estimators.lightgbm import bin_rows
     from tb_assets.core.modeling.evaluation import threads_of
-    from tb_assets.core.modeling.models import bin_rows
 
     X, y, splits = problem()
     assert Folds.build(X, y, None, splits, threads=2).binned(0).params["num_threads"] == 2

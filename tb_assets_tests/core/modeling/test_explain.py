@@ -10,6 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 
 from tb_assets.core.errors import TbError
+from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.explain import (
     explain,
     explain_rows,
@@ -17,7 +18,6 @@ from tb_assets.core.modeling.explain import (
     regime_importance,
     shap_summary,
 )
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 
 

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from tb_assets.core.modeling.cv import PurgedKFold
+from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.evaluation import Folds, cv_metrics
 from tb_assets.core.modeling.leakage import auc_lower_bound, permuted_label_auc, plausible_ceiling, sentinel_problems
 from tb_assets.core.modeling.metrics import auc_standard_error
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 
 

@@ -16,8 +16,8 @@ from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.labels.weights import overlap_stride, thinning
 from tb_assets.core.modeling import selection
 from tb_assets.core.modeling.cv import PurgedKFold
+from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.evaluation import EarlyStopping, Folds, score_folds, stopping_split
-from tb_assets.core.modeling.models import LightGBMClassifier
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 from tb_assets.core.modeling.tuning import PruningRules, TuningSpec, tune
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from tb_assets.core.modeling.cv import PurgedKFold
+from tb_assets.core.modeling.estimators.lightgbm import lgb_params
 from tb_assets.core.modeling.metrics import FoldMetrics
-from tb_assets.core.modeling.models import lgb_params
 from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, TuningSpec, open_study, storage_url, tune
 from tb_assets.storage.artifacts import write_atomic
 from tb_assets_tests.helpers import spawn_pool

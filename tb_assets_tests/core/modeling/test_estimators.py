@@ -8,7 +8,9 @@ import pytest
 from sklearn.base import clone
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.models import LightGBMClassifier, bin_rows, class_balance, fit, lgb_params
+from tb_assets.core.modeling.estimators.class_weight import class_balance
+from tb_assets.core.modeling.estimators.contract import fit
+from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier, bin_rows, lgb_params
 from tb_assets.core.modeling.params import DEFAULT_PARAMS, SELECTION_PARAMS
 
 

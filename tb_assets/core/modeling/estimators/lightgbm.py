@@ -1,4 +1,4 @@
-"""One estimator contract, scikit-learn's, and the LightGBM models the project fits.
+"""The LightGBM models the project fits.
 
 Every stage (selection, tuning, the production model, its holdout score, the leakage sentinel,
 SHAP and later the training service's zoo) fits models only through `fit` below or the scoring
@@ -9,28 +9,17 @@ candidate and trial fitted on it.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from tb_assets.core.errors import TbError
-from tb_assets.core.labels.weights import scale_pos_weight
-from tb_assets.core.modeling.params import BALANCE_BAND, DEFAULT_PARAMS
+from tb_assets.core.modeling.estimators.class_weight import undo_class_weight
+from tb_assets.core.modeling.estimators.contract import BinaryFromProbability, as_matrix
+from tb_assets.core.modeling.params import DEFAULT_PARAMS
 from tb_assets.storage.urls import as_path
 
 DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
-
-
-class Estimator(Protocol):
-    """scikit-learn's contract: what every model of the project offers."""
-
-    def fit(self, X, y, sample_weight=None): ...
-
-    def predict_proba(self, X) -> np.ndarray: ...
 
 
 def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None,
@@ -56,10 +45,6 @@ def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weigh
     if scale_pos_weight is not None:
         out["scale_pos_weight"] = float(scale_pos_weight)
     return out
-
-
-def as_matrix(X) -> np.ndarray:
-    return np.asarray(X.to_numpy("float64") if isinstance(X, pd.DataFrame) else X, dtype="float64")
 
 
 def bin_rows(X, y, sample_weight=None, threads: int = 1) -> lgb.Dataset:
@@ -149,24 +134,6 @@ class _LightGBMModel(BaseEstimator):
         return self.booster_.predict(as_matrix(X), num_threads=self.threads)
 
 
-class BinaryFromProbability:
-    """predict_proba and predict of a binary classifier whose `_predict(X)` is P(class 1)."""
-
-    def predict_proba(self, X) -> np.ndarray:
-        p = self._predict(X)
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype("int64")
-
-
-def undo_class_weight(margin: np.ndarray, positive_weight: float) -> np.ndarray:
-    """P(class 1) from a log-odds margin learned with positives weighted `positive_weight` times
-    the negatives: that weighting multiplies the odds by it, so its log comes off the margin
-    (the prior-shift correction; King & Zeng 2001). 1: the plain logistic link."""
-    return expit(np.asarray(margin, dtype="float64") - np.log(positive_weight))
-
-
 class LightGBMClassifier(BinaryFromProbability, ClassifierMixin, _LightGBMModel):
     """Binary LightGBM classifier (see _LightGBMModel). With scale_pos_weight its probabilities are
     corrected for the class weighting (`undo_class_weight`), so Brier scores, calibration and stored
@@ -195,18 +162,3 @@ class LightGBMRegressor(RegressorMixin, _LightGBMModel):
 
     def predict(self, X) -> np.ndarray:
         return self._predict(X)
-
-
-def fit(estimator: Estimator, X, y, sample_weight=None) -> Estimator:
-    """The one way a final model is fitted (folds go through `evaluation.score_folds`)."""
-    return estimator.fit(X, y, sample_weight=sample_weight)
-
-
-def class_balance(y: np.ndarray, weight: np.ndarray | None, mode: str, band: tuple[float, float] = BALANCE_BAND) -> float | None:
-    """The scale_pos_weight to train with, or None for no balancing. mode 'true' always balances,
-    'false' never, 'auto' when the positive rate lies outside `band`."""
-    if mode not in ("auto", "true", "false"):
-        raise TbError(f"balanced must be 'auto', 'true' or 'false', got {mode!r}")
-    rate = float(np.mean(y))
-    balanced = mode == "true" or (mode == "auto" and not band[0] <= rate <= band[1])
-    return scale_pos_weight(y, weight) if balanced else None

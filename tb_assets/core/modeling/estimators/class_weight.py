@@ -1,0 +1,27 @@
+"""Balanced classes without biased probabilities: the weight to train with, and undoing it."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from tb_assets.core.errors import TbError
+from tb_assets.core.labels.weights import scale_pos_weight
+from tb_assets.core.modeling.params import BALANCE_BAND
+
+
+def undo_class_weight(margin: np.ndarray, positive_weight: float) -> np.ndarray:
+    """P(class 1) from a log-odds margin learned with positives weighted `positive_weight` times
+    the negatives: that weighting multiplies the odds by it, so its log comes off the margin
+    (the prior-shift correction; King & Zeng 2001). 1: the plain logistic link."""
+    return expit(np.asarray(margin, dtype="float64") - np.log(positive_weight))
+
+
+def class_balance(y: np.ndarray, weight: np.ndarray | None, mode: str, band: tuple[float, float] = BALANCE_BAND) -> float | None:
+    """The scale_pos_weight to train with, or None for no balancing. mode 'true' always balances,
+    'false' never, 'auto' when the positive rate lies outside `band`."""
+    if mode not in ("auto", "true", "false"):
+        raise TbError(f"balanced must be 'auto', 'true' or 'false', got {mode!r}")
+    rate = float(np.mean(y))
+    balanced = mode == "true" or (mode == "auto" and not band[0] <= rate <= band[1])
+    return scale_pos_weight(y, weight) if balanced else None
