@@ -151,7 +151,7 @@ def cmd_models(args) -> int:
 
 
 def _select(registry, args) -> list:
-    from tb_assets.training.scores import LOWER_IS_BETTER
+    from tb_assets.core.modeling.metrics import LOWER_IS_BETTER
 
     if args.action == "list":
         symbol = timeframe = None

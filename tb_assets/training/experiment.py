@@ -24,11 +24,11 @@ import pandas as pd
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.estimators.contract import native_model_file
 from tb_assets.core.modeling.evaluation import Folds, score_folds
+from tb_assets.core.modeling.metrics import PRIMARY, classification_scores, mean_scores, regression_scores
 from tb_assets.storage.artifacts import write_atomic
 from tb_assets.training.preprocess import build_preprocessor, output_features
 from tb_assets.training.problem import CLASSIFICATION_TARGETS, TRANSFORMS, Problem, build_problem
 from tb_assets.training.registry import ModelRegistry, ModelRow
-from tb_assets.training.scores import PRIMARY, classification_scores, mean_scores, regression_scores
 from tb_assets.training.search import adapt_alphas, combinations, fingerprint, grid_for, strongest_correlation
 from tb_assets.training.validation import Splits, validation_splits
 from tb_assets.training.zoo import ALGORITHMS, Algorithm, algorithm

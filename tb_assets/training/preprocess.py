@@ -6,8 +6,9 @@ training rows only (each fold's own, then all rows for the final model).
    robust   (heavy-tailed): mean fills gaps, then RobustScaler (median / IQR)
    bounded  (oscillators on a fixed scale): mean fills gaps, nothing else
    standard (returns, z-scores, distances): mean fills gaps, then StandardScaler
-2. p-value pruning: an F-test of each column against the target on the training rows; columns
-   with p >= p_value_threshold are dropped (the strongest one is kept if all would go).
+2. p-value pruning (core.modeling.prefilter, the chain's selection uses the same test): an F-test
+   of each column against the target on the training rows; columns with p >= p_value_threshold are
+   dropped (the strongest one is kept if all would go; a perfectly separating one is never dropped).
 
 Trees do not care about monotone scaling; they get it anyway so that every algorithm reads the
 same columns, and a mean filled into a gap is the same number for all of them.
@@ -15,51 +16,14 @@ same columns, and a mean filled into a gap is the same number for all of them.
 
 from __future__ import annotations
 
-import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_selection import f_classif, f_regression
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, RobustScaler, StandardScaler
 
 from tb_assets.core.errors import TbError
 from tb_assets.core.features.matrix import GROUPS
-
-
-class PValuePruner(TransformerMixin, BaseEstimator):
-    """Keep the columns whose univariate F-test p-value against the target is below `threshold`
-    (regression: f_regression, classification: f_classif); keep the best one if none is.
-    `threshold=None` keeps every column."""
-
-    def __init__(self, threshold: float | None = 0.05, task: str = "regression"):
-        self.threshold = threshold
-        self.task = task
-
-    def fit(self, X, y):
-        X = np.asarray(X, dtype="float64")
-        self.n_features_in_ = X.shape[1]
-        self.n_samples_seen_ = X.shape[0]
-        if self.threshold is None:
-            self.pvalues_ = np.zeros(X.shape[1])
-            self.support_ = np.ones(X.shape[1], dtype=bool)
-            return self
-        test = f_regression if self.task == "regression" else f_classif
-        with np.errstate(divide="ignore", invalid="ignore"):
-            _, p = test(X, np.asarray(y, dtype="float64"))
-        p = np.where(np.isfinite(p), p, 1.0)  # a constant column says nothing
-        self.pvalues_ = p
-        self.support_ = p < self.threshold
-        if not self.support_.any():
-            self.support_[int(np.argmin(p))] = True
-        return self
-
-    def transform(self, X):
-        return np.asarray(X, dtype="float64")[:, self.support_]
-
-    def get_feature_names_out(self, input_features=None):
-        names = np.asarray(input_features if input_features is not None else [f"x{i}" for i in range(self.n_features_in_)], dtype=object)
-        return names[self.support_]
+from tb_assets.core.modeling.prefilter import PValuePruner
 
 
 def _group_steps(group: str, linear: bool) -> list[tuple[str, object]]:

@@ -330,26 +330,6 @@ def triple_barrier(
     return out
 
 
-def forward_returns(close: pd.Series, lookforward: int) -> pd.DataFrame:
-    """Regression/classification targets over `lookforward` bars (NaN where the future is unknown):
-    log return, percent change, raw price change and direction (1 when future >= current)."""
-    if lookforward < 1:
-        raise TbError(f"lookforward must be at least 1 bar, got {lookforward}")
-    c = close.to_numpy("float64")
-    fut = np.full_like(c, np.nan)
-    fut[:-lookforward] = c[lookforward:]
-    direction = np.where(np.isnan(fut), np.nan, (fut >= c).astype("float64"))
-    return pd.DataFrame(
-        {
-            "fwd_log_return": np.log(fut / c),
-            "fwd_pct_change": fut / c - 1.0,
-            "fwd_raw_change": fut - c,
-            "fwd_direction": direction,
-        },
-        index=close.index,
-    )
-
-
 def label_problems(t0: pd.DatetimeIndex, t1: pd.DatetimeIndex, bar_index: pd.DatetimeIndex) -> list[str]:
     """What breaks the label contract (empty when nothing): every t1 after its t0, on a bar of
     the data, and none beyond the last bar (an outcome nobody could know yet)."""

@@ -13,7 +13,8 @@ import pandas as pd
 
 from tb_assets.core.data.timeframes import INTRADAY
 from tb_assets.core.errors import TbError
-from tb_assets.core.labels.barriers import cusum_filter, daily_volatility, ewm_volatility, forward_returns, triple_barrier
+from tb_assets.core.labels.barriers import cusum_filter, daily_volatility, ewm_volatility, triple_barrier
+from tb_assets.core.labels.forward import forward_returns
 from tb_assets.core.labels.weights import average_uniqueness, concurrency, label_spans, normalize_mean_one
 
 MOMENTUM_BARS = 20  # side 'momentum': the sign of the return over this many bars

@@ -1,4 +1,6 @@
-"""Out-of-fold classification metrics and the composite tuning objective.
+"""Every metric a model is scored on, the chain's and the training service's alike: fold metrics
+of a classifier (with their lifts over chance), the zoo's threshold and regression scores, the
+mean over folds, the composite tuning objective, and the AUC's standard error.
 
 Metrics are computed on each fold's test predictions and averaged over folds; `auc_cv` is the
 coefficient of variation (std / mean) of the fold AUCs.
@@ -142,3 +144,61 @@ def auc_standard_error(y: np.ndarray, scores: np.ndarray) -> float:
     v10 = (combined[:m] - rankdata(positive)) / n  # per positive: the share of negatives below it
     v01 = 1.0 - (combined[m:] - rankdata(negative)) / m  # per negative: the share of positives above it
     return float(np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n))
+
+
+# --- what the training service reports per fold (the chain's metrics, and more) ---------------------
+PRIMARY = {"regression": "r2", "classification": "auc"}  # what a cohort is ranked by
+LOWER_IS_BETTER = {"mse", "mae", "rmse", "rmse_price", "log_loss", "brier", "auc_cv"}
+
+
+def classification_scores(y: np.ndarray, proba: np.ndarray) -> dict:
+    """A classifier's fold: the chain's fold metrics with their lifts over the positive rate (so a
+    zoo model and the production model are graded alike, `grades`), then log loss and the
+    threshold metrics at 0.5 (accuracy, precision, recall, F1, confusion matrix)."""
+    from sklearn import metrics as skm
+
+    chain = asdict(fold_metrics(y, proba))
+    label = (np.asarray(proba) >= 0.5).astype("int64")
+    tn, fp, fn, tp = skm.confusion_matrix(y, label, labels=[0, 1]).ravel()
+    return {
+        **chain,
+        **against_chance(chain),
+        "log_loss": float(skm.log_loss(y, np.clip(proba, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        "accuracy": float(skm.accuracy_score(y, label)),
+        "precision": float(skm.precision_score(y, label, zero_division=0)),
+        "recall": float(skm.recall_score(y, label, zero_division=0)),
+        "f1": float(skm.f1_score(y, label, zero_division=0)),
+        "confusion_matrix": [[int(tn), int(fp)], [int(fn), int(tp)]],
+    }
+
+
+def regression_scores(y: np.ndarray, pred: np.ndarray, close: np.ndarray, future_close: np.ndarray, transform: str) -> dict:
+    """A regressor's fold: r2, mse, mae, rmse, rmse_price (the price the predicted change implies
+    against the real future close), direction_accuracy (sign of the prediction against the outcome's)."""
+    from sklearn import metrics as skm
+
+    from tb_assets.core.labels.forward import price_from_change
+
+    mse = float(skm.mean_squared_error(y, pred))
+    price = price_from_change(close, pred, transform)
+    return {
+        "r2": float(skm.r2_score(y, pred)),
+        "mse": mse,
+        "mae": float(skm.mean_absolute_error(y, pred)),
+        "rmse": float(np.sqrt(mse)),
+        "rmse_price": float(np.sqrt(np.mean((price - future_close) ** 2))),
+        "direction_accuracy": float(np.mean((pred >= 0) == (y >= 0))),
+    }
+
+
+def mean_scores(folds: list[dict]) -> dict:
+    """Mean of each number over folds (and its std as `<name>_std`); confusion matrices summed."""
+    out: dict = {}
+    for name in folds[0]:
+        if name == "confusion_matrix":
+            out[name] = np.sum([f[name] for f in folds], axis=0).tolist()
+            continue
+        values = np.array([f[name] for f in folds], dtype="float64")
+        out[name] = float(values.mean())
+        out[f"{name}_std"] = float(values.std(ddof=0))
+    return out

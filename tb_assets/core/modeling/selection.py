@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.feature_selection import f_classif
 
 from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.evaluation import Folds, auc_score, score_folds
 from tb_assets.core.modeling.params import SELECTION_PARAMS
+from tb_assets.core.modeling.prefilter import univariate_tests
 
 
 def standardise(X: pd.DataFrame) -> pd.DataFrame:
@@ -54,17 +54,7 @@ def f_test_prefilter(X: pd.DataFrame, y: np.ndarray, p_value_threshold: float = 
     (feature, f_stat, p_value, std_coef: the slope of y on the standardised feature), best first."""
     Z = standardise(X).to_numpy()  # one block: no copy
     y = np.asarray(y, dtype="float64")
-    varying = np.any(Z != 0, axis=0)  # a constant column says nothing: p = 1
-    f_stat, p = np.zeros(Z.shape[1]), np.ones(Z.shape[1])
-    if varying.any():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            f_stat[varying], p[varying] = f_classif(Z if varying.all() else Z[:, varying], y)
-    # constant within each class (a feature that is the label, i.e. a leak): the within-class variance
-    # is 0 and cancellation leaves it a hair below, so f_classif says F < 0 or nan, p nan. That is
-    # perfect separation, F = inf and p = 0, and it must rank first, never be dropped.
-    perfect = varying & ((f_stat < 0) | np.isnan(f_stat))
-    f_stat[perfect], p[perfect] = np.inf, 0.0
-    p = np.where(np.isfinite(p), p, 1.0)
+    f_stat, p = univariate_tests(Z, y, "classification")  # a perfect separator ranks first, never dropped
     coef = Z.T @ (y - y.mean()) / max(len(y), 1)  # cov(z, y) / var(z), var(z) = 1
     table = pd.DataFrame({"feature": X.columns, "f_stat": f_stat, "p_value": p, "std_coef": coef})
     table = table.sort_values(["p_value", "f_stat"], ascending=[True, False], kind="stable").reset_index(drop=True)

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tb_assets.core.labels.barriers import cusum_filter, daily_volatility, forward_returns, triple_barrier
+from tb_assets.core.labels.barriers import cusum_filter, daily_volatility, triple_barrier
+from tb_assets.core.labels.forward import forward_returns
 from tb_assets.core.reference import plain_triple_barrier
 
 
@@ -167,6 +168,10 @@ def test_forward_returns():
     assert f["fwd_raw_change"].iloc[1] == pytest.approx(-11) and f["fwd_direction"].tolist()[:2] == [1.0, 0.0]
     assert f.iloc[-1].isna().all()
     assert forward_returns(path([5, 5, 5]), 2)["fwd_direction"].iloc[0] == 1.0  # future >= current
+    # the horizon's last bar: what purging needs (the training service's label ends)
+    four = path([5, 6, 7, 8])
+    ends = forward_returns(four, 2)["fwd_t1"]
+    assert list(ends[:2]) == list(four.index[2:]) and ends[2:].isna().all()
 
 
 @settings(max_examples=200, deadline=None)

@@ -108,3 +108,28 @@ def test_grade_table_puts_the_holdout_beside_the_out_of_fold_grades():
     # a card stored before the positive rate was kept: its lifts cannot be graded, never a crash
     old = grade_table({k: v for k, v in oof.items() if k != "positive_rate"}, None)
     assert graded(old)["aupr_lift"] == "-" and graded(old)["auc"] == "good"
+
+
+def test_the_zoo_and_the_chain_grade_the_same_predictions_alike():
+    """One metrics module: a training-service fold (classification_scores) carries the chain's fold
+    metrics and their lifts over the positive rate, so both grade the same predictions the same,
+    fold by fold and as the mean over folds."""
+    from dataclasses import asdict
+
+    from tb_assets.core.modeling.grades import GRADED
+    from tb_assets.core.modeling.metrics import classification_scores, mean_scores
+
+    rng = np.random.default_rng(3)
+    folds = []
+    for k in range(4):
+        y = (rng.uniform(size=400) < 0.64).astype(int)  # a skewed partition: a coin's AUPR is 0.64, not 0.5
+        p = np.clip(0.64 + 0.1 * (y - 0.64) + rng.normal(0, 0.15, 400), 0.01, 0.99)
+        folds.append((y, p))
+    zoo = [classification_scores(y, p) for y, p in folds]
+    chain = [fold_metrics(y, p) for y, p in folds]
+    for z, c in zip(zoo, chain):
+        assert graded(grade_table(asdict(c), None)) == {m: grade(m, z[m]) for m in GRADED if m != "auc_cv"} | {"auc_cv": "-"}
+    mean, cv = mean_scores(zoo), summarize(chain)
+    for metric in ("auc", "aupr_lift", "precision_at_10_lift", "brier_skill"):
+        assert mean[metric] == pytest.approx(getattr(cv, metric), abs=1e-12)
+        assert grade(metric, mean[metric]) == graded(grade_table(cv.as_dict(), None))[metric]

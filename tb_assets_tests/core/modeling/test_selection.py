@@ -73,3 +73,22 @@ def test_a_feature_that_is_the_label_ranks_first_in_the_prefilter_never_dropped(
         kept, table = f_test_prefilter(leak.iloc[rows], y[rows], 0.05)
         assert table["feature"].iloc[0] == "leak" and "leak" in kept
         assert table["p_value"].iloc[0] == 0.0 and table["f_stat"].iloc[0] == np.inf
+
+
+def test_the_zoo_pruning_keeps_a_perfect_separator_as_selection_does():
+    """One p-value filter for the chain and the training service: the zoo's pruning inside each fold
+    (PValuePruner, on preprocessed columns) keeps the feature that is the label, where it once mapped
+    its nan p-value to 1 and dropped it."""
+    from tb_assets.core.modeling.prefilter import PValuePruner, univariate_tests
+
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, _ = data()
+    for rows in (slice(None), slice(0, 793)):
+        leak = X.assign(leak=y.astype(float)).iloc[rows]
+        scaled = StandardScaler().fit_transform(leak)  # what the zoo's pruning sees (its preprocessing scales first)
+        pruner = PValuePruner(0.05, "classification").fit(scaled, y[rows])
+        assert pruner.support_[-1] and pruner.pvalues_[-1] == 0.0  # the old pruner: p 1.0, dropped
+        assert univariate_tests(leak.to_numpy(), y[rows])[1][-1] == 0.0  # unscaled: the same verdict
+    constant = PValuePruner(0.05, "regression").fit(np.column_stack([np.ones(50), np.arange(50.0)]), np.arange(50.0))
+    assert constant.pvalues_[0] == 1.0 and list(constant.support_) == [False, True]
