@@ -34,15 +34,17 @@ class ExperimentConfig(PurgedCVConfig):
         default={}, description="Explicit grids replacing the preset, e.g. {lightgbm_classifier: {max_depth: [3, 5], "
         "learning_rate: [0.05]}}; write 'none' for None (e.g. random forest max_depth)")
     target_transform: Literal["log_return", "pct_change", "none"] = Field(
-        default="log_return", description="Regression target: the forward change over lookforward bars as a log return, a percent "
-        "change or the raw price change ('none')")
+        default="log_return", description="Regression target, read from the targets table: the forward change over the targets "
+        "asset's lookforward bars as a log return, a percent change or the raw price change ('none')")
     classification_target: Literal["direction", "bin"] = Field(
-        default="direction", description="Classification target: direction (1 = the close lookforward bars ahead >= today's) "
-        "or the triple-barrier bin of the targets asset")
-    lookforward: int = Field(default=5, description="Horizon of the regression and direction targets, in bars")
+        default="direction", description="Classification target, read from the targets table: direction (1 = the close "
+        "lookforward bars ahead >= today's) or the triple-barrier bin")
+    holdout_pct: float = Field(
+        default=0.2, description="The last share of the partition's events kept out of validation and scored once by each "
+        "cohort's best: the boundary selected_features draws with the same share (0: no holdout)")
     validation: Literal["auto", "walk_forward", "purged_kfold", "holdout"] = Field(
         default="auto", description="walk_forward over the bars' data_split train/test blocks (an expanding window without them), "
-        "purged_kfold (purged on label spans, embargoed), holdout (the last 20% in time); auto = walk_forward when the bars "
+        "purged_kfold (purged on label spans, embargoed), holdout (the last 20% of the development rows in time); auto = walk_forward when the bars "
         "carry data_split, else purged_kfold")
     p_value_threshold: float | None = Field(
         default=0.05, description="Inside each training fold, drop features whose F-test p-value is at or above this (the best "
@@ -81,7 +83,8 @@ def leaderboard(result) -> pd.DataFrame:
     """One row per cohort: its best model and score, how many combinations were trained or found
     (short enough for the asset page to show it without a click)."""
     return pd.DataFrame([{"algorithm": c.algorithm, "task": c.task, "model": c.best.id, "metric": c.best.score_name,
-                          "value": c.best.score, "trained": c.trained, "found": c.skipped} for c in result.cohorts])
+                          "value": c.best.score, "holdout": (c.best.metrics.get("holdout") or {}).get(c.best.score_name, float("nan")),
+                          "trained": c.trained, "found": c.skipped} for c in result.cohorts])
 
 
 def cohort_table(cohort, top: int = 5) -> pd.DataFrame:
@@ -99,10 +102,12 @@ def build_model_experiments_asset(partitions_def: dg.PartitionsDefinition) -> dg
         artifacts: ArtifactStore, model_registry: ModelRegistryResource,
     ) -> dg.MaterializeResult:
         """The training service: for each algorithm, every combination of its grid scored on the same purged
-        validation (preprocessing and p-value pruning fitted inside each training fold), every combination
-        registered with its fingerprint, cohort, rank and lineage; each cohort's best (or all) fitted on all rows and
-        saved (joblib pipeline, LightGBM/XGBoost native files) with coefficients, tree, permutation and SHAP
-        importances. Combinations already in the registry are not trained again."""
+        validation of the development rows (the chain's rows and uniqueness weights, read from the targets table;
+        preprocessing and p-value pruning fitted inside each training fold), every combination registered with
+        its fingerprint, cohort, rank and lineage; each cohort's best scored once on the untouched holdout, then
+        (or every combination) fitted on all rows and saved (joblib pipeline, LightGBM/XGBoost native files) with
+        coefficients, tree, permutation and SHAP importances. Combinations already in the registry are not
+        trained again."""
         from tb_assets.training.experiment import Experiment
 
         symbol, timeframe = partition_parts(context)

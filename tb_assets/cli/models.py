@@ -84,6 +84,11 @@ def _show(r) -> str:
              f"  features      {len(r.features)} given, {len(r.used_features) if r.used_features else '-'} kept after pruning"]
     numbers = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float)) and not k.endswith("_std")}
     lines.append("  metrics       " + ", ".join(f"{k} {v:.4g}" for k, v in numbers.items()))
+    holdout = r.metrics.get("holdout")
+    if holdout:  # the cohort's best, scored once on the untouched holdout
+        scores = {k: v for k, v in holdout.items() if isinstance(v, (int, float)) and k != "n_samples"}
+        lines.append(f"  holdout       {holdout.get('n_samples', '?'):,} rows from {holdout.get('start', '?')[:10]}: "
+                     + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
     if "confusion_matrix" in r.metrics:
         (tn, fp), (fn, tp) = r.metrics["confusion_matrix"]
         lines.append(f"  confusion     tn {tn}  fp {fp}  fn {fn}  tp {tp} (summed over folds)")

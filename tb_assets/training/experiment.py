@@ -1,10 +1,16 @@
 """One experiment: for each algorithm, its grid scored on the partition's validation, every
 combination registered, the best (or all) fitted on all rows and saved with its importances.
 
-Every fit goes through the one scoring engine (evaluation.score_folds). The preprocessing of each
-fold (training/preprocess) is fitted on that fold's training rows only and shared by every
-combination of the grid, so LightGBM and XGBoost also bin each fold once for the whole grid.
-Combinations whose fingerprint is already in the registry are not trained again.
+The rows are the chain's (`problem`: the targets table's labels, their uniqueness weights and
+label ends), and so is the untouched holdout: the events from the same boundary selected_features
+draws (the last `holdout_pct` of the partition's events), purged. Validation runs on the
+development rows only; each cohort's best is then fitted on development and scored once on the
+holdout, beside its CV scores in its registry row, before it is fitted on every row and saved.
+
+Every fit goes through the one scoring engine (evaluation.score_folds), weighted. The
+preprocessing of each fold (training/preprocess) is fitted on that fold's training rows only and
+shared by every combination of the grid, so LightGBM and XGBoost also bin each fold once for the
+whole grid. Combinations whose fingerprint is already in the registry are not trained again.
 """
 
 from __future__ import annotations
@@ -15,16 +21,20 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.estimators.contract import native_model_file
+from tb_assets.core.modeling.cv import holdout_start, purged_holdout
+from tb_assets.core.modeling.estimators.contract import fit, native_model_file
+from tb_assets.core.modeling.estimators.preprocessed import preprocessed
 from tb_assets.core.modeling.evaluation import Folds, score_folds
+from tb_assets.core.modeling.leakage import permuted_label_scores
 from tb_assets.core.modeling.metrics import PRIMARY, classification_scores, mean_scores, regression_scores
+from tb_assets.core.modeling.training_data import training_data
 from tb_assets.storage.artifacts import write_atomic
 from tb_assets.training.preprocess import build_preprocessor, output_features
 from tb_assets.training.problem import CLASSIFICATION_TARGETS, TRANSFORMS, Problem, build_problem
@@ -42,8 +52,12 @@ def library_versions() -> dict[str, str]:
     import importlib
 
     return {name: importlib.import_module(module).__version__ for name, module in LIBRARIES.items()}
+
+
 PROGRESS_LINES = 20  # per cohort at most (about): a full grid has 17-19k combinations, each log line an event
-CODE_VERSION = "zoo-1"  # bump when a change makes models trained before it incomparable
+# bump when a change makes models trained before it incomparable (zoo-2: the chain's rows, weights and holdout)
+CODE_VERSION = "zoo-2"
+HOLDOUT_PCT = 0.2  # selected_features' default: the same boundary, so the chain's and the zoo's holdouts are one
 
 
 @dataclass(frozen=True)
@@ -57,8 +71,8 @@ class ExperimentSpec:
     grids: dict = field(default_factory=dict)  # algorithm -> {param: [values]}: replaces the preset
     target_transform: str = "log_return"
     classification_target: str = "direction"
-    lookforward: int = 5
     validation: str = "auto"
+    holdout_pct: float = HOLDOUT_PCT
     n_splits: int = 5
     embargo_pct: float = 0.01
     p_value_threshold: float | None = 0.05
@@ -74,7 +88,8 @@ class ExperimentSpec:
     @classmethod
     def from_dict(cls, doc: dict) -> ExperimentSpec:
         """The spec saved as JSON (experiments.json), with its tuples back."""
-        doc = dict(doc)
+        known = {f.name for f in fields(cls)}
+        doc = {k: v for k, v in doc.items() if k in known}  # e.g. `lookforward` of a zoo-1 report: now the targets asset's
         doc["algorithms"] = tuple(doc["algorithms"])
         if doc.get("feature_whitelist") is not None:
             doc["feature_whitelist"] = tuple(doc["feature_whitelist"])
@@ -83,9 +98,11 @@ class ExperimentSpec:
     def target(self, task: str) -> str:
         return self.target_transform if task == "regression" else self.classification_target
 
-    def data_options(self, task: str, validation_used: str) -> dict:
+    def data_options(self, validation_used: str, lookforward: int, holdout_start: pd.Timestamp | None) -> dict:
         return {"validation": validation_used, "n_splits": self.n_splits, "embargo_pct": self.embargo_pct,
-                "p_value_threshold": self.p_value_threshold, "lookforward": self.lookforward, "seed": self.seed}
+                "p_value_threshold": self.p_value_threshold, "lookforward": lookforward, "seed": self.seed,
+                "holdout_pct": self.holdout_pct, "holdout_start": None if holdout_start is None else holdout_start.isoformat(),
+                "sample_weights": "uniqueness"}
 
 
 @dataclass
@@ -135,6 +152,8 @@ def check_spec(spec: ExperimentSpec) -> list[Algorithm]:
         raise TbError(f"target_transform must be one of {', '.join(TRANSFORMS)}, got {spec.target_transform!r}")
     if spec.classification_target not in CLASSIFICATION_TARGETS:
         raise TbError(f"classification_target must be one of {', '.join(CLASSIFICATION_TARGETS)}, got {spec.classification_target!r}")
+    if not 0.0 <= spec.holdout_pct < 1.0:
+        raise TbError(f"holdout_pct must be in [0, 1), got {spec.holdout_pct}")
     if spec.p_value_threshold is not None and not 0.0 < spec.p_value_threshold <= 1.0:
         raise TbError(f"p_value_threshold must be in (0, 1] or null, got {spec.p_value_threshold}")
     return algos
@@ -188,8 +207,9 @@ def prepare_folds(problem: Problem, splits: Splits, groups: dict[str, str], *, l
         pre.fit(X[train], problem.y[train])
         rows = np.vstack([pre.transform(X[train]), pre.transform(X[test])])
         y = np.concatenate([problem.y[train], problem.y[test]])
+        weight = np.concatenate([problem.weight[train], problem.weight[test]])  # the labels' uniqueness, as the chain trains
         split = (np.arange(len(train)), np.arange(len(train), len(train) + len(test)))
-        out.append(PreparedFold(pre, Folds.build(rows, y, None, [split], bin_now=False, threads=threads), test))
+        out.append(PreparedFold(pre, Folds.build(rows, y, weight, [split], bin_now=False, threads=threads), test))
     return out
 
 
@@ -245,35 +265,73 @@ def cv_results(scored: list[Scored], metric_names: list[str], primary: str) -> p
     return table
 
 
+@dataclass
+class TaskRows:
+    """One task's rows and how they are validated: CV on the development rows, the holdout untouched."""
+
+    problem: Problem  # every row: what a saved model is fitted on
+    development: np.ndarray  # positions of the development rows (purged against the holdout)
+    holdout: np.ndarray  # positions of the holdout rows (empty with holdout_pct 0)
+    validation: str  # the validation used
+    splits: Splits  # on the development rows
+
+    @property
+    def dev(self) -> Problem:
+        return self.problem.take(self.development)
+
+
+def recipe(algo: Algorithm, params: dict, spec: ExperimentSpec, features: list[str], groups: dict[str, str]):
+    """A combination as one estimator: its preprocessing (fitted on whatever rows it is fitted on)
+    and its model, through the project's contract (weights reach the model)."""
+    pre = build_preprocessor(features, groups, linear=algo.linear, task=algo.task, p_value_threshold=spec.p_value_threshold)
+    return preprocessed(pre, algo.make(params, spec.seed, spec.n_jobs))
+
+
 class Experiment:
     """Runs an ExperimentSpec against one partition's data and the registry."""
 
-    def __init__(self, spec: ExperimentSpec, *, bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame | None,
+    def __init__(self, spec: ExperimentSpec, *, bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame,
                  catalog: list[str], groups: dict[str, str], registry: ModelRegistry, model_folder: Callable[[str], Path],
                  progress: Callable[[str], None] | None = None):
         self.spec, self.bars, self.features, self.targets = spec, bars, features, targets
         self.catalog, self.groups, self.registry, self.model_folder = catalog, groups, registry, model_folder
         self.progress = progress or (lambda line: None)
-        self._problems: dict[tuple, tuple[Problem, str, Splits]] = {}
+        self._rows: dict[tuple, TaskRows] = {}
         self._prepared: dict[tuple, list[PreparedFold]] = {}
+        self._holdout_start: pd.Timestamp | None | bool = False
 
-    def problem(self, task: str, names: list[str]) -> tuple[Problem, str, Splits]:
-        """The task's samples on `names`, the validation used and its splits (made once)."""
+    @property
+    def holdout_start(self) -> pd.Timestamp | None:
+        """Where the untouched holdout starts: the boundary selected_features draws on the same events
+        (the last holdout_pct of them), so the chain and the zoo keep the same rows out."""
+        if self._holdout_start is False:
+            if self.spec.holdout_pct == 0:
+                self._holdout_start = None
+            else:
+                events = training_data(self.features, self.targets, self.catalog[:1])  # the join's rows do not depend on names
+                self._holdout_start = holdout_start(events.t1, self.spec.holdout_pct)
+        return self._holdout_start
+
+    def rows(self, task: str, names: list[str]) -> TaskRows:
+        """The task's samples on `names`, split at the holdout, and the validation of the development rows (made once)."""
         key = (task, tuple(names))
-        if key not in self._problems:
+        if key not in self._rows:
             s = self.spec
-            problem = build_problem(self.bars, self.features, names, task=task, target=s.target(task), lookforward=s.lookforward,
-                                    targets=self.targets)
-            used, splits = validation_splits(problem, s.validation, s.n_splits, s.embargo_pct)
-            self._problems[key] = (problem, used, splits)
-        return self._problems[key]
+            problem = build_problem(self.bars, self.features, self.targets, names, task=task, target=s.target(task))
+            if self.holdout_start is None:
+                development, holdout = np.arange(len(problem.y)), np.array([], dtype="int64")
+            else:
+                development, holdout = purged_holdout(problem.t1, self.holdout_start)
+            used, splits = validation_splits(problem.take(development), s.validation, s.n_splits, s.embargo_pct)
+            self._rows[key] = TaskRows(problem, development, holdout, used, splits)
+        return self._rows[key]
 
     def prepared(self, task: str, names: list[str], linear: bool) -> list[PreparedFold]:
-        """The folds of `problem(task, names)` preprocessed for linear models or for trees (made once)."""
+        """The folds of the development rows preprocessed for linear models or for trees (made once)."""
         key = (task, tuple(names), linear)
         if key not in self._prepared:
-            problem, _, splits = self.problem(task, names)
-            self._prepared[key] = prepare_folds(problem, splits, self.groups, linear=linear,
+            rows = self.rows(task, names)
+            self._prepared[key] = prepare_folds(rows.dev, rows.splits, self.groups, linear=linear,
                                                 p_value_threshold=self.spec.p_value_threshold, threads=self.spec.n_jobs)
         return self._prepared[key]
 
@@ -287,15 +345,26 @@ class Experiment:
         return ExperimentResult(cohorts, names, source)
 
     def sentinel(self, row: ModelRow, seed: int = 0) -> dict:
-        """Mean fold scores of `row`'s recipe (its features, preprocessing, params and this
-        experiment's validation) with the target permuted: what a model scores with nothing to learn."""
+        """{score name: its mean over folds} of `row`'s recipe (its features, preprocessing, params,
+        weights and this experiment's validation) with the target permuted: the chain's sentinel
+        (leakage.permuted_label_scores), so what a model scores with nothing to learn."""
         algo = algorithm(row.algorithm)
-        problem, _, splits = self.problem(algo.task, row.features)
-        permuted = replace(problem, y=np.random.default_rng(seed).permutation(problem.y))
-        prepared = prepare_folds(permuted, splits, self.groups, linear=algo.linear, p_value_threshold=self.spec.p_value_threshold,
-                                 threads=self.spec.n_jobs)
-        per_fold, _ = score_combination(algo.make(row.params, self.spec.seed, self.spec.n_jobs), prepared, permuted)
-        return mean_scores(per_fold)
+        rows = self.rows(algo.task, row.features)
+        dev = rows.dev
+        scores = permuted_label_scores(recipe(algo, row.params, self.spec, row.features, self.groups), dev.X, dev.y, dev.weight,
+                                       rows.splits, scorer=primary_metric(algo.task), seed=seed)
+        return {PRIMARY[algo.task]: float(np.mean(scores))}
+
+    def score_holdout(self, algo: Algorithm, rows: TaskRows, params: dict) -> dict | None:
+        """The combination fitted on the development rows and scored once on the untouched holdout
+        (None without one): what a cohort's best reports beside its CV scores."""
+        if not len(rows.holdout):
+            return None
+        problem = rows.problem
+        folds = Folds.build(problem.X, problem.y, problem.weight, [(rows.development, rows.holdout)], bin_now=False, threads=self.spec.n_jobs)
+        (scored,) = score_folds(recipe(algo, params, self.spec, problem.features, self.groups), folds, scorer=lambda y, p: None)
+        return {**fold_scores(problem, rows.holdout, scored.prediction), "n_samples": int(len(rows.holdout)),
+                "start": self.holdout_start.isoformat()}
 
     def _fingerprint(self, algo: Algorithm, problem: Problem, options: dict, version_: str, params: dict) -> str:
         s = self.spec
@@ -305,12 +374,13 @@ class Experiment:
 
     def run_cohort(self, algo: Algorithm, names: list[str]) -> Cohort:
         s = self.spec
-        problem, validation_used, splits = self.problem(algo.task, names)
+        task_rows = self.rows(algo.task, names)
+        problem, dev, validation_used, splits = task_rows.problem, task_rows.dev, task_rows.validation, task_rows.splits
         grid = grid_for(algo.name, s.grid, s.grids)
         notes = []
         if algo.name == "elasticnet_regression":
             first_train = splits[0][0]
-            grid, adapted = adapt_alphas(grid, strongest_correlation(problem.X.to_numpy()[first_train], problem.y[first_train]))
+            grid, adapted = adapt_alphas(grid, strongest_correlation(dev.X.to_numpy()[first_train], dev.y[first_train]))
             if adapted:
                 notes.append("alphas scaled down: no feature correlates with the target by 0.05 or more")
         combos = combinations(grid)
@@ -319,20 +389,20 @@ class Experiment:
                 algo.make(params, s.seed, s.n_jobs)
             except (TypeError, ValueError) as exc:
                 raise TbError(f"grids.{algo.name}: {params} cannot make a model: {exc}") from exc
-        options = s.data_options(algo.task, validation_used)
+        options = s.data_options(validation_used, problem.lookforward, self.holdout_start)
         data_version = problem.version()
         fps = [self._fingerprint(algo, problem, options, data_version, p) for p in combos]
         found = self.registry.known(fps)
         todo = [(p, fp) for p, fp in zip(combos, fps) if fp not in found]
         self.progress(f"    {len(combos)} combination(s): {len(found)} already in the registry, {len(todo)} to train "
-                      f"({validation_used}, {len(splits)} fold(s), {len(problem.y):,} rows)")
+                      f"({validation_used}, {len(splits)} fold(s) of {len(dev.y):,} development rows; holdout {len(task_rows.holdout):,})")
         scored = []
         if todo:
             prepared = self.prepared(algo.task, names, algo.linear)
             every = max(1, len(todo) // PROGRESS_LINES)
             for j, (params, fp) in enumerate(todo, 1):
                 start = time.perf_counter()
-                per_fold, note = score_combination(algo.make(params, s.seed, s.n_jobs), prepared, problem)
+                per_fold, note = score_combination(algo.make(params, s.seed, s.n_jobs), prepared, dev)
                 scored.append(Scored(params, fp, per_fold, mean_scores(per_fold), time.perf_counter() - start, note))
                 primary = PRIMARY[algo.task]
                 if j % every == 0 or j == len(todo):
@@ -346,15 +416,17 @@ class Experiment:
             item = scored[i]
             row = ModelRow(
                 fingerprint=item.fingerprint, symbol=s.symbol, timeframe=s.timeframe, algorithm=algo.name, task=algo.task,
-                target=problem.target, lookforward=s.lookforward, cohort_id=cohort_id, parent_model_id=s.parent_model_id,
+                target=problem.target, lookforward=problem.lookforward, cohort_id=cohort_id, parent_model_id=s.parent_model_id,
                 rank_in_cohort=rank, score_name=primary, score=item.metrics[primary], params=item.params, features=problem.features,
                 used_features=[], metrics={**item.metrics, "folds": item.folds, "mean_fit_seconds": item.fit_seconds},
                 data_options=options, data_version=data_version, n_rows=len(problem.y),
                 notes="; ".join(filter(None, [item.notes, *notes])) or None,
                 code_version=CODE_VERSION, library_versions=library_versions(),
             )
+            if rank == 1:  # the cohort's choice, made on development rows only, meets the holdout once
+                row.metrics["holdout"] = self.score_holdout(algo, task_rows, item.params)
             if s.save_all_grid_models or rank == 1:
-                row = self.save_model(algo, problem, item, row)
+                row = self.save_model(algo, task_rows, item, row)
             row.id, created = self.registry.add(row)
             if not created:
                 notes.append(f"model {row.id} was saved by another run at the same time")
@@ -366,19 +438,17 @@ class Experiment:
         table = cv_results(scored, metric_names, primary) if scored else None
         return Cohort(algo.name, algo.task, cohort_id, len(combos), len(scored), len(found), rows, validation_used, notes, table)
 
-    def save_model(self, algo: Algorithm, problem: Problem, item: Scored, row: ModelRow) -> ModelRow:
-        """Fit the combination on all rows, write its files and importances; the row with them."""
+    def save_model(self, algo: Algorithm, rows: TaskRows, item: Scored, row: ModelRow) -> ModelRow:
+        """Fit the combination on all rows (weighted, through the one fit path), write its files and
+        importances; the row with them."""
         import joblib
-        from sklearn.pipeline import Pipeline
 
-        s = self.spec
-        pre = build_preprocessor(problem.features, self.groups, linear=algo.linear, task=problem.task, p_value_threshold=s.p_value_threshold)
-        model = Pipeline([("preprocess", pre), ("model", algo.make(item.params, s.seed, s.n_jobs))])
-        model.fit(problem.X, problem.y)
+        problem = rows.problem
+        model = fit(recipe(algo, item.params, self.spec, problem.features, self.groups), problem.X, problem.y, problem.weight)
         columns = output_features(model.named_steps["preprocess"], problem.features)
         kept = {feature for _, feature in columns}
         used = [f for f in problem.features if f in kept]  # in the matrix's order
-        importance, by_regime = self.importance(algo, problem, model, columns, item)
+        importance, by_regime = self.importance(algo, rows, model, columns, item)
         folder = self.model_folder(item.fingerprint)
         buf = io.BytesIO()
         joblib.dump(model, buf)
@@ -393,22 +463,29 @@ class Experiment:
             artifacts[name] = {"path": str(path), "sha256": hashlib.sha256(data).hexdigest()}
         return replace(row, used_features=used, artifacts=artifacts)
 
-    def importance(self, algo: Algorithm, problem: Problem, model, columns: list[tuple[str, str]], item: Scored):
+    def importance(self, algo: Algorithm, rows: TaskRows, model, columns: list[tuple[str, str]], item: Scored):
         """Per input feature: |coefficients| (one-hot columns summed), tree importance, permutation
         importance on the last fold's test rows (with that fold's preprocessing and model, which never
         saw them) and mean |SHAP| of the final model on the most recent rows; SHAP within each regime."""
         from tb_assets.core.modeling.explain import regime_importance
-        from tb_assets.training.importance import columns_of, importance_table, permutation_importance, shap_by_feature, tree_importance
+        from tb_assets.core.modeling.importance import (
+            columns_of,
+            importance_table,
+            permutation_importance,
+            shap_by_feature,
+            tree_importance,
+        )
 
         s = self.spec
+        problem, dev = rows.problem, rows.dev
         estimator = model.named_steps["model"]
         final_columns = columns_of(np.array([f for _, f in columns]), problem.features)
         fold = self.prepared(algo.task, problem.features, algo.linear)[-1]
         fold_model = fold.folds.fit(algo.make(item.params, s.seed, s.n_jobs), 0)  # fitted again: the grid keeps no models
         test = fold.test[-s.permutation_rows:]
         fold_columns = columns_of(np.array([f for _, f in output_features(fold.preprocessor, problem.features)]), problem.features)
-        permutation = permutation_importance(fold_model, fold.preprocessor.transform(problem.X.to_numpy("float64")[test]),
-                                             problem.y[test], fold_columns, primary_metric(problem.task), n_repeats=s.permutation_repeats, seed=s.seed)
+        permutation = permutation_importance(fold_model, fold.preprocessor.transform(dev.X.to_numpy("float64")[test]),
+                                             dev.y[test], fold_columns, primary_metric(problem.task), n_repeats=s.permutation_repeats, seed=s.seed)
         transformed = model.named_steps["preprocess"].transform(problem.X)
         rows = np.arange(max(0, len(transformed) - s.shap_rows), len(transformed))
         background = transformed[np.random.default_rng(s.seed).choice(len(transformed), min(100, len(transformed)), replace=False)]

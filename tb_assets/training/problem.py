@@ -1,24 +1,34 @@
-"""The rows a zoo model learns from: features at bar t, a target known `lookforward` bars later.
+"""The rows a zoo model learns from: the chain's own rows (`TrainingData`: features, label, weight,
+label end), for the target the experiment names, read from the `targets` table.
 
-Regression targets are the forward change of the close over `lookforward` bars, transformed
-(`log_return` = log(C[t+h]/C[t]), `pct_change` = C[t+h]/C[t] - 1, `none` = C[t+h] - C[t]);
-classification targets are the direction (1 when C[t+h] >= C[t]) or the triple-barrier `bin` of
-the `targets` table. Each row's label spans [t, t1] (t1 = the bar h ahead, or the barrier touch):
-what purging needs. Rows whose future is not known yet are not rows.
+Targets are computed once, by the `targets` asset: the triple-barrier `bin` of each event, and its
+forward-return columns (`fwd_*`, ending at `fwd_t1`, `lookforward` bars ahead). Regression targets
+are the forward change transformed (`log_return`, `pct_change`, `none` = the raw price change);
+classification targets are the direction (`fwd_direction`: 1 when the close `lookforward` bars
+ahead is at or above today's) or the triple-barrier `bin`. Rows whose outcome is not known yet
+are not rows.
+
+Labels overlap (a 5-bar forward return shares 4 bars with the next one; a triple-barrier label up
+to its vertical barrier), so every row carries the average uniqueness of its label over its span
+(AFML ch. 4), normalised to mean 1: the `targets` table's own `weight` for the bin, the same
+computation on the forward spans otherwise. The zoo trains and scores with them, as the chain does.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.training_data import model_inputs
+from tb_assets.core.labels import forward
+from tb_assets.core.labels.weights import average_uniqueness, normalize_mean_one
+from tb_assets.core.modeling.training_data import TrainingData, training_data
 
-TRANSFORMS = ("log_return", "pct_change", "none")
+TRANSFORMS = tuple(forward.TRANSFORMS)
 CLASSIFICATION_TARGETS = ("direction", "bin")
 
 
@@ -26,88 +36,101 @@ CLASSIFICATION_TARGETS = ("direction", "bin")
 class Problem:
     task: str  # 'regression' or 'classification'
     target: str  # 'log_return' | 'pct_change' | 'none' (regression) or 'direction' | 'bin'
-    X: pd.DataFrame  # features, one row per sample, in time order
-    y: np.ndarray
-    t1: pd.Series  # label end, indexed by the sample's bar time (t0)
+    rows: TrainingData  # features, label, uniqueness weight, label end: the chain's rows type
     close: np.ndarray  # C[t]: what a predicted change is added to
     future_close: np.ndarray  # C[t1]
     data_split: np.ndarray | None  # 'train'/'test' per sample when the bars carry them
+    lookforward: int  # bars to the forward targets' end (the targets asset's setting)
+
+    @property
+    def X(self) -> pd.DataFrame:
+        return self.rows.X
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.rows.y
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self.rows.weight
+
+    @property
+    def t1(self) -> pd.Series:
+        return self.rows.t1
 
     @property
     def features(self) -> list[str]:
         return list(self.X.columns)
 
     def version(self) -> str:
-        """SHA-256 of the rows (times, feature values, targets): the data a model was trained on."""
+        """SHA-256 of the rows (times, feature values, targets, weights): the data a model was trained on."""
         digest = hashlib.sha256()
-        digest.update(np.asarray(self.t1.index.asi8).tobytes())
+        digest.update(np.asarray(epoch_ns(self.t1.index)).tobytes())
         digest.update(pd.util.hash_pandas_object(self.X, index=False).to_numpy().tobytes())
         digest.update(",".join(self.features).encode())
         digest.update(np.asarray(self.y, dtype="float64").tobytes())
+        digest.update(np.asarray(self.weight, dtype="float64").tobytes())
         return digest.hexdigest()
 
     def restrict(self, names: list[str]) -> Problem:
-        return Problem(self.task, self.target, self.X[names], self.y, self.t1, self.close, self.future_close, self.data_split)
+        return replace(self, rows=replace(self.rows, X=self.X[names]))
+
+    def take(self, positions: np.ndarray) -> Problem:
+        """The rows at `positions` (development or holdout)."""
+        return replace(self, rows=self.rows.take(positions), close=self.close[positions], future_close=self.future_close[positions],
+                       data_split=None if self.data_split is None else self.data_split[positions])
 
 
-def transform_change(close: np.ndarray, future: np.ndarray, transform: str) -> np.ndarray:
-    if transform == "log_return":
-        return np.log(future / close)
-    if transform == "pct_change":
-        return future / close - 1.0
-    if transform == "none":
-        return future - close
-    raise TbError(f"target_transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
+def label_columns(task: str, target: str) -> tuple[str, str]:
+    """(label column, label-end column) of the targets table for a task's target."""
+    if task == "regression":
+        if target not in forward.TRANSFORMS:
+            raise TbError(f"target_transform must be one of {', '.join(forward.TRANSFORMS)}, got {target!r}")
+        return forward.TRANSFORMS[target], forward.END
+    if target == "bin":
+        return "bin", "t1"
+    if target == "direction":
+        return forward.DIRECTION, forward.END
+    raise TbError(f"classification_target must be one of {', '.join(CLASSIFICATION_TARGETS)}, got {target!r}")
 
 
-def price_from_change(close: np.ndarray, change: np.ndarray, transform: str) -> np.ndarray:
-    """The future price a predicted (transformed) change implies: what rmse_price scores."""
-    if transform == "log_return":
-        return close * np.exp(change)
-    if transform == "pct_change":
-        return close * (1.0 + change)
-    return close + change
+def lookforward_of(targets: pd.DataFrame, bar_ts: pd.DatetimeIndex) -> int:
+    """How many bars the targets table's forward targets look ahead (the same for every row)."""
+    if forward.END not in targets.columns or not targets[forward.END].notna().any():
+        raise TbError("the targets table holds no forward targets (fwd_t1): materialize targets again")
+    known = targets[forward.END].notna().to_numpy()
+    bars = epoch_ns(bar_ts)
+    ahead = np.searchsorted(bars, epoch_ns(targets.loc[known, forward.END])) - np.searchsorted(bars, epoch_ns(targets.loc[known, "ts"]))
+    if ahead.min() != ahead.max():
+        raise TbError(f"the targets table's forward targets look {ahead.min()} to {ahead.max()} bars ahead: materialize targets again")
+    return int(ahead[0])
 
 
-def build_problem(bars: pd.DataFrame, features: pd.DataFrame, names: list[str], *, task: str, target: str, lookforward: int,
-                  targets: pd.DataFrame | None = None) -> Problem:
-    """The samples of one task. `bars` and `features` of one partition (column `ts`); `targets`
-    (the triple-barrier table) only for target 'bin'."""
-    inputs = model_inputs(features, names)
-    if lookforward < 1:
-        raise TbError(f"lookforward must be at least 1 bar, got {lookforward}")
+def build_problem(bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame, names: list[str], *, task: str,
+                  target: str) -> Problem:
+    """The samples of one task: the targets table's rows whose `target` is known, joined to their
+    feature rows (`training_data`: raw prices and missing names refused), with uniqueness weights."""
+    label, end = label_columns(task, target)
+    if targets is None or label not in targets.columns:
+        raise TbError(f"the targets table has no {label} column: materialize targets again")
     b = bars.sort_values("ts").reset_index(drop=True)
-    ts = pd.DatetimeIndex(b["ts"])
-    close = b["close"].to_numpy("float64")
+    bar_ts = pd.DatetimeIndex(b["ts"])
+    known = targets[targets[label].notna() & targets[end].notna()]
+    if known.empty:
+        raise TbError(f"no event has a known {target} target yet")
+    view = pd.DataFrame({"ts": known["ts"].to_numpy(), "t1": known[end].to_numpy(), "label": known[label].to_numpy()})
+    if target == "bin":
+        view["weight"] = known["weight"].to_numpy("float64")
+    else:  # the forward spans' own overlap
+        spans = pd.Series(pd.DatetimeIndex(view["t1"]), index=pd.DatetimeIndex(view["ts"]))
+        view["weight"] = normalize_mean_one(average_uniqueness(spans, bar_ts).to_numpy())
+    rows = training_data(features, view, names, label="label", dtype="float64" if task == "regression" else "int64")
+    close = pd.Series(b["close"].to_numpy("float64"), index=bar_ts)
     split = b["data_split"] if "data_split" in b.columns and b["data_split"].notna().all() else None
-    frame = pd.DataFrame({"ts": ts, "close": close, "split": split.to_numpy() if split is not None else None})
-    if task == "classification" and target == "bin":
-        if targets is None:
-            raise TbError("classification_target 'bin' needs the targets table")
-        events = targets[["ts", "t1", "bin"]].rename(columns={"bin": "y"})
-        frame = frame.merge(events, on="ts", how="inner")
-        future = pd.Series(close, index=ts).reindex(pd.DatetimeIndex(frame["t1"])).to_numpy("float64")
-        frame["future"] = future
-    else:
-        future = np.full(len(b), np.nan)
-        future[:-lookforward] = close[lookforward:]
-        frame["t1"], frame["future"] = pd.Series(ts).shift(-lookforward), future
-        frame = frame[np.isfinite(future)]
-        if task == "regression":
-            frame["y"] = transform_change(frame["close"].to_numpy(), frame["future"].to_numpy(), target)
-        elif target == "direction":
-            frame["y"] = (frame["future"] >= frame["close"]).astype("int64")
-        else:
-            raise TbError(f"classification_target must be one of {', '.join(CLASSIFICATION_TARGETS)}, got {target!r}")
-    rows = inputs.merge(frame, on="ts", how="inner").sort_values("ts").reset_index(drop=True)
-    if rows.empty:
-        raise TbError(f"no bar with features has a known {target} target {lookforward} bars ahead")
     return Problem(
-        task=task, target=target,
-        X=rows[names].astype("float64"),
-        y=rows["y"].to_numpy("int64" if task == "classification" else "float64"),
-        t1=pd.Series(pd.DatetimeIndex(rows["t1"]), index=pd.DatetimeIndex(rows["ts"])),
-        close=rows["close"].to_numpy("float64"),
-        future_close=rows["future"].to_numpy("float64"),
-        data_split=None if split is None else rows["split"].astype(str).to_numpy(),
+        task=task, target=target, rows=rows,
+        close=close.reindex(rows.t1.index).to_numpy("float64"),
+        future_close=close.reindex(pd.DatetimeIndex(rows.t1)).to_numpy("float64"),
+        data_split=None if split is None else pd.Series(split.astype(str).to_numpy(), index=bar_ts).reindex(rows.t1.index).to_numpy(),
+        lookforward=lookforward_of(targets, bar_ts),
     )

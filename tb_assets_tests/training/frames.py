@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.labels.forward import forward_returns
+from tb_assets.core.labels.weights import average_uniqueness, normalize_mean_one
+
 GROUPS = {"f0": "standard", "f1": "standard", "f2": "robust", "f3": "bounded", "f4": "standard", "regime_x": "regime"}
 FEATURES = list(GROUPS)
 
@@ -26,6 +29,10 @@ def partition(n: int = 1500, signal: float = 0.0, seed: int = 0, lookforward: in
     bars = pd.DataFrame({"ts": ts, "open": close, "high": close, "low": close, "close": close, "volume": 1.0})
     features = pd.DataFrame(X, columns=FEATURES)
     features.insert(0, "ts", ts)
+    # the targets table as the targets asset writes it: a 5-bar label per event (its bin, end and
+    # uniqueness weight) and the forward targets `lookforward` bars ahead (core.labels.forward)
     t1 = ts[np.minimum(np.arange(n) + 5, n - 1)]
-    targets = pd.DataFrame({"ts": ts[:-5], "t1": t1[:-5], "bin": (np.log(close[5:] / close[:-5]) > 0).astype("int64")})
+    events = pd.DataFrame({"ts": ts[:-5], "t1": t1[:-5], "bin": (np.log(close[5:] / close[:-5]) > 0).astype("int64")})
+    events["weight"] = normalize_mean_one(average_uniqueness(pd.Series(events["t1"].to_numpy(), index=events["ts"]), ts).to_numpy())
+    targets = events.join(forward_returns(pd.Series(close, index=ts), lookforward), on="ts")
     return bars, features, targets

@@ -22,7 +22,7 @@ FAST = {"random_forest_regressor": {"n_estimators": [30], "max_depth": [4]},
 def experiment(tmp_path, data, registry=None, **spec):
     bars, features, targets = data
     registry = registry or ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
-    spec = ExperimentSpec(**{"symbol": "SYN", "timeframe": "1d", "lookforward": 1, "n_jobs": 1, "shap_rows": 50,
+    spec = ExperimentSpec(**{"symbol": "SYN", "timeframe": "1d", "n_jobs": 1, "shap_rows": 50,
                              "permutation_rows": 200, "permutation_repeats": 2, **spec})
     return Experiment(spec, bars=bars, features=features, targets=targets, catalog=FEATURES, groups=GROUPS, registry=registry,
                       model_folder=lambda fp: tmp_path / "models" / fp[:16])
@@ -32,7 +32,7 @@ def test_scaling_and_p_value_pruning_are_fitted_on_each_folds_training_rows_only
     """A feature that tracks the target only on the test rows of fold 0 must be pruned there (an
     F-test on all rows would keep it), and each scaler's mean is its training rows' mean."""
     bars, features, targets = partition(n=1200, seed=3)
-    problem = build_problem(bars, features, FEATURES, task="regression", target="log_return", lookforward=1)
+    problem = build_problem(bars, features, targets, FEATURES, task="regression", target="log_return")
     _, splits = validation_splits(problem, "purged_kfold", 4, 0.0)
     train, test = splits[0]
     X = problem.X.to_numpy().copy()
@@ -95,7 +95,7 @@ def test_a_second_run_trains_nothing_and_a_saved_model_loads_verified(tmp_path):
     Path(best.artifacts["pipeline.joblib"]["path"]).write_bytes(b"tampered")
     with pytest.raises(TbError, match="does not match the SHA-256"):
         load_model(best)
-    changed = (bars.assign(close=bars["close"] * np.linspace(1, 1.01, len(bars))), features, data[2])
+    changed = (bars, features.assign(f0=features["f0"] * 1.01), data[2])
     assert experiment(tmp_path, changed, algorithms=algorithms).run().trained == 6  # new data: new fingerprints
 
 
@@ -134,10 +134,10 @@ def test_bad_config_fails_naming_what_is_wrong(tmp_path, spec, message):
 
 
 def test_raw_prices_never_become_inputs():
-    bars, features, _ = partition(n=300)
+    bars, features, targets = partition(n=300)
     features = features.assign(close_IXIC=1.0)
     with pytest.raises(TbError, match="raw price columns cannot be model inputs: close_IXIC"):
-        build_problem(bars, features, ["f0", "close_IXIC"], task="regression", target="log_return", lookforward=1)
+        build_problem(bars, features, targets, ["f0", "close_IXIC"], task="regression", target="log_return")
 
 
 def test_a_parent_from_another_partition_is_refused(tmp_path):
@@ -145,7 +145,7 @@ def test_a_parent_from_another_partition_is_refused(tmp_path):
     data = partition(n=400)
     parent = experiment(tmp_path, data, registry, algorithms=("linear_regression",)).run().cohorts[0].best
     bars, features, targets = data
-    spec = ExperimentSpec("OTHER", "1d", algorithms=("linear_regression",), parent_model_id=parent.id, lookforward=1)
+    spec = ExperimentSpec("OTHER", "1d", algorithms=("linear_regression",), parent_model_id=parent.id)
     other = Experiment(spec, bars=bars, features=features, targets=targets, catalog=FEATURES, groups=GROUPS, registry=registry,
                        model_folder=lambda fp: tmp_path / fp)
     with pytest.raises(TbError, match=r"parent_model_id 1 was trained on SYN\|1d, not OTHER\|1d"):
@@ -155,12 +155,15 @@ def test_a_parent_from_another_partition_is_refused(tmp_path):
 def test_the_sentinel_catches_pruning_that_saw_the_test_rows(tmp_path, monkeypatch):
     """The leak the permuted-label sentinel exists for: feature pruning fitted on every row (test
     rows too) keeps noise that happens to match the labels there, and a model on it beats chance
-    out of sample even on permuted labels. The honest preprocessing scores chance."""
+    out of sample even on permuted labels. The honest recipe (preprocessing fitted inside each
+    fold) scores chance. The sentinel is the chain's (leakage.permuted_label_scores)."""
     import pandas as pd
+    from sklearn.base import BaseEstimator, TransformerMixin
 
     import tb_assets.training.experiment as experiment_module
-    from tb_assets.core.modeling.evaluation import Folds
-    from tb_assets.training.experiment import PreparedFold
+    from tb_assets.core.labels.forward import forward_returns
+    from tb_assets.core.modeling.estimators.preprocessed import preprocessed
+    from tb_assets.core.modeling.leakage import permuted
     from tb_assets.training.preprocess import build_preprocessor
 
     rng = np.random.default_rng(0)
@@ -170,27 +173,55 @@ def test_the_sentinel_catches_pruning_that_saw_the_test_rows(tmp_path, monkeypat
     features = pd.DataFrame(rng.normal(size=(n, k)), columns=names).assign(ts=ts)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     bars = pd.DataFrame({"ts": ts, "close": close})
+    targets = forward_returns(pd.Series(close, index=ts), 1).rename_axis("ts").reset_index().iloc[:-1]
+    targets = targets.assign(t1=targets["fwd_t1"], bin=targets["fwd_direction"].astype("int64"), weight=1.0)
     registry = ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
     spec = ExperimentSpec("SYN", "1d", algorithms=("logistic_classification",), grids={"logistic_classification": {"C": [1.0]}},
-                          lookforward=1, p_value_threshold=0.01, n_jobs=1, shap_rows=20, permutation_rows=50, permutation_repeats=1)
-    run = Experiment(spec, bars=bars, features=features, targets=None, catalog=names, groups={f: "standard" for f in names},
+                          p_value_threshold=0.01, n_jobs=1, shap_rows=20, permutation_rows=50, permutation_repeats=1, holdout_pct=0.0)
+    run = Experiment(spec, bars=bars, features=features, targets=targets, catalog=names, groups={f: "standard" for f in names},
                      registry=registry, model_folder=lambda fp: tmp_path / fp[:16])
     best = run.run().cohorts[0].best
     honest = run.sentinel(best)["auc"]
     assert abs(honest - 0.5) <= 0.06  # honest: chance
 
-    def leaky(problem, splits, groups, *, linear, p_value_threshold, threads):
-        X = problem.X.to_numpy("float64")
-        pre = build_preprocessor(problem.features, groups, linear=linear, task=problem.task, p_value_threshold=p_value_threshold)
-        pre.fit(X, problem.y)  # every row, the test rows too
-        out = []
-        for train, test in splits:
-            rows = np.vstack([pre.transform(X[train]), pre.transform(X[test])])
-            split = (np.arange(len(train)), np.arange(len(train), len(train) + len(test)))
-            out.append(PreparedFold(pre, Folds.build(rows, np.concatenate([problem.y[train], problem.y[test]]), None, [split],
-                                                     bin_now=False), test))
-        return out
+    class FittedOnEveryRow(TransformerMixin, BaseEstimator):
+        """Preprocessing fitted once on every row and the sentinel's permuted labels (`pre`, below):
+        fold fits do not refit it (no parameter, so the engine's clone keeps it)."""
 
-    monkeypatch.setattr(experiment_module, "prepare_folds", leaky)
+        def fit(self, X, y=None):
+            return self
+
+        def transform(self, X):
+            return pre.transform(X)
+
+    rows = run.rows("classification", names)
+    dev = rows.dev
+    pre = build_preprocessor(names, {f: "standard" for f in names}, linear=True, task="classification", p_value_threshold=0.01)
+    pre.fit(dev.X.to_numpy(), permuted(dev.y, seed=0))  # every row, the test rows too
+
+    def leaky(algo, params, spec, features, groups):
+        return preprocessed(FittedOnEveryRow(), algo.make(params, spec.seed, spec.n_jobs))
+
+    monkeypatch.setattr(experiment_module, "recipe", leaky)
     leak = run.sentinel(best)["auc"]
     assert leak > 0.56  # beyond the check's 0.5 + 0.06: the check fails
+
+
+def test_the_zoo_validates_on_development_rows_and_scores_the_holdout_once(tmp_path):
+    """The chain's untouched holdout, for the zoo too: flipping every label inside it moves no CV
+    score of any combination, and the cohort's best (the only row that meets it) scores exactly
+    1 - AUC there."""
+    import pandas as pd
+
+    bars, features, targets = partition(n=1000, signal=0.8, seed=6)
+    first = experiment(tmp_path / "a", (bars, features, targets), algorithms=("logistic_classification",)).run().cohorts[0]
+    best = first.best
+    holdout = best.metrics["holdout"]
+    assert 0.15 * best.n_rows < holdout["n_samples"] < 0.25 * best.n_rows and holdout["auc"] > 0.6
+    assert all(r.metrics.get("holdout") is None for r in first.models[1:])  # one look, by the cohort's choice only
+    assert best.data_options["holdout_start"] == holdout["start"] and best.data_options["sample_weights"] == "uniqueness"
+    inside = targets["ts"] >= pd.Timestamp(holdout["start"])
+    flipped = targets.assign(fwd_direction=np.where(inside, 1 - targets["fwd_direction"], targets["fwd_direction"]))
+    second = experiment(tmp_path / "b", (bars, features, flipped), algorithms=("logistic_classification",)).run().cohorts[0]
+    assert [(r.params, r.score) for r in second.models] == [(r.params, r.score) for r in first.models]
+    assert second.best.metrics["holdout"]["auc"] == pytest.approx(1 - holdout["auc"], abs=1e-12)

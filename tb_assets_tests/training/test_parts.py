@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tb_assets.core.errors import TbError
+from tb_assets.core.labels.forward import TRANSFORMS, forward_returns, price_from_change
 from tb_assets.core.modeling.estimators.linear import ElasticNetOrOLS
-from tb_assets.training.problem import build_problem, price_from_change, transform_change
+from tb_assets.training.problem import build_problem
 from tb_assets.training.validation import validation_splits
 from tb_assets.training.zoo import ALGORITHMS
 from tb_assets_tests.training.frames import FEATURES, partition
@@ -18,31 +20,39 @@ from tb_assets_tests.training.test_experiment import experiment
 @settings(max_examples=50, deadline=None)
 @given(close=st.floats(1.0, 1e5), future=st.floats(1.0, 1e5), transform=st.sampled_from(["log_return", "pct_change", "none"]))
 def test_a_predicted_change_turns_back_into_the_price_it_implies(close, future, transform):
-    change = transform_change(np.array([close]), np.array([future]), transform)
+    """The targets table's forward change (core.labels.forward) and the price it implies are inverses."""
+    fwd = forward_returns(pd.Series([close, future], index=pd.date_range("2024-01-01", periods=2, tz="UTC")), 1)
+    change = fwd[TRANSFORMS[transform]].to_numpy()[:1]
     assert price_from_change(np.array([close]), change, transform)[0] == pytest.approx(future, rel=1e-9)
 
 
-def test_targets_look_ahead_exactly_lookforward_bars_and_unknown_futures_are_not_rows():
-    bars, features, targets = partition(n=50)
-    p = build_problem(bars, features, FEATURES, task="regression", target="pct_change", lookforward=3)
-    assert len(p.y) == 47 and p.t1.index[0] == bars["ts"][0] and p.t1.iloc[0] == bars["ts"][3]
-    np.testing.assert_allclose(p.y, bars["close"].to_numpy()[3:] / bars["close"].to_numpy()[:-3] - 1)
-    d = build_problem(bars, features, FEATURES, task="classification", target="direction", lookforward=3)
-    np.testing.assert_array_equal(d.y, (bars["close"].to_numpy()[3:] >= bars["close"].to_numpy()[:-3]).astype(int))
-    b = build_problem(bars, features, FEATURES, task="classification", target="bin", lookforward=3, targets=targets)
+def test_targets_come_from_the_targets_table_with_their_weights_and_unknown_futures_are_not_rows():
+    bars, features, targets = partition(n=50, lookforward=3)
+    close = bars["close"].to_numpy()
+    p = build_problem(bars, features, targets, FEATURES, task="regression", target="pct_change")
+    assert len(p.y) == 45 and p.lookforward == 3 and p.t1.index[0] == bars["ts"][0] and p.t1.iloc[0] == bars["ts"][3]
+    np.testing.assert_allclose(p.y, close[3:48] / close[:45] - 1)
+    # each forward label spans 3 bars after its start: overlapping labels weigh less, mean 1 (AFML ch. 4)
+    assert p.weight.mean() == pytest.approx(1.0) and p.weight[0] > p.weight[10]
+    d = build_problem(bars, features, targets, FEATURES, task="classification", target="direction")
+    np.testing.assert_array_equal(d.y, (close[3:48] >= close[:45]).astype(int))
+    b = build_problem(bars, features, targets, FEATURES, task="classification", target="bin")
     assert len(b.y) == len(targets) and (b.t1.to_numpy() == targets["t1"].to_numpy()).all()
+    np.testing.assert_array_equal(b.weight, targets["weight"].to_numpy())  # the chain's own weights
+    with pytest.raises(TbError, match="no fwd_log_return column: materialize targets again"):
+        build_problem(bars, features, targets.drop(columns="fwd_log_return"), FEATURES, task="regression", target="log_return")
 
 
 def test_validation_follows_data_split_blocks_else_purged_folds_or_a_holdout():
-    bars, features, _ = partition(n=600)
+    bars, features, targets = partition(n=600, lookforward=5)
     blocks = np.where((np.arange(600) // 100) % 2 == 0, "train", "test")
-    with_split = build_problem(bars.assign(data_split=blocks), features, FEATURES, task="regression", target="log_return", lookforward=5)
+    with_split = build_problem(bars.assign(data_split=blocks), features, targets, FEATURES, task="regression", target="log_return")
     used, splits = validation_splits(with_split, "auto", 5, 0.01)
     assert used == "walk_forward_data_split" and len(splits) == 3
     for train, test in splits:  # a train block never holds a row whose label reaches into its test block
         assert with_split.t1.iloc[train].max() < with_split.t1.index[test].min()
         assert set(with_split.data_split[train]) == {"train"} and set(with_split.data_split[test]) == {"test"}
-    plain = build_problem(bars, features, FEATURES, task="regression", target="log_return", lookforward=5)
+    plain = build_problem(bars, features, targets, FEATURES, task="regression", target="log_return")
     assert validation_splits(plain, "auto", 5, 0.01)[0] == "purged_kfold"
     assert validation_splits(plain, "walk_forward", 4, 0.0)[0] == "walk_forward_expanding"
     used, ((train, test),) = validation_splits(plain, "holdout", 5, 0.0)

@@ -16,17 +16,32 @@ the ceiling and many events deep (a volume column that encodes the next bars' re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from tb_assets.core.data.timeframes import INTRADAY
 from tb_assets.core.modeling.estimators.contract import Estimator
-from tb_assets.core.modeling.evaluation import Folds, cv_metrics, threads_of
+from tb_assets.core.modeling.evaluation import Folds, score_folds, threads_of
+from tb_assets.core.modeling.metrics import fold_metrics, summarize
+
+
+def permuted(y, seed: int = 0) -> np.ndarray:
+    """The labels shuffled: the one permutation every sentinel of the project uses."""
+    return np.random.default_rng(seed).permutation(np.asarray(y))
+
+
+def permuted_label_scores(estimator: Estimator, X, y, weight, splits, *, scorer: Callable = fold_metrics, seed: int = 0) -> list:
+    """Each fold's score of `estimator` fitted on the same rows, weights and folds with the labels
+    shuffled (anything fitted inside the estimator, e.g. `Preprocessed`'s p-value filter, sees the
+    shuffled training labels only). Any model of the project, the chain's or the zoo's."""
+    folds = Folds.build(X, permuted(y, seed), weight, splits, bin_now=False, threads=threads_of(estimator))
+    return [f.score for f in score_folds(estimator, folds, scorer=scorer)]
 
 
 def permuted_label_auc(estimator: Estimator, X, y, weight, splits, seed: int = 0) -> float:
-    """Out-of-fold AUC of `estimator` on the same rows, weights and folds with the labels shuffled."""
-    permuted = np.random.default_rng(seed).permutation(np.asarray(y))
-    return cv_metrics(estimator, Folds.build(X, permuted, weight, splits, threads=threads_of(estimator))).auc
+    """Out-of-fold AUC (the mean over folds) of `estimator` with the labels shuffled."""
+    return summarize(permuted_label_scores(estimator, X, y, weight, splits, seed=seed)).auc
 
 
 def plausible_ceiling(timeframe: str, daily: float = 0.80, intraday: float = 0.75) -> float:

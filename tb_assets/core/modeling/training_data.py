@@ -17,7 +17,7 @@ from tb_assets.core.modeling.cv import PurgedKFold, purged_holdout
 @dataclass
 class TrainingData:
     X: pd.DataFrame  # features, one row per event, in time order
-    y: np.ndarray  # the triple-barrier bin (0/1)
+    y: np.ndarray  # the label: the triple-barrier bin (0/1) for the chain; the training service's target
     weight: np.ndarray  # average uniqueness, mean 1
     t1: pd.Series  # label end, indexed by event start: what purging needs
 
@@ -56,10 +56,12 @@ def model_inputs(features: pd.DataFrame, feature_names: list[str]) -> pd.DataFra
     return features[["ts", *feature_names]]
 
 
-def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str]) -> TrainingData:
+def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str], *, label: str = "bin",
+                  dtype: str = "int64") -> TrainingData:
     """Inner join on `ts` (the event start): every labelled event with its feature row, in time
     order. Joined by position on the timestamps, each feature column copied once (a million rows
-    of 34 features: one copy, not the four a frame merge, sort and cast make)."""
+    of 34 features: one copy, not the four a frame merge, sort and cast make). `targets` holds
+    `ts`, `t1`, `weight` and the `label` column (the triple-barrier `bin` unless named)."""
     model_inputs(features.iloc[:0], feature_names)  # the names' checks, on no rows
     f_ts, t_ts = epoch_ns(features["ts"]), epoch_ns(targets["ts"])
     for name, stamps in (("features", f_ts), ("targets", t_ts)):
@@ -73,7 +75,7 @@ def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: 
     t1 = pd.Series(pd.DatetimeIndex(targets["t1"]).take(t_rows), index=starts)
     return TrainingData(
         X=X,
-        y=targets["bin"].to_numpy("int64")[t_rows],
+        y=targets[label].to_numpy(dtype)[t_rows],
         weight=targets["weight"].to_numpy("float64")[t_rows],
         t1=t1,
     )

@@ -79,9 +79,9 @@ def test_the_zoo_pruning_keeps_a_perfect_separator_as_selection_does():
     """One p-value filter for the chain and the training service: the zoo's pruning inside each fold
     (PValuePruner, on preprocessed columns) keeps the feature that is the label, where it once mapped
     its nan p-value to 1 and dropped it."""
-    from tb_assets.core.modeling.prefilter import PValuePruner, univariate_tests
-
     from sklearn.preprocessing import StandardScaler
+
+    from tb_assets.core.modeling.prefilter import PValuePruner, univariate_tests
 
     X, y, _ = data()
     for rows in (slice(None), slice(0, 793)):

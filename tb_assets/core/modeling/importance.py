@@ -1,5 +1,6 @@
-"""What a zoo model leans on, per input feature: |coefficients|, tree importance, permutation
-importance and mean |SHAP|, and SHAP within each market regime.
+"""What a model leans on, per input feature: |coefficients|, tree importance, permutation
+importance and mean |SHAP|. The one permutation importance of the project: the training
+service's saved models and the production model's holdout (shap_report) both use it.
 
 Preprocessing (training/preprocess) is row-wise with fitted constants (fill values, scales,
 one-hot categories, the kept columns), so shuffling an input feature's rows is exactly shuffling
@@ -28,10 +29,14 @@ def per_feature(values: np.ndarray, columns: dict[str, np.ndarray]) -> np.ndarra
     return np.array([np.abs(values[c]).sum() for c in columns.values()])
 
 
-def permutation_importance(model, transformed: np.ndarray, y: np.ndarray, columns: dict[str, np.ndarray],
+def permutation_importance(model, transformed: np.ndarray, y: np.ndarray, columns: dict[str, np.ndarray] | None,
                            metric: Callable[[np.ndarray, np.ndarray], float], *, n_repeats: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) over `n_repeats` shuffles of the drop in `metric` when each feature's columns are
-    shuffled together, on rows already preprocessed (see the module docstring)."""
+    shuffled together, on rows already preprocessed (see the module docstring). `columns` None:
+    every column is its own feature."""
+    transformed = np.asarray(transformed, dtype="float64")
+    if columns is None:
+        columns = {j: np.array([j]) for j in range(transformed.shape[1])}
     rng = np.random.default_rng(seed)
     base = metric(y, predicted(model, transformed))
     means, stds = [], []
@@ -84,3 +89,12 @@ def importance_table(features: list[str], *, coefficients: np.ndarray | None, tr
     table["mean_abs_shap"] = np.abs(shap_values).mean(axis=0)
     table["shap_explainer"] = explainer
     return table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def permutation_table(model, X: pd.DataFrame, y: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], *, n_repeats: int,
+                      seed: int) -> pd.DataFrame:
+    """feature, drop_mean, drop_std: `permutation_importance` with each column its own feature,
+    the largest drop first."""
+    mean, std = permutation_importance(model, X.to_numpy("float64"), np.asarray(y), None, metric, n_repeats=n_repeats, seed=seed)
+    table = pd.DataFrame({"feature": list(X.columns), "drop_mean": mean, "drop_std": std})
+    return table.sort_values("drop_mean", ascending=False, kind="stable").reset_index(drop=True)

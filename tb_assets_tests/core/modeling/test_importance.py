@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from tb_assets.core.modeling.evaluation import predicted
-from tb_assets.training.importance import columns_of, permutation_importance
+from tb_assets.core.modeling.importance import columns_of, permutation_importance
 from tb_assets.training.preprocess import build_preprocessor, output_features
 from tb_assets_tests.training.frames import FEATURES, GROUPS, partition
 
