@@ -9,7 +9,6 @@ from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import artifact_root, partition_training_data
 from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.shap_report import build_shap_report_checks
-from tb_assets.core.modeling.cv import purged_holdout
 from tb_assets.reporting.plots import (
     draw_regime_heatmap,
     draw_shap_bar,
@@ -36,15 +35,6 @@ class ShapConfig(dg.Config):
     seed: int = Field(default=0, description="Seed of the permutation importance")
 
 
-def holdout_permutation_importance(model, X: pd.DataFrame, y: np.ndarray, n_repeats: int, seed: int, threads: int) -> pd.DataFrame:
-    """Holdout AUC drop when each feature is shuffled, mean and std over repeats (scikit-learn's)."""
-    from sklearn.inspection import permutation_importance
-
-    result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=n_repeats, random_state=seed, n_jobs=1)
-    table = pd.DataFrame({"feature": X.columns, "auc_drop_mean": result.importances_mean, "auc_drop_std": result.importances_std})
-    return table.sort_values("auc_drop_mean", ascending=False).reset_index(drop=True)
-
-
 def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(partitions_def=partitions_def, deps=["production_model"], kinds={"lightgbm", "shap"}, group_name="explain",
               code_version="1")
@@ -57,7 +47,7 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         on development only, so the holdout stays out of sample). Writes shap_values.parquet, shap_summary.csv,
         regime_importance.csv, permutation_importance.csv and the plots."""
         from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
-        from tb_assets.core.modeling.explain import explain, explain_rows, regime_importance, shap_summary
+        from tb_assets.core.modeling.explanation import ExplanationSpec, explain_production_model
 
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
@@ -66,32 +56,14 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         catalog = FeatureCatalog.load(root, symbol, timeframe)
         data = partition_training_data(artifacts, symbol, timeframe, features, targets, card.features)
         start = Selection.load(root, symbol, timeframe).holdout_start_ts
-        if start is None:
-            development, holdout = np.arange(len(data.y)), np.array([], dtype="int64")
-        else:
-            development, holdout = purged_holdout(data.t1, start)
-        rows = explain_rows(len(data.y), development, holdout, n_explain=config.n_explain, max_rows=config.max_rows)
-        X = data.X.iloc[rows].reset_index(drop=True)
-        explanation = explain(model, X, threads=config.threads)
-        error = float(explanation.additivity_error().max())
-
-        ts = data.t1.index[rows]
-        values = pd.DataFrame(explanation.values, columns=card.features)
-        values.insert(0, "ts", ts)
-        values["base_value"] = explanation.base_value
-        values["margin"] = explanation.margin
+        holdout_model = None if start is None else LightGBMClassifier.from_model_file(
+            card.verified(root, symbol, timeframe, ModelCard.HOLDOUT_MODEL))
+        spec = ExplanationSpec(n_explain=config.n_explain, max_rows=config.max_rows, n_repeats=config.n_repeats, threads=config.threads,
+                               seed=config.seed)
         gain = card.feature_importance(root, symbol, timeframe).set_index("feature")["gain"]
-        summary = shap_summary(explanation.values, card.features, gain)
-        regimes = features.set_index("ts").reindex(ts)[catalog.regime_columns]
-        by_regime = regime_importance(explanation.values, card.features, regimes)
-
-        n_holdout = int(np.isin(rows, holdout).sum())
-        if len(holdout):
-            holdout_model = LightGBMClassifier.from_model_file(card.verified(root, symbol, timeframe, ModelCard.HOLDOUT_MODEL))
-            permutation = holdout_permutation_importance(
-                holdout_model, data.X.iloc[holdout], data.y[holdout], config.n_repeats, config.seed, config.threads)
-        else:
-            permutation = pd.DataFrame(columns=["feature", "auc_drop_mean", "auc_drop_std"])
+        report = explain_production_model(model, holdout_model, data, start, gain, features.set_index("ts")[catalog.regime_columns], spec)
+        X, summary, by_regime, permutation = report.X, report.summary, report.by_regime, report.permutation
+        values, explanation, rows, n_holdout, error = report.values, report.explanation, report.rows, report.holdout_rows, report.max_additivity_error
 
         top = summary["feature"].head(config.top_dependence).tolist()
         plots = {
