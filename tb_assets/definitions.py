@@ -66,8 +66,9 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[
             build_automation_sensor(settings.refresh_cron, running=settings.automation),
             build_new_data_sensor(PIPELINE_JOB, partitions),
-            build_alert_sensor({key for d in [*assets.assets, *assets.asset_checks] for key in d.check_keys},
-                               interval_s=settings.alerts.interval_s),
+            build_alert_sensor(
+                {key for d in [*assets.assets, *assets.asset_checks] for key in d.check_keys}, interval_s=settings.alerts.interval_s
+            ),
             build_stranded_steps_sensor(),
         ],
         resources={

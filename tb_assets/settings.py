@@ -182,11 +182,14 @@ def _database_url(name: str) -> str | None:
         sqlalchemy.engine.make_url(text).get_dialect().import_dbapi()  # the driver is installed
     except (sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:  # before ArgumentError, its base class
         # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3, which we do not install
-        raise ConfigError(f"{name}: no driver for {text.split(':', 1)[0]!r} ({exc}): write postgresql+psycopg2://... "
-                          "(installed), sqlite:///..., or install the driver your URL names") from None
+        raise ConfigError(
+            f"{name}: no driver for {text.split(':', 1)[0]!r} ({exc}): write postgresql+psycopg2://... "
+            "(installed), sqlite:///..., or install the driver your URL names"
+        ) from None
     except sqlalchemy.exc.ArgumentError:
-        raise ConfigError(f"{name} is not a database URL: expected e.g. postgresql+psycopg2://user:password@host:5432/db "
-                          "or sqlite:////abs/path/optuna.db") from None
+        raise ConfigError(
+            f"{name} is not a database URL: expected e.g. postgresql+psycopg2://user:password@host:5432/db or sqlite:////abs/path/optuna.db"
+        ) from None
     return text
 
 
@@ -219,9 +222,13 @@ def _switch(name: str, default: bool) -> bool:
 
 
 # (lowest, highest, names) of the five cron fields: minute, hour, day of month, month, day of week
-_CRON_FIELDS = ((0, 59, ()), (0, 23, ()), (1, 31, ()),
-                (1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
-                (0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")))
+_CRON_FIELDS = (
+    (0, 59, ()),
+    (0, 23, ()),
+    (1, 31, ()),
+    (1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    (0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+)
 
 
 def is_cron(text: str) -> bool:

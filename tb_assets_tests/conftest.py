@@ -133,8 +133,9 @@ def pytest_xdist_node_collection_finished(node, ids):
     root = Path(str(node.config.rootpath))
     files = {nodeid.split("::", 1)[0] for nodeid in ids}
     if any("xdist_group" in (root / name).read_text(errors="ignore") for name in files if (root / name).is_file()):
-        raise pytest.UsageError("pytest-xdist's xdist_group is ignored by this pytest: keep pytest below 9.2 "
-                                "until pytest-dev/pytest-xdist#1386 is fixed")
+        raise pytest.UsageError(
+            "pytest-xdist's xdist_group is ignored by this pytest: keep pytest below 9.2 until pytest-dev/pytest-xdist#1386 is fixed"
+        )
 
 
 @pytest.hookimpl(optionalhook=True)

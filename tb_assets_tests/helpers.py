@@ -35,8 +35,11 @@ def run(defs, key, run_config=None, selection=None, instance=None):
     selection = chain(defs) if selection is None else selection
     config = {**QUIET, **(run_config or {})}
     return job.execute_in_process(
-        partition_key=key, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
-        run_config=config, asset_selection=selection,
+        partition_key=key,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        run_config=config,
+        asset_selection=selection,
     )
 
 
@@ -45,7 +48,9 @@ def run_checks(defs, key, *names, asset="features", run_config=None, instance=No
     keys = {dg.AssetCheckKey(dg.AssetKey(asset), n) for n in names}
     job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=set(), asset_check_selection=keys)
     return job.execute_in_process(
-        partition_key=key, instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False,
+        partition_key=key,
+        instance=instance or dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
         run_config={**QUIET, **(run_config or {})},
     )
 

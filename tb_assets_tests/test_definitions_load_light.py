@@ -19,8 +19,9 @@ print(json.dumps({{"heavy": heavy, "assets": len(list(d.defs.resolve_all_asset_k
 
 
 def test_loading_the_definitions_imports_no_modeling_library():
-    done = subprocess.run([sys.executable, "-c", PROBE.format(heavy=repr(set(HEAVY)))], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=repr(set(HEAVY)))], capture_output=True, text=True, cwd=PROJECT_ROOT, check=False
+    )
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded["assets"] == 8  # the whole chain and the training service were defined ...
@@ -44,8 +45,9 @@ def test_read_only_commands_load_no_dagster(tmp_path):
     import neither Dagster (1-5 s on a busy machine) nor the definitions they do not need."""
     env = {**__import__("os").environ, "TB_DATA_DIR": str(tmp_path)}
     for argv in (["--help"], ["partitions"], ["models", "list"], ["models", "production"], ["sql", "select 1"]):
-        done = subprocess.run([sys.executable, "-c", READ_ONLY.format(argv=argv)], capture_output=True, text=True, cwd=PROJECT_ROOT,
-                              env=env, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", READ_ONLY.format(argv=argv)], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False
+        )
         assert done.returncode == 0, done.stderr
         loaded = json.loads(done.stdout.strip().splitlines()[-1])
         assert loaded == {"loaded": [], "definitions": False}, (argv, loaded)

@@ -9,10 +9,33 @@ from tb_assets.core.errors import ConfigError
 from tb_assets.resources.secrets import CREDENTIAL_SETTINGS
 from tb_assets.settings import PROJECT_ROOT, load_settings
 
-ALL = ["TB_DATA_DIR", "TB_WAREHOUSE_URL", "TB_ARTIFACTS_URL", "TB_PROFILE", "TB_SOURCE", "TB_RAW_DIR", "TB_SYMBOLS", "TB_TIMEFRAMES", "TB_CONTEXT_SYMBOLS", "TB_SOURCE_TZ",
-       "TB_SYNTHETIC_FREQ", "TB_SYNTHETIC_BARS", "TB_SYNTHETIC_SEED", "TB_SYNTHETIC_SIGNAL", "TB_REFRESH_CRON", "TB_AUTOMATION",
-       "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP", "TB_ALERT_EMAIL_TO", "TB_ALERT_EMAIL_FROM", "TB_ALERT_SMTP_STARTTLS",
-       "TB_ALERT_SMTP_USER", "TB_ALERT_WARN", "TB_UI_URL", "TB_ALERT_INTERVAL"]
+ALL = [
+    "TB_DATA_DIR",
+    "TB_WAREHOUSE_URL",
+    "TB_ARTIFACTS_URL",
+    "TB_PROFILE",
+    "TB_SOURCE",
+    "TB_RAW_DIR",
+    "TB_SYMBOLS",
+    "TB_TIMEFRAMES",
+    "TB_CONTEXT_SYMBOLS",
+    "TB_SOURCE_TZ",
+    "TB_SYNTHETIC_FREQ",
+    "TB_SYNTHETIC_BARS",
+    "TB_SYNTHETIC_SEED",
+    "TB_SYNTHETIC_SIGNAL",
+    "TB_REFRESH_CRON",
+    "TB_AUTOMATION",
+    "TB_ALERT_WEBHOOK",
+    "TB_ALERT_SMTP",
+    "TB_ALERT_EMAIL_TO",
+    "TB_ALERT_EMAIL_FROM",
+    "TB_ALERT_SMTP_STARTTLS",
+    "TB_ALERT_SMTP_USER",
+    "TB_ALERT_WARN",
+    "TB_UI_URL",
+    "TB_ALERT_INTERVAL",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +75,9 @@ def test_context_can_be_switched_off(monkeypatch):
 
 def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
     for sym in ("msft", "AAPL"):
-        pd.DataFrame({"Date": ["2024-01-02"], "Open": [1], "High": [1], "Low": [1], "Close": [1]}).to_csv(tmp_path / f"{sym}.csv", index=False)
+        pd.DataFrame({"Date": ["2024-01-02"], "Open": [1], "High": [1], "Low": [1], "Close": [1]}).to_csv(
+            tmp_path / f"{sym}.csv", index=False
+        )
     monkeypatch.setenv("TB_SOURCE", "csv")
     monkeypatch.setenv("TB_RAW_DIR", str(tmp_path))
     assert load_settings().symbols == ("AAPL", "MSFT")
@@ -60,22 +85,29 @@ def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "name,value,message",
-    [("TB_SOURCE", "s3", "TB_SOURCE='s3'"), ("TB_SYMBOLS", "SPX,a/b", "invalid symbol 'a/b'"), ("TB_TIMEFRAMES", "1d,3d", "unsupported timeframe '3d'"),
-     ("TB_SYNTHETIC_BARS", "many", "TB_SYNTHETIC_BARS='many' is not a valid int"), ("TB_CONTEXT_SYMBOLS", "VIX;x", "invalid symbol"),
-     ("TB_REFRESH_CRON", "30 25 * * 1-5", "TB_REFRESH_CRON='30 25 * * 1-5' is not a cron expression"),
-     ("TB_REFRESH_CRON", "daily", "five fields"), ("TB_AUTOMATION", "maybe", "TB_AUTOMATION='maybe': use on or off"),
-     ("TB_ALERT_SMTP", "mail.example.com:99999", "TB_ALERT_SMTP='mail.example.com:99999': expected host:port"),
-     ("TB_ALERT_SMTP", "mail.example.com:smtp", "expected host:port"),
-     ("TB_ALERT_EMAIL_TO", "quant@example.com", "TB_ALERT_EMAIL_TO is set but TB_ALERT_SMTP is not"),
-     ("TB_ALERT_WEBHOOK", "hooks.slack.com/x", "TB_ALERT_WEBHOOK: expected an http"),
-     ("TB_SOURCE_TZ", "Mars/Olympus", "TB_SOURCE_TZ='Mars/Olympus' is not a time zone"),
-     ("TB_DATE_ORDER", "ymd", "TB_DATE_ORDER='ymd': choose from auto, dmy, mdy"),
-     ("TB_OPTUNA_STORAGE", "pg://u:pw@h/db", "TB_OPTUNA_STORAGE: no driver for 'pg'"),
-     ("TB_OPTUNA_STORAGE", "postgresql://u:pw@h/db", "No module named 'psycopg'): write postgresql+psycopg2://"),
-     ("TB_OPTUNA_STORAGE", "a password alone", "TB_OPTUNA_STORAGE is not a database URL"),
-     ("TB_REGISTRY_URL", "mysql://u:pw@h/db", "TB_REGISTRY_URL: no driver for 'mysql'"),
-     ("TB_ALERT_WARN", "2", "TB_ALERT_WARN='2'"), ("TB_ALERT_INTERVAL", "1", "TB_ALERT_INTERVAL=1: at least 5 seconds"),
-     ("TB_ALERT_INTERVAL", "1m", "TB_ALERT_INTERVAL='1m' is not a valid int")],
+    [
+        ("TB_SOURCE", "s3", "TB_SOURCE='s3'"),
+        ("TB_SYMBOLS", "SPX,a/b", "invalid symbol 'a/b'"),
+        ("TB_TIMEFRAMES", "1d,3d", "unsupported timeframe '3d'"),
+        ("TB_SYNTHETIC_BARS", "many", "TB_SYNTHETIC_BARS='many' is not a valid int"),
+        ("TB_CONTEXT_SYMBOLS", "VIX;x", "invalid symbol"),
+        ("TB_REFRESH_CRON", "30 25 * * 1-5", "TB_REFRESH_CRON='30 25 * * 1-5' is not a cron expression"),
+        ("TB_REFRESH_CRON", "daily", "five fields"),
+        ("TB_AUTOMATION", "maybe", "TB_AUTOMATION='maybe': use on or off"),
+        ("TB_ALERT_SMTP", "mail.example.com:99999", "TB_ALERT_SMTP='mail.example.com:99999': expected host:port"),
+        ("TB_ALERT_SMTP", "mail.example.com:smtp", "expected host:port"),
+        ("TB_ALERT_EMAIL_TO", "quant@example.com", "TB_ALERT_EMAIL_TO is set but TB_ALERT_SMTP is not"),
+        ("TB_ALERT_WEBHOOK", "hooks.slack.com/x", "TB_ALERT_WEBHOOK: expected an http"),
+        ("TB_SOURCE_TZ", "Mars/Olympus", "TB_SOURCE_TZ='Mars/Olympus' is not a time zone"),
+        ("TB_DATE_ORDER", "ymd", "TB_DATE_ORDER='ymd': choose from auto, dmy, mdy"),
+        ("TB_OPTUNA_STORAGE", "pg://u:pw@h/db", "TB_OPTUNA_STORAGE: no driver for 'pg'"),
+        ("TB_OPTUNA_STORAGE", "postgresql://u:pw@h/db", "No module named 'psycopg'): write postgresql+psycopg2://"),
+        ("TB_OPTUNA_STORAGE", "a password alone", "TB_OPTUNA_STORAGE is not a database URL"),
+        ("TB_REGISTRY_URL", "mysql://u:pw@h/db", "TB_REGISTRY_URL: no driver for 'mysql'"),
+        ("TB_ALERT_WARN", "2", "TB_ALERT_WARN='2'"),
+        ("TB_ALERT_INTERVAL", "1", "TB_ALERT_INTERVAL=1: at least 5 seconds"),
+        ("TB_ALERT_INTERVAL", "1m", "TB_ALERT_INTERVAL='1m' is not a valid int"),
+    ],
 )
 def test_bad_values_name_the_variable(monkeypatch, name, value, message):
     monkeypatch.setenv(name, value)
@@ -115,7 +147,14 @@ def test_operations_defaults_and_overrides(monkeypatch):
     assert s.refresh_cron == "0 6 * * *" and s.automation is False
     a = s.alerts
     assert (a.smtp_host, a.smtp_port, a.email_to, a.smtp_starttls, a.warn, a.ui_url, a.interval_s) == (
-        "mail.example.com", 587, ("a@example.com", "b@example.com"), True, True, "https://dagster.example", 10)
+        "mail.example.com",
+        587,
+        ("a@example.com", "b@example.com"),
+        True,
+        True,
+        "https://dagster.example",
+        10,
+    )
 
 
 def test_smtp_without_recipients_is_an_error(monkeypatch):

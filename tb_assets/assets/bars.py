@@ -1,6 +1,5 @@
 """`bars`: validated OHLCV of a symbol resampled to the partition's timeframe, in DuckDB."""
 
-
 from typing import Literal
 
 import dagster as dg
@@ -33,7 +32,9 @@ class BarsConfig(dg.Config):
         ),
     )
     max_lost_fraction: float = Field(
-        default=0.5, ge=0.0, le=1.0,
+        default=0.5,
+        ge=0.0,
+        le=1.0,
         description=(
             "Shrink guard: refuse new bars that would drop more than this fraction of the partition's stored bars "
             "(a truncated download replacing years of history). The stored bars stay as they were."
@@ -60,8 +61,13 @@ def build_bars_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefini
         raw = source.load(symbol)
         out, report, base = bar_source.prepare(raw, timeframe, config.policy, spike_factor=config.spike_factor)
         stored = warehouse.stored_timestamps("bars", symbol, timeframe)
-        lost = shrink_guard(stored, out["ts"], max_lost_fraction=config.max_lost_fraction, allow=config.allow_shrink,
-                            where=f"{symbol}|{timeframe} ({raw.origin})")
+        lost = shrink_guard(
+            stored,
+            out["ts"],
+            max_lost_fraction=config.max_lost_fraction,
+            allow=config.allow_shrink,
+            where=f"{symbol}|{timeframe} ({raw.origin})",
+        )
         out.insert(0, "timeframe", timeframe)
         out.insert(0, "symbol", symbol)
 

@@ -20,7 +20,8 @@ from tb_assets.storage.records import Selection, TunedParams
 
 class TuningConfig(ScaleConfig):
     objective: Literal["composite", "auc"] = Field(
-        default="composite", description="'composite': weighted out-of-fold score (see README); 'auc': mean fold AUC - variance_penalty x std"
+        default="composite",
+        description="'composite': weighted out-of-fold score (docs/statistics.md); 'auc': mean fold AUC - variance_penalty x std",
     )
     variance_penalty: float = Field(default=1.0, description="For objective 'auc': penalty on the std of fold AUCs")
     n_trials: int = Field(default=15, description="Finished trials the study should hold (a resumed study only runs the rest)")
@@ -37,7 +38,9 @@ class TuningConfig(ScaleConfig):
         description="Stop each fold's boosting when the loss on a purged slice at the end of its training rows stops improving; "
         "n_estimators is then a cap and the tuned value is the rounds kept. False: every trial trains all its rounds (the exact search)",
     )
-    early_stopping_fraction: float = Field(default=0.15, description="Share of each fold's training rows (the latest) that early stopping validates on")
+    early_stopping_fraction: float = Field(
+        default=0.15, description="Share of each fold's training rows (the latest) that early stopping validates on"
+    )
     on_all_pruned: Literal["use_defaults", "fail"] = Field(
         default="use_defaults",
         description="When every trial is pruned: 'use_defaults' records no params (the best_params_found check fails "
@@ -81,33 +84,63 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         thin = config.thin(data, splits)
         stopping = EarlyStopping(fraction=config.early_stopping_fraction) if config.early_stopping and config.at_scale(data) else None
         try:
-            spec = TuningSpec(storage=storage, study_name=study_name, n_trials=config.n_trials, timeout=config.timeout, n_jobs=config.n_jobs,
-                              objective=config.objective, variance_penalty=config.variance_penalty, rules=rules, resume=config.resume,
-                              seed=config.seed, threads=threads, early_stopping=stopping, thin=thin)
+            spec = TuningSpec(
+                storage=storage,
+                study_name=study_name,
+                n_trials=config.n_trials,
+                timeout=config.timeout,
+                n_jobs=config.n_jobs,
+                objective=config.objective,
+                variance_penalty=config.variance_penalty,
+                rules=rules,
+                resume=config.resume,
+                seed=config.seed,
+                threads=threads,
+                early_stopping=stopping,
+                thin=thin,
+            )
             result = tune(data.X, data.y, data.weight, splits, spec, t1=data.t1)
         except AllTrialsPruned as exc:
             if config.on_all_pruned == "fail":
                 raise
             context.log.warning(f"no edge found: {exc}")  # a WARN finding, as its check says (best_params_found)
             TunedParams(params=None, all_pruned=True, message=str(exc), **record, trials=exc.counts).save(
-                root, symbol, timeframe, exc.study.trials_dataframe(), {})
-            return dg.MaterializeResult(metadata={
-                "all_pruned": True, "message": str(exc), "trials_pruned": exc.counts.get("pruned", 0),
-                "pruned_by": ", ".join(f"{k}: {v}" for k, v in exc.pruned_by.items()), "study": study_name,
-                "storage": tuning_storage.describe(symbol, timeframe), "development_samples": len(data.y),
-            })
+                root, symbol, timeframe, exc.study.trials_dataframe(), {}
+            )
+            return dg.MaterializeResult(
+                metadata={
+                    "all_pruned": True,
+                    "message": str(exc),
+                    "trials_pruned": exc.counts.get("pruned", 0),
+                    "pruned_by": ", ".join(f"{k}: {v}" for k, v in exc.pruned_by.items()),
+                    "study": study_name,
+                    "storage": tuning_storage.describe(symbol, timeframe),
+                    "development_samples": len(data.y),
+                }
+            )
         m = result.metrics
         history = result.study.trials_dataframe()
-        TunedParams(params=result.params, all_pruned=False, objective=config.objective, score=result.score, metrics=m.as_dict(),
-                    **record, trials=result.counts).save(root, symbol, timeframe, history, result.importance)
+        TunedParams(
+            params=result.params,
+            all_pruned=False,
+            objective=config.objective,
+            score=result.score,
+            metrics=m.as_dict(),
+            **record,
+            trials=result.counts,
+        ).save(root, symbol, timeframe, history, result.importance)
         top = history[history["state"] == "COMPLETE"].sort_values("value", ascending=False).head(5)
         top = top[["number", "value", *[c for c in top.columns if c.startswith("params_")]]]
         return dg.MaterializeResult(
             metadata={
                 "all_pruned": False,
                 "best_score": result.score,
-                "auc": m.auc, "aupr": m.aupr, "brier": m.brier, "precision_at_10": m.precision_at_10,
-                "spread": m.spread, "auc_cv": m.auc_cv,
+                "auc": m.auc,
+                "aupr": m.aupr,
+                "brier": m.brier,
+                "precision_at_10": m.precision_at_10,
+                "spread": m.spread,
+                "auc_cv": m.auc_cv,
                 "trials_complete": result.counts.get("complete", 0),
                 "trials_pruned": result.counts.get("pruned", 0),
                 "trials_failed": result.counts.get("fail", 0),

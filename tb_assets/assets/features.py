@@ -21,9 +21,7 @@ class DataOptions(dg.Config):
     feature_set: Literal["core", "full"] = Field(
         default="full", description="'core': a compact matrix of the most used indicators; 'full': every indicator"
     )
-    groups: list[str] = Field(
-        default=[], description="Keep only these feature groups (empty: all): regime, robust, bounded, standard"
-    )
+    groups: list[str] = Field(default=[], description="Keep only these feature groups (empty: all): regime, robust, bounded, standard")
     context_symbols: list[str] | None = Field(
         default=None, description="Context symbols for this run (default: TB_CONTEXT_SYMBOLS); [] for none"
     )
@@ -62,9 +60,7 @@ def build_features_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
         symbols = config.data_options.context_symbols
         symbols = bar_source.context_symbols if symbols is None else symbols
         contexts, skipped = bar_source.context_bars(symbols, symbol, timeframe, config.context_policy)
-        fm = build_feature_matrix(
-            bars_only(bars), contexts, timeframe=timeframe, options=feature_options(config), context_skipped=skipped
-        )
+        fm = build_feature_matrix(bars_only(bars), contexts, timeframe=timeframe, options=feature_options(config), context_skipped=skipped)
         for sym, why in fm.context_skipped.items():
             context.log.warning(f"context symbol {sym} skipped for {symbol}|{timeframe}: {why}")
         if fm.frame.empty:

@@ -1,6 +1,5 @@
 """Shared pieces of the modeling assets: reading a partition's matrix and labels."""
 
-
 import dagster as dg
 import pandas as pd
 from pydantic import Field

@@ -1,7 +1,7 @@
 """`production_model`: LightGBM on all rows with the selected features and the best params."""
 
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Literal
 
@@ -42,8 +42,13 @@ def label_overlap(targets: pd.DataFrame) -> float:
 
 
 def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(partitions_def=partitions_def, deps=["selected_features", "best_params"], kinds={"lightgbm"}, group_name="modeling",
-              code_version="2")
+    @dg.asset(
+        partitions_def=partitions_def,
+        deps=["selected_features", "best_params"],
+        kinds={"lightgbm"},
+        group_name="modeling",
+        code_version="2",
+    )
     def production_model(
         context: dg.AssetExecutionContext, config: ProductionConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.MaterializeResult:
@@ -61,8 +66,14 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         names = selection.selected
         data = partition_training_data(artifacts, symbol, timeframe, features, targets, names)
         params, source = TunedParams.chosen(root, symbol, timeframe)
-        spec = ProductionSpec(sample_weights=config.sample_weights, balanced=config.balanced, n_jobs=config.n_jobs, seed=config.seed,
-                              n_splits=config.n_splits, embargo_pct=config.embargo_pct)
+        spec = ProductionSpec(
+            sample_weights=config.sample_weights,
+            balanced=config.balanced,
+            n_jobs=config.n_jobs,
+            seed=config.seed,
+            n_splits=config.n_splits,
+            embargo_pct=config.embargo_pct,
+        )
         trained = train_production_model(data, params, selection.holdout_start_ts, spec, overlap=label_overlap(targets))
         model, importance, holdout = trained.model, trained.importance, trained.holdout
 
@@ -75,11 +86,13 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
             y_holdout, proba = data.y[holdout.rows], holdout.score.proba
             files[ModelCard.HOLDOUT_MODEL] = holdout.score.model.booster_.model_to_string().encode()
             files[ModelCard.HOLDOUT_PREDICTIONS] = holdout.predictions(data).to_parquet(index=False)
-            files.update({name: figure_png(lambda fig, draw=draw: draw(fig, y_holdout, proba), size=(10, 4.5)) for name, draw in PLOTS.items()})
+            files.update(
+                {name: figure_png(lambda fig, draw=draw: draw(fig, y_holdout, proba), size=(10, 4.5)) for name, draw in PLOTS.items()}
+            )
             thumbnail = thumbnail_markdown(lambda fig: draw_roc_pr(fig, y_holdout, proba), "holdout ROC and precision-recall")
         ts = data.t1.index
         card = ModelCard(
-            training_date=datetime.now(timezone.utc).isoformat(),
+            training_date=datetime.now(UTC).isoformat(),
             n_features=len(names),
             features=names,
             params={**params, "source": source},

@@ -56,9 +56,15 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
         development, holdout = data.split_holdout(start)
         splits = development.purged_splits(config.n_splits, config.embargo_pct)
         thin = config.thin(development, splits)
-        spec = SelectionSpec(p_value_threshold=config.p_value_threshold, max_candidates=config.max_candidates, epsilon=config.epsilon,
-                             max_features=config.max_features, n_jobs=config.n_jobs,
-                             shortlist=config.shortlist if config.at_scale(development) else 0, thin=thin)
+        spec = SelectionSpec(
+            p_value_threshold=config.p_value_threshold,
+            max_candidates=config.max_candidates,
+            epsilon=config.epsilon,
+            max_features=config.max_features,
+            n_jobs=config.n_jobs,
+            shortlist=config.shortlist if config.at_scale(development) else 0,
+            thin=thin,
+        )
         result = select_features(development.X, development.y, splits, spec)
         prefilter = result.prefilter
         context.log.info("standardised coefficients (F-test prefilter):\n" + prefilter.head(40).to_string(index=False))

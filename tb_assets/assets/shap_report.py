@@ -36,8 +36,7 @@ class ShapConfig(dg.Config):
 
 
 def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(partitions_def=partitions_def, deps=["production_model"], kinds={"lightgbm", "shap"}, group_name="explain",
-              code_version="1")
+    @dg.asset(partitions_def=partitions_def, deps=["production_model"], kinds={"lightgbm", "shap"}, group_name="explain", code_version="1")
     def shap_report(
         context: dg.AssetExecutionContext, config: ShapConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.MaterializeResult:
@@ -56,14 +55,22 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         catalog = FeatureCatalog.load(root, symbol, timeframe)
         data = partition_training_data(artifacts, symbol, timeframe, features, targets, card.features)
         start = Selection.load(root, symbol, timeframe).holdout_start_ts
-        holdout_model = None if start is None else LightGBMClassifier.from_model_file(
-            card.verified(root, symbol, timeframe, ModelCard.HOLDOUT_MODEL))
-        spec = ExplanationSpec(n_explain=config.n_explain, max_rows=config.max_rows, n_repeats=config.n_repeats, threads=config.threads,
-                               seed=config.seed)
+        holdout_model = (
+            None if start is None else LightGBMClassifier.from_model_file(card.verified(root, symbol, timeframe, ModelCard.HOLDOUT_MODEL))
+        )
+        spec = ExplanationSpec(
+            n_explain=config.n_explain, max_rows=config.max_rows, n_repeats=config.n_repeats, threads=config.threads, seed=config.seed
+        )
         gain = card.feature_importance(root, symbol, timeframe).set_index("feature")["gain"]
         report = explain_production_model(model, holdout_model, data, start, gain, features.set_index("ts")[catalog.regime_columns], spec)
         X, summary, by_regime, permutation = report.X, report.summary, report.by_regime, report.permutation
-        values, explanation, rows, n_holdout, error = report.values, report.explanation, report.rows, report.holdout_rows, report.max_additivity_error
+        values, explanation, rows, n_holdout, error = (
+            report.values,
+            report.explanation,
+            report.rows,
+            report.holdout_rows,
+            report.max_additivity_error,
+        )
 
         top = summary["feature"].head(config.top_dependence).tolist()
         plots = {
@@ -74,14 +81,27 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         }
         mean_abs = dict(zip(summary["feature"], summary["mean_abs_shap"].astype(float)))
         record = ShapSummary(
-            explainer=explanation.kind, features=card.features, rows_explained=len(rows), holdout_rows=n_holdout,
-            development_rows=len(rows) - n_holdout, model_sha256=card.artifact_sha256[ModelCard.MODEL],
-            max_additivity_error=error, mean_abs_shap=mean_abs,
+            explainer=explanation.kind,
+            features=card.features,
+            rows_explained=len(rows),
+            holdout_rows=n_holdout,
+            development_rows=len(rows) - n_holdout,
+            model_sha256=card.artifact_sha256[ModelCard.MODEL],
+            max_additivity_error=error,
+            mean_abs_shap=mean_abs,
         )
-        path = record.save(root, symbol, timeframe, {
-            ShapSummary.VALUES: values, ShapSummary.SUMMARY: summary, ShapSummary.REGIMES: by_regime,
-            ShapSummary.PERMUTATION: permutation,
-        }, plots)
+        path = record.save(
+            root,
+            symbol,
+            timeframe,
+            {
+                ShapSummary.VALUES: values,
+                ShapSummary.SUMMARY: summary,
+                ShapSummary.REGIMES: by_regime,
+                ShapSummary.PERMUTATION: permutation,
+            },
+            plots,
+        )
         folder = ShapSummary.folder(root, symbol, timeframe)
         leader = summary.iloc[0]
         return dg.MaterializeResult(
@@ -96,7 +116,8 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 "explainer": explanation.kind,
                 "shap_summary": dg.MetadataValue.md(markdown_table(summary, max_rows=15)),
                 "permutation_importance": dg.MetadataValue.md(
-                    markdown_table(permutation, max_rows=15) if len(permutation) else "no holdout (holdout_pct 0)"),
+                    markdown_table(permutation, max_rows=15) if len(permutation) else "no holdout (holdout_pct 0)"
+                ),
                 "regimes": ", ".join(catalog.regime_columns) or "none in the feature matrix",
                 "mean_abs_shap": dg.MetadataValue.json(dict(list(mean_abs.items())[:RANKING_KEPT])),
                 **{f"plot_{name.removesuffix('.png')}": dg.MetadataValue.path(str(folder / name)) for name in plots},

@@ -16,9 +16,7 @@ class TargetsConfig(dg.Config):
     events: Literal["all", "cusum"] = Field(
         default="all", description="Where events start: every bar with features, or bars picked by the CUSUM filter"
     )
-    cusum_threshold: float | None = Field(
-        default=None, description="CUSUM threshold on log prices (default: each bar's target volatility)"
-    )
+    cusum_threshold: float | None = Field(default=None, description="CUSUM threshold on log prices (default: each bar's target volatility)")
     volatility: Literal["auto", "daily", "ewm"] = Field(
         default="auto",
         description="Target volatility: 'daily' = EWM std of returns against the bar a day earlier (AFML 3.1), "
@@ -47,7 +45,9 @@ def build_targets_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDef
         group_name="targets",
         code_version="1",
     )
-    def targets(context: dg.AssetExecutionContext, config: TargetsConfig, bars: pd.DataFrame, features: pd.DataFrame) -> dg.MaterializeResult:
+    def targets(
+        context: dg.AssetExecutionContext, config: TargetsConfig, bars: pd.DataFrame, features: pd.DataFrame
+    ) -> dg.MaterializeResult:
         """One row per event (ts = t0): first barrier touch t1, ret, trgt, label (1 pt, -1 sl, 0 vertical),
         bin, barrier, side, average uniqueness and the mean-1 sample weight, forward-return targets."""
         symbol, timeframe = partition_parts(context)
@@ -62,7 +62,9 @@ def build_targets_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDef
             metadata={
                 **stats,
                 "label_mix": dg.MetadataValue.md(
-                    markdown_table(pd.DataFrame({"barrier": ["pt", "sl", "vertical"], "events": [stats["n_pt"], stats["n_sl"], stats["n_vertical"]]}))
+                    markdown_table(
+                        pd.DataFrame({"barrier": ["pt", "sl", "vertical"], "events": [stats["n_pt"], stats["n_sl"], stats["n_vertical"]]})
+                    )
                 ),
                 "config": dg.MetadataValue.json(config.model_dump()),
                 "preview": dg.MetadataValue.md(markdown_table(preview)),

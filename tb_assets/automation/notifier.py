@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import socket
 import ssl
 import urllib.error
 import urllib.request
@@ -28,7 +27,7 @@ class AlertNotifier(dg.ConfigurableResource):
     """Where alerts go. TB_DATA_DIR/alerts.jsonl always; TB_ALERT_WEBHOOK and TB_ALERT_SMTP when set."""
 
     outbox: str = Field(description="The alert outbox, one JSON object per alert (TB_DATA_DIR/alerts.jsonl)")
-    webhook: str | None = Field(default=None, description="Slack-compatible webhook URL: POST {\"text\": ...} (TB_ALERT_WEBHOOK)")
+    webhook: str | None = Field(default=None, description='Slack-compatible webhook URL: POST {"text": ...} (TB_ALERT_WEBHOOK)')
     smtp_host: str | None = Field(default=None, description="Mail server host (TB_ALERT_SMTP host:port)")
     smtp_port: int = Field(default=25, description="Mail server port (TB_ALERT_SMTP host:port)")
     email_to: list[str] = Field(default_factory=list, description="Recipients (TB_ALERT_EMAIL_TO, comma list)")
@@ -138,5 +137,5 @@ def send_email(notifier: AlertNotifier, subject: str, body: str) -> None:
         raise DeliveryError(f"SMTP {where} refused the login (TB_ALERT_SMTP_USER, TB_ALERT_SMTP_PASSWORD): {exc.smtp_code}") from None
     except smtplib.SMTPException as exc:
         raise DeliveryError(f"SMTP {where}: {exc}") from None
-    except (OSError, socket.timeout) as exc:
+    except (TimeoutError, OSError) as exc:
         raise DeliveryError(f"SMTP server {where} unreachable: {exc} (check TB_ALERT_SMTP host:port)") from None

@@ -28,9 +28,16 @@ EXACT = {
 
 def environment(folder: Path, bars: int, signal: float = SIGNAL, seed: int = 0) -> dict[str, str]:
     return {
-        "TB_DATA_DIR": str(folder), "TB_SOURCE": "synthetic", "TB_SYMBOLS": "BENCH", "TB_TIMEFRAMES": "1m",
-        "TB_SYNTHETIC_FREQ": "1m", "TB_SYNTHETIC_BARS": str(bars), "TB_SYNTHETIC_SIGNAL": str(signal),
-        "TB_SYNTHETIC_SEED": str(seed), "TB_CONTEXT_SYMBOLS": "none", "TB_AUTOMATION": "off",
+        "TB_DATA_DIR": str(folder),
+        "TB_SOURCE": "synthetic",
+        "TB_SYMBOLS": "BENCH",
+        "TB_TIMEFRAMES": "1m",
+        "TB_SYNTHETIC_FREQ": "1m",
+        "TB_SYNTHETIC_BARS": str(bars),
+        "TB_SYNTHETIC_SIGNAL": str(signal),
+        "TB_SYNTHETIC_SEED": str(seed),
+        "TB_CONTEXT_SYMBOLS": "none",
+        "TB_AUTOMATION": "off",
     }
 
 
@@ -105,7 +112,10 @@ def run_graph(bars: int, *, signal: float = SIGNAL, seed: int = 0, exact: bool =
         started = time.perf_counter()
         with MemorySampler() as memory:
             result = job.execute_in_process(
-                partition_key=PARTITION, instance=instance, raise_on_error=False, asset_selection=chain,
+                partition_key=PARTITION,
+                instance=instance,
+                raise_on_error=False,
+                asset_selection=chain,
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **({"ops": EXACT} if exact else {})},
             )
         seconds = time.perf_counter() - started
@@ -120,10 +130,17 @@ def run_graph(bars: int, *, signal: float = SIGNAL, seed: int = 0, exact: bool =
         trials = int(tuning.get("trials_complete", 0)) + int(tuning.get("trials_pruned", 0))
         tuning_seconds = steps.get("best_params", 0.0)
         return {
-            "seconds": seconds, "rows": bars, "per_step_seconds": steps, "per_steppeak_mb": step_peaks, "trials": trials,
+            "seconds": seconds,
+            "rows": bars,
+            "per_step_seconds": steps,
+            "per_steppeak_mb": step_peaks,
+            "trials": trials,
             "trials_per_minute": round(trials / tuning_seconds * 60, 1) if tuning_seconds else None,
-            "oof_auc": production.get("oof_auc"), "holdout_auc": production.get("holdout_auc"),
-            "events": production.get("n_samples"), "selected": production.get("features"), "peak_mb_run": round(peak_mb(), 1),
+            "oof_auc": production.get("oof_auc"),
+            "holdout_auc": production.get("holdout_auc"),
+            "events": production.get("n_samples"),
+            "selected": production.get("features"),
+            "peak_mb_run": round(peak_mb(), 1),
             "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         }
 
@@ -151,8 +168,13 @@ def modeling_quality(bars: int = 100_000, progress=print) -> dict:
         for metric in ("oof_auc", "holdout_auc"):
             worst = max(worst, abs(pair["fast"][metric] - pair["exact"][metric]))
         rows[name] = pair
-    return {"rows": bars, "max_auc_difference": round(worst, 4), "paths": rows,
-            "seconds": rows["planted"]["fast"]["seconds"], "baseline_seconds": rows["planted"]["exact"]["seconds"]}
+    return {
+        "rows": bars,
+        "max_auc_difference": round(worst, 4),
+        "paths": rows,
+        "seconds": rows["planted"]["fast"]["seconds"],
+        "baseline_seconds": rows["planted"]["exact"]["seconds"],
+    }
 
 
 def bench_graph_100k() -> dict:

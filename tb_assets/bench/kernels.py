@@ -44,8 +44,13 @@ def bench_lookahead_1m() -> dict:
     problems = feature_lookahead(bars, {}, "1m")
     seconds = time.perf_counter() - start
     assert problems == [], problems
-    return {"seconds": seconds, "baseline_seconds": baseline, "rows": len(bars), "cuts": list(DEFAULT_CUTS),
-            "ratio_to_features": round(seconds / baseline, 2)}
+    return {
+        "seconds": seconds,
+        "baseline_seconds": baseline,
+        "rows": len(bars),
+        "cuts": list(DEFAULT_CUTS),
+        "ratio_to_features": round(seconds / baseline, 2),
+    }
 
 
 def bench_aroon_1m() -> dict:
@@ -145,7 +150,7 @@ def bench_shap_5k() -> dict:
     # alternate the two and which goes first, best of each: drift and order cost both alike
     ours_times, shap_times = [], []
     for i in range(repeats):
-        for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+        for which in (0, 1) if i % 2 == 0 else (1, 0):
             if which == 0:
                 t, ours = timed(lambda: explain(booster, sample, threads=1))
                 ours_times.append(t)
@@ -157,5 +162,10 @@ def bench_shap_5k() -> dict:
     difference = float(np.abs(ours.values - theirs).max())
     assert difference <= 1e-9, difference  # the same numbers, or the ratio means nothing
     assert float(ours.additivity_error().max()) <= 1e-9
-    return {"seconds": seconds, "baseline_seconds": baseline, "rows": rows, "rows_per_second": round(rows / seconds),
-            "max_difference": difference}
+    return {
+        "seconds": seconds,
+        "baseline_seconds": baseline,
+        "rows": rows,
+        "rows_per_second": round(rows / seconds),
+        "max_difference": difference,
+    }

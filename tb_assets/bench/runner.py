@@ -173,7 +173,11 @@ def run_benchmarks(names: list[str], progress=None) -> list[dict]:
             progress(f"[{i}/{len(names)}] {name}: {BENCHMARKS[name].description} ...")
         env = {**os.environ, **ONE_CORE_ENV} if BENCHMARKS[name].pinned else dict(os.environ)
         done = subprocess.run(
-            [sys.executable, "-m", "tb_assets.bench.runner", name], env=env, stdout=subprocess.PIPE, text=True, timeout=3600,
+            [sys.executable, "-m", "tb_assets.bench.runner", name],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+            timeout=3600,
             # an unpinned benchmark runs for minutes: its progress lines go straight to the terminal
             stderr=subprocess.PIPE if BENCHMARKS[name].pinned else None,
         )

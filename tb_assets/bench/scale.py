@@ -27,8 +27,9 @@ SCENARIOS = (("one_worker", 1, False), ("two_workers", 2, False), ("two_workers_
 def _tb(args: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
     from tb_assets.settings import PROJECT_ROOT
 
-    done = subprocess.run([sys.executable, "-m", "tb_assets.cli", *args], env=env, cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "tb_assets.cli", *args], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout
+    )
     if done.returncode != 0:
         raise RuntimeError(f"tb {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return done
@@ -48,19 +49,31 @@ def _scenario(name: str, workers: int, one_slot: bool, postgres, broker: str, ba
         (work / "quick.yaml").write_text(QUICK)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TB_", "OMP_NUM", "NUMBA_NUM", "OPENBLAS_NUM", "MKL_NUM"))}
         env.update(
-            DAGSTER_HOME=str(home), TB_PROFILE="team", TB_DATA_DIR=str(work / "data"), TB_CELERY_BROKER=broker,
-            TB_DAGSTER_PG_URL=postgres.new_database(f"dagster_{name}"), TB_OPTUNA_STORAGE=postgres.new_database(f"optuna_{name}"),
-            TB_REGISTRY_URL=postgres.new_database(f"registry_{name}"), TB_CODE_SERVER_PORT=str(free_port()),
-            TB_SOURCE="synthetic", TB_SYMBOLS=SYMBOLS, TB_TIMEFRAMES=TIMEFRAMES, TB_SYNTHETIC_FREQ="1h",
-            TB_SYNTHETIC_BARS=str(bars), TB_SYNTHETIC_SIGNAL="0.3", TB_CONTEXT_SYMBOLS="none", TB_AUTOMATION="off",
-            OMP_WAIT_POLICY="PASSIVE", TB_EXECUTOR=os.environ.get("TB_EXECUTOR", "multiprocess"),  # the team default
+            DAGSTER_HOME=str(home),
+            TB_PROFILE="team",
+            TB_DATA_DIR=str(work / "data"),
+            TB_CELERY_BROKER=broker,
+            TB_DAGSTER_PG_URL=postgres.new_database(f"dagster_{name}"),
+            TB_OPTUNA_STORAGE=postgres.new_database(f"optuna_{name}"),
+            TB_REGISTRY_URL=postgres.new_database(f"registry_{name}"),
+            TB_CODE_SERVER_PORT=str(free_port()),
+            TB_SOURCE="synthetic",
+            TB_SYMBOLS=SYMBOLS,
+            TB_TIMEFRAMES=TIMEFRAMES,
+            TB_SYNTHETIC_FREQ="1h",
+            TB_SYNTHETIC_BARS=str(bars),
+            TB_SYNTHETIC_SIGNAL="0.3",
+            TB_CONTEXT_SYMBOLS="none",
+            TB_AUTOMATION="off",
+            OMP_WAIT_POLICY="PASSIVE",
+            TB_EXECUTOR=os.environ.get("TB_EXECUTOR", "multiprocess"),  # the team default
         )
         _tb(["cluster", "up", "--workers", str(workers), "--port", str(free_port())], env, timeout=300)
         try:
             if one_slot:
                 code = f"import dagster as dg; dg.DagsterInstance.get().event_log_storage.set_concurrency_slots({SOURCE_POOL!r}, 1)"
                 subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
-            progress(f"scale_out: {name}: backfill of {len(SYMBOLS.split(','))*len(TIMEFRAMES.split(','))} partitions ...")
+            progress(f"scale_out: {name}: backfill of {len(SYMBOLS.split(',')) * len(TIMEFRAMES.split(','))} partitions ...")
             start = time.perf_counter()
             _tb(["backfill", "--config", str(work / "quick.yaml")], env, timeout=3600)
             return time.perf_counter() - start
@@ -82,8 +95,9 @@ def bench_scale_out(bars: int = 6000, progress=None) -> dict:
     try:
         broker = RedisServer(redis).start()
         try:
-            seconds = {name: _scenario(name, workers, one_slot, postgres, broker.url, bars, progress)
-                       for name, workers, one_slot in SCENARIOS}
+            seconds = {
+                name: _scenario(name, workers, one_slot, postgres, broker.url, bars, progress) for name, workers, one_slot in SCENARIOS
+            }
         finally:
             broker.stop()
     finally:

@@ -51,8 +51,16 @@ def bench_zoo_quick() -> dict:
     with tempfile.TemporaryDirectory() as folder:
         registry = ModelRegistry(f"sqlite:///{folder}/registry.db")
         spec = ExperimentSpec("BENCH", "1d", n_jobs=1)
-        experiment = Experiment(spec, bars=bars, features=features, targets=None, catalog=list(groups), groups=groups,
-                                registry=registry, model_folder=lambda fp: Path(folder) / fp[:16])
+        experiment = Experiment(
+            spec,
+            bars=bars,
+            features=features,
+            targets=None,
+            catalog=list(groups),
+            groups=groups,
+            registry=registry,
+            model_folder=lambda fp: Path(folder) / fp[:16],
+        )
         names = list(groups)
         start = time.perf_counter()
         for name in spec.algorithms:
@@ -77,6 +85,12 @@ def bench_zoo_quick() -> dict:
                     fold.folds.fit(clone(model), 0)
                     reused += time.perf_counter() - t
         registry.close()
-    return {"seconds": seconds, "rows": 5_000, "features": 60, "per_algorithm_seconds": timings,
-            "booster_grid_seconds_rebinned": round(rebinned, 3), "booster_grid_seconds_binned_once": round(reused, 3),
-            "binning_speedup": round(rebinned / reused, 2)}
+    return {
+        "seconds": seconds,
+        "rows": 5_000,
+        "features": 60,
+        "per_algorithm_seconds": timings,
+        "booster_grid_seconds_rebinned": round(rebinned, 3),
+        "booster_grid_seconds_binned_once": round(reused, 3),
+        "binning_speedup": round(rebinned / reused, 2),
+    }

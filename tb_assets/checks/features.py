@@ -71,7 +71,9 @@ def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.As
                 "context_skipped": ", ".join(skipped) or "none",
                 "problems": "\n".join(problems) or "none",
             },
-            description=f"look-ahead in {len(problems)} place(s): {problems[0]}" if problems else "prefix recomputations equal the full run",
+            description=f"look-ahead in {len(problems)} place(s): {problems[0]}"
+            if problems
+            else "prefix recomputations equal the full run",
         )
 
     @dg.asset_check(
@@ -93,8 +95,11 @@ def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.As
                 "max_nonfinite_share": float(share.max()) if len(share) else 0.0,
                 "columns_over_threshold": dg.MetadataValue.md(markdown_table(table) if len(table) else "none"),
             },
-            description=(f"{len(bad)} feature(s) non-finite on more than {MAX_NONFINITE_SHARE:.0%} of rows: {', '.join(bad.index[:5])}"
-                         if len(bad) else "every feature mostly finite"),
+            description=(
+                f"{len(bad)} feature(s) non-finite on more than {MAX_NONFINITE_SHARE:.0%} of rows: {', '.join(bad.index[:5])}"
+                if len(bad)
+                else "every feature mostly finite"
+            ),
         )
 
     @dg.asset_check(
@@ -106,8 +111,11 @@ def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.As
     def features_schema_unchanged(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         schemas = latest_values(context, dg.AssetKey("features"), "schema")
         if len(schemas) < 2:
-            return dg.AssetCheckResult(passed=True, metadata={"compared_with": "nothing: first materialization"},
-                                       description="first materialization: nothing to compare with")
+            return dg.AssetCheckResult(
+                passed=True,
+                metadata={"compared_with": "nothing: first materialization"},
+                description="first materialization: nothing to compare with",
+            )
         current, previous = schemas[0], schemas[1]
         added = sorted(set(current) - set(previous))
         removed = sorted(set(previous) - set(current))
@@ -115,11 +123,19 @@ def build_features_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.As
         return dg.AssetCheckResult(
             passed=not (added or removed or retyped),
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"added": ", ".join(added) or "none", "removed": ", ".join(removed) or "none",
-                      "dtype_changed": ", ".join(retyped) or "none"},
-            description=("schema changed: " + "; ".join(f"{what} {', '.join(cols)}" for what, cols in
-                                                        (("added", added), ("removed", removed), ("retyped", retyped)) if cols)
-                         if added or removed or retyped else "same names and dtypes as before"),
+            metadata={
+                "added": ", ".join(added) or "none",
+                "removed": ", ".join(removed) or "none",
+                "dtype_changed": ", ".join(retyped) or "none",
+            },
+            description=(
+                "schema changed: "
+                + "; ".join(
+                    f"{what} {', '.join(cols)}" for what, cols in (("added", added), ("removed", removed), ("retyped", retyped)) if cols
+                )
+                if added or removed or retyped
+                else "same names and dtypes as before"
+            ),
         )
 
     return [features_no_raw_prices, features_no_lookahead, features_mostly_finite, features_schema_unchanged]

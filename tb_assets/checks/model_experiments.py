@@ -33,13 +33,22 @@ def _report(artifacts: ArtifactStore, context) -> ExperimentReport:
 
 
 def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
-    @dg.asset_check(asset=EXPERIMENTS, partitions_def=partitions_def, blocking=True,
-                    additional_ins={"bars": dg.AssetIn("bars"), "features": dg.AssetIn("features"), "targets": dg.AssetIn("targets")},
-                    description="The best model of each cohort, trained again on the same validation with the target permuted, "
-                    "must score chance: AUC 0.5 +/- a tolerance, R² at most max_permuted_r2. More means rows or features leak.")
+    @dg.asset_check(
+        asset=EXPERIMENTS,
+        partitions_def=partitions_def,
+        blocking=True,
+        additional_ins={"bars": dg.AssetIn("bars"), "features": dg.AssetIn("features"), "targets": dg.AssetIn("targets")},
+        description="The best model of each cohort, trained again on the same validation with the target permuted, "
+        "must score chance: AUC 0.5 +/- a tolerance, R² at most max_permuted_r2. More means rows or features leak.",
+    )
     def model_experiments_permutation_sentinel(
-        context: dg.AssetCheckExecutionContext, config: ExperimentSentinelConfig, bars: pd.DataFrame, features: pd.DataFrame,
-        targets: pd.DataFrame, artifacts: ArtifactStore, model_registry: ModelRegistryResource,
+        context: dg.AssetCheckExecutionContext,
+        config: ExperimentSentinelConfig,
+        bars: pd.DataFrame,
+        features: pd.DataFrame,
+        targets: pd.DataFrame,
+        artifacts: ArtifactStore,
+        model_registry: ModelRegistryResource,
     ) -> dg.AssetCheckResult:
         from tb_assets.training.experiment import Experiment, ExperimentSpec
 
@@ -49,8 +58,16 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
         spec = ExperimentSpec.from_dict(report.spec)
         rows, problems = [], []
         with model_registry.open() as registry:
-            experiment = Experiment(spec, bars=bars_only(bars), features=features, targets=targets, catalog=catalog.features,
-                                    groups=catalog.groups, registry=registry, model_folder=lambda fp: None)
+            experiment = Experiment(
+                spec,
+                bars=bars_only(bars),
+                features=features,
+                targets=targets,
+                catalog=catalog.features,
+                groups=catalog.groups,
+                registry=registry,
+                model_folder=lambda fp: None,
+            )
             for cohort in report.cohorts:
                 best = registry.get(cohort["best_model_id"])
                 permuted = experiment.sentinel(best, seed=config.seed)[best.score_name]
@@ -60,18 +77,34 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
                 else:
                     bad = permuted > config.max_permuted_r2
                     rule = f"<= {config.max_permuted_r2}"
-                rows.append({"algorithm": best.algorithm, "model": best.id, "metric": best.score_name, "real": best.score,
-                             "permuted": permuted, "rule": rule, "ok": not bad})
+                rows.append(
+                    {
+                        "algorithm": best.algorithm,
+                        "model": best.id,
+                        "metric": best.score_name,
+                        "real": best.score,
+                        "permuted": permuted,
+                        "rule": rule,
+                        "ok": not bad,
+                    }
+                )
                 if bad:
                     problems.append(f"{best.algorithm} (model {best.id}) permuted {best.score_name} {permuted:.3f} is not {rule}")
-        return dg.AssetCheckResult(passed=not problems, metadata={
-            "sentinels": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows), max_rows=20)),
-            "problems": "; ".join(problems) or "none",
-        }, description="; ".join(problems) or f"{len(rows)} cohort best(s) score chance on permuted targets")
+        return dg.AssetCheckResult(
+            passed=not problems,
+            metadata={
+                "sentinels": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows), max_rows=20)),
+                "problems": "; ".join(problems) or "none",
+            },
+            description="; ".join(problems) or f"{len(rows)} cohort best(s) score chance on permuted targets",
+        )
 
-    @dg.asset_check(asset=EXPERIMENTS, partitions_def=partitions_def, blocking=True,
-                    description="No model of this run was given a raw price level (open/high/low/close/vwap, or a suffixed "
-                    "variant) as a feature.")
+    @dg.asset_check(
+        asset=EXPERIMENTS,
+        partitions_def=partitions_def,
+        blocking=True,
+        description="No model of this run was given a raw price level (open/high/low/close/vwap, or a suffixed variant) as a feature.",
+    )
     def model_experiments_no_raw_prices(
         context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore, model_registry: ModelRegistryResource
     ) -> dg.AssetCheckResult:
@@ -80,19 +113,29 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
         with model_registry.open() as registry:
             found = {r.id: raw_price_columns(r.features) for r in registry.find(ids=ids)}
         bad = {i: cols for i, cols in found.items() if cols}
-        return dg.AssetCheckResult(passed=not bad and len(found) == len(set(ids)), metadata={
-            "models_checked": len(found),
-            "missing_from_registry": len(set(ids)) - len(found),
-            "raw_prices": "; ".join(f"model {i}: {', '.join(cols)}" for i, cols in bad.items()) or "none",
-        }, description=(f"{len(bad)} model(s) given raw prices" if bad else f"{len(set(ids)) - len(found)} model(s) missing from the "
-                        "registry" if len(found) != len(set(ids)) else f"{len(found)} model(s), no raw price"))
+        return dg.AssetCheckResult(
+            passed=not bad and len(found) == len(set(ids)),
+            metadata={
+                "models_checked": len(found),
+                "missing_from_registry": len(set(ids)) - len(found),
+                "raw_prices": "; ".join(f"model {i}: {', '.join(cols)}" for i, cols in bad.items()) or "none",
+            },
+            description=(
+                f"{len(bad)} model(s) given raw prices"
+                if bad
+                else f"{len(set(ids)) - len(found)} model(s) missing from the registry"
+                if len(found) != len(set(ids))
+                else f"{len(found)} model(s), no raw price"
+            ),
+        )
 
-    @dg.asset_check(asset=EXPERIMENTS, partitions_def=partitions_def,
-                    description="ERROR when the partition's best out-of-sample R² or AUC fell by more than the allowed drop "
-                    "since the previous materialization.")
-    def model_experiments_no_regression(
-        context: dg.AssetCheckExecutionContext, config: ExperimentRegressionConfig
-    ) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=EXPERIMENTS,
+        partitions_def=partitions_def,
+        description="ERROR when the partition's best out-of-sample R² or AUC fell by more than the allowed drop "
+        "since the previous materialization.",
+    )
+    def model_experiments_no_regression(context: dg.AssetCheckExecutionContext, config: ExperimentRegressionConfig) -> dg.AssetCheckResult:
         drops, metadata = [], {}
         for name, allowed in (("best_r2", config.max_r2_drop), ("best_auc", config.max_auc_drop)):
             values = latest_values(context, EXPERIMENTS, name)
@@ -102,9 +145,15 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
             metadata.update({name: values[0], f"previous_{name}": values[1], f"{name}_drop": drop})
             if drop > allowed:
                 drops.append(f"{name} fell {drop:.4f} (from {values[1]:.4f} to {values[0]:.4f}; allowed {allowed})")
-        return dg.AssetCheckResult(passed=not drops, severity=dg.AssetCheckSeverity.ERROR,
-                                   metadata={**metadata, "compared_with": "previous run" if metadata else "nothing: first run",
-                                             "drops": "; ".join(drops) or "none"},
-                                   description="; ".join(drops) or ("no drop since the previous run" if metadata else "first run"))
+        return dg.AssetCheckResult(
+            passed=not drops,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                **metadata,
+                "compared_with": "previous run" if metadata else "nothing: first run",
+                "drops": "; ".join(drops) or "none",
+            },
+            description="; ".join(drops) or ("no drop since the previous run" if metadata else "first run"),
+        )
 
     return [model_experiments_permutation_sentinel, model_experiments_no_raw_prices, model_experiments_no_regression]

@@ -25,8 +25,11 @@ def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
     )
     def targets_t1_valid(targets: pd.DataFrame, bars: pd.DataFrame) -> dg.AssetCheckResult:
         problems = label_problems(targets["ts"], targets["t1"], bars_only(bars)["ts"])
-        return dg.AssetCheckResult(passed=not problems, metadata={"events": len(targets), "problems": "; ".join(problems) or "none"},
-                                   description="; ".join(problems) or f"{len(targets):,} labels end on a known bar after they start")
+        return dg.AssetCheckResult(
+            passed=not problems,
+            metadata={"events": len(targets), "problems": "; ".join(problems) or "none"},
+            description="; ".join(problems) or f"{len(targets):,} labels end on a known bar after they start",
+        )
 
     @dg.asset_check(
         asset="targets",
@@ -38,8 +41,11 @@ def build_targets_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
         problems = weight_problems(targets["weight"])
         return dg.AssetCheckResult(
             passed=not problems,
-            metadata={"min_weight": float(targets["weight"].min()), "max_weight": float(targets["weight"].max()),
-                      "problems": "; ".join(problems) or "none"},
+            metadata={
+                "min_weight": float(targets["weight"].min()),
+                "max_weight": float(targets["weight"].max()),
+                "problems": "; ".join(problems) or "none",
+            },
             description="; ".join(problems) or "weights finite, positive, mean 1",
         )
 

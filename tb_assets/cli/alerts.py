@@ -44,10 +44,13 @@ def cmd_alerts(args) -> int:
         print(f"no alerts in {outbox.path}")
         return 0
     for alert in reversed(alerts):  # newest first
-        deliveries = ", ".join(
-            f"{c} {d['state']}" + (f" ({d['attempts']} tries: {d['error']})" if d["state"] != SENT and d["error"] else "")
-            for c, d in alert["deliveries"].items()
-        ) or "outbox only"
+        deliveries = (
+            ", ".join(
+                f"{c} {d['state']}" + (f" ({d['attempts']} tries: {d['error']})" if d["state"] != SENT and d["error"] else "")
+                for c, d in alert["deliveries"].items()
+            )
+            or "outbox only"
+        )
         print(f"{alert['created']}  {alert['severity']:<5}  {alert['partition']}  {alert['asset']}  {alert['check']}")
         print(f"    {alert['summary']}")
         print(f"    run {alert['run_id']}  {alert['url']}")

@@ -27,9 +27,7 @@ def add_parser(sub) -> None:
     )
     selection_options(backfill)
     backfill.add_argument("--no-wait", action="store_true", help="queue the backfill, print its id and return")
-    backfill.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="stop following after this long (the backfill goes on); exit 3"
-    )
+    backfill.add_argument("--timeout", type=float, metavar="SECONDS", help="stop following after this long (the backfill goes on); exit 3")
     backfill.set_defaults(func=cmd_backfill)
 
 

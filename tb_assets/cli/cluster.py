@@ -12,7 +12,7 @@ the webserver, the daemon and N Celery workers, each a process of its own, again
 (TB_DAGSTER_PG_URL) and Redis (TB_CELERY_BROKER) the environment names. The instance is
 deploy/dagster.yaml (TB_PROFILE=team). Pids and logs go to TB_DATA_DIR/cluster/; `tb cluster down`
 stops exactly those processes. In production the same commands run under systemd or Kubernetes
-(README, "A team").
+(docs/team.md).
 
   tb cluster up [--workers N] [--port 3000]   start everything, wait until each answers
   tb cluster status                           what is running, with pids and logs
@@ -27,8 +27,13 @@ EPILOG = """environment variables:
 
 
 def add_parser(sub) -> None:
-    cluster = sub.add_parser("cluster", help="start/stop the team deployment's processes on this machine (PostgreSQL + Celery)",
-                             description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cluster = sub.add_parser(
+        "cluster",
+        help="start/stop the team deployment's processes on this machine (PostgreSQL + Celery)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     cluster.add_argument("action", choices=("up", "down", "status"), help="what to do")
     cluster.add_argument("--workers", "-w", type=int, default=2, help="Celery workers to start (default 2), one run each at a time")
     cluster.add_argument("--port", "-p", type=int, default=3000, help="the webserver's port (default 3000)")
@@ -83,8 +88,9 @@ def _up(args) -> int:
         return 2
     cluster = _cluster()
     if running := cluster.running():
-        print(f"tb cluster: already running ({', '.join(f'{s.name} pid {s.pid}' for s in running)}): tb cluster down first",
-              file=sys.stderr)
+        print(
+            f"tb cluster: already running ({', '.join(f'{s.name} pid {s.pid}' for s in running)}): tb cluster down first", file=sys.stderr
+        )
         return 1
     pg_url, broker = dagster_pg_url(), celery_broker()
     check_postgres(pg_url)
@@ -96,8 +102,10 @@ def _up(args) -> int:
     with open_instance() as instance:  # the instance's tables made once here, not raced by five processes starting at once
         launcher = type(instance.run_launcher).__name__
     if launcher != "CeleryRunLauncher":
-        raise ConfigError(f"DAGSTER_HOME={home} is not a team instance (its run launcher is {launcher}): unset DAGSTER_HOME "
-                          "or point it at deploy/ (or a copy of it)")
+        raise ConfigError(
+            f"DAGSTER_HOME={home} is not a team instance (its run launcher is {launcher}): unset DAGSTER_HOME "
+            "or point it at deploy/ (or a copy of it)"
+        )
     code_host, code_port = code_server_address()
     # dagster-celery starts `celery` from PATH: this environment's scripts first, activated or not
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
@@ -115,6 +123,8 @@ def _up(args) -> int:
     except (TbError, KeyboardInterrupt):
         cluster.stop(say=lambda line: print(line, file=sys.stderr))
         raise
-    print(f"tb cluster: up: UI http://{ui_host}:{args.port}, {args.workers} worker(s); pids and logs in {cluster.folder}; "
-          "`tb backfill` queues work for them, `tb cluster down` stops everything")
+    print(
+        f"tb cluster: up: UI http://{ui_host}:{args.port}, {args.workers} worker(s); pids and logs in {cluster.folder}; "
+        "`tb backfill` queues work for them, `tb cluster down` stops everything"
+    )
     return 0

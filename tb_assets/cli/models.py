@@ -16,7 +16,7 @@ metrics (mean over validation folds).
   tb models lineage ID                                                   the model's ancestors and descendants
   tb models compare ID ID                                                params, features and metrics side by side
 
-  tb models production                                                    the chain's production model of each partition
+  tb models production [--markdown]                                       the chain's production model of each partition
 
 --json prints the same rows as JSON objects (one per line for list/cohort/lineage/production)."""
 
@@ -24,8 +24,12 @@ COLUMNS = ("id", "partition", "algorithm", "rank", "score", "cohort", "parent", 
 
 
 def add_parser(sub) -> None:
-    models = sub.add_parser("models", help="list, show and compare the models in the training service's registry",
-                            description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    models = sub.add_parser(
+        "models",
+        help="list, show and compare the models in the training service's registry",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     models.add_argument("action", choices=("list", "show", "cohort", "lineage", "compare", "production"), help="what to print")
     models.add_argument("ids", nargs="*", help="model id(s): one for show/cohort/lineage, two for compare (a cohort id works for cohort)")
     models.add_argument("--partition", metavar="SYMBOL|TIMEFRAME", help="only this partition's models")
@@ -33,6 +37,7 @@ def add_parser(sub) -> None:
     models.add_argument("--metric", metavar="NAME", help="only models that have this metric (e.g. r2, auc, f1), sorted by it, best first")
     models.add_argument("--limit", "-n", type=int, default=50, help="at most this many rows for list (default 50; 0 = all)")
     models.add_argument("--json", action="store_true", help="print JSON objects instead of tables")
+    models.add_argument("--markdown", action="store_true", help="production only: a markdown table (the README's demo table)")
     models.set_defaults(func=cmd_models)
 
 
@@ -52,8 +57,18 @@ def _score(value) -> str:
 
 
 def _row_cells(r) -> list[str]:
-    return [r.id, r.partition, r.algorithm, r.rank_in_cohort, f"{r.score_name} {_score(r.score)}", r.cohort_id,
-            r.parent_model_id or "-", f"{len(r.features)}" + (f"->{len(r.used_features)}" if r.used_features else ""), "yes" if r.artifacts else "-", r.created_at.strftime("%Y-%m-%d %H:%M")]
+    return [
+        r.id,
+        r.partition,
+        r.algorithm,
+        r.rank_in_cohort,
+        f"{r.score_name} {_score(r.score)}",
+        r.cohort_id,
+        r.parent_model_id or "-",
+        f"{len(r.features)}" + (f"->{len(r.used_features)}" if r.used_features else ""),
+        "yes" if r.artifacts else "-",
+        r.created_at.strftime("%Y-%m-%d %H:%M"),
+    ]
 
 
 def _table(rows) -> str:
@@ -75,48 +90,62 @@ def _metric(r, name: str):
 
 
 def _show(r) -> str:
-    lines = [f"model {r.id}  {r.partition}  {r.algorithm} ({r.task}, target {r.target}, {r.lookforward} bars ahead)",
-             f"  fingerprint   {r.fingerprint}",
-             f"  cohort        {r.cohort_id}  rank {r.rank_in_cohort}    parent {r.parent_model_id or '-'}",
-             f"  score         {r.score_name} {_score(r.score)} (mean over {len(r.metrics.get('folds', []))} fold(s) of "
-             f"{r.data_options.get('validation')}, {r.n_rows:,} rows)",
-             f"  params        {json.dumps(r.params, sort_keys=True)}",
-             f"  features      {len(r.features)} given, {len(r.used_features) if r.used_features else '-'} kept after pruning"]
+    lines = [
+        f"model {r.id}  {r.partition}  {r.algorithm} ({r.task}, target {r.target}, {r.lookforward} bars ahead)",
+        f"  fingerprint   {r.fingerprint}",
+        f"  cohort        {r.cohort_id}  rank {r.rank_in_cohort}    parent {r.parent_model_id or '-'}",
+        f"  score         {r.score_name} {_score(r.score)} (mean over {len(r.metrics.get('folds', []))} fold(s) of "
+        f"{r.data_options.get('validation')}, {r.n_rows:,} rows)",
+        f"  params        {json.dumps(r.params, sort_keys=True)}",
+        f"  features      {len(r.features)} given, {len(r.used_features) if r.used_features else '-'} kept after pruning",
+    ]
     numbers = {k: v for k, v in r.metrics.items() if isinstance(v, (int, float)) and not k.endswith("_std")}
     lines.append("  metrics       " + ", ".join(f"{k} {v:.4g}" for k, v in numbers.items()))
     holdout = r.metrics.get("holdout")
     if holdout:  # the cohort's best, scored once on the untouched holdout
         scores = {k: v for k, v in holdout.items() if isinstance(v, (int, float)) and k != "n_samples"}
-        lines.append(f"  holdout       {holdout.get('n_samples', '?'):,} rows from {holdout.get('start', '?')[:10]}: "
-                     + ", ".join(f"{k} {v:.4g}" for k, v in scores.items()))
+        lines.append(
+            f"  holdout       {holdout.get('n_samples', '?'):,} rows from {holdout.get('start', '?')[:10]}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
+        )
     if "confusion_matrix" in r.metrics:
         (tn, fp), (fn, tp) = r.metrics["confusion_matrix"]
         lines.append(f"  confusion     tn {tn}  fp {fp}  fn {fn}  tp {tp} (summed over folds)")
     lines.append(f"  data          version {r.data_version[:16]}…  options {json.dumps(r.data_options, sort_keys=True)}")
     if r.notes:
         lines.append(f"  notes         {r.notes}")
-    for name, entry in r.artifacts.items():
+    for _name, entry in r.artifacts.items():
         lines.append(f"  file          {entry['path']}  sha256 {entry['sha256'][:16]}…")
     if not r.artifacts:
         lines.append("  files         none (only each cohort's best is fitted and saved unless save_all_grid_models)")
-    lines.append(f"  created       {r.created_at.isoformat()}  code {r.code_version}  "
-                 + ", ".join(f"{k} {v}" for k, v in r.library_versions.items()))
+    lines.append(
+        f"  created       {r.created_at.isoformat()}  code {r.code_version}  "
+        + ", ".join(f"{k} {v}" for k, v in r.library_versions.items())
+    )
     return "\n".join(lines)
 
 
 def _compare(a, b) -> str:
     from tb_assets.reporting.tables import text_table
 
-    rows = [("algorithm", a.algorithm, b.algorithm), ("partition", a.partition, b.partition), ("cohort", a.cohort_id, b.cohort_id),
-            ("parent", a.parent_model_id or "-", b.parent_model_id or "-"), ("rank", a.rank_in_cohort, b.rank_in_cohort)]
+    rows = [
+        ("algorithm", a.algorithm, b.algorithm),
+        ("partition", a.partition, b.partition),
+        ("cohort", a.cohort_id, b.cohort_id),
+        ("parent", a.parent_model_id or "-", b.parent_model_id or "-"),
+        ("rank", a.rank_in_cohort, b.rank_in_cohort),
+    ]
     for key in sorted(set(a.params) | set(b.params)):
         rows.append((f"param {key}", a.params.get(key, "-"), b.params.get(key, "-")))
     names = [k for k, v in {**a.metrics, **b.metrics}.items() if isinstance(v, (int, float)) and not k.endswith("_std")]
     for key in dict.fromkeys(names):
         rows.append((key, _score(_metric(a, key)), _score(_metric(b, key))))
     fa, fb = set(a.used_features or a.features), set(b.used_features or b.features)
-    rows += [("features", len(fa), len(fb)), ("only in this one", ", ".join(sorted(fa - fb)) or "-", ", ".join(sorted(fb - fa)) or "-"),
-             ("shared features", len(fa & fb), len(fa & fb))]
+    rows += [
+        ("features", len(fa), len(fb)),
+        ("only in this one", ", ".join(sorted(fa - fb)) or "-", ", ".join(sorted(fb - fa)) or "-"),
+        ("shared features", len(fa & fb), len(fa & fb)),
+    ]
     return text_table(("", f"model {a.id}", f"model {b.id}"), rows)
 
 
@@ -131,8 +160,11 @@ def cmd_models(args) -> int:
         return production_models(args)
     registry, missing = _registry()
     if registry is None:
-        print(f"tb models: no registry yet at {missing}: materialize model_experiments first "
-              "(tb run --select model_experiments --partition 'SPX|1d')", file=sys.stderr)
+        print(
+            f"tb models: no registry yet at {missing}: materialize model_experiments first "
+            "(tb run --select model_experiments --partition 'SPX|1d')",
+            file=sys.stderr,
+        )
         return 1
     try:
         with registry:
@@ -166,8 +198,11 @@ def _select(registry, args) -> list:
             symbol, timeframe = args.partition.split("|", 1)
         rows = registry.find(symbol=symbol, timeframe=timeframe, algorithm=args.algorithm)[::-1]  # newest first
         if args.metric:
-            rows = sorted((r for r in rows if _metric(r, args.metric) is not None), key=lambda r: _metric(r, args.metric),
-                          reverse=args.metric not in LOWER_IS_BETTER)
+            rows = sorted(
+                (r for r in rows if _metric(r, args.metric) is not None),
+                key=lambda r: _metric(r, args.metric),
+                reverse=args.metric not in LOWER_IS_BETTER,
+            )
         return rows[: args.limit] if args.limit > 0 else rows
     if args.action == "cohort":
         text = args.ids[0]
@@ -209,12 +244,22 @@ def production_rows(settings, partitions: list[str]) -> list[dict]:
             continue
         card = ModelCard.load(settings.artifacts, symbol, timeframe)
         holdout = (card.holdout_metrics or {}).get("auc")
-        rows.append({
-            "partition": key, "holdout_auc": holdout, "grade": grade("auc", holdout) if holdout is not None else "-",
-            "holdout_events": (card.holdout_metrics or {}).get("n_samples"), "oof_auc": card.oof_metrics.get("auc"),
-            "events": card.n_samples, "features": card.features, "trained_on": card.date_range, "trained_at": card.training_date,
-            "params_source": card.params.get("source", "-"), "card": str(ModelCard.path(settings.artifacts, symbol, timeframe)),
-        })
+        rows.append(
+            {
+                "partition": key,
+                "holdout_auc": holdout,
+                "grade": grade("auc", holdout) if holdout is not None else "-",
+                "holdout_events": (card.holdout_metrics or {}).get("n_samples"),
+                "oof_auc": card.oof_metrics.get("auc"),
+                "holdout_auc_lower": (card.holdout_metrics or {}).get("auc_lower"),
+                "events": card.n_samples,
+                "features": card.features,
+                "trained_on": card.date_range,
+                "trained_at": card.training_date,
+                "params_source": card.params.get("source", "-"),
+                "card": str(ModelCard.path(settings.artifacts, symbol, timeframe)),
+            }
+        )
     return rows
 
 
@@ -231,6 +276,9 @@ def production_models(args) -> int:
             print(f"tb models production: {args.partition!r} is not a partition of these settings (tb partitions)", file=sys.stderr)
             return 2
     rows = production_rows(settings, partitions)
+    if args.markdown:
+        print(production_markdown(rows))
+        return 0
     if args.json:
         for row in rows:
             print(json.dumps(row, sort_keys=True))
@@ -241,10 +289,38 @@ def production_models(args) -> int:
             cells.append([r["partition"], "-", "-", "-", "-", "-", "not trained: tb run --partition '" + r["partition"] + "'", "-", "-"])
             continue
         first, last = (d[:10] for d in r["trained_on"])
-        cells.append([r["partition"], _score(r["holdout_auc"]) + (f" ({r['holdout_events']:,} events)" if r["holdout_events"] else ""),
-                      r["grade"], _score(r["oof_auc"]), f"{r['events']:,}", len(r["features"]), f"{first} .. {last}", r["trained_at"][:16],
-                      r["params_source"]])
+        cells.append(
+            [
+                r["partition"],
+                _score(r["holdout_auc"]) + (f" ({r['holdout_events']:,} events)" if r["holdout_events"] else ""),
+                r["grade"],
+                _score(r["oof_auc"]),
+                f"{r['events']:,}",
+                len(r["features"]),
+                f"{first} .. {last}",
+                r["trained_at"][:16],
+                r["params_source"],
+            ]
+        )
     print(text_table(PRODUCTION_COLUMNS, cells))
-    print("\nthe holdout is the number to believe (selection and tuning never saw it); model cards: "
-          f"{settings.artifacts}/production_model/<symbol>/<timeframe>/model_metadata.json")
+    print(
+        "\nthe holdout is the number to believe (selection and tuning never saw it); model cards: "
+        f"{settings.artifacts}/production_model/<symbol>/<timeframe>/model_metadata.json"
+    )
     return 0
+
+
+def production_markdown(rows: list[dict]) -> str:
+    """The production models as a markdown table: what the README's demo table is (a test compares them)."""
+    cell = lambda key: key.replace("|", "\\|")  # noqa: E731  (a bare | would split the cell)
+    lines = ["| partition | events | out-of-fold AUC | holdout AUC (95% lower bound) | grade | features |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        if r["card"] is None:
+            lines.append(f"| {cell(r['partition'])} | - | - | not trained | - | - |")
+            continue
+        names = r["features"]
+        shown = ", ".join(f"`{n}`" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        lower = "" if r.get("holdout_auc_lower") is None else f" ({r['holdout_auc_lower']:.3f})"
+        holdout = "-" if r["holdout_auc"] is None else f"{r['holdout_auc']:.3f}{lower}"
+        lines.append(f"| {cell(r['partition'])} | {r['events']:,} | {r['oof_auc']:.3f} | {holdout} | {r['grade']} | {shown} |")
+    return "\n".join(lines)

@@ -30,7 +30,10 @@ def add_parser(sub) -> None:
     selection_options(run)
     run.add_argument("--verbose", "-v", action="store_true", help="show Dagster's own log lines")
     run.add_argument(
-        "--jobs", "-j", type=int, metavar="N",
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
         help="partitions run side by side (default: the instance's run concurrency, 2 in dagster.yaml)",
     )
     run.set_defaults(func=cmd_run)
@@ -65,8 +68,7 @@ def cmd_run(args) -> int:
         report_dead_runs(instance, "tb run")
         concurrency = args.jobs or instance.get_concurrency_config().run_queue_config.max_concurrent_runs or 1
         print(
-            f"tb run: {what} for {len(keys)} partition(s), {concurrency} at a time; instance {os.environ['DAGSTER_HOME']}, "
-            f"data {data_dir}",
+            f"tb run: {what} for {len(keys)} partition(s), {concurrency} at a time; instance {os.environ['DAGSTER_HOME']}, data {data_dir}",
             flush=True,
         )
         log_dir = None if args.verbose else data_dir / "tb_run_logs"
@@ -81,17 +83,28 @@ def cmd_run(args) -> int:
             done.append(outcome)
             status = "ok" if outcome.clean else ("ERROR" if outcome.ok else "FAILED")
             notes = "; ".join(outcome.errors + outcome.findings)
-            print(f"[{len(done)}/{len(keys)}] {outcome.key} {status} in {outcome.seconds:.1f}s" + (f"  {notes}" if notes else ""),
-                  flush=True)
+            print(
+                f"[{len(done)}/{len(keys)}] {outcome.key} {status} in {outcome.seconds:.1f}s" + (f"  {notes}" if notes else ""), flush=True
+            )
 
         def on_notice(line: str) -> None:
             print(f"tb run: {line}", file=sys.stderr, flush=True)
 
         try:
             with sigterm_as_interrupt():
-                outcomes = run_partitions(instance, job, keys, selection, run_config, concurrency=concurrency,
-                                          tags={"tb/launched_by": "tb run", HOST_TAG: this_host()}, log_dir=log_dir,
-                                          on_event=on_event, on_done=on_done, on_notice=on_notice)
+                outcomes = run_partitions(
+                    instance,
+                    job,
+                    keys,
+                    selection,
+                    run_config,
+                    concurrency=concurrency,
+                    tags={"tb/launched_by": "tb run", HOST_TAG: this_host()},
+                    log_dir=log_dir,
+                    on_event=on_event,
+                    on_done=on_done,
+                    on_notice=on_notice,
+                )
         except KeyboardInterrupt:  # the runs were stopped and marked canceled on the way out
             print(f"tb run: interrupted; {len(done)} of {len(keys)} partition(s) finished before", file=sys.stderr, flush=True)
             return 130
@@ -114,6 +127,7 @@ def cmd_run(args) -> int:
 def sigterm_as_interrupt():
     """SIGTERM (`kill`, `timeout`, a closing terminal's manager) ends `tb run` like Ctrl-C does:
     through its clean-up, which stops the run workers instead of leaving them running alone."""
+
     def interrupt(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
 

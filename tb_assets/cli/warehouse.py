@@ -24,15 +24,24 @@ out (counted). The old file is renamed, never deleted, and warehouse.duckdb beco
 
 
 def add_parser(sub) -> None:
-    sql = sub.add_parser("sql", help="query the warehouse's Parquet with DuckDB (views bars, features, targets)",
-                         description=SQL_DESCRIPTION, epilog=SQL_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sql = sub.add_parser(
+        "sql",
+        help="query the warehouse's Parquet with DuckDB (views bars, features, targets)",
+        description=SQL_DESCRIPTION,
+        epilog=SQL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sql.add_argument("query", help="a DuckDB SQL statement")
     sql.add_argument("--csv", action="store_true", help="print CSV (every row) instead of a table")
     sql.add_argument("--limit", "-n", type=int, default=50, help="at most this many rows in the table (default 50; 0 = all)")
     sql.set_defaults(func=cmd_sql)
 
-    migrate = sub.add_parser("migrate", help="move an old one-file warehouse.duckdb into the Parquet warehouse",
-                             description=MIGRATE_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    migrate = sub.add_parser(
+        "migrate",
+        help="move an old one-file warehouse.duckdb into the Parquet warehouse",
+        description=MIGRATE_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     migrate.set_defaults(func=cmd_migrate)
 
 
@@ -54,8 +63,11 @@ def preflight(command: str) -> None:
     check_writable(storage_root(settings.warehouse), "TB_WAREHOUSE_URL")
     check_writable(storage_root(settings.artifacts), "TB_ARTIFACTS_URL")
     if holds_tables(settings.views_path):
-        print(f"{command}: {settings.views_path} holds the one-file warehouse of an earlier version, which is not read "
-              f"any more: `tb migrate` moves it to {settings.warehouse}", file=sys.stderr)
+        print(
+            f"{command}: {settings.views_path} holds the one-file warehouse of an earlier version, which is not read "
+            f"any more: `tb migrate` moves it to {settings.warehouse}",
+            file=sys.stderr,
+        )
 
 
 def cmd_sql(args) -> int:
@@ -67,12 +79,17 @@ def cmd_sql(args) -> int:
     settings = _settings()
     root = storage_root(settings.warehouse)
     if holds_tables(settings.views_path):
-        print(f"tb sql: {settings.views_path} holds the one-file warehouse of an earlier version: `tb migrate` moves it to "
-              f"{settings.warehouse}, which tb sql reads", file=sys.stderr)
+        print(
+            f"tb sql: {settings.views_path} holds the one-file warehouse of an earlier version: `tb migrate` moves it to "
+            f"{settings.warehouse}, which tb sql reads",
+            file=sys.stderr,
+        )
         return 1
     if not stored_assets(root):
-        print(f"tb sql: the warehouse {settings.warehouse} holds nothing yet: materialize something first, e.g. "
-              "tb run --select bars", file=sys.stderr)
+        print(
+            f"tb sql: the warehouse {settings.warehouse} holds nothing yet: materialize something first, e.g. tb run --select bars",
+            file=sys.stderr,
+        )
         return 1
     refresh_views_file(root, settings.views_path)
     con = query_connection(root)

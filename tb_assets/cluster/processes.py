@@ -4,7 +4,7 @@ The code server (`dagster code-server start`, gRPC), the webserver, the daemon a
 (`dagster-celery worker start`) each start in a session of their own, against the PostgreSQL and
 Redis the settings name. Each one's pid, start time and log go to TB_DATA_DIR/cluster/<name>.json,
 and `down` stops exactly those process groups (a pid that now belongs to a newer process is not
-ours and is left alone). Production runs the same commands under systemd or Kubernetes (README).
+ours and is left alone). Production runs the same commands under systemd or Kubernetes (docs/team.md).
 """
 
 from __future__ import annotations
@@ -58,15 +58,33 @@ def planned(workers: int, dagster_home: Path, code_host: str, code_port: int, ui
     """(name, command) of every process, in start order."""
     workspace = str(dagster_home / "workspace.yaml")
     commands = [
-        ("code_server", [_bin("dagster"), "code-server", "start", "-m", "tb_assets.definitions", "-h", code_host,
-                         "-p", str(code_port), "--location-name", "tb_assets"]),
+        (
+            "code_server",
+            [
+                _bin("dagster"),
+                "code-server",
+                "start",
+                "-m",
+                "tb_assets.definitions",
+                "-h",
+                code_host,
+                "-p",
+                str(code_port),
+                "--location-name",
+                "tb_assets",
+            ],
+        ),
         ("webserver", [_bin("dagster-webserver"), "-w", workspace, "-h", ui_host, "-p", str(ui_port)]),
         ("daemon", [_bin("dagster-daemon"), "run", "-w", workspace]),
     ]
     for i in range(1, workers + 1):
         # one run at a time per worker: a run is a whole partition's chain and uses the machine's cores
-        commands.append((f"worker_{i}", [_bin("dagster-celery"), "worker", "start", "-A", WORKER_APP, "-n", f"tb-worker-{i}",
-                                         "--", "--concurrency", "1"]))
+        commands.append(
+            (
+                f"worker_{i}",
+                [_bin("dagster-celery"), "worker", "start", "-A", WORKER_APP, "-n", f"tb-worker-{i}", "--", "--concurrency", "1"],
+            )
+        )
     return commands
 
 
@@ -88,8 +106,9 @@ class Cluster:
         self.folder.mkdir(parents=True, exist_ok=True)
         log = self.folder / f"{name}.log"
         with open(log, "ab") as out:
-            proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         started = Started(name=name, pid=proc.pid, create_time=psutil.Process(proc.pid).create_time(), log=str(log), cmd=cmd)
         (self.folder / f"{name}.json").write_text(json.dumps(asdict(started), indent=2))
         return started

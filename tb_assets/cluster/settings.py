@@ -38,11 +38,15 @@ def dagster_pg_url() -> str:
     """TB_DAGSTER_PG_URL: the instance's PostgreSQL (runs, events, schedules), a postgresql+psycopg2:// URL."""
     text = _env("TB_DAGSTER_PG_URL")
     if text is None:
-        raise ConfigError("TB_DAGSTER_PG_URL is not set: the team profile keeps the Dagster instance on PostgreSQL, "
-                          "e.g. postgresql+psycopg2://dagster:password@db-host:5432/dagster")
+        raise ConfigError(
+            "TB_DAGSTER_PG_URL is not set: the team profile keeps the Dagster instance on PostgreSQL, "
+            "e.g. postgresql+psycopg2://dagster:password@db-host:5432/dagster"
+        )
     if not text.startswith("postgresql+psycopg2://"):
-        raise ConfigError(f"TB_DAGSTER_PG_URL ({redact_url(text)}) must start with postgresql+psycopg2:// (SQLAlchemy 2.1 "
-                          "reads a bare postgresql:// as psycopg 3, which is not installed)")
+        raise ConfigError(
+            f"TB_DAGSTER_PG_URL ({redact_url(text)}) must start with postgresql+psycopg2:// (SQLAlchemy 2.1 "
+            "reads a bare postgresql:// as psycopg 3, which is not installed)"
+        )
     return text
 
 
@@ -50,8 +54,9 @@ def celery_broker() -> str:
     """TB_CELERY_BROKER: the Redis URL runs are queued on (also the result backend), e.g. redis://host:6379/0."""
     text = _env("TB_CELERY_BROKER")
     if text is None:
-        raise ConfigError("TB_CELERY_BROKER is not set: the team profile queues runs for the Celery workers on Redis, "
-                          "e.g. redis://redis-host:6379/0")
+        raise ConfigError(
+            "TB_CELERY_BROKER is not set: the team profile queues runs for the Celery workers on Redis, e.g. redis://redis-host:6379/0"
+        )
     if text.split("://", 1)[0] not in BROKER_SCHEMES:
         raise ConfigError(f"TB_CELERY_BROKER ({redact_url(text)}) must be a redis:// or rediss:// URL")
     return text

@@ -91,8 +91,12 @@ def draw_deciles(fig, y: np.ndarray, proba: np.ndarray) -> None:
     ax.bar(table["decile"], table["mean"], color="C0")
     ax.axhline(float(np.mean(y)), color="grey", ls="--", lw=0.8, label="positive rate")
     spread = table["mean"].iloc[-1] - table["mean"].iloc[0]
-    ax.set(xlabel="predicted score decile (10 = highest)", ylabel="share of positives",
-           title=f"decile spread on the holdout: top - bottom = {spread:+.3f}", xticks=range(1, 11))
+    ax.set(
+        xlabel="predicted score decile (10 = highest)",
+        ylabel="share of positives",
+        title=f"decile spread on the holdout: top - bottom = {spread:+.3f}",
+        xticks=range(1, 11),
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
 
@@ -109,8 +113,9 @@ def shap_beeswarm_png(values: np.ndarray, X: pd.DataFrame, top: int = 20) -> byt
     import shap
 
     # its own seeded generator: the jitter is the same on every run, whatever else seeded NumPy's global RNG
-    shap.summary_plot(values, X, max_display=top, show=False, plot_size=(9, 0.35 * min(top, X.shape[1]) + 1.5),
-                      rng=np.random.default_rng(0))
+    shap.summary_plot(
+        values, X, max_display=top, show=False, plot_size=(9, 0.35 * min(top, X.shape[1]) + 1.5), rng=np.random.default_rng(0)
+    )
     fig = pyplot().gcf()
     fig.axes[0].set_title("SHAP values per event (colour: feature value)")
     return png(fig)
@@ -157,16 +162,26 @@ def draw_leaderboard(fig, board: pd.DataFrame) -> None:
     """Each algorithm's best out-of-sample score beside chance: R² (chance 0) for regressors, AUC
     (chance 0.5) for classifiers. The axis spans at least chance +/- `span`, so a hair above chance
     looks like one."""
-    panels = [(task, chance, name, span) for task, chance, name, span in
-              (("regression", 0.0, "R²", 0.05), ("classification", 0.5, "AUC", 0.1)) if (board["task"] == task).any()]
+    panels = [
+        (task, chance, name, span)
+        for task, chance, name, span in (("regression", 0.0, "R²", 0.05), ("classification", 0.5, "AUC", 0.1))
+        if (board["task"] == task).any()
+    ]
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (task, chance, name, span) in zip(axes, panels):
         rows = board[board["task"] == task]
         values = rows["value"].astype("float64").to_numpy()
         ax.barh(rows["algorithm"], values - chance, left=chance, color=["C2" if v > chance else "C3" for v in values])
         for y, v in enumerate(values):
-            ax.annotate(f"{v:.3f}", (v, y), xytext=(3 if v >= chance else -3, 0), textcoords="offset points", va="center",
-                        ha="left" if v >= chance else "right", fontsize=8)
+            ax.annotate(
+                f"{v:.3f}",
+                (v, y),
+                xytext=(3 if v >= chance else -3, 0),
+                textcoords="offset points",
+                va="center",
+                ha="left" if v >= chance else "right",
+                fontsize=8,
+            )
         reach = max(span, float(np.nanmax(np.abs(values - chance))) * 1.5) if len(values) else span
         ax.set_xlim(chance - reach, chance + reach)
         ax.axvline(chance, color="grey", lw=0.8, ls="--")

@@ -7,5 +7,12 @@ from tb_assets.resources.registry import ModelRegistryResource
 from tb_assets.resources.tuning import TuningStorage
 from tb_assets.resources.warehouse import ParquetWarehouseIOManager, Warehouse, WarehouseIOManager
 
-__all__ = ["ArtifactStore", "BarSourceResource", "ModelRegistryResource", "ParquetWarehouseIOManager", "TuningStorage", "Warehouse",
-           "WarehouseIOManager"]
+__all__ = [
+    "ArtifactStore",
+    "BarSourceResource",
+    "ModelRegistryResource",
+    "ParquetWarehouseIOManager",
+    "TuningStorage",
+    "Warehouse",
+    "WarehouseIOManager",
+]

@@ -1,6 +1,5 @@
 """The bar source as a Dagster resource: validated, resampled bars of a symbol at a timeframe."""
 
-
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -18,12 +17,8 @@ class BarSourceResource(dg.ConfigurableResource):
 
     kind: str = Field(default="sample", description="sample | parquet | csv | synthetic (TB_SOURCE)")
     raw_dir: str | None = Field(default=None, description="Input folder for parquet/csv (TB_RAW_DIR)")
-    timezone: str = Field(
-        default="UTC", description="Time zone of naive timestamps in the input, e.g. America/New_York (TB_SOURCE_TZ)"
-    )
-    allow_links: bool = Field(
-        default=False, description="Follow symlinks in raw_dir that point outside it (TB_RAW_ALLOW_LINKS)"
-    )
+    timezone: str = Field(default="UTC", description="Time zone of naive timestamps in the input, e.g. America/New_York (TB_SOURCE_TZ)")
+    allow_links: bool = Field(default=False, description="Follow symlinks in raw_dir that point outside it (TB_RAW_ALLOW_LINKS)")
     date_order: str = Field(
         default="auto",
         description="How to read dates like 03/04/2024: auto (decided from the file), dmy or mdy (TB_DATE_ORDER)",
@@ -73,8 +68,14 @@ class BarSourceResource(dg.ConfigurableResource):
     def prepare(self, raw: RawBars, timeframe: str, policy: str = "repair", **rules):
         """prepare_bars with this source's time zone and date order: (bars, report, source bar size)."""
         return prepare_bars(
-            raw.frame, symbol=raw.symbol, origin=raw.origin, timeframe=timeframe, policy=policy, tz=self.timezone,
-            date_order=self.date_order, **rules,
+            raw.frame,
+            symbol=raw.symbol,
+            origin=raw.origin,
+            timeframe=timeframe,
+            policy=policy,
+            tz=self.timezone,
+            date_order=self.date_order,
+            **rules,
         )
 
     def context_bars(

@@ -16,8 +16,15 @@ BACKFILL_TAG = "dagster/backfill"
 DAEMON_FRESH_S = 120  # a daemon heartbeat older than this means no daemon is running
 
 
-def launch_backfill(instance: dg.DagsterInstance, asset_graph, partition_keys: list[str], assets: list[dg.AssetKey],
-                    *, run_config: dict | None = None, title: str | None = None) -> str:
+def launch_backfill(
+    instance: dg.DagsterInstance,
+    asset_graph,
+    partition_keys: list[str],
+    assets: list[dg.AssetKey],
+    *,
+    run_config: dict | None = None,
+    title: str | None = None,
+) -> str:
     """Queue an asset backfill of `assets` × `partition_keys`; the daemon's backfill loop executes it."""
     backfill_id = make_new_backfill_id()
     backfill = PartitionBackfill.from_asset_partitions(
@@ -84,8 +91,14 @@ def backfill_progress(instance: dg.DagsterInstance, backfill_id: str) -> Backfil
     )
 
 
-def follow_backfill(instance: dg.DagsterInstance, backfill_id: str, on_progress: Callable[[BackfillProgress], None],
-                    *, poll_s: float = 2.0, timeout_s: float | None = None) -> BackfillProgress:
+def follow_backfill(
+    instance: dg.DagsterInstance,
+    backfill_id: str,
+    on_progress: Callable[[BackfillProgress], None],
+    *,
+    poll_s: float = 2.0,
+    timeout_s: float | None = None,
+) -> BackfillProgress:
     """Poll until the backfill ends (or `timeout_s` passes), reporting each change."""
     start, last = time.monotonic(), None
     while True:
@@ -103,5 +116,7 @@ def progress_line(p: BackfillProgress, width: int = 30) -> str:
     total = max(p.targeted, 1)
     filled = int(width * (p.materialized + p.failed) / total)
     bar = "#" * filled + "-" * (width - filled)
-    return (f"[{bar}] {p.materialized}/{p.targeted} asset-partitions materialized, {p.failed} failed or skipped, "
-            f"{p.runs_in_progress} run(s) in progress ({p.status.value.lower()})")
+    return (
+        f"[{bar}] {p.materialized}/{p.targeted} asset-partitions materialized, {p.failed} failed or skipped, "
+        f"{p.runs_in_progress} run(s) in progress ({p.status.value.lower()})"
+    )

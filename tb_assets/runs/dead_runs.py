@@ -75,8 +75,13 @@ def _local(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
 
 def held_pools(instance: dg.DagsterInstance, run_id: str) -> tuple[str, ...]:
     storage = instance.event_log_storage
-    return tuple(sorted(key for key in storage.get_concurrency_keys()
-                        if any(slot.run_id == run_id for slot in storage.get_concurrency_info(key).claimed_slots)))
+    return tuple(
+        sorted(
+            key
+            for key in storage.get_concurrency_keys()
+            if any(slot.run_id == run_id for slot in storage.get_concurrency_info(key).claimed_slots)
+        )
+    )
 
 
 def dead_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
@@ -97,8 +102,7 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
         pid = dead_worker(instance, run)
         if pid is None:
             continue
-        found = DeadRun(run.run_id, run.tags.get("dagster/partition", "-"), run.status.value, pid,
-                        held_pools(instance, run.run_id))
+        found = DeadRun(run.run_id, run.tags.get("dagster/partition", "-"), run.status.value, pid, held_pools(instance, run.run_id))
         instance.report_run_failed(run, f"tb: {found.reason}")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         dead.append(found)

@@ -20,8 +20,9 @@ class CheckCursor:
     pending: list[int] = field(default_factory=list)
 
 
-def finished_checks_after(instance: dg.DagsterInstance, check_keys, cursor: CheckCursor, *, since: float | None = None,
-                          page: int = 100) -> tuple[list, CheckCursor]:
+def finished_checks_after(
+    instance: dg.DagsterInstance, check_keys, cursor: CheckCursor, *, since: float | None = None, page: int = 100
+) -> tuple[list, CheckCursor]:
     """Check executions that finished (passed or failed) and were not returned before, oldest first,
     and the cursor after them. Reads Dagster's asset-check execution table (ids are global there;
     the run-sharded SQLite event log has no cross-run ids for check evaluations)."""

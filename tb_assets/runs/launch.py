@@ -55,15 +55,17 @@ def origins(job_name: str):
     """(python origin the run worker loads the job from, remote origin the UI files the run under)."""
     recon = ReconstructableRepository.for_module(DEFS_MODULE, DEFS_ATTRIBUTE, working_directory=str(PROJECT_ROOT))
     python_origin = recon.get_reconstructable_job(job_name).get_python_origin()
-    target = LoadableTargetOrigin(executable_path=sys.executable, module_name=DEFS_MODULE, attribute=DEFS_ATTRIBUTE,
-                                  working_directory=str(PROJECT_ROOT))
+    target = LoadableTargetOrigin(
+        executable_path=sys.executable, module_name=DEFS_MODULE, attribute=DEFS_ATTRIBUTE, working_directory=str(PROJECT_ROOT)
+    )
     location = ManagedGrpcPythonEnvCodeLocationOrigin(loadable_target_origin=target, location_name=LOCATION)
     remote_origin = RemoteJobOrigin(repository_origin=RemoteRepositoryOrigin(location, REPOSITORY), job_name=job_name)
     return python_origin, remote_origin
 
 
-def create_partition_run(instance: dg.DagsterInstance, job: dg.JobDefinition, key: str, assets: list | None,
-                         run_config: dict, tags: dict) -> dg.DagsterRun:
+def create_partition_run(
+    instance: dg.DagsterInstance, job: dg.JobDefinition, key: str, assets: list | None, run_config: dict, tags: dict
+) -> dg.DagsterRun:
     """A NOT_STARTED run of `job` (or its `assets`) for one partition; raises DagsterError on bad run config."""
     config = run_config
     target = job.get_subset(asset_selection=set(assets)) if assets else job
@@ -83,11 +85,12 @@ def create_partition_run(instance: dg.DagsterInstance, job: dg.JobDefinition, ke
 
 def start_run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun, output) -> subprocess.Popen:
     """`dagster api execute_run` for `run`; its console goes to `output` (a file, or None to share ours)."""
-    args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=instance.get_ref(),
-                          set_exit_code_on_failure=True)
+    args = ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id, instance_ref=instance.get_ref(), set_exit_code_on_failure=True)
     return subprocess.Popen(
         [sys.executable, "-m", "dagster", "api", "execute_run", serialize_value(args)],
-        stdout=output, stderr=subprocess.STDOUT if output is not None else None, cwd=PROJECT_ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+        cwd=PROJECT_ROOT,
     )
 
 
@@ -179,8 +182,7 @@ def merge_findings(findings: list[str]) -> list[str]:
 def outcome_of(instance: dg.DagsterInstance, key: str, run_id: str, seconds: float) -> PartitionOutcome:
     run = instance.get_run_by_id(run_id)
     events = stored_run_events(instance, run_id)
-    out = PartitionOutcome(key=key, run_id=run_id, ok=run is not None and run.status == dg.DagsterRunStatus.SUCCESS,
-                           seconds=seconds)
+    out = PartitionOutcome(key=key, run_id=run_id, ok=run is not None and run.status == dg.DagsterRunStatus.SUCCESS, seconds=seconds)
     for event in events:
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
             out.assets += 1
@@ -207,10 +209,20 @@ def outcome_of(instance: dg.DagsterInstance, key: str, run_id: str, seconds: flo
     return out
 
 
-def run_partitions(instance: dg.DagsterInstance, job: dg.JobDefinition, keys: list[str], assets: list | None,
-                   run_config: dict, *, concurrency: int, tags: dict, log_dir: Path | None,
-                   on_event: Callable[[str, str], None], on_done: Callable[[PartitionOutcome], None],
-                   on_notice: Callable[[str], None]) -> list[PartitionOutcome]:
+def run_partitions(
+    instance: dg.DagsterInstance,
+    job: dg.JobDefinition,
+    keys: list[str],
+    assets: list | None,
+    run_config: dict,
+    *,
+    concurrency: int,
+    tags: dict,
+    log_dir: Path | None,
+    on_event: Callable[[str, str], None],
+    on_done: Callable[[PartitionOutcome], None],
+    on_notice: Callable[[str], None],
+) -> list[PartitionOutcome]:
     """Create one run per partition and execute them, `concurrency` at a time; report each step,
     check and finished partition as it happens, and (`on_notice`) who holds a pool slot a run has
     waited long for. Bad run config fails every partition with its message. Each worker's console
@@ -277,8 +289,9 @@ class _Runner:
                 self.poll(key)
             if time.monotonic() >= next_look:
                 for pool, run_id, step in stranded.look():
-                    self.on_notice(f"step {step} of run {run_id} waited beside a free {pool} pool slot (a Dagster race): "
-                                   "handed it the slot")
+                    self.on_notice(
+                        f"step {step} of run {run_id} waited beside a free {pool} pool slot (a Dagster race): handed it the slot"
+                    )
                 self.look_at_waits(waits)
                 next_look = time.monotonic() + STRANDED_LOOK_S
             time.sleep(0.5)

@@ -62,12 +62,10 @@ class SlotWaitNotices:
     told: set[tuple[str, str]] = field(default_factory=set)
 
     def look(self, run_ids: set[str]) -> list[PoolWait]:
-        due = [w for w in pool_waits(self.instance, run_ids) if w.waited_s >= NOTICE_AFTER_S
-               and (w.run_id, w.step_key) not in self.told]
+        due = [w for w in pool_waits(self.instance, run_ids) if w.waited_s >= NOTICE_AFTER_S and (w.run_id, w.step_key) not in self.told]
         self.told |= {(w.run_id, w.step_key) for w in due}
         return due
 
     def line(self, wait: PoolWait, partition: str) -> str:
         held = "; ".join(describe_holder(self.instance, run_id, step) for run_id, step in wait.holders) or "nobody (being handed over)"
-        return (f"{partition}: step {wait.step_key} has waited {wait.waited_s:.0f}s for the {wait.pool} pool slot, "
-                f"held by {held}")
+        return f"{partition}: step {wait.step_key} has waited {wait.waited_s:.0f}s for the {wait.pool} pool slot, held by {held}"

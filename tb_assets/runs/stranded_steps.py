@@ -31,8 +31,7 @@ def stranded_now(instance: dg.DagsterInstance) -> set[tuple[str, str, str]]:
     found = set()
     for pool in storage.get_concurrency_keys():
         info = storage.get_concurrency_info(pool)
-        waiting = sorted((p for p in info.pending_steps if p.assigned_timestamp is None),
-                         key=lambda p: (-p.priority, p.enqueued_timestamp))
+        waiting = sorted((p for p in info.pending_steps if p.assigned_timestamp is None), key=lambda p: (-p.priority, p.enqueued_timestamp))
         free = info.slot_count - sum(p.assigned_timestamp is not None for p in info.pending_steps)
         found |= {(pool, p.run_id, p.step_key) for p in waiting[: max(0, free)]}
     return found

@@ -11,7 +11,6 @@ if TYPE_CHECKING:  # a source module loads pandas: only make_source imports one
     from tb_assets.sources.base import BarSource
 
 
-
 def make_source(
     kind: str,
     *,

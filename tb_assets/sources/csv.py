@@ -52,7 +52,9 @@ def read_bars_csv(path: Path) -> pd.DataFrame:
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise SourceError(f"{path}: not {encoding} text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): save it as UTF-8 CSV") from exc
+        raise SourceError(
+            f"{path}: not {encoding} text (byte {exc.object[exc.start]:#04x} at offset {exc.start}): save it as UTF-8 CSV"
+        ) from exc
     if not head.strip():
         raise SourceError(f"{path}: the file is empty")
     try:

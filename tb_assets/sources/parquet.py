@@ -88,4 +88,3 @@ def _unreadable_files(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from upath import UPath
 
@@ -29,7 +29,7 @@ def write_atomic(path, data: bytes) -> UPath:
     def keep_previous() -> None:
         if not path.exists():
             return
-        stamp = datetime.fromtimestamp(_modified(path), timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = datetime.fromtimestamp(_modified(path), UTC).strftime("%Y%m%dT%H%M%S%fZ")
         previous = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
         if previous.exists():
             return

@@ -228,8 +228,10 @@ class ModelCard(_Record):
             raise MissingArtifact(f"{symbol}|{timeframe}: {path} is missing: materialize production_model again")
         expected = self.artifact_sha256.get(name)
         if expected is not None and sha256(path) != expected:
-            raise TbError(f"{symbol}|{timeframe}: {path} does not match the SHA-256 in {self.FILE} (changed after training): "
-                          "materialize production_model again")
+            raise TbError(
+                f"{symbol}|{timeframe}: {path} does not match the SHA-256 in {self.FILE} (changed after training): "
+                "materialize production_model again"
+            )
         return path
 
     def feature_importance(self, root: Path, symbol: str, timeframe: str) -> pd.DataFrame:

@@ -48,7 +48,8 @@ def write_partition(root: UPath, asset: str, symbol: str, timeframe: str, frame:
     # microseconds, Parquet's and DuckDB's usual unit: `ts >= TIMESTAMPTZ '2024-01-02'` works in tb sql (DuckDB will
     # not compare nanosecond columns with such literals); a time finer than that is an error, never cut silently
     frame.drop(columns=list(PARTITION_COLUMNS), errors="ignore").to_parquet(
-        buffer, index=False, coerce_timestamps="us", allow_truncated_timestamps=False)
+        buffer, index=False, coerce_timestamps="us", allow_truncated_timestamps=False
+    )
     return replace_atomically(partition_file(root, asset, symbol, timeframe), buffer.getvalue())
 
 
@@ -60,8 +61,10 @@ def read_partition(root: UPath, asset: str, symbol: str, timeframe: str, columns
         with path.open("rb") as fh:
             frame = as_utc_ns(pd.read_parquet(fh, columns=columns))
     except FileNotFoundError:
-        raise TbError(f"{asset} holds no rows for {symbol}|{timeframe} ({describe(path)} is missing): materialize it "
-                      f"first, e.g. tb run --select {asset} --partition '{symbol}|{timeframe}'") from None
+        raise TbError(
+            f"{asset} holds no rows for {symbol}|{timeframe} ({describe(path)} is missing): materialize it "
+            f"first, e.g. tb run --select {asset} --partition '{symbol}|{timeframe}'"
+        ) from None
     if columns is None:
         frame.insert(0, "timeframe", timeframe)
         frame.insert(0, "symbol", symbol)
@@ -89,8 +92,10 @@ def read_parquet_sql(root: UPath, asset: str) -> str:
     """DuckDB's read_parquet over an asset's files. hive_types: a symbol like 7203 or a timeframe
     stays text; union_by_name: partitions keep their own columns (missing ones read as NULL)."""
     pattern = parquet_glob(root, asset).replace("'", "''")
-    return (f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
-            "hive_types = {'symbol': VARCHAR, 'timeframe': VARCHAR})")
+    return (
+        f"read_parquet('{pattern}', hive_partitioning = true, union_by_name = true, "
+        "hive_types = {'symbol': VARCHAR, 'timeframe': VARCHAR})"
+    )
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, root: UPath, assets: list[str]) -> None:
@@ -107,8 +112,7 @@ def refresh_views_file(root: UPath, views_file: Path) -> list[str]:
     """
     views_file = Path(views_file)
     if holds_tables(views_file):
-        raise TbError(f"{views_file} holds tables of the single-file warehouse: run `tb migrate` to move them to "
-                      f"{describe(root)} first")
+        raise TbError(f"{views_file} holds tables of the single-file warehouse: run `tb migrate` to move them to {describe(root)} first")
     views_file.parent.mkdir(parents=True, exist_ok=True)
     assets = stored_assets(root)
     with FileLock(str(views_file) + ".lock", timeout=60):
@@ -186,11 +190,16 @@ def migrate_single_file(database: Path, root: UPath, *, progress=print) -> Migra
     con = duckdb.connect(str(database), read_only=True)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE' ORDER BY table_name"
+            ).fetchall()
+        ]
         for table in tables:
-            columns = {r[0] for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+            columns = {
+                r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()
+            }
             if not set(PARTITION_COLUMNS) <= columns:
                 report.tables_ignored.append(table)
                 continue

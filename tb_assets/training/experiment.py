@@ -99,10 +99,17 @@ class ExperimentSpec:
         return self.target_transform if task == "regression" else self.classification_target
 
     def data_options(self, validation_used: str, lookforward: int, holdout_start: pd.Timestamp | None) -> dict:
-        return {"validation": validation_used, "n_splits": self.n_splits, "embargo_pct": self.embargo_pct,
-                "p_value_threshold": self.p_value_threshold, "lookforward": lookforward, "seed": self.seed,
-                "holdout_pct": self.holdout_pct, "holdout_start": None if holdout_start is None else holdout_start.isoformat(),
-                "sample_weights": "uniqueness"}
+        return {
+            "validation": validation_used,
+            "n_splits": self.n_splits,
+            "embargo_pct": self.embargo_pct,
+            "p_value_threshold": self.p_value_threshold,
+            "lookforward": lookforward,
+            "seed": self.seed,
+            "holdout_pct": self.holdout_pct,
+            "holdout_start": None if holdout_start is None else holdout_start.isoformat(),
+            "sample_weights": "uniqueness",
+        }
 
 
 @dataclass
@@ -165,16 +172,19 @@ def choose_features(spec: ExperimentSpec, catalog: list[str], registry: ModelReg
     if spec.feature_whitelist is not None:
         missing = [f for f in spec.feature_whitelist if f not in catalog]
         if missing:
-            raise TbError(f"feature_whitelist names feature(s) not in {spec.symbol}|{spec.timeframe}'s feature matrix: "
-                          f"{', '.join(missing)}")
+            raise TbError(
+                f"feature_whitelist names feature(s) not in {spec.symbol}|{spec.timeframe}'s feature matrix: {', '.join(missing)}"
+            )
         if not spec.feature_whitelist:
             raise TbError("feature_whitelist is empty: give at least one feature, or leave it unset")
         return list(dict.fromkeys(spec.feature_whitelist)), "whitelist"
     if spec.parent_model_id is not None:
         parent = registry.get(spec.parent_model_id)
         if (parent.symbol, parent.timeframe) != (spec.symbol, spec.timeframe):
-            raise TbError(f"parent_model_id {parent.id} was trained on {parent.partition}, not {spec.symbol}|{spec.timeframe}: "
-                          "a parent must come from the same partition")
+            raise TbError(
+                f"parent_model_id {parent.id} was trained on {parent.partition}, not {spec.symbol}|{spec.timeframe}: "
+                "a parent must come from the same partition"
+            )
         # a saved parent: the features it kept after pruning on all rows; an unsaved one: those it was given
         kept = [f for f in catalog if f in set(parent.used_features or parent.features)]
         if not kept:
@@ -198,8 +208,9 @@ class PreparedFold:
     test: np.ndarray  # positions of the test rows in the problem
 
 
-def prepare_folds(problem: Problem, splits: Splits, groups: dict[str, str], *, linear: bool, p_value_threshold: float | None,
-                  threads: int) -> list[PreparedFold]:
+def prepare_folds(
+    problem: Problem, splits: Splits, groups: dict[str, str], *, linear: bool, p_value_threshold: float | None, threads: int
+) -> list[PreparedFold]:
     X = problem.X.to_numpy("float64")
     out = []
     for train, test in splits:
@@ -252,8 +263,12 @@ def cv_results(scored: list[Scored], metric_names: list[str], primary: str) -> p
     mean_test_<metric>, std_test_<metric>, rank_test_<primary>, mean_fit_time."""
     rows = []
     for s in scored:
-        row = {"params": repr(s.params), **{f"param_{k}": v for k, v in s.params.items()}, "mean_fit_time": s.fit_seconds,
-               "fingerprint": s.fingerprint}
+        row = {
+            "params": repr(s.params),
+            **{f"param_{k}": v for k, v in s.params.items()},
+            "mean_fit_time": s.fit_seconds,
+            "fingerprint": s.fingerprint,
+        }
         for name in metric_names:
             for k, fold in enumerate(s.folds):
                 row[f"split{k}_test_{name}"] = fold[name]
@@ -290,9 +305,19 @@ def recipe(algo: Algorithm, params: dict, spec: ExperimentSpec, features: list[s
 class Experiment:
     """Runs an ExperimentSpec against one partition's data and the registry."""
 
-    def __init__(self, spec: ExperimentSpec, *, bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame,
-                 catalog: list[str], groups: dict[str, str], registry: ModelRegistry, model_folder: Callable[[str], Path],
-                 progress: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        spec: ExperimentSpec,
+        *,
+        bars: pd.DataFrame,
+        features: pd.DataFrame,
+        targets: pd.DataFrame,
+        catalog: list[str],
+        groups: dict[str, str],
+        registry: ModelRegistry,
+        model_folder: Callable[[str], Path],
+        progress: Callable[[str], None] | None = None,
+    ):
         self.spec, self.bars, self.features, self.targets = spec, bars, features, targets
         self.catalog, self.groups, self.registry, self.model_folder = catalog, groups, registry, model_folder
         self.progress = progress or (lambda line: None)
@@ -331,8 +356,9 @@ class Experiment:
         key = (task, tuple(names), linear)
         if key not in self._prepared:
             rows = self.rows(task, names)
-            self._prepared[key] = prepare_folds(rows.dev, rows.splits, self.groups, linear=linear,
-                                                p_value_threshold=self.spec.p_value_threshold, threads=self.spec.n_jobs)
+            self._prepared[key] = prepare_folds(
+                rows.dev, rows.splits, self.groups, linear=linear, p_value_threshold=self.spec.p_value_threshold, threads=self.spec.n_jobs
+            )
         return self._prepared[key]
 
     def run(self) -> ExperimentResult:
@@ -351,8 +377,15 @@ class Experiment:
         algo = algorithm(row.algorithm)
         rows = self.rows(algo.task, row.features)
         dev = rows.dev
-        scores = permuted_label_scores(recipe(algo, row.params, self.spec, row.features, self.groups), dev.X, dev.y, dev.weight,
-                                       rows.splits, scorer=primary_metric(algo.task), seed=seed)
+        scores = permuted_label_scores(
+            recipe(algo, row.params, self.spec, row.features, self.groups),
+            dev.X,
+            dev.y,
+            dev.weight,
+            rows.splits,
+            scorer=primary_metric(algo.task),
+            seed=seed,
+        )
         return {PRIMARY[algo.task]: float(np.mean(scores))}
 
     def score_holdout(self, algo: Algorithm, rows: TaskRows, params: dict) -> dict | None:
@@ -361,16 +394,29 @@ class Experiment:
         if not len(rows.holdout):
             return None
         problem = rows.problem
-        folds = Folds.build(problem.X, problem.y, problem.weight, [(rows.development, rows.holdout)], bin_now=False, threads=self.spec.n_jobs)
+        folds = Folds.build(
+            problem.X, problem.y, problem.weight, [(rows.development, rows.holdout)], bin_now=False, threads=self.spec.n_jobs
+        )
         (scored,) = score_folds(recipe(algo, params, self.spec, problem.features, self.groups), folds, scorer=lambda y, p: None)
-        return {**fold_scores(problem, rows.holdout, scored.prediction), "n_samples": int(len(rows.holdout)),
-                "start": self.holdout_start.isoformat()}
+        return {
+            **fold_scores(problem, rows.holdout, scored.prediction),
+            "n_samples": int(len(rows.holdout)),
+            "start": self.holdout_start.isoformat(),
+        }
 
     def _fingerprint(self, algo: Algorithm, problem: Problem, options: dict, version_: str, params: dict) -> str:
         s = self.spec
-        return fingerprint(symbol=s.symbol, algorithm=algo.name, target=problem.target, timeframe=s.timeframe,
-                           transform=s.target_transform if algo.task == "regression" else "none", data_options=options,
-                           features=problem.features, params=params, data_version=version_)
+        return fingerprint(
+            symbol=s.symbol,
+            algorithm=algo.name,
+            target=problem.target,
+            timeframe=s.timeframe,
+            transform=s.target_transform if algo.task == "regression" else "none",
+            data_options=options,
+            features=problem.features,
+            params=params,
+            data_version=version_,
+        )
 
     def run_cohort(self, algo: Algorithm, names: list[str]) -> Cohort:
         s = self.spec
@@ -394,8 +440,10 @@ class Experiment:
         fps = [self._fingerprint(algo, problem, options, data_version, p) for p in combos]
         found = self.registry.known(fps)
         todo = [(p, fp) for p, fp in zip(combos, fps) if fp not in found]
-        self.progress(f"    {len(combos)} combination(s): {len(found)} already in the registry, {len(todo)} to train "
-                      f"({validation_used}, {len(splits)} fold(s) of {len(dev.y):,} development rows; holdout {len(task_rows.holdout):,})")
+        self.progress(
+            f"    {len(combos)} combination(s): {len(found)} already in the registry, {len(todo)} to train "
+            f"({validation_used}, {len(splits)} fold(s) of {len(dev.y):,} development rows; holdout {len(task_rows.holdout):,})"
+        )
         scored = []
         if todo:
             prepared = self.prepared(algo.task, names, algo.linear)
@@ -415,13 +463,28 @@ class Experiment:
         for rank, i in enumerate(order, 1):
             item = scored[i]
             row = ModelRow(
-                fingerprint=item.fingerprint, symbol=s.symbol, timeframe=s.timeframe, algorithm=algo.name, task=algo.task,
-                target=problem.target, lookforward=problem.lookforward, cohort_id=cohort_id, parent_model_id=s.parent_model_id,
-                rank_in_cohort=rank, score_name=primary, score=item.metrics[primary], params=item.params, features=problem.features,
-                used_features=[], metrics={**item.metrics, "folds": item.folds, "mean_fit_seconds": item.fit_seconds},
-                data_options=options, data_version=data_version, n_rows=len(problem.y),
+                fingerprint=item.fingerprint,
+                symbol=s.symbol,
+                timeframe=s.timeframe,
+                algorithm=algo.name,
+                task=algo.task,
+                target=problem.target,
+                lookforward=problem.lookforward,
+                cohort_id=cohort_id,
+                parent_model_id=s.parent_model_id,
+                rank_in_cohort=rank,
+                score_name=primary,
+                score=item.metrics[primary],
+                params=item.params,
+                features=problem.features,
+                used_features=[],
+                metrics={**item.metrics, "folds": item.folds, "mean_fit_seconds": item.fit_seconds},
+                data_options=options,
+                data_version=data_version,
+                n_rows=len(problem.y),
                 notes="; ".join(filter(None, [item.notes, *notes])) or None,
-                code_version=CODE_VERSION, library_versions=library_versions(),
+                code_version=CODE_VERSION,
+                library_versions=library_versions(),
             )
             if rank == 1:  # the cohort's choice, made on development rows only, meets the holdout once
                 row.metrics["holdout"] = self.score_holdout(algo, task_rows, item.params)
@@ -452,8 +515,11 @@ class Experiment:
         folder = self.model_folder(item.fingerprint)
         buf = io.BytesIO()
         joblib.dump(model, buf)
-        files = {"pipeline.joblib": buf.getvalue(), "importance.csv": importance.to_csv(index=False).encode(),
-                 "shap_regimes.csv": by_regime.to_csv(index=False).encode()}
+        files = {
+            "pipeline.joblib": buf.getvalue(),
+            "importance.csv": importance.to_csv(index=False).encode(),
+            "shap_regimes.csv": by_regime.to_csv(index=False).encode(),
+        }
         native = native_model_file(model.named_steps["model"])
         if native is not None:
             files[native[0]] = native[1]
@@ -482,17 +548,31 @@ class Experiment:
         final_columns = columns_of(np.array([f for _, f in columns]), problem.features)
         fold = self.prepared(algo.task, problem.features, algo.linear)[-1]
         fold_model = fold.folds.fit(algo.make(item.params, s.seed, s.n_jobs), 0)  # fitted again: the grid keeps no models
-        test = fold.test[-s.permutation_rows:]
+        test = fold.test[-s.permutation_rows :]
         fold_columns = columns_of(np.array([f for _, f in output_features(fold.preprocessor, problem.features)]), problem.features)
-        permutation = permutation_importance(fold_model, fold.preprocessor.transform(dev.X.to_numpy("float64")[test]),
-                                             dev.y[test], fold_columns, primary_metric(problem.task), n_repeats=s.permutation_repeats, seed=s.seed)
+        permutation = permutation_importance(
+            fold_model,
+            fold.preprocessor.transform(dev.X.to_numpy("float64")[test]),
+            dev.y[test],
+            fold_columns,
+            primary_metric(problem.task),
+            n_repeats=s.permutation_repeats,
+            seed=s.seed,
+        )
         transformed = model.named_steps["preprocess"].transform(problem.X)
         rows = np.arange(max(0, len(transformed) - s.shap_rows), len(transformed))
         background = transformed[np.random.default_rng(s.seed).choice(len(transformed), min(100, len(transformed)), replace=False)]
         values, explainer = shap_by_feature(estimator, transformed[rows], background, final_columns, threads=s.n_jobs, seed=s.seed)
         regimes = problem.X.iloc[rows][[f for f in problem.features if f.startswith("regime_")]].reset_index(drop=True)
-        table = importance_table(problem.features, coefficients=getattr(estimator, "coef_", None), tree=tree_importance(estimator),
-                                 permutation=permutation, shap_values=values, explainer=explainer, columns=final_columns)
+        table = importance_table(
+            problem.features,
+            coefficients=getattr(estimator, "coef_", None),
+            tree=tree_importance(estimator),
+            permutation=permutation,
+            shap_values=values,
+            explainer=explainer,
+            columns=final_columns,
+        )
         return table, regime_importance(values, problem.features, regimes)
 
 

@@ -39,8 +39,9 @@ def _group_steps(group: str, linear: bool) -> list[tuple[str, object]]:
     return steps
 
 
-def build_preprocessor(features: list[str], groups: dict[str, str], *, linear: bool, task: str,
-                       p_value_threshold: float | None) -> Pipeline:
+def build_preprocessor(
+    features: list[str], groups: dict[str, str], *, linear: bool, task: str, p_value_threshold: float | None
+) -> Pipeline:
     """The unfitted preprocessing of `features` (columns of a float matrix, in this order).
     A feature without a group is scaled as 'standard'."""
     unknown = sorted({g for g in groups.values() if g not in GROUPS})

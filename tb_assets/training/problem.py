@@ -77,8 +77,13 @@ class Problem:
 
     def take(self, positions: np.ndarray) -> Problem:
         """The rows at `positions` (development or holdout)."""
-        return replace(self, rows=self.rows.take(positions), close=self.close[positions], future_close=self.future_close[positions],
-                       data_split=None if self.data_split is None else self.data_split[positions])
+        return replace(
+            self,
+            rows=self.rows.take(positions),
+            close=self.close[positions],
+            future_close=self.future_close[positions],
+            data_split=None if self.data_split is None else self.data_split[positions],
+        )
 
 
 def label_columns(task: str, target: str) -> tuple[str, str]:
@@ -106,8 +111,9 @@ def lookforward_of(targets: pd.DataFrame, bar_ts: pd.DatetimeIndex) -> int:
     return int(ahead[0])
 
 
-def build_problem(bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame, names: list[str], *, task: str,
-                  target: str) -> Problem:
+def build_problem(
+    bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame, names: list[str], *, task: str, target: str
+) -> Problem:
     """The samples of one task: the targets table's rows whose `target` is known, joined to their
     feature rows (`training_data`: raw prices and missing names refused), with uniqueness weights."""
     label, end = label_columns(task, target)
@@ -128,7 +134,9 @@ def build_problem(bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFr
     close = pd.Series(b["close"].to_numpy("float64"), index=bar_ts)
     split = b["data_split"] if "data_split" in b.columns and b["data_split"].notna().all() else None
     return Problem(
-        task=task, target=target, rows=rows,
+        task=task,
+        target=target,
+        rows=rows,
         close=close.reindex(rows.t1.index).to_numpy("float64"),
         future_close=close.reindex(pd.DatetimeIndex(rows.t1)).to_numpy("float64"),
         data_split=None if split is None else pd.Series(split.astype(str).to_numpy(), index=bar_ts).reindex(rows.t1.index).to_numpy(),

@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -27,7 +27,8 @@ SCHEMA_LOCK = 0x74625F72  # PostgreSQL advisory lock id guarding the registry's 
 
 _metadata = sa.MetaData()
 MODELS = sa.Table(
-    "models", _metadata,
+    "models",
+    _metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("symbol", sa.String(64), nullable=False),
@@ -82,7 +83,7 @@ class ModelRow:
     n_rows: int
     artifacts: dict = field(default_factory=dict)  # file name -> {"path", "sha256"}; empty when not saved
     notes: str | None = None
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     code_version: str = ""
     library_versions: dict = field(default_factory=dict)
     id: int | None = None
@@ -164,7 +165,7 @@ class ModelRegistry:
         out: dict[str, int] = {}
         with self.engine.connect() as con:
             for i in range(0, len(wanted), CHUNK):
-                chunk = wanted[i:i + CHUNK]
+                chunk = wanted[i : i + CHUNK]
                 rows = con.execute(sa.select(MODELS.c.fingerprint, MODELS.c.id).where(MODELS.c.fingerprint.in_(chunk)))
                 out.update({fp: int(i) for fp, i in rows})
         return out
@@ -174,7 +175,7 @@ class ModelRegistry:
             rows = [ModelRow(**dict(r._mapping)) for r in con.execute(query)]
         for row in rows:  # SQLite keeps no time zone: the times were written in UTC
             if row.created_at.tzinfo is None:
-                row.created_at = row.created_at.replace(tzinfo=timezone.utc)
+                row.created_at = row.created_at.replace(tzinfo=UTC)
         return rows
 
     def get(self, model_id: int) -> ModelRow:
@@ -183,12 +184,23 @@ class ModelRegistry:
             raise TbError(f"model {model_id} is not in the registry ({self.describe()})")
         return rows[0]
 
-    def find(self, *, symbol: str | None = None, timeframe: str | None = None, algorithm: str | None = None,
-             cohort_id: str | None = None, ids: Iterable[int] | None = None) -> list[ModelRow]:
+    def find(
+        self,
+        *,
+        symbol: str | None = None,
+        timeframe: str | None = None,
+        algorithm: str | None = None,
+        cohort_id: str | None = None,
+        ids: Iterable[int] | None = None,
+    ) -> list[ModelRow]:
         """Rows matching every filter given, by id."""
         query = sa.select(MODELS)
-        for column, value in ((MODELS.c.symbol, symbol), (MODELS.c.timeframe, timeframe), (MODELS.c.algorithm, algorithm),
-                              (MODELS.c.cohort_id, cohort_id)):
+        for column, value in (
+            (MODELS.c.symbol, symbol),
+            (MODELS.c.timeframe, timeframe),
+            (MODELS.c.algorithm, algorithm),
+            (MODELS.c.cohort_id, cohort_id),
+        ):
             if value is not None:
                 query = query.where(column == value)
         if ids is None:
@@ -196,7 +208,7 @@ class ModelRegistry:
         wanted = sorted({int(i) for i in ids})
         rows = []
         for i in range(0, len(wanted), CHUNK):  # a full grid's ids can pass a SQLite build's limit on bound parameters (999 before 3.32)
-            rows += self._rows(query.where(MODELS.c.id.in_(wanted[i:i + CHUNK])).order_by(MODELS.c.id))
+            rows += self._rows(query.where(MODELS.c.id.in_(wanted[i : i + CHUNK])).order_by(MODELS.c.id))
         return rows
 
     def lineage(self, model_id: int) -> list[ModelRow]:

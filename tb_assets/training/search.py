@@ -80,8 +80,17 @@ ALLOWED_PARAMS: dict[str, set[str]] = {
     "logistic_classification": {"C", "class_weight", "l1_ratio", "solver", "max_iter", "fit_intercept"},
     "lightgbm_regressor": set(DEFAULT_PARAMS),
     "lightgbm_classifier": set(DEFAULT_PARAMS),
-    "xgboost_regressor": {"n_estimators", "learning_rate", "max_depth", "min_child_weight", "subsample", "colsample_bytree",
-                          "reg_alpha", "reg_lambda", "gamma"},
+    "xgboost_regressor": {
+        "n_estimators",
+        "learning_rate",
+        "max_depth",
+        "min_child_weight",
+        "subsample",
+        "colsample_bytree",
+        "reg_alpha",
+        "reg_lambda",
+        "gamma",
+    },
 }
 ALLOWED_PARAMS["xgboost_classifier"] = ALLOWED_PARAMS["xgboost_regressor"] | {"scale_pos_weight"}
 _FOREST = {"n_estimators", "max_depth", "min_samples_split", "min_samples_leaf", "max_features", "max_samples", "bootstrap"}
@@ -101,7 +110,9 @@ def grid_for(algorithm: str, preset: str, explicit: Mapping[str, Grid] | None = 
         grid = dict(PRESETS[preset][algorithm])
     unknown = sorted(set(grid) - ALLOWED_PARAMS[algorithm])
     if unknown:
-        raise TbError(f"grids.{algorithm}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(ALLOWED_PARAMS[algorithm]))}")
+        raise TbError(
+            f"grids.{algorithm}: unknown parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(ALLOWED_PARAMS[algorithm]))}"
+        )
     for name, values in grid.items():
         if not isinstance(values, list) or not values:
             raise TbError(f"grids.{algorithm}.{name} must be a non-empty list of values, got {values!r}")
@@ -149,15 +160,31 @@ def _canonical(value):
     return value
 
 
-def fingerprint(*, symbol: str, algorithm: str, target: str, timeframe: str, transform: str, data_options: Mapping,
-                features: list[str], params: Mapping, data_version: str) -> str:
+def fingerprint(
+    *,
+    symbol: str,
+    algorithm: str,
+    target: str,
+    timeframe: str,
+    transform: str,
+    data_options: Mapping,
+    features: list[str],
+    params: Mapping,
+    data_version: str,
+) -> str:
     """SHA-256 of what makes a model the same model: partition, algorithm, target and its transform,
     the data options, the feature set (order does not matter), the params (key order does not
     matter) and the version of the data it was trained on. Not the parent: siblings of different
     parents that end up alike are the same model."""
     doc = {
-        "symbol": symbol, "timeframe": timeframe, "algorithm": algorithm, "target": target, "transform": transform,
-        "data_options": _canonical(dict(data_options)), "features": sorted(features), "params": _canonical(dict(params)),
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "algorithm": algorithm,
+        "target": target,
+        "transform": transform,
+        "data_options": _canonical(dict(data_options)),
+        "features": sorted(features),
+        "params": _canonical(dict(params)),
         "data_version": data_version,
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()

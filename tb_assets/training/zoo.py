@@ -70,8 +70,9 @@ ALGORITHMS: dict[str, Algorithm] = {
         Algorithm("logistic_classification", "classification", True, _logistic),
         Algorithm("random_forest_classifier", "classification", False, _rf_classifier),
         Algorithm("xgboost_classifier", "classification", False, lambda p, seed, threads: XGBoostClassifier(p, seed, threads), "xgboost"),
-        Algorithm("lightgbm_classifier", "classification", False, lambda p, seed, threads: LightGBMClassifier(p, seed, threads),
-                  "lightgbm"),
+        Algorithm(
+            "lightgbm_classifier", "classification", False, lambda p, seed, threads: LightGBMClassifier(p, seed, threads), "lightgbm"
+        ),
     )
 }
 

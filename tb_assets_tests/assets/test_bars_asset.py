@@ -13,6 +13,7 @@ from tb_assets_tests.helpers import QUIET, failure_text, metadata, run, stored, 
 def run_bars(defs, key, run_config=None):
     return run(defs, key, run_config, selection=[dg.AssetKey("bars")])
 
+
 def test_sample_partitions_materialize_with_metadata_and_checks(tmp_path):
     settings = make_settings(tmp_path)
     defs = build_definitions(settings)
@@ -188,8 +189,13 @@ def test_blocking_check_fails_on_corrupted_stored_bars(tmp_path):
 @pytest.mark.real_data
 def test_real_minutes_from_parquet_layout_materialize_and_survive_corruption(tmp_path, real_data):
     """Real SPY minutes (March 2011) in the {SYMBOL}/dt=YYYY-MM-DD/*.parquet layout."""
-    raw = pd.read_csv(real_data / "pyalgotrade/nt-spy-minute-2011-03.csv", sep=";", header=None,
-                      names=["ts", "open", "high", "low", "close", "volume"], dtype={"ts": str})
+    raw = pd.read_csv(
+        real_data / "pyalgotrade/nt-spy-minute-2011-03.csv",
+        sep=";",
+        header=None,
+        names=["ts", "open", "high", "low", "close", "volume"],
+        dtype={"ts": str},
+    )
     raw["ts"] = pd.to_datetime(raw["ts"], format="%Y%m%d %H%M%S", utc=True)
     pq = tmp_path / "pq"
     for day, g in raw.groupby(raw["ts"].dt.strftime("%Y-%m-%d")):

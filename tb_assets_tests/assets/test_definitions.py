@@ -34,20 +34,44 @@ def test_bars_asset_conventions(tmp_path):
     assert {"parquet", "pandas"} <= set(node.kinds)
     assert node.group_name == "bars"
     checks = {c.name: graph.get_check_spec(c) for c in graph.asset_check_keys}
-    assert set(checks) == {"bars_valid_ohlcv", "features_no_raw_prices", "features_no_lookahead", "features_mostly_finite",
-                           "features_schema_unchanged", "targets_t1_valid", "targets_weights_valid", "targets_positive_rate",
-                           "best_params_found", "production_model_grades", "production_model_no_regression",
-                           "production_model_holdout_confirms", "production_model_leakage_sentinels", "production_model_features_match",
-                           "shap_additivity", "shap_no_raw_prices", "shap_ranking_stable", "model_experiments_permutation_sentinel",
-                           "model_experiments_no_raw_prices", "model_experiments_no_regression"}
+    assert set(checks) == {
+        "bars_valid_ohlcv",
+        "features_no_raw_prices",
+        "features_no_lookahead",
+        "features_mostly_finite",
+        "features_schema_unchanged",
+        "targets_t1_valid",
+        "targets_weights_valid",
+        "targets_positive_rate",
+        "best_params_found",
+        "production_model_grades",
+        "production_model_no_regression",
+        "production_model_holdout_confirms",
+        "production_model_leakage_sentinels",
+        "production_model_features_match",
+        "shap_additivity",
+        "shap_no_raw_prices",
+        "shap_ranking_stable",
+        "model_experiments_permutation_sentinel",
+        "model_experiments_no_raw_prices",
+        "model_experiments_no_regression",
+    }
     for name, spec in checks.items():
         assert spec.partitions_def is not None, name  # a check must not load every partition
     blocking = {name for name, spec in checks.items() if spec.blocking}
-    assert blocking == {"bars_valid_ohlcv", "features_no_raw_prices", "features_no_lookahead", "targets_t1_valid",
-                        "targets_weights_valid", "production_model_leakage_sentinels",
-                        "production_model_features_match", "shap_additivity",
-                        "shap_no_raw_prices", "model_experiments_permutation_sentinel",
-                        "model_experiments_no_raw_prices"}  # the contracts later stages rely on, leakage first
+    assert blocking == {
+        "bars_valid_ohlcv",
+        "features_no_raw_prices",
+        "features_no_lookahead",
+        "targets_t1_valid",
+        "targets_weights_valid",
+        "production_model_leakage_sentinels",
+        "production_model_features_match",
+        "shap_additivity",
+        "shap_no_raw_prices",
+        "model_experiments_permutation_sentinel",
+        "model_experiments_no_raw_prices",
+    }  # the contracts later stages rely on, leakage first
     feats = d.resolve_assets_def(dg.AssetKey("features"))
     assert feats.op.pool == "bar_source" and graph.get(dg.AssetKey("features")).group_name == "features"
     assert graph.get(dg.AssetKey("features")).parent_keys == {dg.AssetKey("bars")}
@@ -76,5 +100,13 @@ def test_each_stage_module_exposes_its_asset_and_checks(tmp_path):
         names.append(asset.key.to_user_string())
         for check in part.asset_checks or []:
             assert all(key.asset_key == asset.key for key in check.check_keys), stage.__name__
-    assert names == ["bars", "features", "targets", "selected_features", "best_params", "production_model", "shap_report",
-                     "model_experiments"]
+    assert names == [
+        "bars",
+        "features",
+        "targets",
+        "selected_features",
+        "best_params",
+        "production_model",
+        "shap_report",
+        "model_experiments",
+    ]

@@ -55,8 +55,9 @@ def test_parquet_source_with_context_and_a_missing_context_symbol(tmp_path):
         for day, g in bars.groupby(bars["ts"].dt.strftime("%Y-%m-%d")):
             (pq / sym / f"dt={day}").mkdir(parents=True)
             g.to_parquet(pq / sym / f"dt={day}" / "part-0.parquet", index=False)
-    settings = make_settings(tmp_path, source="parquet", raw_dir=str(pq), symbols=("ES",), timeframes=("1h", "4h"),
-                             context_symbols=("NQ", "GONE"))
+    settings = make_settings(
+        tmp_path, source="parquet", raw_dir=str(pq), symbols=("ES",), timeframes=("1h", "4h"), context_symbols=("NQ", "GONE")
+    )
     defs = build_definitions(settings)
     result = run_upto(defs, "ES|1h")
     assert result.success, failure_text(result)
@@ -65,7 +66,11 @@ def test_parquet_source_with_context_and_a_missing_context_symbol(tmp_path):
     cat = catalog(settings, "ES", "1h")
     assert "hour" in cat["features"] and "ret_1_NQ" in cat["features"] and "GONE" in cat["context_skipped"]
     assert all(e.passed for e in checks(result).values())
-    custom = run_upto(defs, "ES|4h", {"ops": {"features": {"config": {"data_options": {"feature_set": "core", "groups": ["bounded"], "context_symbols": []}}}}})
+    custom = run_upto(
+        defs,
+        "ES|4h",
+        {"ops": {"features": {"config": {"data_options": {"feature_set": "core", "groups": ["bounded"], "context_symbols": []}}}}},
+    )
     assert custom.success, failure_text(custom)
     cat4 = catalog(settings, "ES", "4h")
     assert cat4["context_used"] == [] and set(cat4["groups"].values()) == {"bounded"} and "rsi_14" in cat4["features"]
@@ -90,7 +95,10 @@ def test_raw_price_and_finite_checks_fail_on_bad_stored_features(tmp_path):
     assert run_upto(defs, "SPX|1w").success
     # a price level sneaks in under an innocent name, listed in the catalog
     tamper(settings, "ALTER TABLE features ADD COLUMN level DOUBLE")
-    tamper(settings, "UPDATE features f SET level = b.close FROM bars b WHERE f.ts = b.ts AND f.symbol = b.symbol AND f.timeframe = b.timeframe")
+    tamper(
+        settings,
+        "UPDATE features f SET level = b.close FROM bars b WHERE f.ts = b.ts AND f.symbol = b.symbol AND f.timeframe = b.timeframe",
+    )
     path = settings.artifacts_dir / "features" / "SPX" / "1w" / "feature_catalog.json"
     cat = json.loads(path.read_text())
     path.write_text(json.dumps({**cat, "features": [*cat["features"], "level"]}))
@@ -159,7 +167,10 @@ def test_real_spy_minutes_intraday_features(tmp_path, real_data):
     """Real SPY minutes (Jan and Mar 2011, extended hours, gaps) resampled to 5m and 1h."""
     import pandas as pd
 
-    parts = [pd.read_csv(real_data / f"pyalgotrade/{name}", sep=";", header=None) for name in ("nt-spy-minute-2011.csv", "nt-spy-minute-2011-03.csv")]
+    parts = [
+        pd.read_csv(real_data / f"pyalgotrade/{name}", sep=";", header=None)
+        for name in ("nt-spy-minute-2011.csv", "nt-spy-minute-2011-03.csv")
+    ]
     raw = tmp_path / "raw"
     raw.mkdir()
     pd.concat(parts).to_csv(raw / "SPY.csv", sep=";", header=False, index=False)

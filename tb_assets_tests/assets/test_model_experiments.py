@@ -15,8 +15,10 @@ EXPERIMENTS = pytest.mark.xdist_group("experiments")
 CHAIN = [dg.AssetKey(a) for a in ("bars", "features", "targets")]
 ZOO = [dg.AssetKey("model_experiments")]
 # the quick preset, with smaller forests: the zoo's nine algorithms, one cohort each
-SMALL = {"random_forest_regressor": {"n_estimators": [30], "max_depth": [4, 8]},
-         "random_forest_classifier": {"n_estimators": [30], "max_depth": [4, 8]}}
+SMALL = {
+    "random_forest_regressor": {"n_estimators": [30], "max_depth": [4, 8]},
+    "random_forest_classifier": {"n_estimators": [30], "max_depth": [4, 8]},
+}
 
 
 def zoo_config(**config):
@@ -25,8 +27,15 @@ def zoo_config(**config):
 
 @pytest.fixture(scope="module")
 def partition(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("zoo"), source="synthetic", symbols=("SYN1",), timeframes=("1d",),
-                             context_symbols=(), synthetic_bars=1500, synthetic_signal=0.3)
+    settings = make_settings(
+        tmp_path_factory.mktemp("zoo"),
+        source="synthetic",
+        symbols=("SYN1",),
+        timeframes=("1d",),
+        context_symbols=(),
+        synthetic_bars=1500,
+        synthetic_signal=0.3,
+    )
     defs = build_definitions(settings)
     instance = dg.DagsterInstance.ephemeral()
     assert run(defs, "SYN1|1d", selection=CHAIN, instance=instance).success
@@ -54,8 +63,10 @@ def test_the_zoo_trains_nine_algorithms_once_and_registers_every_combination(par
             assert best.rank_in_cohort == 1 and best.artifacts, cohort
             siblings = reg.find(cohort_id=cohort["cohort_id"])
             assert sorted(r.rank_in_cohort for r in siblings) == list(range(1, len(siblings) + 1))
-        assert all((settings.artifacts_dir / "model_experiments" / "SYN1" / "1d" / "cohorts" / f"{c['cohort_id']}_cv_results.csv").exists()
-                   for c in report["cohorts"])
+        assert all(
+            (settings.artifacts_dir / "model_experiments" / "SYN1" / "1d" / "cohorts" / f"{c['cohort_id']}_cv_results.csv").exists()
+            for c in report["cohorts"]
+        )
     found = checks(first)
     assert found["model_experiments_permutation_sentinel"].passed and found["model_experiments_no_raw_prices"].passed
     assert "## " not in md["leaderboard"] and "lightgbm_classifier" in md["leaderboard"]
@@ -76,8 +87,7 @@ def test_a_child_experiment_trains_on_its_parents_features_and_records_the_link(
     parent_id = metadata(first, "model_experiments")["best_r2_model"]
     with registry(settings) as reg:
         parent = reg.get(parent_id)
-    child = run(defs, "SYN1|1d", zoo_config(algorithms=["lightgbm_regressor"], parent_model_id=parent_id), selection=ZOO,
-                instance=instance)
+    child = run(defs, "SYN1|1d", zoo_config(algorithms=["lightgbm_regressor"], parent_model_id=parent_id), selection=ZOO, instance=instance)
     assert child.success, failure_text(child)
     md = metadata(child, "model_experiments")
     assert md["feature_source"] == f"parent {parent_id}" and md["features"] == len(parent.used_features)
@@ -92,8 +102,13 @@ def test_bad_config_fails_the_run_naming_it(partition):
     settings, defs, instance, _ = partition
     bad = run(defs, "SYN1|1d", zoo_config(algorithms=["lightgbm_classifier", "neural_net"]), selection=ZOO, instance=instance)
     assert not bad.success and "unknown algorithm 'neural_net'" in failure_text(bad)
-    bad = run(defs, "SYN1|1d", zoo_config(algorithms=["linear_regression"], feature_whitelist=["ret_1", "ret_999"]), selection=ZOO,
-              instance=instance)
+    bad = run(
+        defs,
+        "SYN1|1d",
+        zoo_config(algorithms=["linear_regression"], feature_whitelist=["ret_1", "ret_999"]),
+        selection=ZOO,
+        instance=instance,
+    )
     assert not bad.success and "feature_whitelist names feature(s) not in SYN1|1d's feature matrix: ret_999" in failure_text(bad)
 
 
@@ -101,9 +116,12 @@ def test_bad_config_fails_the_run_naming_it(partition):
 def test_the_checks_fail_on_bad_data(partition):
     settings, defs, instance, _ = partition
     # the sentinel, held to an impossible rule, fails and blocks
-    strict = {"ops": {"model_experiments_model_experiments_permutation_sentinel": {"config": {"auc_tolerance": 0.0, "max_permuted_r2": -1.0}}}}
-    result = run_checks(defs, "SYN1|1d", "model_experiments_permutation_sentinel", asset="model_experiments", run_config=strict,
-                        instance=instance)
+    strict = {
+        "ops": {"model_experiments_model_experiments_permutation_sentinel": {"config": {"auc_tolerance": 0.0, "max_permuted_r2": -1.0}}}
+    }
+    result = run_checks(
+        defs, "SYN1|1d", "model_experiments_permutation_sentinel", asset="model_experiments", run_config=strict, instance=instance
+    )
     sentinel = checks(result)["model_experiments_permutation_sentinel"]
     assert not sentinel.passed and " permuted " in sentinel.metadata["problems"].value
     # a raw price among a registered model's features
@@ -128,8 +146,9 @@ def test_a_drop_of_the_best_score_since_the_last_run_is_an_error(tmp_path):
     defs = build_definitions(settings)
     instance = dg.DagsterInstance.ephemeral()
     for auc in (0.61, 0.55):
-        instance.report_runless_asset_event(dg.AssetMaterialization("model_experiments", partition="SYN1|1d",
-                                                                    metadata={"best_auc": auc, "best_r2": 0.01}))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("model_experiments", partition="SYN1|1d", metadata={"best_auc": auc, "best_r2": 0.01})
+        )
     result = run_checks(defs, "SYN1|1d", "model_experiments_no_regression", asset="model_experiments", instance=instance)
     check = checks(result)["model_experiments_no_regression"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR

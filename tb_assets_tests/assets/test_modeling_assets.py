@@ -22,13 +22,24 @@ from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_che
 # the tests on the planted chain share its module fixture: one xdist group runs them on one worker
 PLANTED = pytest.mark.xdist_group("planted")
 # few trials, so loosen the pruning a little; the rules themselves are pinned in core/modeling/test_tuning.py
-FAST = {"ops": {"best_params": {"config": {"n_trials": 6, "min_auc": 0.0, "max_brier": 0.3}},
-                "selected_features": {"config": {"max_features": 6}}}}
+FAST = {
+    "ops": {
+        "best_params": {"config": {"n_trials": 6, "min_auc": 0.0, "max_brier": 0.3}},
+        "selected_features": {"config": {"max_features": 6}},
+    }
+}
 
 
 def synthetic(tmp_path, signal):
-    settings = make_settings(tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(),
-                             synthetic_bars=2500, synthetic_signal=signal)
+    settings = make_settings(
+        tmp_path,
+        source="synthetic",
+        symbols=("SYN1",),
+        timeframes=("1d",),
+        context_symbols=(),
+        synthetic_bars=2500,
+        synthetic_signal=signal,
+    )
     return settings, build_definitions(settings)
 
 
@@ -66,8 +77,16 @@ def test_no_signal_scores_a_coin_and_the_permutation_sentinel_passes(tmp_path):
     bias (features chosen on four of its five folds), the holdout none."""
     oof, holdout = [], []
     for seed in range(4):
-        settings = make_settings(tmp_path / str(seed), source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(),
-                                 synthetic_bars=2500, synthetic_signal=0.0, synthetic_seed=seed)
+        settings = make_settings(
+            tmp_path / str(seed),
+            source="synthetic",
+            symbols=("SYN1",),
+            timeframes=("1d",),
+            context_symbols=(),
+            synthetic_bars=2500,
+            synthetic_signal=0.0,
+            synthetic_seed=seed,
+        )
         result = run(build_definitions(settings), "SYN1|1d", FAST, selection=upto("production_model"))
         assert result.success, failure_text(result)
         md = metadata(result, "production_model")
@@ -117,14 +136,31 @@ def test_planted_signal_is_found(planted):
     assert md["oof_auc"] > 0.6 and md["holdout_auc"] > 0.6 and md["params_source"] == "best_params"
     selected = (settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt").read_text().split()
     # the planted signal is the past 5-bar return: every feature made of the last few returns carries it
-    assert set(selected) & {"ret_5", "zret_20", "ret_10", "mom_10", "rsi_14", "stoch_k_14", "bb_pctb_20", "macd_hist", "ret_1",
-                            "dist_sma_10", "dist_sma_20"}
+    assert set(selected) & {
+        "ret_5",
+        "zret_20",
+        "ret_10",
+        "mom_10",
+        "rsi_14",
+        "stoch_k_14",
+        "bb_pctb_20",
+        "macd_hist",
+        "ret_1",
+        "dist_sma_10",
+        "dist_sma_20",
+    }
     evaluations = checks(result)
     # every evaluation says in words what it found (the UI's check page shows it; the metadata holds the numbers)
-    assert len(evaluations) >= 17 and all(e.description for e in evaluations.values()), [n for n, e in evaluations.items()
-                                                                                           if not e.description]
-    for name in ("production_model_leakage_sentinels", "production_model_features_match", "best_params_found",
-                 "production_model_no_regression", "production_model_holdout_confirms"):
+    assert len(evaluations) >= 17 and all(e.description for e in evaluations.values()), [
+        n for n, e in evaluations.items() if not e.description
+    ]
+    for name in (
+        "production_model_leakage_sentinels",
+        "production_model_features_match",
+        "best_params_found",
+        "production_model_no_regression",
+        "production_model_holdout_confirms",
+    ):
         assert evaluations[name].passed, name
     # every metric graded, out-of-fold and on the holdout: no blank lift (the OOF metrics once lacked the positive rate)
     grades = {k: v.value for k, v in evaluations["production_model_grades"].metadata.items() if "grade_" in k}
@@ -144,11 +180,34 @@ def test_model_artifacts_and_metadata_fields(planted):
     folder = model_dir(settings)
     meta = json.loads((folder / "model_metadata.json").read_text())
     assert tuple(meta) == METADATA_FIELDS
-    assert set(meta["oof_metrics"]) == {"auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv", "positive_rate", "aupr_lift",
-                                        "precision_at_10_lift", "brier_skill", "auc_se", "auc_lower"}
+    assert set(meta["oof_metrics"]) == {
+        "auc",
+        "aupr",
+        "brier",
+        "precision_at_10",
+        "spread",
+        "auc_cv",
+        "positive_rate",
+        "aupr_lift",
+        "precision_at_10_lift",
+        "brier_skill",
+        "auc_se",
+        "auc_lower",
+    }
     holdout = meta["holdout_metrics"]
-    assert set(holdout) == {"auc", "aupr", "brier", "precision_at_10", "spread", "n_samples", "positive_rate", "development_samples",
-                            "date_range", "auc_se", "auc_lower"}
+    assert set(holdout) == {
+        "auc",
+        "aupr",
+        "brier",
+        "precision_at_10",
+        "spread",
+        "n_samples",
+        "positive_rate",
+        "development_samples",
+        "date_range",
+        "auc_se",
+        "auc_lower",
+    }
     assert 0 < holdout["auc_se"] < 0.1 and holdout["auc_lower"] < holdout["auc"]
     assert holdout["date_range"][1] == meta["date_range"][1] and holdout["development_samples"] + holdout["n_samples"] < meta["n_samples"]
     for name, digest in meta["artifact_sha256"].items():
@@ -195,8 +254,9 @@ def test_leakage_sentinels_fail_beyond_their_bounds(planted):
 
 
 def test_holdout_can_be_turned_off(tmp_path):
-    settings = make_settings(tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(),
-                             synthetic_bars=1000, synthetic_signal=0.35)
+    settings = make_settings(
+        tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(), synthetic_bars=1000, synthetic_signal=0.35
+    )
     config = {"ops": {**FAST["ops"], "selected_features": {"config": {"max_features": 6, "holdout_pct": 0.0}}}}
     result = run(build_definitions(settings), "SYN1|1d", config)
     assert result.success, failure_text(result)
@@ -248,8 +308,11 @@ def test_best_params_found_fails_with_the_reason_when_every_trial_is_pruned(plan
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
     assert "lower min_auc" in evaluation.metadata["message"].value
     # one severity per finding: the step's log says it at the check's level, never ERROR
-    logged = [(r.level, r.user_message) for r in instance.all_logs(res.run_id)
-              if r.dagster_event is None and "was pruned or failed" in (r.user_message or "")]  # the step's own log lines
+    logged = [
+        (r.level, r.user_message)
+        for r in instance.all_logs(res.run_id)
+        if r.dagster_event is None and "was pruned or failed" in (r.user_message or "")
+    ]  # the step's own log lines
     assert logged and all(level == logging.WARNING for level, _ in logged), logged
     strict = {"ops": {"best_params": {"config": {"n_trials": 2, "min_auc": 0.99, "resume": False, "on_all_pruned": "fail"}}}}
     failed = run(defs, "SYN1|1d", strict, selection=[dg.AssetKey("best_params")], instance=instance)
@@ -261,8 +324,16 @@ def test_best_params_found_fails_with_the_reason_when_every_trial_is_pruned(plan
 def test_tuning_studies_live_on_postgres_when_configured(tmp_path, postgres):
     """TB_OPTUNA_STORAGE: every partition's study in one PostgreSQL database, trials in parallel."""
     url = postgres.new_database("tb_studies")
-    settings = make_settings(tmp_path, source="synthetic", symbols=("SYN1", "SYN2"), timeframes=("1d",), context_symbols=(),
-                             synthetic_bars=1000, synthetic_signal=0.35, optuna_storage=url)
+    settings = make_settings(
+        tmp_path,
+        source="synthetic",
+        symbols=("SYN1", "SYN2"),
+        timeframes=("1d",),
+        context_symbols=(),
+        synthetic_bars=1000,
+        synthetic_signal=0.35,
+        optuna_storage=url,
+    )
     defs = build_definitions(settings)
     # parallel trials sample non-deterministically: prune none, so the counts are exact
     loose = {"n_trials": 6, "min_auc": 0.0, "max_brier": 1.0, "max_auc_cv": 10.0, "n_jobs": 2, "threads": 1}

@@ -18,21 +18,43 @@ from tb_assets.reporting.plots import THUMBNAIL_MAX_BYTES
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored
 
-FAST = {"ops": {"best_params": {"config": {"n_trials": 4, "min_auc": 0.0, "max_brier": 0.3}},
-                "selected_features": {"config": {"max_features": 6}},
-                "shap_report": {"config": {"n_explain": 300}}}}
+FAST = {
+    "ops": {
+        "best_params": {"config": {"n_trials": 4, "min_auc": 0.0, "max_brier": 0.3}},
+        "selected_features": {"config": {"max_features": 6}},
+        "shap_report": {"config": {"n_explain": 300}},
+    }
+}
 # every test here reads the module's planted chain: one xdist group computes it once, on one worker
 pytestmark = pytest.mark.xdist_group("shap_planted")
 # the planted signal is the past 5-bar return: every feature made of the last few returns carries it
-SIGNAL_FEATURES = {"ret_5", "zret_20", "ret_10", "mom_10", "rsi_14", "stoch_k_14", "bb_pctb_20", "macd_hist", "ret_1", "dist_sma_10",
-                   "dist_sma_20"}
+SIGNAL_FEATURES = {
+    "ret_5",
+    "zret_20",
+    "ret_10",
+    "mom_10",
+    "rsi_14",
+    "stoch_k_14",
+    "bb_pctb_20",
+    "macd_hist",
+    "ret_1",
+    "dist_sma_10",
+    "dist_sma_20",
+}
 KEY = "SYN1|1d"
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("shap"), source="synthetic", symbols=("SYN1",), timeframes=("1d",),
-                             context_symbols=(), synthetic_bars=2500, synthetic_signal=0.35)
+    settings = make_settings(
+        tmp_path_factory.mktemp("shap"),
+        source="synthetic",
+        symbols=("SYN1",),
+        timeframes=("1d",),
+        context_symbols=(),
+        synthetic_bars=2500,
+        synthetic_signal=0.35,
+    )
     defs = build_definitions(settings)
     instance = dg.DagsterInstance.ephemeral()
     result = run(defs, KEY, FAST, instance=instance)
@@ -106,7 +128,10 @@ def test_pictures_on_disk_and_one_small_thumbnail_inline(planted):
     dependence = [k for k in shap_plots if k.startswith("plot_shap_dependence_")]
     assert len(dependence) == min(3, len(card["features"]))  # the top 3 asked, as many as the model has
     assert {k for k in metadata(result, "production_model") if k.startswith("plot_")} == {
-        "plot_holdout_roc_pr", "plot_holdout_reliability", "plot_holdout_deciles"}
+        "plot_holdout_roc_pr",
+        "plot_holdout_reliability",
+        "plot_holdout_deciles",
+    }
 
 
 def test_holdout_predictions_and_model_reproduce_the_holdout_metrics(planted):
@@ -142,7 +167,9 @@ def test_additivity_check_fails_when_one_contribution_is_perturbed(planted):
     res = tampered_run(settings, defs, nudge, "shap_additivity")
     evaluation = checks(res)["shap_additivity"]
     assert not res.success and not evaluation.passed  # blocking
-    assert evaluation.metadata["rows_over_tolerance"].value == 1 and evaluation.metadata["max_additivity_error"].value == pytest.approx(1e-4)
+    assert evaluation.metadata["rows_over_tolerance"].value == 1 and evaluation.metadata["max_additivity_error"].value == pytest.approx(
+        1e-4
+    )
 
     def stale(values):  # values and margin agree with each other, but not with the stored model
         values.loc[3, feature] += 0.5

@@ -14,18 +14,31 @@ from tb_assets.definitions import build_definitions
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import failure_text, run
 
-FAST = {"ops": {"best_params": {"config": {"n_trials": 3, "min_auc": 0.0, "max_brier": 0.3}},
-                "selected_features": {"config": {"max_features": 4}},
-                "shap_report": {"config": {"n_explain": 200, "n_repeats": 1, "top_dependence": 1}}}}
+FAST = {
+    "ops": {
+        "best_params": {"config": {"n_trials": 3, "min_auc": 0.0, "max_brier": 0.3}},
+        "selected_features": {"config": {"max_features": 4}},
+        "shap_report": {"config": {"n_explain": 200, "n_repeats": 1, "top_dependence": 1}},
+    }
+}
 
 
 @pytest.mark.cost(90)
 def test_the_chain_runs_with_warehouse_and_artifacts_on_fsspec_urls(tmp_path):
     bucket = f"memory://tb-{uuid.uuid4().hex}"
     settings = dataclasses.replace(
-        make_settings(tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(),
-                      synthetic_bars=1500, synthetic_signal=0.35),
-        warehouse_url=f"{bucket}/warehouse", artifacts_url=f"{bucket}/artifacts")
+        make_settings(
+            tmp_path,
+            source="synthetic",
+            symbols=("SYN1",),
+            timeframes=("1d",),
+            context_symbols=(),
+            synthetic_bars=1500,
+            synthetic_signal=0.35,
+        ),
+        warehouse_url=f"{bucket}/warehouse",
+        artifacts_url=f"{bucket}/artifacts",
+    )
     defs = build_definitions(settings)
     result = run(defs, "SYN1|1d", FAST, instance=dg.DagsterInstance.ephemeral())
     assert result.success, failure_text(result)

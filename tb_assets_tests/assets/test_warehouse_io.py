@@ -38,8 +38,14 @@ class Out(dg.Config):
 @dg.asset(partitions_def=PARTS, io_manager_key="wh")
 def table(context: dg.AssetExecutionContext, config: Out) -> pd.DataFrame:
     keys = context.partition_key.keys_by_dimension
-    base = pd.DataFrame({"symbol": keys["symbol"], "timeframe": keys["timeframe"], "x": [1.0, 2.0, 3.0],
-                         "ts": pd.date_range("2024-01-01", periods=3, tz="UTC")})
+    base = pd.DataFrame(
+        {
+            "symbol": keys["symbol"],
+            "timeframe": keys["timeframe"],
+            "x": [1.0, 2.0, 3.0],
+            "ts": pd.date_range("2024-01-01", periods=3, tz="UTC"),
+        }
+    )
     if config.variant == "new_column":
         return base.assign(y=[1, 2, 3])
     if config.variant == "unserialisable":  # pyarrow refuses mixed objects: the write fails half way
@@ -53,8 +59,11 @@ def table(context: dg.AssetExecutionContext, config: Out) -> pd.DataFrame:
 
 def materialize(url, key, variant="good"):
     return dg.materialize(
-        [table], partition_key=key, resources={"wh": WarehouseIOManager(url=str(url))},
-        run_config={"ops": {"table": {"config": {"variant": variant}}}}, raise_on_error=False,
+        [table],
+        partition_key=key,
+        resources={"wh": WarehouseIOManager(url=str(url))},
+        run_config={"ops": {"table": {"config": {"variant": variant}}}},
+        raise_on_error=False,
         instance=dg.DagsterInstance.ephemeral(),
     )
 
@@ -122,8 +131,10 @@ def test_the_warehouse_works_on_an_fsspec_url():
     assert not materialize(url, "AAA|1d", "unserialisable").success
     pd.testing.assert_frame_equal(rows(url, "AAA|1d"), before)
     con = query_connection(storage_root(url))  # DuckDB reads it through the same fsspec filesystem
-    assert con.execute("SELECT timeframe, count(*), count(y) FROM \"table\" GROUP BY ALL ORDER BY 1").fetchall() == [
-        ("1d", 3, 0), ("1h", 3, 3)]
+    assert con.execute('SELECT timeframe, count(*), count(y) FROM "table" GROUP BY ALL ORDER BY 1').fetchall() == [
+        ("1d", 3, 0),
+        ("1h", 3, 3),
+    ]
     assert Warehouse(url=url).stored_timestamps("table", "AAA", "1d").equals(pd.DatetimeIndex(before["ts"]))
 
 
@@ -168,8 +179,13 @@ def test_an_unwritable_artifacts_url_fails_the_run_naming_the_setting(tmp_path):
     def uses_artifacts(artifacts: ArtifactStore) -> None:
         return None
 
-    result = dg.materialize([uses_artifacts], partition_key="AAA|1d", resources={"artifacts": ArtifactStore(root=str(blocker / "x"))},
-                            raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
+    result = dg.materialize(
+        [uses_artifacts],
+        partition_key="AAA|1d",
+        resources={"artifacts": ArtifactStore(root=str(blocker / "x"))},
+        raise_on_error=False,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
     assert not result.success
     assert "TB_ARTIFACTS_URL=" in str([e.event_specific_data for e in result.all_events if e.is_failure])
 
@@ -196,11 +212,15 @@ def _one_file_warehouse(path):
     """The layout of earlier versions: one DuckDB table per asset, shared by every partition."""
     con = duckdb.connect(str(path))
     con.execute("CREATE TABLE bars (symbol VARCHAR, timeframe VARCHAR, ts TIMESTAMPTZ, close DOUBLE)")
-    con.execute("INSERT INTO bars VALUES ('SPX', '1d', '2024-01-02 00:00:00+00', 10.0), ('SPX', '1d', '2024-01-03 00:00:00+00', 11.0),"
-                " ('IXIC', '1d', '2024-01-02 00:00:00+00', 20.0)")
+    con.execute(
+        "INSERT INTO bars VALUES ('SPX', '1d', '2024-01-02 00:00:00+00', 10.0), ('SPX', '1d', '2024-01-03 00:00:00+00', 11.0),"
+        " ('IXIC', '1d', '2024-01-02 00:00:00+00', 20.0)"
+    )
     # features: SPX's context column rsi_IXIC is NULL in IXIC's rows (not IXIC's column)
     con.execute("CREATE TABLE features (symbol VARCHAR, timeframe VARCHAR, ts TIMESTAMPTZ, rsi DOUBLE, rsi_IXIC DOUBLE)")
-    con.execute("INSERT INTO features VALUES ('SPX', '1d', '2024-01-02 00:00:00+00', 50, 40), ('IXIC', '1d', '2024-01-02 00:00:00+00', 60, NULL)")
+    con.execute(
+        "INSERT INTO features VALUES ('SPX', '1d', '2024-01-02 00:00:00+00', 50, 40), ('IXIC', '1d', '2024-01-02 00:00:00+00', 60, NULL)"
+    )
     con.execute("CREATE TABLE notes (txt VARCHAR)")
     con.close()
 
@@ -239,5 +259,6 @@ def test_the_views_file_refuses_to_replace_an_unmigrated_warehouse(tmp_path):
 
 def test_partition_files_are_named_by_validated_keys(tmp_path):
     root = storage_root(str(tmp_path))
-    assert partition_file(root, "bars", "BRK.B", "1d").path == os.path.join(str(tmp_path), "bars", "symbol=BRK.B", "timeframe=1d",
-                                                                           "part-0.parquet")
+    assert partition_file(root, "bars", "BRK.B", "1d").path == os.path.join(
+        str(tmp_path), "bars", "symbol=BRK.B", "timeframe=1d", "part-0.parquet"
+    )

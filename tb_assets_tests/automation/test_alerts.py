@@ -22,8 +22,9 @@ KEY = "SYN1|1d"
 @pytest.fixture
 def broken_bars(tmp_path):
     """A persistent test instance holding one failed blocking ERROR check (bars_valid_ohlcv on SYN1|1d)."""
-    settings = make_settings(tmp_path / "data", source="synthetic", symbols=("SYN1",), timeframes=("1d",),
-                             context_symbols=(), synthetic_bars=300)
+    settings = make_settings(
+        tmp_path / "data", source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(), synthetic_bars=300
+    )
     defs = build_definitions(settings)
     with dg.instance_for_test() as instance:
         assert run(defs, KEY, selection=[dg.AssetKey("bars")], instance=instance).success
@@ -47,8 +48,14 @@ def notifier_for(settings, **channels) -> AlertNotifier:
 def test_failed_blocking_check_alerts_once_by_webhook_and_email(broken_bars):
     settings, defs, instance = broken_bars
     with WebhookServer() as hook, SmtpServer() as smtp:
-        notifier = notifier_for(settings, webhook=hook.url, smtp_host="127.0.0.1", smtp_port=smtp.port,
-                                email_to=["quant@example.com"], ui_url="http://ui.example:3000")
+        notifier = notifier_for(
+            settings,
+            webhook=hook.url,
+            smtp_host="127.0.0.1",
+            smtp_port=smtp.port,
+            email_to=["quant@example.com"],
+            ui_url="http://ui.example:3000",
+        )
         cursor = tick(defs, instance, notifier, None)
         assert len(hook.bodies) == 1 and len(smtp.messages) == 1
         text = hook.bodies[0]["text"]
@@ -77,8 +84,7 @@ def test_failed_delivery_is_recorded_and_retried_never_lost_never_doubled(broken
     with WebhookServer() as hook, SmtpServer() as smtp:
         hook.status = 500
         dead_port = free_port()  # nothing listens there: the wrong-port mistake
-        notifier = notifier_for(settings, webhook=hook.url, smtp_host="127.0.0.1", smtp_port=dead_port,
-                                email_to=["quant@example.com"])
+        notifier = notifier_for(settings, webhook=hook.url, smtp_host="127.0.0.1", smtp_port=dead_port, email_to=["quant@example.com"])
         cursor = tick(defs, instance, notifier, None)
         [alert] = Outbox(settings.data_dir / "alerts.jsonl").read()
         assert alert["deliveries"]["webhook"]["state"] == "failed"
@@ -100,12 +106,12 @@ def test_failed_delivery_is_recorded_and_retried_never_lost_never_doubled(broken
 
 
 def test_warn_checks_alert_only_when_asked(tmp_path):
-    settings = make_settings(tmp_path / "data", source="synthetic", symbols=("SYN1",), timeframes=("1d",),
-                             context_symbols=(), synthetic_bars=600)
+    settings = make_settings(
+        tmp_path / "data", source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(), synthetic_bars=600
+    )
     defs = build_definitions(settings)
     with dg.instance_for_test() as instance:
-        assert run(defs, KEY, selection=[dg.AssetKey("bars"), dg.AssetKey("features"), dg.AssetKey("targets")],
-                   instance=instance).success
+        assert run(defs, KEY, selection=[dg.AssetKey("bars"), dg.AssetKey("features"), dg.AssetKey("targets")], instance=instance).success
         # a positive share outside an impossible band: the WARN check targets_positive_rate fails
         strict = {"ops": {"targets_targets_positive_rate": {"config": {"low": 0.99, "high": 1.0}}}}
         checked = run_checks(defs, KEY, "targets_positive_rate", asset="targets", run_config=strict, instance=instance)
@@ -124,8 +130,7 @@ def test_failed_run_alerts_with_the_users_error(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "BAD.csv").write_text("Date,Open,High,Low,Close\n2024-01-02,1,2,0.5,oops\n")
-    settings = make_settings(tmp_path / "data", source="csv", raw_dir=str(raw), symbols=("BAD",), timeframes=("1d",),
-                             context_symbols=())
+    settings = make_settings(tmp_path / "data", source="csv", raw_dir=str(raw), symbols=("BAD",), timeframes=("1d",), context_symbols=())
     defs = build_definitions(settings)
     with dg.instance_for_test() as instance, WebhookServer() as hook:
         assert not run(defs, "BAD|1d", selection=[dg.AssetKey("bars")], instance=instance).success

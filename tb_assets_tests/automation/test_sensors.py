@@ -35,8 +35,12 @@ def test_every_asset_refreshes_on_the_cron_once_upstream_blocking_checks_pass(tm
 def test_sensors_are_declared_running_and_automation_can_be_declared_stopped(tmp_path):
     on = build_definitions(make_settings(tmp_path))
     status = {s.name: s.default_status for s in on.sensors}
-    assert status == {AUTOMATION_SENSOR: dg.DefaultSensorStatus.RUNNING, NEW_DATA_SENSOR: dg.DefaultSensorStatus.RUNNING,
-                      ALERT_SENSOR: dg.DefaultSensorStatus.RUNNING, STRANDED_SENSOR: dg.DefaultSensorStatus.RUNNING}
+    assert status == {
+        AUTOMATION_SENSOR: dg.DefaultSensorStatus.RUNNING,
+        NEW_DATA_SENSOR: dg.DefaultSensorStatus.RUNNING,
+        ALERT_SENSOR: dg.DefaultSensorStatus.RUNNING,
+        STRANDED_SENSOR: dg.DefaultSensorStatus.RUNNING,
+    }
     assert on.resolve_sensor_def(AUTOMATION_SENSOR).asset_selection == dg.AssetSelection.all()
     off = build_definitions(make_settings(tmp_path, automation=False))
     assert off.resolve_sensor_def(AUTOMATION_SENSOR).default_status == dg.DefaultSensorStatus.STOPPED
@@ -70,14 +74,16 @@ def test_new_data_sensor_requests_the_partitions_of_the_symbol_whose_files_chang
     raw.mkdir()
     for symbol in ("AAA", "BBB", "CTX"):
         _csv(raw / f"{symbol}.csv")
-    settings = make_settings(tmp_path / "data", source="csv", raw_dir=str(raw), symbols=("AAA", "BBB"),
-                             timeframes=("1d", "1w"), context_symbols=("CTX",))
+    settings = make_settings(
+        tmp_path / "data", source="csv", raw_dir=str(raw), symbols=("AAA", "BBB"), timeframes=("1d", "1w"), context_symbols=("CTX",)
+    )
     defs = build_definitions(settings)
     sensor = defs.resolve_sensor_def(NEW_DATA_SENSOR)
 
     def tick(cursor):
-        context = dg.build_sensor_context(cursor=cursor, definitions=defs,
-                                          resources={"bar_source": BarSourceResource.from_settings(settings)})
+        context = dg.build_sensor_context(
+            cursor=cursor, definitions=defs, resources={"bar_source": BarSourceResource.from_settings(settings)}
+        )
         return sensor.evaluate_tick(context)
 
     first = tick(None)  # records what is there

@@ -14,8 +14,14 @@ KEYS = ["SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w"]
 
 @pytest.mark.parametrize(
     "patterns,expected",
-    [(None, KEYS), (["SPX|1d"], ["SPX|1d"]), (["spx"], ["SPX|1d", "SPX|1w"]), (["*|1w"], ["SPX|1w", "IXIC|1w"]),
-     (["IXIC|1d,SPX|1w"], ["SPX|1w", "IXIC|1d"]), (["IXIC|*", "SPX|1d"], ["SPX|1d", "IXIC|1d", "IXIC|1w"])],
+    [
+        (None, KEYS),
+        (["SPX|1d"], ["SPX|1d"]),
+        (["spx"], ["SPX|1d", "SPX|1w"]),
+        (["*|1w"], ["SPX|1w", "IXIC|1w"]),
+        (["IXIC|1d,SPX|1w"], ["SPX|1w", "IXIC|1d"]),
+        (["IXIC|*", "SPX|1d"], ["SPX|1d", "IXIC|1d", "IXIC|1w"]),
+    ],
 )
 def test_partition_patterns(patterns, expected):
     assert requests.select_partitions(KEYS, patterns) == expected
@@ -27,14 +33,35 @@ def test_pattern_matching_nothing_names_the_defined_partitions():
 
 
 def test_summary_table_keeps_errors_apart_from_warn_findings():
-    ok = PartitionOutcome("SPX|1d", ok=True, seconds=1.23, assets=7, checks_passed=15, checks_total=17, rows=5031,
-                          findings=["no edge found (metrics below Acceptable)"], holdout_auc=0.6374,
-                          model_card="/data/artifacts/production_model/SPX/1d/model_metadata.json")
+    ok = PartitionOutcome(
+        "SPX|1d",
+        ok=True,
+        seconds=1.23,
+        assets=7,
+        checks_passed=15,
+        checks_total=17,
+        rows=5031,
+        findings=["no edge found (metrics below Acceptable)"],
+        holdout_auc=0.6374,
+        model_card="/data/artifacts/production_model/SPX/1d/model_metadata.json",
+    )
     bad = PartitionOutcome("IXIC|1w", ok=False, seconds=0.5, errors=["bars: boom"])
     regressed = PartitionOutcome("VIX|1d", ok=True, seconds=2.0, errors=["production_model_no_regression failed"])
     lines = format_summary([ok, bad, regressed]).splitlines()
-    assert lines[0].split() == ["partition", "status", "assets", "checks", "bars", "rows", "seconds", "holdout", "AUC", "ERROR", "WARN",
-                                "findings"]
+    assert lines[0].split() == [
+        "partition",
+        "status",
+        "assets",
+        "checks",
+        "bars",
+        "rows",
+        "seconds",
+        "holdout",
+        "AUC",
+        "ERROR",
+        "WARN",
+        "findings",
+    ]
     # the number to believe, with its grade, and where the model card is
     assert lines[2].split()[:9] == ["SPX|1d", "ok", "7", "15/17", "5,031", "1.2", "0.637", "(acceptable)", "-"]
     assert lines[3].split()[5] == "-"  # no bars rows, no production model: no holdout AUC
@@ -48,9 +75,9 @@ def test_summary_table_keeps_errors_apart_from_warn_findings():
 
 
 def test_findings_of_one_kind_merge():
-    assert merge_findings(["no edge found (every tuning trial was pruned)", "no edge found (metrics below Acceptable)",
-                           "skewed labels", "skewed labels"]) == [
-        "no edge found (every tuning trial was pruned; metrics below Acceptable)", "skewed labels"]
+    assert merge_findings(
+        ["no edge found (every tuning trial was pruned)", "no edge found (metrics below Acceptable)", "skewed labels", "skewed labels"]
+    ) == ["no edge found (every tuning trial was pruned; metrics below Acceptable)", "skewed labels"]
 
 
 def test_tb_dev_passes_options_through_to_dagster_dev(monkeypatch, tmp_path):

@@ -15,10 +15,29 @@ def registry(tmp_path, monkeypatch):
     monkeypatch.delenv("TB_REGISTRY_URL", raising=False)
     with ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}") as reg:
         a, _ = reg.add(row("fp-a", score=0.01, metrics={"r2": 0.01, "rmse": 0.02, "folds": []}, cohort_id="c1"))
-        b, _ = reg.add(row("fp-b", score=-0.02, rank_in_cohort=2, metrics={"r2": -0.02, "rmse": 0.03, "folds": []}, cohort_id="c1",
-                           params={"fit_intercept": False}))
-        c, _ = reg.add(row("fp-c", algorithm="lightgbm_classifier", task="classification", score_name="auc", score=0.56,
-                           metrics={"auc": 0.56, "f1": 0.5, "folds": []}, cohort_id="c2", parent_model_id=a, features=["a"]))
+        b, _ = reg.add(
+            row(
+                "fp-b",
+                score=-0.02,
+                rank_in_cohort=2,
+                metrics={"r2": -0.02, "rmse": 0.03, "folds": []},
+                cohort_id="c1",
+                params={"fit_intercept": False},
+            )
+        )
+        c, _ = reg.add(
+            row(
+                "fp-c",
+                algorithm="lightgbm_classifier",
+                task="classification",
+                score_name="auc",
+                score=0.56,
+                metrics={"auc": 0.56, "f1": 0.5, "folds": []},
+                cohort_id="c2",
+                parent_model_id=a,
+                features=["a"],
+            )
+        )
         d, _ = reg.add(row("fp-d", symbol="IXIC", score=0.0, metrics={"r2": 0.0, "folds": []}, cohort_id="c3", parent_model_id=c))
     return {"a": a, "b": b, "c": c, "d": d}
 
@@ -73,8 +92,13 @@ def test_a_closed_pipe_ends_quietly(registry, tmp_path):
 
     with ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}") as reg, reg.engine.begin() as con:  # ~1 MB of JSON: more than a pipe holds
         con.execute(MODELS.insert(), [{k: v for k, v in vars(row(f"fp-many-{i}")).items() if k != "id"} for i in range(2_000)])
-    done = subprocess.run(f"'{sys.executable}' -m tb_assets.cli models list -n 0 --json | head -1", shell=True, capture_output=True,
-                          text=True, env=dict(os.environ))
+    done = subprocess.run(
+        f"'{sys.executable}' -m tb_assets.cli models list -n 0 --json | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+    )
     assert done.stdout.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
 
 
@@ -86,11 +110,26 @@ def test_production_lists_each_partitions_model_card(tmp_path, monkeypatch, caps
     monkeypatch.setenv("TB_DATA_DIR", str(tmp_path))
     for name in ("TB_SYMBOLS", "TB_TIMEFRAMES", "TB_SOURCE", "TB_ARTIFACTS_URL"):
         monkeypatch.delenv(name, raising=False)
-    card = ModelCard(training_date="2026-12-06T10:00:00+00:00", n_features=2, features=["rsi_14", "dist_sma_20"],
-                     params={"max_depth": 3, "source": "best_params"}, n_estimators=40, train_auc=0.7, train_aupr=0.7, n_samples=8938,
-                     positive_rate=0.45, date_range=["1991-03-05 00:00:00+00:00", "2026-07-22 00:00:00+00:00"], balanced=False,
-                     scale_pos_weight=None, sample_weights_used=True, seed=0, cv={"n_splits": 5, "embargo_pct": 0.01},
-                     oof_metrics={"auc": 0.641}, holdout_metrics={"auc": 0.6374, "n_samples": 1788}, library_versions={})
+    card = ModelCard(
+        training_date="2026-12-06T10:00:00+00:00",
+        n_features=2,
+        features=["rsi_14", "dist_sma_20"],
+        params={"max_depth": 3, "source": "best_params"},
+        n_estimators=40,
+        train_auc=0.7,
+        train_aupr=0.7,
+        n_samples=8938,
+        positive_rate=0.45,
+        date_range=["1991-03-05 00:00:00+00:00", "2026-07-22 00:00:00+00:00"],
+        balanced=False,
+        scale_pos_weight=None,
+        sample_weights_used=True,
+        seed=0,
+        cv={"n_splits": 5, "embargo_pct": 0.01},
+        oof_metrics={"auc": 0.641},
+        holdout_metrics={"auc": 0.6374, "n_samples": 1788},
+        library_versions={},
+    )
     card.save(tmp_path / "artifacts", "VIX", "1d", {})
     code = main(["models", "production", "--json"])
     rows = {r["partition"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
@@ -102,3 +141,8 @@ def test_production_lists_each_partitions_model_card(tmp_path, monkeypatch, caps
     code = main(["models", "production"])
     table = capsys.readouterr().out
     assert code == 0 and "0.6374 (1,788 events)  acceptable" in table and "not trained: tb run --partition 'SPX|1d'" in table
+    code = main(["models", "production", "--markdown"])
+    markdown = capsys.readouterr().out.splitlines()
+    assert code == 0 and markdown[0].startswith("| partition | events | out-of-fold AUC | holdout AUC")
+    assert "| VIX\\|1d | 8,938 | 0.641 | 0.637 | acceptable | `rsi_14`, `dist_sma_20` |" in markdown  # `|` escaped: one cell
+    assert "| SPX\\|1d | - | - | not trained | - | - |" in markdown

@@ -50,14 +50,20 @@ def test_reachable_servers_pass(postgres, redis_server):
 
 def test_down_stops_its_own_process_group_and_never_a_reused_pid(tmp_path):
     cluster = Cluster(tmp_path / "cluster")
-    ours = cluster.start("sleeper", [sys.executable, "-c", "import subprocess, sys, time; "
-                                     "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)"],
-                         env={}, cwd=tmp_path)
+    ours = cluster.start(
+        "sleeper",
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); time.sleep(600)",
+        ],
+        env={},
+        cwd=tmp_path,
+    )
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     try:
         # a record whose pid now belongs to another, newer process (the pid was reused)
-        (cluster.folder / "old.json").write_text(json.dumps({"name": "old", "pid": stranger.pid, "create_time": 1.0,
-                                                             "log": "", "cmd": []}))
+        (cluster.folder / "old.json").write_text(json.dumps({"name": "old", "pid": stranger.pid, "create_time": 1.0, "log": "", "cmd": []}))
         assert [s.name for s in cluster.running()] == ["sleeper"]
         stopped = cluster.stop(grace_s=10)
         assert [s.name for s in stopped] == ["sleeper"] and not ours.alive()

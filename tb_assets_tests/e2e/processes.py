@@ -25,8 +25,9 @@ class Process:
 
     def start(self) -> Process:
         self._out = open(self.log, "a")
-        self.proc = subprocess.Popen(self.args, env=self.env, cwd=PROJECT_ROOT, stdout=self._out, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args, env=self.env, cwd=PROJECT_ROOT, stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         return self
 
     def stop(self, sig: int = signal.SIGTERM, grace_s: float = 60) -> int | None:
@@ -66,8 +67,9 @@ def daemon(env: dict, log: Path) -> Process:
     return Process([str(BIN / "dagster-daemon"), "run", "-w", str(PROJECT_ROOT / "workspace.yaml")], env, log)
 
 
-def wait_for(predicate: Callable[[], object], what: str, *, poll_s: float = 2.0, guard_s: float = HANG_GUARD_S,
-             alive: Process | None = None):
+def wait_for(
+    predicate: Callable[[], object], what: str, *, poll_s: float = 2.0, guard_s: float = HANG_GUARD_S, alive: Process | None = None
+):
     """Poll until `predicate` is truthy; fail only if the watched process died or after the hang guard."""
     deadline = time.monotonic() + guard_s
     while True:

@@ -35,9 +35,17 @@ def tb(args, env):
 @pytest.fixture
 def env(dagster_home):
     e = {k: v for k, v in os.environ.items() if not k.startswith("TB_") or k == "TB_REAL_DATA"}
-    e.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
-             TB_SYMBOLS="SYN1,SYN2", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="1200", TB_SYNTHETIC_SIGNAL="0.3",
-             TB_CONTEXT_SYMBOLS="none", OMP_WAIT_POLICY="PASSIVE")
+    e.update(
+        DAGSTER_HOME=str(dagster_home),
+        TB_DATA_DIR=os.environ["TB_DATA_DIR"],
+        TB_SOURCE="synthetic",
+        TB_SYMBOLS="SYN1,SYN2",
+        TB_TIMEFRAMES="1d",
+        TB_SYNTHETIC_BARS="1200",
+        TB_SYNTHETIC_SIGNAL="0.3",
+        TB_CONTEXT_SYMBOLS="none",
+        OMP_WAIT_POLICY="PASSIVE",
+    )
     return e
 
 
@@ -66,7 +74,7 @@ def daemon_before_a_due_cron(env: dict, log_dir: Path, lead_s: float = 20):
         at = (datetime.now(UTC) + timedelta(seconds=lead_s)).replace(second=0, microsecond=0) + timedelta(minutes=1)
         env["TB_REFRESH_CRON"] = f"{at.minute} {at.hour} * * *"
         proc = daemon(env, log_dir / f"daemon-{attempt}.log").start()
-        wait_for(lambda: AUTOMATION_EVALUATED in proc.text(), "the first automation evaluation", alive=proc, poll_s=0.5)
+        wait_for(lambda proc=proc: AUTOMATION_EVALUATED in proc.text(), "the first automation evaluation", alive=proc, poll_s=0.5)
         if datetime.now(UTC) < at:
             return proc
         proc.stop()
@@ -83,13 +91,15 @@ def test_a_due_cron_tick_refreshes_every_partition_through_the_chain_as_backfill
 
     started = time.time()
     with daemon_before_a_due_cron(env, tmp_path) as proc:
+
         def refreshed():
             now = {asset: latest_materializations(instance, asset) for asset in CHAIN}
             return all(now[a].get(k, 0) > before[a][k] for a in CHAIN for k in PARTITIONS)
 
         wait_for(refreshed, "every asset of every partition to be materialized again", alive=proc, poll_s=5)
-        wait_for(lambda: all(b.status in BULK_ACTION_TERMINAL_STATUSES for b in instance.get_backfills()),
-                 "the backfills to end", alive=proc)
+        wait_for(
+            lambda: all(b.status in BULK_ACTION_TERMINAL_STATUSES for b in instance.get_backfills()), "the backfills to end", alive=proc
+        )
 
     backfills = instance.get_backfills()
     assert backfills, "the tick launched no backfill"
@@ -109,8 +119,11 @@ def test_a_due_cron_tick_refreshes_every_partition_through_the_chain_as_backfill
 
 def tamper_with_the_label(data_dir: str, symbol: str) -> None:
     """Overwrite a stored feature of one partition with its own label: a leak the sentinels must catch."""
-    tamper_warehouse(str(Path(data_dir) / "warehouse"), "UPDATE features f SET ret_5 = t.bin + 0.0 FROM targets t "
-                     f"WHERE f.symbol = '{symbol}' AND t.symbol = f.symbol AND t.timeframe = f.timeframe AND t.ts = f.ts")
+    tamper_warehouse(
+        str(Path(data_dir) / "warehouse"),
+        "UPDATE features f SET ret_5 = t.bin + 0.0 FROM targets t "
+        f"WHERE f.symbol = '{symbol}' AND t.symbol = f.symbol AND t.timeframe = f.timeframe AND t.ts = f.ts",
+    )
 
 
 def alert_ticks(log: Path) -> int:
@@ -120,8 +133,14 @@ def alert_ticks(log: Path) -> int:
 @pytest.mark.cost(200)
 def test_a_leak_alerts_once_by_webhook_and_email_stops_downstream_and_a_restart_resends_nothing(env, tmp_path):
     with WebhookServer() as hook, SmtpServer() as smtp:
-        env.update(TB_AUTOMATION="off", TB_ALERT_WEBHOOK=hook.url, TB_ALERT_SMTP=f"127.0.0.1:{smtp.port}",
-                   TB_ALERT_EMAIL_TO="quant@example.com", TB_UI_URL="http://ui.test:3000", TB_ALERT_INTERVAL="5")
+        env.update(
+            TB_AUTOMATION="off",
+            TB_ALERT_WEBHOOK=hook.url,
+            TB_ALERT_SMTP=f"127.0.0.1:{smtp.port}",
+            TB_ALERT_EMAIL_TO="quant@example.com",
+            TB_UI_URL="http://ui.test:3000",
+            TB_ALERT_INTERVAL="5",
+        )
         upstream = tb(["run", "--select", "bars,features,targets"], env)
         assert upstream.returncode == 0, upstream.stdout + upstream.stderr
         tamper_with_the_label(env["TB_DATA_DIR"], "SYN1")

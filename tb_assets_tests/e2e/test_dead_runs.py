@@ -57,8 +57,15 @@ def claimed_slot(instance: dg.DagsterInstance) -> str | None:
 def synthetic_env(dagster_home, *, bars: int) -> dict:
     """`tb`'s environment for one synthetic daily partition (SYN1|1d) in the test's instance."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
-    env.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic",
-               TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS=str(bars), TB_CONTEXT_SYMBOLS="none")
+    env.update(
+        DAGSTER_HOME=str(dagster_home),
+        TB_DATA_DIR=os.environ["TB_DATA_DIR"],
+        TB_SOURCE="synthetic",
+        TB_SYMBOLS="SYN1",
+        TB_TIMEFRAMES="1d",
+        TB_SYNTHETIC_BARS=str(bars),
+        TB_CONTEXT_SYMBOLS="none",
+    )
     return env
 
 
@@ -67,11 +74,16 @@ def killed_while_holding_the_slot(env: dict, tmp_path, instance: dg.DagsterInsta
     steps holds the bar_source slot; the killed run's id and its worker's pid."""
     log = tmp_path / "killed.log"
     with open(log, "w") as out:
-        first = subprocess.Popen([*TB, "run", "--select", "bars,features,targets"], env=env, cwd=PROJECT_ROOT, stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+        first = subprocess.Popen(
+            [*TB, "run", "--select", "bars,features,targets"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        holder = wait_for(lambda: claimed_slot(instance) or first.poll() is not None, "a step holding the bar_source slot",
-                          poll_s=0.05)
+        holder = wait_for(lambda: claimed_slot(instance) or first.poll() is not None, "a step holding the bar_source slot", poll_s=0.05)
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
@@ -89,11 +101,14 @@ def test_a_run_killed_while_holding_a_pool_slot_does_not_block_the_next_run(dags
     wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, "the worker to die")
     assert instance.get_run_by_id(holder).status == dg.DagsterRunStatus.STARTED  # what wedged every later run
 
-    second = subprocess.run([*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                            timeout=HANG_GUARD_S)
+    second = subprocess.run(
+        [*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S
+    )
     assert second.returncode == 0, second.stdout + second.stderr
-    assert (f"tb run: run {holder} (SYN1|1d): its worker process {pid} is gone (killed or crashed) while the run was "
-            "STARTED; marked failed, freed its slot(s) in pool bar_source") in second.stderr
+    assert (
+        f"tb run: run {holder} (SYN1|1d): its worker process {pid} is gone (killed or crashed) while the run was "
+        "STARTED; marked failed, freed its slot(s) in pool bar_source"
+    ) in second.stderr
     killed = instance.get_run_by_id(holder)
     assert killed.status == dg.DagsterRunStatus.FAILURE
     failure = instance.all_logs(holder, of_type=dg.DagsterEventType.RUN_FAILURE)[-1].dagster_event.message
@@ -114,11 +129,15 @@ def test_a_run_waiting_for_a_slot_names_the_holder_and_sigterm_takes_its_worker_
     assert instance.event_log_storage.claim_concurrency_slot(SOURCE_POOL, "elsewhere-run", "bars").is_claimed
     log = tmp_path / "waiting.log"
     with open(log, "w") as out:
-        waiting = subprocess.Popen([*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        waiting = subprocess.Popen(
+            [*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
-        wait_for(lambda: "held by run elsewhere-run" in log.read_text() or waiting.poll() is not None,
-                 "tb run to name the slot's holder", poll_s=0.5)
+        wait_for(
+            lambda: "held by run elsewhere-run" in log.read_text() or waiting.poll() is not None,
+            "tb run to name the slot's holder",
+            poll_s=0.5,
+        )
         assert waiting.poll() is None, log.read_text()
         said = re.search(r"SYN1\|1d: step bars has waited (\d+)s for the bar_source pool slot, held by run elsewhere-run", log.read_text())
         assert said and int(said[1]) < HANG_GUARD_S, log.read_text()  # seconds, not a time zone's hours off
@@ -137,8 +156,9 @@ def test_a_run_waiting_for_a_slot_names_the_holder_and_sigterm_takes_its_worker_
     assert [s.run_id for s in info.claimed_slots] == ["elsewhere-run"] and info.pending_step_count == 0  # nothing of ours left
 
     instance.event_log_storage.free_concurrency_slots_for_run("elsewhere-run")
-    again = subprocess.run([*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                           timeout=HANG_GUARD_S)
+    again = subprocess.run(
+        [*TB, "run", "--select", "bars"], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=HANG_GUARD_S
+    )
     assert again.returncode == 0, again.stdout + again.stderr
 
 
@@ -164,8 +184,9 @@ def test_kill_9_at_random_points_then_a_rerun_and_two_runs_at_once_give_the_clea
     rng = random.Random(int(os.environ.get("TB_KILL_SEED", "11")))
     for delay in (rng.uniform(0.3, took), rng.uniform(0.3, took)):
         print(f"kill -9 after {delay:.2f}s of a {took:.1f}s run")
-        victim = subprocess.Popen(select, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  start_new_session=True)
+        victim = subprocess.Popen(
+            select, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         time.sleep(delay)
         os.killpg(victim.pid, signal.SIGKILL)
         victim.wait()
@@ -174,8 +195,9 @@ def test_kill_9_at_random_points_then_a_rerun_and_two_runs_at_once_give_the_clea
         for table, frame in partition_tables(env["TB_DATA_DIR"]).items():
             pd.testing.assert_frame_equal(frame, expected[table], obj=f"{table} after a kill at {delay:.2f}s")
 
-    both = [subprocess.Popen(select, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for _ in range(2)]
+    both = [
+        subprocess.Popen(select, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=HANG_GUARD_S)[0] for p in both]
     assert [p.returncode for p in both] == [0, 0], "\n".join(outputs)
     for table, frame in partition_tables(env["TB_DATA_DIR"]).items():
@@ -191,7 +213,8 @@ def test_the_daemon_fails_a_killed_run_and_frees_its_slot_with_no_tb_command(dag
     killed while holding a pool slot is failed by the daemon alone and its slot freed."""
     config = (dagster_home / "dagster.yaml").read_text()
     faster = config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 5").replace(
-        "free_slots_after_run_end_seconds: 30", "free_slots_after_run_end_seconds: 5")
+        "free_slots_after_run_end_seconds: 30", "free_slots_after_run_end_seconds: 5"
+    )
     assert faster != config
     (dagster_home / "dagster.yaml").write_text(faster)
     env = synthetic_env(dagster_home, bars=4000)

@@ -21,13 +21,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("postgres")]  # the sessi
 
 REPOSITORY = '{repositoryName: "__repository__", repositoryLocationName: "tb_assets"}'
 PIPELINE = '{pipelineName: "tb_pipeline", repositoryName: "__repository__", repositoryLocationName: "tb_assets"}'
-METADATA = ("metadataEntries { label ... on TextMetadataEntry { text } ... on MarkdownMetadataEntry { mdStr } "
-            "... on PathMetadataEntry { path } ... on UrlMetadataEntry { url } ... on JsonMetadataEntry { jsonString } }")
+METADATA = (
+    "metadataEntries { label ... on TextMetadataEntry { text } ... on MarkdownMetadataEntry { mdStr } "
+    "... on PathMetadataEntry { path } ... on UrlMetadataEntry { url } ... on JsonMetadataEntry { jsonString } }"
+)
 
 
 def graphql(base: str, query: str) -> dict:
-    request = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{base}/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
+    )
     answer = json.load(urllib.request.urlopen(request, timeout=60))
     assert "errors" not in answer, answer["errors"]  # a query the UI cannot answer proves nothing
     return answer["data"]
@@ -36,15 +39,22 @@ def graphql(base: str, query: str) -> dict:
 @pytest.mark.cost(100)
 def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
     secrets = {name: f"S3cret-{name.lower()}-7f3a" for name in CREDENTIAL_SETTINGS}
-    url = postgres.new_database("secrets").replace("postgresql+psycopg2://postgres@",
-                                                    f"postgresql+psycopg2://postgres:{secrets['TB_OPTUNA_STORAGE']}@")
+    url = postgres.new_database("secrets").replace(
+        "postgresql+psycopg2://postgres@", f"postgresql+psycopg2://postgres:{secrets['TB_OPTUNA_STORAGE']}@"
+    )
     env.update(
-        TB_SOURCE="synthetic", TB_SYMBOLS="SYN1", TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="1000", TB_CONTEXT_SYMBOLS="none",
+        TB_SOURCE="synthetic",
+        TB_SYMBOLS="SYN1",
+        TB_TIMEFRAMES="1d",
+        TB_SYNTHETIC_BARS="1000",
+        TB_CONTEXT_SYMBOLS="none",
         TB_OPTUNA_STORAGE=url,
         TB_REGISTRY_URL=url.replace(secrets["TB_OPTUNA_STORAGE"], secrets["TB_REGISTRY_URL"]),
         TB_ALERT_WEBHOOK=f"http://127.0.0.1:{free_port()}/hooks/{secrets['TB_ALERT_WEBHOOK']}",
-        TB_ALERT_SMTP=f"127.0.0.1:{free_port()}", TB_ALERT_EMAIL_TO="quant@example.com",
-        TB_ALERT_SMTP_USER=secrets["TB_ALERT_SMTP_USER"], TB_ALERT_SMTP_PASSWORD=secrets["TB_ALERT_SMTP_PASSWORD"],
+        TB_ALERT_SMTP=f"127.0.0.1:{free_port()}",
+        TB_ALERT_EMAIL_TO="quant@example.com",
+        TB_ALERT_SMTP_USER=secrets["TB_ALERT_SMTP_USER"],
+        TB_ALERT_SMTP_PASSWORD=secrets["TB_ALERT_SMTP_PASSWORD"],
     )
     config = tmp_path / "tune.yaml"
     config.write_text("ops:\n  best_params:\n    config: {n_trials: 3, min_auc: 0.0, max_brier: 1.0, max_auc_cv: 10.0}\n")
@@ -61,18 +71,37 @@ def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
         assert len(run_ids) == 1
         shown = [json.dumps(runs)]
         for run_id in run_ids:
-            shown.append(json.dumps(graphql(base, f'{{ logsForRun(runId: "{run_id}") {{ ... on EventConnection {{ events {{ '
-                                                   f'... on MessageEvent {{ message }} ... on MaterializationEvent {{ {METADATA} }} '
-                                                   f'}} }} }} }}')))
-        resources = graphql(base, f"{{ allTopLevelResourceDetailsOrError(repositorySelector: {REPOSITORY}) {{ "
-                                  "... on ResourceDetailsList { results { name configuredValues { key value type } } } } }")
+            shown.append(
+                json.dumps(
+                    graphql(
+                        base,
+                        f'{{ logsForRun(runId: "{run_id}") {{ ... on EventConnection {{ events {{ '
+                        f"... on MessageEvent {{ message }} ... on MaterializationEvent {{ {METADATA} }} "
+                        f"}} }} }} }}",
+                    )
+                )
+            )
+        resources = graphql(
+            base,
+            f"{{ allTopLevelResourceDetailsOrError(repositorySelector: {REPOSITORY}) {{ "
+            "... on ResourceDetailsList { results { name configuredValues { key value type } } } } }",
+        )
         shown.append(json.dumps(resources))
-        shown.append(json.dumps(graphql(base, f"{{ runConfigSchemaOrError(selector: {PIPELINE}) {{ "
-                                              "... on RunConfigSchema { rootDefaultYaml } } }")))
-        shown.append(json.dumps(graphql(base, "{ assetNodes { assetKey { path } description "
-                                              "metadataEntries { label ... on TextMetadataEntry { text } } } }")))
-        configured = {r["name"]: {v["key"]: v for v in r["configuredValues"]} for r in
-                      resources["allTopLevelResourceDetailsOrError"]["results"]}
+        shown.append(
+            json.dumps(
+                graphql(base, f"{{ runConfigSchemaOrError(selector: {PIPELINE}) {{ ... on RunConfigSchema {{ rootDefaultYaml }} }} }}")
+            )
+        )
+        shown.append(
+            json.dumps(
+                graphql(
+                    base, "{ assetNodes { assetKey { path } description metadataEntries { label ... on TextMetadataEntry { text } } } }"
+                )
+            )
+        )
+        configured = {
+            r["name"]: {v["key"]: v for v in r["configuredValues"]} for r in resources["allTopLevelResourceDetailsOrError"]["results"]
+        }
         # what the UI shows instead: the variable's name
         assert configured["tuning_storage"]["storage_url"] == {"key": "storage_url", "value": "TB_OPTUNA_STORAGE", "type": "ENV_VAR"}
         assert configured["model_registry"]["url"] == {"key": "url", "value": "TB_REGISTRY_URL", "type": "ENV_VAR"}
@@ -85,19 +114,30 @@ def test_no_credential_is_stored_or_shown(env, postgres, tmp_path):
 
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
         experiment = client.submit_job_execution(
-            "tb_pipeline", asset_selection=["model_experiments"],
-            run_config={"ops": {"model_experiments": {"config": {"algorithms": ["linear_regression", "lightgbm_classifier"],
-                                                                  "n_jobs": 1}}}},
+            "tb_pipeline",
+            asset_selection=["model_experiments"],
+            run_config={
+                "ops": {"model_experiments": {"config": {"algorithms": ["linear_regression", "lightgbm_classifier"], "n_jobs": 1}}}
+            },
             tags={"dagster/partition": "SYN1|1d", "dagster/partition/symbol": "SYN1", "dagster/partition/timeframe": "1d"},
         )
-        status = wait_for(lambda: (s := client.get_run_status(experiment).value) in ("SUCCESS", "FAILURE", "CANCELED") and s,
-                          "the experiment run to end", alive=dev)
+        status = wait_for(
+            lambda: (s := client.get_run_status(experiment).value) in ("SUCCESS", "FAILURE", "CANCELED") and s,
+            "the experiment run to end",
+            alive=dev,
+        )
         assert status == "SUCCESS", dev.text()[-4000:]
-        events = graphql(base, f'{{ logsForRun(runId: "{experiment}") {{ ... on EventConnection {{ events {{ '
-                               '... on AssetCheckEvaluationEvent { evaluation { checkName success } } } } } }')
+        events = graphql(
+            base,
+            f'{{ logsForRun(runId: "{experiment}") {{ ... on EventConnection {{ events {{ '
+            "... on AssetCheckEvaluationEvent { evaluation { checkName success } } } } } }",
+        )
         evaluated = {e["evaluation"]["checkName"]: e["evaluation"]["success"] for e in events["logsForRun"]["events"] if e}
-        assert evaluated == {"model_experiments_permutation_sentinel": True, "model_experiments_no_raw_prices": True,
-                             "model_experiments_no_regression": True}
+        assert evaluated == {
+            "model_experiments_permutation_sentinel": True,
+            "model_experiments_no_raw_prices": True,
+            "model_experiments_no_regression": True,
+        }
 
     answers_text = "\n".join(shown)
     assert "best_params" in answers_text and "tb_pipeline" in answers_text  # the answers hold the runs and the chain

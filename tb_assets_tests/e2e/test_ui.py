@@ -35,9 +35,17 @@ def chromium():
 @pytest.fixture
 def env(dagster_home):
     e = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
-    e.update(DAGSTER_HOME=str(dagster_home), TB_DATA_DIR=os.environ["TB_DATA_DIR"], TB_SOURCE="synthetic", TB_SYMBOLS="SYN1",
-             TB_TIMEFRAMES="1d", TB_SYNTHETIC_BARS="600", TB_CONTEXT_SYMBOLS="none", TB_AUTOMATION="off",
-             OMP_WAIT_POLICY="PASSIVE")
+    e.update(
+        DAGSTER_HOME=str(dagster_home),
+        TB_DATA_DIR=os.environ["TB_DATA_DIR"],
+        TB_SOURCE="synthetic",
+        TB_SYMBOLS="SYN1",
+        TB_TIMEFRAMES="1d",
+        TB_SYNTHETIC_BARS="600",
+        TB_CONTEXT_SYMBOLS="none",
+        TB_AUTOMATION="off",
+        OMP_WAIT_POLICY="PASSIVE",
+    )
     return e
 
 
@@ -99,8 +107,7 @@ def test_materialize_a_partition_in_the_browser_then_tb_dev_stops_cleanly(env, c
             dialog.get_by_role("button", name="Launch 1 run").click()
 
             instance = dg.DagsterInstance.get()
-            run = wait_for(lambda: next((r for r in instance.get_runs() if r.is_finished), None), "the run to finish",
-                           alive=dev)
+            run = wait_for(lambda: next((r for r in instance.get_runs() if r.is_finished), None), "the run to finish", alive=dev)
             assert run.status == dg.DagsterRunStatus.SUCCESS and run.tags["dagster/partition"] == "SYN1|1d"
 
             # its metadata and its check result on the page
@@ -129,4 +136,9 @@ def test_materialize_a_partition_in_the_browser_then_tb_dev_stops_cleanly(env, c
     finally:
         dev.stop()
     assert sorted(p.name for p in shots.glob("*.png")) == [
-        "asset-checks.png", "asset-metadata.png", "graph.png", "materialize-dialog.png", "run.png"]
+        "asset-checks.png",
+        "asset-metadata.png",
+        "graph.png",
+        "materialize-dialog.png",
+        "run.png",
+    ]

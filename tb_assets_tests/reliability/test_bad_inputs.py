@@ -4,8 +4,9 @@ source (CSV and Parquet).
 Each case first has the good ACME|1d partition stored (a copy of one good warehouse), then puts
 its bad input where the good file was and materializes `bars` again. A case that must fail has to
 fail naming the input (the raw folder) and the problem, in `tb run`'s own summary line, leave the
-stored rows exactly as they were, and, the good file put back, let the next run succeed. A case that is repaired must count its repairs; a case that
-is read right must store what the good file stored. Add a row whenever a new kind of bad input
+stored rows exactly as they were, and, the good file put back, let the next run succeed. A case
+that is repaired must count its repairs; a case that is read right must store what the good file
+stored. Add a row whenever a new kind of bad input
 turns up.
 """
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 import numpy as np
@@ -38,11 +39,16 @@ def good() -> pd.DataFrame:
     rng = np.random.default_rng(7)
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, N)))
     open_ = np.concatenate([[100.0], close[:-1]])
-    return pd.DataFrame({
-        "Date": pd.bdate_range("2024-01-01", periods=N).strftime("%Y-%m-%d"),
-        "Open": open_, "High": np.maximum(open_, close) * 1.004, "Low": np.minimum(open_, close) * 0.996,
-        "Close": close, "Volume": rng.integers(1_000, 5_000, N).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "Date": pd.bdate_range("2024-01-01", periods=N).strftime("%Y-%m-%d"),
+            "Open": open_,
+            "High": np.maximum(open_, close) * 1.004,
+            "Low": np.minimum(open_, close) * 0.996,
+            "Close": close,
+            "Volume": rng.integers(1_000, 5_000, N).astype(float),
+        }
+    )
 
 
 def with_row(df: pd.DataFrame, i: int, **values) -> pd.DataFrame:
@@ -102,35 +108,65 @@ def next_day(new: pd.DataFrame, before: pd.DataFrame) -> None:
 
 CASES = [
     # point 2: bad files must not replace good data
-    Case("all_bars_in_the_future", lambda: good().assign(Date=pd.bdate_range("2099-01-01", periods=N).strftime("%Y-%m-%d")),
-         fails=("60 bar(s) dated in the future, first at 2099-01-01",)),
+    Case(
+        "all_bars_in_the_future",
+        lambda: good().assign(Date=pd.bdate_range("2099-01-01", periods=N).strftime("%Y-%m-%d")),
+        fails=("60 bar(s) dated in the future, first at 2099-01-01",),
+    ),
     Case("five_bars_in_the_future", lambda: future(good(), 5), fails=("5 bar(s) dated in the future",)),
     Case("truncated_download", lambda: good().iloc[:1], fails=("would drop 59 of the 60 stored bars", "allow_shrink")),
-    Case("truncated_download_allowed", lambda: good().iloc[:1], repaired={"stored_bars_lost": 59, "rows": 1},
-         config={"allow_shrink": True}),
+    Case(
+        "truncated_download_allowed", lambda: good().iloc[:1], repaired={"stored_bars_lost": 59, "rows": 1}, config={"allow_shrink": True}
+    ),
     Case("dd_mm_yyyy_dates", lambda: good().assign(Date=pd.bdate_range("2024-01-01", periods=N).strftime("%d/%m/%Y")), same=True),
     Case("mm_dd_yyyy_dates", lambda: good().assign(Date=pd.bdate_range("2024-01-01", periods=N).strftime("%m/%d/%Y")), same=True),
-    Case("day_first_and_month_first_mixed", lambda: with_row(good().assign(Date=pd.bdate_range("2024-01-01", periods=N).strftime("%d/%m/%Y")),
-                                                             3, Date="01/13/2024"),
-         fails=("mixes day-first and month-first dates", "'01/13/2024' (row 3)")),
+    Case(
+        "day_first_and_month_first_mixed",
+        lambda: with_row(good().assign(Date=pd.bdate_range("2024-01-01", periods=N).strftime("%d/%m/%Y")), 3, Date="01/13/2024"),
+        fails=("mixes day-first and month-first dates", "'01/13/2024' (row 3)"),
+    ),
     Case("absurd_high", lambda: with_row(good(), 30, High=1e300), repaired={"spikes_repaired": 1, "rows": N}),
-    Case("absurd_high_fail_policy", lambda: with_row(good(), 30, High=1e300), config={"policy": "fail"},
-         fails=("1 bar(s) with a price over 10 times off the median close", "first at 2024-02-12")),
+    Case(
+        "absurd_high_fail_policy",
+        lambda: with_row(good(), 30, High=1e300),
+        config={"policy": "fail"},
+        fails=("1 bar(s) with a price over 10 times off the median close", "first at 2024-02-12"),
+    ),
     Case("absurd_close", lambda: with_row(good(), 30, Close=1e6, High=1e6), repaired={"spike_bars_dropped": 1, "rows": N - 1}),
     # point 3: raw exceptions become messages naming the file and the problem
     Case("utf16_csv", lambda: good().to_csv(index=False).encode("utf-16"), same=True, sources=("csv",)),
     Case("binary_file", lambda: bytes(range(256)) * 8, fails=("not a text file",), sources=("csv",)),
     Case("xlsx_renamed_csv", xlsx_bytes, fails=("zip archive (an Excel .xlsx",), sources=("csv",)),
-    Case("latin1_csv", lambda: "Date,Open,High,Low,Close,Volume,Note\n2024-01-02,1,2,0.5,1.5,10,caf\xe9\n".encode("latin-1"),
-         fails=("not utf-8 text",), sources=("csv",)),
-    Case("vendor_footer", lambda: csv_bytes(good()) + b"Data provided by Example Vendor Inc. All rights reserved.\n",
-         fails=("'Data provided by Example Vendor Inc. All rights reserved.' at row 60", "footer"), sources=("csv",)),
-    Case("ragged_rows", lambda: csv_bytes(good()).replace(b"\n2024-01-10,", b",7,8\n2024-01-10,", 1),
-         fails=("not a readable CSV file", "Expected 6 fields"), sources=("csv",)),
-    Case("dst_ambiguous_local_time", lambda: at_local(good(), "01:30", "2024-11-05"), settings={"source_tz": "America/New_York"},
-         fails=("cannot be read as America/New_York", "2024-11-03 01:30")),
-    Case("dst_missing_local_time", lambda: at_local(good(), "02:30", "2024-03-12"), settings={"source_tz": "America/New_York"},
-         fails=("cannot be read as America/New_York", "2024-03-10 02:30")),
+    Case(
+        "latin1_csv",
+        lambda: "Date,Open,High,Low,Close,Volume,Note\n2024-01-02,1,2,0.5,1.5,10,caf\xe9\n".encode("latin-1"),
+        fails=("not utf-8 text",),
+        sources=("csv",),
+    ),
+    Case(
+        "vendor_footer",
+        lambda: csv_bytes(good()) + b"Data provided by Example Vendor Inc. All rights reserved.\n",
+        fails=("'Data provided by Example Vendor Inc. All rights reserved.' at row 60", "footer"),
+        sources=("csv",),
+    ),
+    Case(
+        "ragged_rows",
+        lambda: csv_bytes(good()).replace(b"\n2024-01-10,", b",7,8\n2024-01-10,", 1),
+        fails=("not a readable CSV file", "Expected 6 fields"),
+        sources=("csv",),
+    ),
+    Case(
+        "dst_ambiguous_local_time",
+        lambda: at_local(good(), "01:30", "2024-11-05"),
+        settings={"source_tz": "America/New_York"},
+        fails=("cannot be read as America/New_York", "2024-11-03 01:30"),
+    ),
+    Case(
+        "dst_missing_local_time",
+        lambda: at_local(good(), "02:30", "2024-03-12"),
+        settings={"source_tz": "America/New_York"},
+        fails=("cannot be read as America/New_York", "2024-03-10 02:30"),
+    ),
     Case("timeframe_and_symbol_columns", lambda: good().assign(timeframe=1440, symbol="ACME"), same=True),
     Case("corrupt_file_among_several", lambda: good(), fails=("1 of 3 file(s) unreadable", "dt=2024-02-01"), sources=("parquet",)),
     # point 6: a link out of TB_RAW_DIR is refused unless allowed; one inside it is just a file
@@ -148,8 +184,11 @@ CASES = [
     Case("zero_price", lambda: with_row(good(), 7, Low=0.0), fails=("column 'low' has 1 zero or negative price(s)",)),
     Case("negative_price", lambda: with_row(good(), 7, Low=-1.0), fails=("column 'low' has 1 zero or negative price(s)",)),
     Case("negative_volume", lambda: with_row(good(), 7, Volume=-5.0), fails=("column 'volume' has 1 negative",)),
-    Case("conflicting_duplicates", lambda: pd.concat([good(), with_row(good().iloc[[10]], 10, Close=1.0)]),
-         fails=("duplicate timestamp 2024-01-15 00:00:00+00:00 with different values",)),
+    Case(
+        "conflicting_duplicates",
+        lambda: pd.concat([good(), with_row(good().iloc[[10]], 10, Close=1.0)]),
+        fails=("duplicate timestamp 2024-01-15 00:00:00+00:00 with different values",),
+    ),
     Case("exact_duplicates", lambda: pd.concat([good(), good().iloc[[10, 11]]]), repaired={"duplicates_dropped": 2, "rows": N}),
     Case("unsorted_rows", lambda: good().iloc[::-1], repaired={"reordered_rows": N - 1, "rows": N}),
     Case("unsorted_rows_fail_policy", lambda: good().iloc[::-1], config={"policy": "fail"}, fails=("rows are not sorted by time",)),
@@ -160,8 +199,11 @@ CASES = [
     Case("two_columns_one_meaning", lambda: good().assign(Last=good()["Close"]), fails=("both mean 'close'",)),
     Case("header_only", lambda: good().iloc[:0], fails=("no bars (empty result)",)),
     Case("empty_file", lambda: b"", fails=("the file is empty",), sources=("csv",)),
-    Case("epoch_seconds", lambda: good().assign(Date=(pd.bdate_range("2024-01-01", periods=N) - pd.Timestamp(0)) // pd.Timedelta("1s")),
-         same=True),
+    Case(
+        "epoch_seconds",
+        lambda: good().assign(Date=(pd.bdate_range("2024-01-01", periods=N) - pd.Timestamp(0)) // pd.Timedelta("1s")),
+        same=True,
+    ),
 ]
 
 
@@ -235,8 +277,11 @@ def test_bad_input_fails_clearly_or_is_repaired_and_counted_and_never_damages_st
         pd.testing.assert_frame_equal(after, before)  # the stored partition is untouched
         # the file fixed, the next run succeeds and stores what the good file stored
         write_input(kind, raw, Case("good", good))
-        again = run(build_definitions(make_settings(tmp_path, source=kind, raw_dir=str(raw), symbols=(SYMBOL,), timeframes=("1d",))),
-                    KEY, selection=[dg.AssetKey("bars")])
+        again = run(
+            build_definitions(make_settings(tmp_path, source=kind, raw_dir=str(raw), symbols=(SYMBOL,), timeframes=("1d",))),
+            KEY,
+            selection=[dg.AssetKey("bars")],
+        )
         assert again.success, failure_text(again)
         pd.testing.assert_frame_equal(stored(settings, SYMBOL, "1d"), before)
         return

@@ -45,8 +45,16 @@ def test_decile_outcomes_by_hand():
 
 
 def test_regime_heatmap_draws_with_and_without_regimes():
-    table = pd.DataFrame({"regime": ["regime_gmm"] * 4, "value": [0.0, 0.0, 1.0, 1.0], "rows": [5, 5, 7, 7],
-                          "feature": ["a", "b", "a", "b"], "mean_abs_shap": [0.1, 0.2, 0.3, 0.4], "share": 0.5})
+    table = pd.DataFrame(
+        {
+            "regime": ["regime_gmm"] * 4,
+            "value": [0.0, 0.0, 1.0, 1.0],
+            "rows": [5, 5, 7, 7],
+            "feature": ["a", "b", "a", "b"],
+            "mean_abs_shap": [0.1, 0.2, 0.3, 0.4],
+            "share": 0.5,
+        }
+    )
     assert figure_png(lambda fig: draw_regime_heatmap(fig, table)).startswith(b"\x89PNG")
     assert figure_png(lambda fig: draw_regime_heatmap(fig, table.iloc[:0])).startswith(b"\x89PNG")
 

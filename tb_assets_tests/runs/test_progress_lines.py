@@ -21,6 +21,9 @@ def test_a_finished_asset_line_carries_its_summary():
     records = instance.get_records_for_run(result.run_id, of_type=PROGRESS_EVENTS).records
     progress = ProgressLines()
     lines = [line for r in records if (line := progress.line(r.event_log_entry.dagster_event))]
-    assert any(line.startswith("summarized materialized in ") and line.endswith(
-        ": trained nothing new: all 3 combination(s) are already in the registry") for line in lines), lines
+    assert any(
+        line.startswith("summarized materialized in ")
+        and line.endswith(": trained nothing new: all 3 combination(s) are already in the registry")
+        for line in lines
+    ), lines
     assert any(line.startswith("plain materialized in ") and line.endswith("s") for line in lines), lines

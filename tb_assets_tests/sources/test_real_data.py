@@ -4,7 +4,6 @@ Each file keeps its own quirks (column order, date formats, no header, newest ro
 out-of-order high/low); the assertions pin what we must make of them.
 """
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +15,7 @@ from tb_assets.core.errors import BarsValidationError
 from tb_assets_tests.real_files import load
 
 pytestmark = pytest.mark.real_data
+
 
 def test_vix_out_of_order_high_low_repaired_and_counted(real_csv_dir):
     bars, rep = load(real_csv_dir, "VIX")

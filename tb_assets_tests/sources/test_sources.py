@@ -29,8 +29,17 @@ def test_sample_source_has_real_index_data_offline():
 
 
 def yahoo_csv(path, df):
-    out = pd.DataFrame({"Date": df["ts"].dt.strftime("%Y-%m-%d"), "Open": df["open"], "High": df["high"], "Low": df["low"],
-                        "Close": df["close"], "Adj Close": df["close"] * 0.9, "Volume": df["volume"].astype(int)})
+    out = pd.DataFrame(
+        {
+            "Date": df["ts"].dt.strftime("%Y-%m-%d"),
+            "Open": df["open"],
+            "High": df["high"],
+            "Low": df["low"],
+            "Close": df["close"],
+            "Adj Close": df["close"] * 0.9,
+            "Volume": df["volume"].astype(int),
+        }
+    )
     out.to_csv(path, index=False)
 
 

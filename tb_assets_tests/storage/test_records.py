@@ -46,8 +46,26 @@ def test_tuned_params_choose_defaults_when_missing_or_all_pruned(tmp_path):
 
 
 def card():
-    return ModelCard("2026-01-01", 1, ["a"], {"max_depth": 3}, 10, 0.6, 0.6, 100, 0.5, ["x", "y"], False, None, True, 0,
-                     {"n_splits": 5, "embargo_pct": 0.01}, {"auc": 0.5}, None, {"lightgbm": "4"})
+    return ModelCard(
+        "2026-01-01",
+        1,
+        ["a"],
+        {"max_depth": 3},
+        10,
+        0.6,
+        0.6,
+        100,
+        0.5,
+        ["x", "y"],
+        False,
+        None,
+        True,
+        0,
+        {"n_splits": 5, "embargo_pct": 0.01},
+        {"auc": 0.5},
+        None,
+        {"lightgbm": "4"},
+    )
 
 
 def test_model_card_files_are_verified_before_use(tmp_path):
@@ -66,10 +84,17 @@ def test_model_card_files_are_verified_before_use(tmp_path):
 
 
 def test_shap_summary_writes_its_tables_and_plots(tmp_path):
-    values = pd.DataFrame({"ts": pd.date_range("2020", periods=3, tz="UTC"), "a": [0.1, 0.2, 0.3], "base_value": 0.0, "margin": [0.1, 0.2, 0.3]})
+    values = pd.DataFrame(
+        {"ts": pd.date_range("2020", periods=3, tz="UTC"), "a": [0.1, 0.2, 0.3], "base_value": 0.0, "margin": [0.1, 0.2, 0.3]}
+    )
     record = ShapSummary("tree", ["a"], 3, 1, 2, "abc", 0.0, {"a": 0.2})
-    record.save(tmp_path, "SPX", "1d", {ShapSummary.VALUES: values, ShapSummary.SUMMARY: pd.DataFrame({"feature": ["a"]})},
-                {"shap_bar.png": b"\x89PNG"})
+    record.save(
+        tmp_path,
+        "SPX",
+        "1d",
+        {ShapSummary.VALUES: values, ShapSummary.SUMMARY: pd.DataFrame({"feature": ["a"]})},
+        {"shap_bar.png": b"\x89PNG"},
+    )
     pd.testing.assert_frame_equal(ShapSummary.values(tmp_path, "SPX", "1d"), values)
     assert ShapSummary.load(tmp_path, "SPX", "1d").plots == {"shap_bar.png": str(tmp_path / "shap_report" / "SPX" / "1d" / "shap_bar.png")}
     with pytest.raises(MissingArtifact, match="materialize shap_report"):

@@ -15,17 +15,28 @@ from tb_assets.training.validation import validation_splits
 from tb_assets.training.zoo import ALGORITHMS
 from tb_assets_tests.training.frames import FEATURES, GROUPS, partition
 
-FAST = {"random_forest_regressor": {"n_estimators": [30], "max_depth": [4]},
-        "random_forest_classifier": {"n_estimators": [30], "max_depth": [4]}}
+FAST = {
+    "random_forest_regressor": {"n_estimators": [30], "max_depth": [4]},
+    "random_forest_classifier": {"n_estimators": [30], "max_depth": [4]},
+}
 
 
 def experiment(tmp_path, data, registry=None, **spec):
     bars, features, targets = data
     registry = registry or ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
-    spec = ExperimentSpec(**{"symbol": "SYN", "timeframe": "1d", "n_jobs": 1, "shap_rows": 50,
-                             "permutation_rows": 200, "permutation_repeats": 2, **spec})
-    return Experiment(spec, bars=bars, features=features, targets=targets, catalog=FEATURES, groups=GROUPS, registry=registry,
-                      model_folder=lambda fp: tmp_path / "models" / fp[:16])
+    spec = ExperimentSpec(
+        **{"symbol": "SYN", "timeframe": "1d", "n_jobs": 1, "shap_rows": 50, "permutation_rows": 200, "permutation_repeats": 2, **spec}
+    )
+    return Experiment(
+        spec,
+        bars=bars,
+        features=features,
+        targets=targets,
+        catalog=FEATURES,
+        groups=GROUPS,
+        registry=registry,
+        model_folder=lambda fp: tmp_path / "models" / fp[:16],
+    )
 
 
 def test_scaling_and_p_value_pruning_are_fitted_on_each_folds_training_rows_only():
@@ -104,30 +115,37 @@ def test_a_child_uses_its_parents_features_and_the_lineage_is_recorded(tmp_path)
     registry = ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
     parent = experiment(tmp_path, data, registry, algorithms=("linear_regression",), p_value_threshold=0.5).run().cohorts[0].best
     assert 0 < len(parent.used_features) < len(FEATURES)  # pruning dropped some
-    child = experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=parent.id,
-                       p_value_threshold=0.01).run()
+    child = experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=parent.id, p_value_threshold=0.01).run()
     kid = child.cohorts[0].best
     assert child.feature_source == f"parent {parent.id}" and kid.features == parent.used_features
     assert kid.parent_model_id == parent.id and kid.fingerprint != parent.fingerprint
-    grandchild = experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=kid.id,
-                            p_value_threshold=0.01).run().cohorts[0].best
+    grandchild = (
+        experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=kid.id, p_value_threshold=0.01)
+        .run()
+        .cohorts[0]
+        .best
+    )
     assert set(grandchild.features) <= set(kid.used_features)
     assert [r.id for r in registry.lineage(grandchild.id)] == [parent.id, kid.id, grandchild.id]
-    whitelisted = experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=kid.id,
-                             feature_whitelist=("f1", "f2")).run()
+    whitelisted = experiment(
+        tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=kid.id, feature_whitelist=("f1", "f2")
+    ).run()
     assert whitelisted.feature_source == "whitelist" and whitelisted.cohorts[0].best.features == ["f1", "f2"]
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"algorithms": ("lightgbm_classifier", "deep_learning")}, "unknown algorithm 'deep_learning'"),
-    ({"algorithms": ()}, "algorithms is empty"),
-    ({"grids": {"lightgbm_classifier": {}}}, "grids.lightgbm_classifier is empty"),
-    ({"grids": {"xgboost_regresor": {"max_depth": [3]}}}, "unknown algorithm.*xgboost_regresor"),
-    ({"feature_whitelist": ("f0", "volume_z_99")}, "feature_whitelist names feature.*volume_z_99"),
-    ({"target_transform": "log"}, "target_transform must be one of"),
-    ({"classification_target": "label"}, "classification_target must be one of"),
-    ({"parent_model_id": 999}, "model 999 is not in the registry"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({"algorithms": ("lightgbm_classifier", "deep_learning")}, "unknown algorithm 'deep_learning'"),
+        ({"algorithms": ()}, "algorithms is empty"),
+        ({"grids": {"lightgbm_classifier": {}}}, "grids.lightgbm_classifier is empty"),
+        ({"grids": {"xgboost_regresor": {"max_depth": [3]}}}, "unknown algorithm.*xgboost_regresor"),
+        ({"feature_whitelist": ("f0", "volume_z_99")}, "feature_whitelist names feature.*volume_z_99"),
+        ({"target_transform": "log"}, "target_transform must be one of"),
+        ({"classification_target": "label"}, "classification_target must be one of"),
+        ({"parent_model_id": 999}, "model 999 is not in the registry"),
+    ],
+)
 def test_bad_config_fails_naming_what_is_wrong(tmp_path, spec, message):
     with pytest.raises(TbError, match=message):
         experiment(tmp_path, partition(n=300), **spec).run()
@@ -146,8 +164,16 @@ def test_a_parent_from_another_partition_is_refused(tmp_path):
     parent = experiment(tmp_path, data, registry, algorithms=("linear_regression",)).run().cohorts[0].best
     bars, features, targets = data
     spec = ExperimentSpec("OTHER", "1d", algorithms=("linear_regression",), parent_model_id=parent.id)
-    other = Experiment(spec, bars=bars, features=features, targets=targets, catalog=FEATURES, groups=GROUPS, registry=registry,
-                       model_folder=lambda fp: tmp_path / fp)
+    other = Experiment(
+        spec,
+        bars=bars,
+        features=features,
+        targets=targets,
+        catalog=FEATURES,
+        groups=GROUPS,
+        registry=registry,
+        model_folder=lambda fp: tmp_path / fp,
+    )
     with pytest.raises(TbError, match=r"parent_model_id 1 was trained on SYN\|1d, not OTHER\|1d"):
         other.run()
 
@@ -176,10 +202,28 @@ def test_the_sentinel_catches_pruning_that_saw_the_test_rows(tmp_path, monkeypat
     targets = forward_returns(pd.Series(close, index=ts), 1).rename_axis("ts").reset_index().iloc[:-1]
     targets = targets.assign(t1=targets["fwd_t1"], bin=targets["fwd_direction"].astype("int64"), weight=1.0)
     registry = ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
-    spec = ExperimentSpec("SYN", "1d", algorithms=("logistic_classification",), grids={"logistic_classification": {"C": [1.0]}},
-                          p_value_threshold=0.01, n_jobs=1, shap_rows=20, permutation_rows=50, permutation_repeats=1, holdout_pct=0.0)
-    run = Experiment(spec, bars=bars, features=features, targets=targets, catalog=names, groups={f: "standard" for f in names},
-                     registry=registry, model_folder=lambda fp: tmp_path / fp[:16])
+    spec = ExperimentSpec(
+        "SYN",
+        "1d",
+        algorithms=("logistic_classification",),
+        grids={"logistic_classification": {"C": [1.0]}},
+        p_value_threshold=0.01,
+        n_jobs=1,
+        shap_rows=20,
+        permutation_rows=50,
+        permutation_repeats=1,
+        holdout_pct=0.0,
+    )
+    run = Experiment(
+        spec,
+        bars=bars,
+        features=features,
+        targets=targets,
+        catalog=names,
+        groups={f: "standard" for f in names},
+        registry=registry,
+        model_folder=lambda fp: tmp_path / fp[:16],
+    )
     best = run.run().cohorts[0].best
     honest = run.sentinel(best)["auc"]
     assert abs(honest - 0.5) <= 0.06  # honest: chance

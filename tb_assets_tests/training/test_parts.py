@@ -77,13 +77,24 @@ def test_every_zoo_estimator_fits_and_predicts_through_the_contract():
 
 
 def test_save_all_grid_models_saves_each_combination_and_cv_results_use_sklearns_names(tmp_path):
-    result = experiment(tmp_path, partition(n=600, seed=8), algorithms=("elasticnet_regression",), save_all_grid_models=True,
-                        p_value_threshold=None).run()
+    result = experiment(
+        tmp_path, partition(n=600, seed=8), algorithms=("elasticnet_regression",), save_all_grid_models=True, p_value_threshold=None
+    ).run()
     (cohort,) = result.cohorts
     assert len(cohort.models) == 4 and all("pipeline.joblib" in r.artifacts for r in cohort.models)
     table = cohort.cv_results
-    assert {"params", "param_alpha", "param_l1_ratio", "split0_test_r2", "split4_test_r2", "mean_test_r2", "std_test_r2",
-            "rank_test_r2", "mean_fit_time", "mean_test_rmse_price"} <= set(table.columns)
+    assert {
+        "params",
+        "param_alpha",
+        "param_l1_ratio",
+        "split0_test_r2",
+        "split4_test_r2",
+        "mean_test_r2",
+        "std_test_r2",
+        "rank_test_r2",
+        "mean_fit_time",
+        "mean_test_rmse_price",
+    } <= set(table.columns)
     assert table.loc[table["rank_test_r2"] == 1, "mean_test_r2"].iloc[0] == table["mean_test_r2"].max()
     importance = pd.read_csv(cohort.best.artifacts["importance.csv"]["path"]).set_index("feature")
     assert set(importance.index) == set(FEATURES) and importance.loc["regime_x", "abs_coefficient"] >= 0  # one-hot mapped back

@@ -12,11 +12,27 @@ ROUNDS, RACERS = 4, 4
 
 
 def row(fingerprint: str, **changes) -> ModelRow:
-    base = dict(fingerprint=fingerprint, symbol="SPX", timeframe="1d", algorithm="linear_regression", task="regression",
-                target="log_return", lookforward=5, cohort_id="c1", parent_model_id=None, rank_in_cohort=1, score_name="r2",
-                score=float("nan"), params={"fit_intercept": True}, features=["a", "b"], used_features=["a"],
-                metrics={"r2": -0.01, "r2_std": float("inf"), "folds": [{"r2": -0.01}]}, data_options={"validation": "purged_kfold"},
-                data_version="v", n_rows=10)
+    base = dict(
+        fingerprint=fingerprint,
+        symbol="SPX",
+        timeframe="1d",
+        algorithm="linear_regression",
+        task="regression",
+        target="log_return",
+        lookforward=5,
+        cohort_id="c1",
+        parent_model_id=None,
+        rank_in_cohort=1,
+        score_name="r2",
+        score=float("nan"),
+        params={"fit_intercept": True},
+        features=["a", "b"],
+        used_features=["a"],
+        metrics={"r2": -0.01, "r2_std": float("inf"), "folds": [{"r2": -0.01}]},
+        data_options={"validation": "purged_kfold"},
+        data_version="v",
+        n_rows=10,
+    )
     return ModelRow(**{**base, **changes})
 
 

@@ -7,26 +7,47 @@ from tb_assets.core.errors import TbError
 from tb_assets.training.search import PRESETS, adapt_alphas, combinations, fingerprint, grid_for, grid_size
 from tb_assets.training.zoo import ALGORITHMS
 
-BASE = dict(symbol="SPX", algorithm="lightgbm_classifier", target="direction", timeframe="1d", transform="none",
-            data_options={"validation": "purged_kfold", "n_splits": 5}, features=["a", "b", "c"],
-            params={"max_depth": 3, "learning_rate": 0.05}, data_version="v1")
+BASE = dict(
+    symbol="SPX",
+    algorithm="lightgbm_classifier",
+    target="direction",
+    timeframe="1d",
+    transform="none",
+    data_options={"validation": "purged_kfold", "n_splits": 5},
+    features=["a", "b", "c"],
+    params={"max_depth": 3, "learning_rate": 0.05},
+    data_version="v1",
+)
 
 
 def test_fingerprint_is_stable_and_ignores_the_order_of_params_features_and_options():
     first = fingerprint(**BASE)
     assert first == fingerprint(**BASE) and len(first) == 64
-    shuffled = {**BASE, "params": {"learning_rate": 0.05, "max_depth": 3}, "features": ["c", "a", "b"],
-                "data_options": {"n_splits": 5, "validation": "purged_kfold"}}
+    shuffled = {
+        **BASE,
+        "params": {"learning_rate": 0.05, "max_depth": 3},
+        "features": ["c", "a", "b"],
+        "data_options": {"n_splits": 5, "validation": "purged_kfold"},
+    }
     assert fingerprint(**shuffled) == first
     numpy_typed = {**BASE, "params": {"max_depth": np.int64(3), "learning_rate": np.float64(0.05)}}
     assert fingerprint(**numpy_typed) == first
 
 
-@pytest.mark.parametrize("change", [
-    {"params": {"max_depth": 4, "learning_rate": 0.05}}, {"features": ["a", "b"]}, {"data_version": "v2"},
-    {"symbol": "IXIC"}, {"timeframe": "1w"}, {"algorithm": "xgboost_classifier"}, {"target": "bin"}, {"transform": "log_return"},
-    {"data_options": {"validation": "holdout", "n_splits": 5}},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"params": {"max_depth": 4, "learning_rate": 0.05}},
+        {"features": ["a", "b"]},
+        {"data_version": "v2"},
+        {"symbol": "IXIC"},
+        {"timeframe": "1w"},
+        {"algorithm": "xgboost_classifier"},
+        {"target": "bin"},
+        {"transform": "log_return"},
+        {"data_options": {"validation": "holdout", "n_splits": 5}},
+    ],
+)
 def test_fingerprint_changes_with_anything_that_makes_another_model(change):
     assert fingerprint(**{**BASE, **change}) != fingerprint(**BASE)
 
@@ -36,8 +57,14 @@ def test_presets_cover_every_algorithm_and_the_full_grids_have_the_origins_sizes
         assert set(preset) == set(ALGORITHMS)
     full = {name: grid_size(grid_for(name, "full")) for name in ALGORITHMS}
     assert full["elasticnet_regression"] == 8 * 7
-    for name in ("random_forest_regressor", "xgboost_regressor", "lightgbm_regressor", "random_forest_classifier",
-                 "xgboost_classifier", "lightgbm_classifier"):
+    for name in (
+        "random_forest_regressor",
+        "xgboost_regressor",
+        "lightgbm_regressor",
+        "random_forest_classifier",
+        "xgboost_classifier",
+        "lightgbm_classifier",
+    ):
         assert 16_000 <= full[name] <= 19_500 and len(grid_for(name, "full")) == 5, (name, full[name])
     assert len(combinations(grid_for("lightgbm_classifier", "quick"))) == grid_size(grid_for("lightgbm_classifier", "quick"))
 

@@ -126,7 +126,8 @@ def bollinger(close: pd.Series, n: int = 20, k: float = 2.0) -> pd.DataFrame:
     c = close.to_numpy("float64")
     return pd.DataFrame(
         {"bb_pctb": _safe_div(c - lower, upper - lower, 0.5), "bb_width": _safe_div(upper - lower, mid, 0.0)},
-        index=close.index, copy=False,
+        index=close.index,
+        copy=False,
     )
 
 

@@ -154,7 +154,7 @@ def tercile_start(z: np.ndarray, k_count: int, reg: float):
     means = np.zeros((k_count, 2))
     covs = np.zeros((k_count, 2, 2))
     for k in range(k_count):
-        part = order[(k * n) // k_count:((k + 1) * n) // k_count]
+        part = order[(k * n) // k_count : ((k + 1) * n) // k_count]
         m = len(part)
         for i in part:
             means[k, 0] += z[i, 0] / m
@@ -220,8 +220,9 @@ def fit_mixture(z: np.ndarray, tol: float = GMM_TOL, max_iter: int = GMM_MAX_ITE
     return means, covs, weights
 
 
-def regime_gmm(ts, returns: np.ndarray, volatility: np.ndarray, schedule: GmmSchedule,
-               max_fit_points: int = GMM_MAX_FIT_POINTS) -> np.ndarray:
+def regime_gmm(
+    ts, returns: np.ndarray, volatility: np.ndarray, schedule: GmmSchedule, max_fit_points: int = GMM_MAX_FIT_POINTS
+) -> np.ndarray:
     """Regime label per bar from the mixture fitted at the last checkpoint at or before it, on
     the `schedule.window` usable rows up to that checkpoint; NaN before the first checkpoint with
     a full window (`symbol_features` cuts those rows: they are this feature's warm-up)."""
@@ -236,9 +237,9 @@ def regime_gmm(ts, returns: np.ndarray, volatility: np.ndarray, schedule: GmmSch
     bounds = np.append(cps, n)
     for j, c in enumerate(cps):
         upto = usable_upto[c]
-        rows = valid_pos[upto - schedule.window:upto]
+        rows = valid_pos[upto - schedule.window : upto]
         if len(rows) > max_fit_points:  # an even, deterministic thinning counted from the checkpoint
             rows = rows[np.linspace(0, len(rows) - 1, max_fit_points).round().astype(np.int64)]
-        block = valid_pos[usable_upto[c] - 1:usable_upto[bounds[j + 1] - 1]]  # usable rows in [c, next)
+        block = valid_pos[usable_upto[c] - 1 : usable_upto[bounds[j + 1] - 1]]  # usable rows in [c, next)
         _fit_and_label(x, rows, block, out, GMM_COMPONENTS, GMM_TOL, GMM_MAX_ITER, GMM_REG_COVAR)
     return out

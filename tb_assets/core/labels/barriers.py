@@ -67,11 +67,7 @@ def cusum_filter(close: pd.Series, threshold: float | pd.Series) -> pd.DatetimeI
     """Symmetric CUSUM filter (AFML snippet 2.4) on log-price differences: an event when the
     positive or negative cumulative sum passes the threshold, which then resets that sum.
     `threshold` is a number or a Series aligned to `close` (e.g. a volatility)."""
-    h = (
-        threshold.reindex(close.index).to_numpy("float64")
-        if isinstance(threshold, pd.Series)
-        else np.full(len(close), float(threshold))
-    )
+    h = threshold.reindex(close.index).to_numpy("float64") if isinstance(threshold, pd.Series) else np.full(len(close), float(threshold))
     h = np.where(np.isnan(h), np.inf, h)  # no threshold yet: no event
     events = _cusum(np.log(close.to_numpy("float64")), h)
     return pd.DatetimeIndex(close.index[events])
@@ -110,15 +106,16 @@ def _first_near_levels(close, j0, rise_low, fall_high, first, bars):
     for q in range(first.shape[0]):
         first[q] = bars + 1
     for k in range(bars, 0, -1):
-        row = close[j0 + k:j0 + k + first.shape[0]]
+        row = close[j0 + k : j0 + k + first.shape[0]]
         for q in range(first.shape[0]):
             x = row[q]
             first[q] = k if (x >= rise_low[q]) | (x <= fall_high[q]) else first[q]
 
 
 @numba.njit(cache=True)
-def _label_events(close, bar_ns, bar_of_event, first_bar, target, side, vertical_bars, vertical_ns, pt, sl, min_ret,
-                  t1, trgt, sides, which, ret):
+def _label_events(
+    close, bar_ns, bar_of_event, first_bar, target, side, vertical_bars, vertical_ns, pt, sl, min_ret, t1, trgt, sides, which, ret
+):
     """Label every event in one pass: find its vertical barrier and its first touch, and write its
     touch time (ns), target, side, barrier (0 pt, 1 sl, 2 vertical; -1 when the event does not
     count: its target is not above min_ret, its side is not set, or its outcome is not known yet)
@@ -159,7 +156,8 @@ def _label_events(close, bar_ns, bar_of_event, first_bar, target, side, vertical
             starts[q] = j
             windowed &= j == starts[0] + q  # consecutive bars
             counts[q], up_at[q], down_at[q], near_above, near_below = _event_setup(
-                target[j], side[j] if side.shape[0] else 1.0, pt, sl, min_ret)
+                target[j], side[j] if side.shape[0] else 1.0, pt, sl, min_ret
+            )
             rise_low[q], fall_high[q] = close[j] * near_above, close[j] * near_below
         if windowed and starts[0] + nb - 1 + window <= n - 1:  # the window stays inside the data
             _first_near_levels(close, starts[0], rise_low, fall_high, first, window)
@@ -299,10 +297,31 @@ def triple_barrier(
         missing, first = _bar_positions(bar_ns, event_ns, bar_of_event)
         if missing:
             raise TbError(f"{missing} event(s) are not bars of `close`, first {events[first]}")
-    t1_ns, trgt, sides, which, ret = (np.empty(m, dtype=np.int64), np.empty(m), np.empty(m if side is not None else 0),
-                                      np.empty(m, dtype=np.int8), np.empty(m))
-    _label_events(close.to_numpy(), bar_ns, bar_of_event, first_bar, _per_bar(target, index), per_bar_side,
-                  vertical_bars, vertical_ns, pt, sl, float(min_ret), t1_ns, trgt, sides, which, ret)
+    t1_ns, trgt, sides, which, ret = (
+        np.empty(m, dtype=np.int64),
+        np.empty(m),
+        np.empty(m if side is not None else 0),
+        np.empty(m, dtype=np.int8),
+        np.empty(m),
+    )
+    _label_events(
+        close.to_numpy(),
+        bar_ns,
+        bar_of_event,
+        first_bar,
+        _per_bar(target, index),
+        per_bar_side,
+        vertical_bars,
+        vertical_ns,
+        pt,
+        sl,
+        float(min_ret),
+        t1_ns,
+        trgt,
+        sides,
+        which,
+        ret,
+    )
     done = which >= 0
     if not done.all():  # a million events mostly all count: no copies then
         events, t1_ns, trgt, which, ret = events[done], t1_ns[done], trgt[done], which[done], ret[done]

@@ -62,9 +62,7 @@ def build_targets(bars: pd.DataFrame, feature_ts: pd.Series, spec: TargetSpec, t
     if spec.events == "cusum":
         threshold = spec.cusum_threshold if spec.cusum_threshold is not None else vol
         candidates = candidates.intersection(cusum_filter(close, threshold))
-    labels = triple_barrier(
-        close, candidates, vol, tuple(spec.pt_sl), spec.vertical_bars, spec.min_ret, event_side(close, spec.side)
-    )
+    labels = triple_barrier(close, candidates, vol, tuple(spec.pt_sl), spec.vertical_bars, spec.min_ret, event_side(close, spec.side))
     if labels.empty:
         raise TbError(
             f"no labelled events: {len(candidates)} candidate(s), none with a known outcome and a target above "

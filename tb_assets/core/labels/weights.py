@@ -33,7 +33,7 @@ def _spans(bars: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray
         start[i] = j
         x = t1[i]
         if j + SHORT_SPAN < n:
-            window = bars[j + 1:j + 1 + SHORT_SPAN]  # a fixed-length view: LLVM vectorises the count
+            window = bars[j + 1 : j + 1 + SHORT_SPAN]  # a fixed-length view: LLVM vectorises the count
             count = 0
             for k in range(SHORT_SPAN):
                 count += window[k] <= x

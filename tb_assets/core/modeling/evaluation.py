@@ -76,16 +76,36 @@ class Folds:
     _binned: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, X, y, weight, splits: Sequence[tuple[np.ndarray, np.ndarray]], *, bin_now: bool = True, threads: int = 1,
-              early_stopping: EarlyStopping | None = None, t1=None, thin: int = 1) -> Folds:
+    def build(
+        cls,
+        X,
+        y,
+        weight,
+        splits: Sequence[tuple[np.ndarray, np.ndarray]],
+        *,
+        bin_now: bool = True,
+        threads: int = 1,
+        early_stopping: EarlyStopping | None = None,
+        t1=None,
+        thin: int = 1,
+    ) -> Folds:
         """`t1`: the labels' end times indexed by their starts (a Series), needed by early stopping."""
         t0_ns = t1_ns = None
         if early_stopping is not None:
             if t1 is None:
                 raise TbError("early stopping needs the labels' t1 to purge its validation slice")
             t0_ns, t1_ns = epoch_ns(t1.index), epoch_ns(t1)
-        folds = cls(as_matrix(X), np.asarray(y), None if weight is None else np.asarray(weight, "float64"), list(splits), threads,
-                    early_stopping, t0_ns, t1_ns, max(1, int(thin)))
+        folds = cls(
+            as_matrix(X),
+            np.asarray(y),
+            None if weight is None else np.asarray(weight, "float64"),
+            list(splits),
+            threads,
+            early_stopping,
+            t0_ns,
+            t1_ns,
+            max(1, int(thin)),
+        )
         if bin_now:  # bin up front, so threads running trials in parallel never bin the same fold twice
             for k in range(len(folds.splits)):
                 if early_stopping is None:
@@ -191,13 +211,21 @@ def score_folds(
         if k not in fitted and parallel > 1:  # the next `parallel` folds at once: pruning still stops between batches
             from joblib import Parallel, delayed
 
-            batch = usable[i:i + parallel]
+            batch = usable[i : i + parallel]
             fitted = dict(zip(batch, Parallel(n_jobs=len(batch), prefer="threads")(delayed(folds.fit)(clone(estimator), b) for b in batch)))
         test = folds.splits[k][1]
         model = fitted.pop(k) if k in fitted else folds.fit(clone(estimator), k)
         prediction = predicted(model, folds.X[test])
-        done.append(FoldScore(k, test, prediction, scorer(folds.y[test], prediction), model if keep_models else None,
-                              getattr(model, "best_iteration_", None)))
+        done.append(
+            FoldScore(
+                k,
+                test,
+                prediction,
+                scorer(folds.y[test], prediction),
+                model if keep_models else None,
+                getattr(model, "best_iteration_", None),
+            )
+        )
         if on_fold is not None:
             on_fold(k, [f.score for f in done])
     if not done:
@@ -217,8 +245,9 @@ class HoldoutScore:
     model: Estimator  # fitted on the development rows only
 
 
-def score_holdout(estimator: Estimator, X, y, weight, development: np.ndarray, holdout: np.ndarray, *,
-                  label: str = "holdout events") -> HoldoutScore:
+def score_holdout(
+    estimator: Estimator, X, y, weight, development: np.ndarray, holdout: np.ndarray, *, label: str = "holdout events"
+) -> HoldoutScore:
     """Fit on `development`, score on `holdout`: scored exactly like one out-of-fold split."""
     y = np.asarray(y)
     for name, rows in ((label, holdout), ("development events", development)):

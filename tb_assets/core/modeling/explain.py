@@ -86,8 +86,10 @@ def tree_shap_lightgbm(booster: lgb.Booster, X, threads: int = 1) -> Explanation
     x = as_matrix(X)
     contrib = _lightgbm_predict(booster, x, threads, pred_contrib=True)
     if contrib.shape[1] != x.shape[1] + 1:
-        raise TbError(f"LightGBM returned {contrib.shape[1]} contribution columns for {x.shape[1]} features: "
-                      "only binary and regression models are explained")
+        raise TbError(
+            f"LightGBM returned {contrib.shape[1]} contribution columns for {x.shape[1]} features: "
+            "only binary and regression models are explained"
+        )
     margin = _lightgbm_predict(booster, x, threads, raw_score=True)
     return Explanation(contrib[:, :-1], contrib[:, -1], margin, "tree")
 
@@ -141,8 +143,12 @@ def explain(model, X, background=None, *, threads: int = 1, seed: int = 0) -> Ex
     f = _model_output(model, columns)
     explainer = shap.PermutationExplainer(f, masker, seed=seed)
     result = explainer(x, max_evals=max(2 * x.shape[1] + 1, 100), silent=True)
-    return Explanation(np.asarray(result.values, dtype="float64"), np.asarray(result.base_values, dtype="float64").ravel(),
-                       np.asarray(f(x), dtype="float64"), "permutation")
+    return Explanation(
+        np.asarray(result.values, dtype="float64"),
+        np.asarray(result.base_values, dtype="float64").ravel(),
+        np.asarray(f(x), dtype="float64"),
+        "permutation",
+    )
 
 
 def explain_rows(n_events: int, development: np.ndarray, holdout: np.ndarray, *, n_explain: int, max_rows: int) -> np.ndarray:
@@ -150,7 +156,7 @@ def explain_rows(n_events: int, development: np.ndarray, holdout: np.ndarray, *,
     development events, at most `max_rows` in all (the most recent are kept)."""
     if max_rows < 1:
         raise TbError(f"max_rows must be at least 1, got {max_rows}")
-    dev = np.asarray(development)[len(development) - min(max(n_explain, 0), len(development)):]
+    dev = np.asarray(development)[len(development) - min(max(n_explain, 0), len(development)) :]
     rows = np.union1d(dev, np.asarray(holdout)) if len(holdout) else dev
     if not len(rows):
         rows = np.arange(max(0, n_events - max_rows), n_events)
@@ -162,12 +168,14 @@ def shap_summary(values: np.ndarray, features: list[str], gain: pd.Series | None
     and the model's own gain rank beside it (when given)."""
     mean_abs = np.abs(values).mean(axis=0)
     total = mean_abs.sum()
-    table = pd.DataFrame({
-        "feature": features,
-        "mean_abs_shap": mean_abs,
-        "mean_shap": values.mean(axis=0),
-        "share": mean_abs / total if total > 0 else np.zeros(len(features)),
-    })
+    table = pd.DataFrame(
+        {
+            "feature": features,
+            "mean_abs_shap": mean_abs,
+            "mean_shap": values.mean(axis=0),
+            "share": mean_abs / total if total > 0 else np.zeros(len(features)),
+        }
+    )
     table["rank"] = table["mean_abs_shap"].rank(ascending=False, method="first").astype("int64")
     if gain is not None:
         table["gain_rank"] = table["feature"].map(gain.rank(ascending=False, method="first")).astype("Int64")
@@ -186,8 +194,16 @@ def regime_importance(values: np.ndarray, features: list[str], regimes: pd.DataF
             mean_abs = abs_values[rows].mean(axis=0)
             total = mean_abs.sum()
             for name, v in zip(features, mean_abs):
-                out.append({"regime": column, "value": value, "rows": int(rows.sum()), "feature": name,
-                            "mean_abs_shap": float(v), "share": float(v / total) if total > 0 else 0.0})
+                out.append(
+                    {
+                        "regime": column,
+                        "value": value,
+                        "rows": int(rows.sum()),
+                        "feature": name,
+                        "mean_abs_shap": float(v),
+                        "share": float(v / total) if total > 0 else 0.0,
+                    }
+                )
     return pd.DataFrame(out, columns=["regime", "value", "rows", "feature", "mean_abs_shap", "share"])
 
 

@@ -47,8 +47,15 @@ class ExplanationReport:
         return float(self.explanation.additivity_error().max())
 
 
-def explain_production_model(model, holdout_model, data: TrainingData, holdout_start: pd.Timestamp | None, gain: pd.Series,
-                             regimes: pd.DataFrame, spec: ExplanationSpec) -> ExplanationReport:
+def explain_production_model(
+    model,
+    holdout_model,
+    data: TrainingData,
+    holdout_start: pd.Timestamp | None,
+    gain: pd.Series,
+    regimes: pd.DataFrame,
+    spec: ExplanationSpec,
+) -> ExplanationReport:
     """`model` (fitted on every event) explained on the holdout and recent development events of
     `data`; `holdout_model` (fitted on development only) shuffled on the holdout. `gain`: the model's
     gain per feature; `regimes`: the regime columns indexed by ts (any rows)."""
@@ -69,9 +76,18 @@ def explain_production_model(model, holdout_model, data: TrainingData, holdout_s
     values["margin"] = explanation.margin
     by_regime = regime_importance(explanation.values, features, regimes.reindex(ts))
     if len(holdout):
-        permutation = permutation_table(holdout_model, data.X.iloc[holdout], data.y[holdout], roc_auc_score, n_repeats=spec.n_repeats,
-                                        seed=spec.seed).rename(columns={"drop_mean": "auc_drop_mean", "drop_std": "auc_drop_std"})
+        permutation = permutation_table(
+            holdout_model, data.X.iloc[holdout], data.y[holdout], roc_auc_score, n_repeats=spec.n_repeats, seed=spec.seed
+        ).rename(columns={"drop_mean": "auc_drop_mean", "drop_std": "auc_drop_std"})
     else:
         permutation = pd.DataFrame(columns=["feature", "auc_drop_mean", "auc_drop_std"])
-    return ExplanationReport(rows=rows, X=X, explanation=explanation, values=values, summary=shap_summary(explanation.values, features, gain),
-                             by_regime=by_regime, permutation=permutation, holdout_rows=int(np.isin(rows, holdout).sum()))
+    return ExplanationReport(
+        rows=rows,
+        X=X,
+        explanation=explanation,
+        values=values,
+        summary=shap_summary(explanation.values, features, gain),
+        by_regime=by_regime,
+        permutation=permutation,
+        holdout_rows=int(np.isin(rows, holdout).sum()),
+    )

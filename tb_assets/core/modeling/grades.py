@@ -25,7 +25,6 @@ GRADES: dict[str, tuple[float, float, float]] = {
 LOWER_IS_BETTER = {"auc_cv"}
 
 
-
 def against_chance(m: dict) -> dict:
     """aupr_lift and precision_at_10_lift (value / positive rate) and brier_skill (1 - Brier /
     (rate (1 - rate)), 0 for the best constant forecast) of a metrics dict; NaN without a rate."""
@@ -37,7 +36,6 @@ def against_chance(m: dict) -> dict:
         "precision_at_10_lift": m["precision_at_10"] / rate if ok else float("nan"),
         "brier_skill": 1.0 - m["brier"] / constant if ok else float("nan"),
     }
-
 
 
 def grade(metric: str, value: float) -> str:
@@ -70,11 +68,13 @@ def grade_table(oof: dict, holdout: dict | None) -> pd.DataFrame:
     """Each metric's out-of-fold value and, for the graded ones, its grade ('-' for the raw numbers
     behind a lift), beside the holdout's (no fold-to-fold CV on one holdout)."""
     oof = _with_chance(oof)
-    table = pd.DataFrame({
-        "metric": SHOWN,
-        "oof": [oof.get(k, float("nan")) for k in SHOWN],
-        "oof_grade": [grade(k, oof.get(k, float("nan"))) if k in GRADED else "-" for k in SHOWN],
-    })
+    table = pd.DataFrame(
+        {
+            "metric": SHOWN,
+            "oof": [oof.get(k, float("nan")) for k in SHOWN],
+            "oof_grade": [grade(k, oof.get(k, float("nan"))) if k in GRADED else "-" for k in SHOWN],
+        }
+    )
     if holdout is not None:
         holdout = _with_chance(holdout)
         table["holdout"] = [holdout.get(k, "-") for k in SHOWN]  # one holdout has no fold-to-fold CV

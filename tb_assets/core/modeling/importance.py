@@ -29,8 +29,16 @@ def per_feature(values: np.ndarray, columns: dict[str, np.ndarray]) -> np.ndarra
     return np.array([np.abs(values[c]).sum() for c in columns.values()])
 
 
-def permutation_importance(model, transformed: np.ndarray, y: np.ndarray, columns: dict[str, np.ndarray] | None,
-                           metric: Callable[[np.ndarray, np.ndarray], float], *, n_repeats: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def permutation_importance(
+    model,
+    transformed: np.ndarray,
+    y: np.ndarray,
+    columns: dict[str, np.ndarray] | None,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    *,
+    n_repeats: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) over `n_repeats` shuffles of the drop in `metric` when each feature's columns are
     shuffled together, on rows already preprocessed (see the module docstring). `columns` None:
     every column is its own feature."""
@@ -64,8 +72,9 @@ def tree_importance(estimator) -> np.ndarray | None:
     return None if values is None else np.asarray(values, dtype="float64")
 
 
-def shap_by_feature(estimator, rows: np.ndarray, background: np.ndarray, columns: dict[str, np.ndarray], *, threads: int,
-                    seed: int) -> tuple[np.ndarray, str]:
+def shap_by_feature(
+    estimator, rows: np.ndarray, background: np.ndarray, columns: dict[str, np.ndarray], *, threads: int, seed: int
+) -> tuple[np.ndarray, str]:
     """SHAP values per input feature (its output columns' values summed: SHAP is additive) and the
     explainer used (tree / linear / permutation, see core.modeling.explain)."""
     from tb_assets.core.modeling.explain import explain
@@ -77,9 +86,16 @@ def shap_by_feature(estimator, rows: np.ndarray, background: np.ndarray, columns
     return values, explanation.kind
 
 
-def importance_table(features: list[str], *, coefficients: np.ndarray | None, tree: np.ndarray | None,
-                     permutation: tuple[np.ndarray, np.ndarray], shap_values: np.ndarray, explainer: str,
-                     columns: dict[str, np.ndarray]) -> pd.DataFrame:
+def importance_table(
+    features: list[str],
+    *,
+    coefficients: np.ndarray | None,
+    tree: np.ndarray | None,
+    permutation: tuple[np.ndarray, np.ndarray],
+    shap_values: np.ndarray,
+    explainer: str,
+    columns: dict[str, np.ndarray],
+) -> pd.DataFrame:
     table = pd.DataFrame({"feature": features})
     if coefficients is not None:
         table["abs_coefficient"] = per_feature(np.ravel(coefficients), columns)
@@ -91,8 +107,9 @@ def importance_table(features: list[str], *, coefficients: np.ndarray | None, tr
     return table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def permutation_table(model, X: pd.DataFrame, y: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], *, n_repeats: int,
-                      seed: int) -> pd.DataFrame:
+def permutation_table(
+    model, X: pd.DataFrame, y: np.ndarray, metric: Callable[[np.ndarray, np.ndarray], float], *, n_repeats: int, seed: int
+) -> pd.DataFrame:
     """feature, drop_mean, drop_std: `permutation_importance` with each column its own feature,
     the largest drop first."""
     mean, std = permutation_importance(model, X.to_numpy("float64"), np.asarray(y), None, metric, n_repeats=n_repeats, seed=seed)

@@ -60,8 +60,9 @@ def auc_lower_bound(auc: float, standard_error: float, overlap: float = 1.0, z: 
     return float(auc - z * standard_error * np.sqrt(max(overlap, 1.0)))
 
 
-def sentinel_problems(permuted_auc: float, aucs: dict[str, tuple[float, float]], *, tolerance: float, ceiling: float,
-                      timeframe: str) -> list[str]:
+def sentinel_problems(
+    permuted_auc: float, aucs: dict[str, tuple[float, float]], *, tolerance: float, ceiling: float, timeframe: str
+) -> list[str]:
     """One message per rule broken (empty when none): the permuted AUC outside 0.5 +/- tolerance,
     any named AUC (out-of-fold, holdout: (AUC, its lower confidence bound)) whose lower bound is
     above the ceiling."""
@@ -70,6 +71,8 @@ def sentinel_problems(permuted_auc: float, aucs: dict[str, tuple[float, float]],
         problems.append(f"permuted-label AUC {permuted_auc:.3f} is not 0.5 +/- {tolerance}")
     for name, (auc, lower) in aucs.items():
         if lower > ceiling:
-            problems.append(f"{name} AUC {auc:.3f} (95% lower bound {lower:.3f}) is implausibly high for {timeframe} bars "
-                            f"(> {ceiling}): look for leakage")
+            problems.append(
+                f"{name} AUC {auc:.3f} (95% lower bound {lower:.3f}) is implausibly high for {timeframe} bars "
+                f"(> {ceiling}): look for leakage"
+            )
     return problems

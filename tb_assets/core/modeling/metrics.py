@@ -30,6 +30,7 @@ from tb_assets.core.modeling.grades import against_chance
 
 WEIGHTS = {"auc": 0.20, "aupr": 0.15, "calibration": 0.15, "precision_at_10": 0.20, "spread": 0.10, "stability": 0.20}
 
+
 def top_fraction(scores: np.ndarray, fraction: float) -> np.ndarray:
     """Indices of the highest `fraction` of scores (at least one), stable for ties."""
     k = max(1, int(np.ceil(fraction * len(scores))))

@@ -28,8 +28,18 @@ from tb_assets.core.modeling.metrics import auc_standard_error, summarize
 from tb_assets.core.modeling.training_data import TrainingData
 
 # the positive rate and the lifts over it are kept: without them AUPR, precision@10% and Brier cannot be graded
-OOF_KEPT = ("auc", "aupr", "brier", "precision_at_10", "spread", "auc_cv", "positive_rate", "aupr_lift", "precision_at_10_lift",
-            "brier_skill")
+OOF_KEPT = (
+    "auc",
+    "aupr",
+    "brier",
+    "precision_at_10",
+    "spread",
+    "auc_cv",
+    "positive_rate",
+    "aupr_lift",
+    "precision_at_10_lift",
+    "brier_skill",
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,9 @@ def auc_bounds(y: np.ndarray, proba: np.ndarray, auc: float, overlap: float) -> 
     return {"auc_se": se, "auc_lower": auc_lower_bound(auc, se, overlap)}
 
 
-def train_production_model(data: TrainingData, params: dict, holdout_start: pd.Timestamp | None, spec: ProductionSpec, *,
-                           overlap: float = 1.0) -> ProductionModel:
+def train_production_model(
+    data: TrainingData, params: dict, holdout_start: pd.Timestamp | None, spec: ProductionSpec, *, overlap: float = 1.0
+) -> ProductionModel:
     """The recipe (LightGBM with `params`, weights and class balance per `spec`) scored on the holdout
     from `holdout_start` (None: no holdout) and out of fold, then fitted on every event. `overlap`:
     the mean number of labels sharing a bar (1 / mean uniqueness), what the AUC bounds widen by."""
@@ -84,25 +95,41 @@ def train_production_model(data: TrainingData, params: dict, holdout_start: pd.T
         development, rows = purged_holdout(data.t1, holdout_start)
         scored = score_holdout(recipe, data.X, data.y, weight, development, rows, label=f"holdout events (holdout from {holdout_start})")
         ts = data.t1.index[rows]
-        record = {**asdict(scored.metrics), "n_samples": len(rows), "positive_rate": float(data.y[rows].mean()),
-                  "development_samples": len(development), "date_range": [str(ts.min()), str(ts.max())],
-                  **auc_bounds(data.y[rows], scored.proba, scored.metrics.auc, overlap)}
+        record = {
+            **asdict(scored.metrics),
+            "n_samples": len(rows),
+            "positive_rate": float(data.y[rows].mean()),
+            "development_samples": len(development),
+            "date_range": [str(ts.min()), str(ts.max())],
+            **auc_bounds(data.y[rows], scored.proba, scored.metrics.auc, overlap),
+        }
         holdout = HoldoutResult(scored, record, rows)
 
     splits = data.purged_splits(spec.n_splits, spec.embargo_pct)
     fold_scores = score_folds(recipe, Folds.build(data.X, data.y, weight, splits, threads=spec.n_jobs))
     oof = summarize([f.score for f in fold_scores])
     tested = np.concatenate([f.test for f in fold_scores])  # the pooled out-of-fold predictions give the AUC's standard error
-    oof_metrics = {**{k: getattr(oof, k) for k in OOF_KEPT},
-                   **auc_bounds(data.y[tested], np.concatenate([f.prediction for f in fold_scores]), oof.auc, overlap)}
+    oof_metrics = {
+        **{k: getattr(oof, k) for k in OOF_KEPT},
+        **auc_bounds(data.y[tested], np.concatenate([f.prediction for f in fold_scores]), oof.auc, overlap),
+    }
 
     model = fit(clone(recipe), data.X, data.y, weight)
     proba = model.predict_proba(data.X)[:, 1]
     booster = model.booster_
-    importance = pd.DataFrame({
-        "feature": list(data.X.columns),
-        "gain": booster.feature_importance("gain"),
-        "split": booster.feature_importance("split"),
-    }).sort_values("gain", ascending=False)
-    return ProductionModel(model=model, scale_pos_weight=spw, oof_metrics=oof_metrics, holdout=holdout, importance=importance,
-                           train_auc=float(roc_auc_score(data.y, proba)), train_aupr=float(average_precision_score(data.y, proba)))
+    importance = pd.DataFrame(
+        {
+            "feature": list(data.X.columns),
+            "gain": booster.feature_importance("gain"),
+            "split": booster.feature_importance("split"),
+        }
+    ).sort_values("gain", ascending=False)
+    return ProductionModel(
+        model=model,
+        scale_pos_weight=spw,
+        oof_metrics=oof_metrics,
+        holdout=holdout,
+        importance=importance,
+        train_auc=float(roc_auc_score(data.y, proba)),
+        train_aupr=float(average_precision_score(data.y, proba)),
+    )

@@ -56,8 +56,9 @@ def model_inputs(features: pd.DataFrame, feature_names: list[str]) -> pd.DataFra
     return features[["ts", *feature_names]]
 
 
-def training_data(features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str], *, label: str = "bin",
-                  dtype: str = "int64") -> TrainingData:
+def training_data(
+    features: pd.DataFrame, targets: pd.DataFrame, feature_names: list[str], *, label: str = "bin", dtype: str = "int64"
+) -> TrainingData:
     """Inner join on `ts` (the event start): every labelled event with its feature row, in time
     order. Joined by position on the timestamps, each feature column copied once (a million rows
     of 34 features: one copy, not the four a frame merge, sort and cast make). `targets` holds

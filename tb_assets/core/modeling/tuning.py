@@ -2,9 +2,10 @@
 
 Trials score through the one engine (`evaluation.score_folds`): each fold's training data
 is binned once per study and reused by every trial. After each fold (a callback of the engine) a
-trial is pruned when a rule says the parameters are hopeless: a fold AUC below `min_auc`, a fold Brier above `max_brier`, or (from the third fold) fold AUCs
-varying more than `max_auc_cv`. One study per partition lives in persistent storage and is
-resumed after a crash or a re-run: finished trials are kept, a trial left running is failed.
+trial is pruned when a rule says the parameters are hopeless: a fold AUC below `min_auc`, a fold
+Brier above `max_brier`, or (from the third fold) fold AUCs varying more than `max_auc_cv`. One
+study per partition lives in persistent storage and is resumed after a crash or a re-run:
+finished trials are kept, a trial left running is failed.
 
 With `early_stopping` (the default) each fold stops boosting when the loss on a purged slice at
 the end of its training rows stops improving (`evaluation.EarlyStopping`); `n_estimators` is then
@@ -154,7 +155,10 @@ def open_study(storage: str, name: str, *, resume: bool, seed: int, fingerprint:
         if restarted:
             optuna.delete_study(study_name=name, storage=rdb)
     study = optuna.create_study(
-        study_name=name, storage=rdb, direction="maximize", load_if_exists=True,
+        study_name=name,
+        storage=rdb,
+        direction="maximize",
+        load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
     )
     if fingerprint is not None and study.user_attrs.get("fingerprint") != fingerprint:
@@ -184,7 +188,9 @@ class TuningSpec:
     thin: int = 1  # fit each fold on every thin-th training row (evaluation.Folds); params stay in all-row units
 
 
-def tune(X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits, spec: TuningSpec, *, t1: pd.Series | None = None) -> TuningResult:
+def tune(
+    X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits, spec: TuningSpec, *, t1: pd.Series | None = None
+) -> TuningResult:
     """Run the study until it holds `spec.n_trials` finished (complete or pruned) trials. Early
     stopping needs `t1` (label ends indexed by starts, aligned with X) to purge its validation slices."""
     storage, study_name, n_trials, timeout, n_jobs = spec.storage, spec.study_name, spec.n_trials, spec.timeout, spec.n_jobs
@@ -195,8 +201,18 @@ def tune(X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits, spec
     # binned once, reused by every trial
     folds = Folds.build(X, y, weight, splits, threads=1, early_stopping=early_stopping, t1=t1, thin=thin)
     max_min_child = min(500, folds.min_train // 5)
-    fingerprint = problem_fingerprint(X, y, weight, splits, objective=objective, variance_penalty=variance_penalty, rules=rules, seed=seed,
-                                      early_stopping=early_stopping, thin=thin)
+    fingerprint = problem_fingerprint(
+        X,
+        y,
+        weight,
+        splits,
+        objective=objective,
+        variance_penalty=variance_penalty,
+        rules=rules,
+        seed=seed,
+        early_stopping=early_stopping,
+        thin=thin,
+    )
     study, restarted = open_study(storage, study_name, resume=resume, seed=seed, fingerprint=fingerprint)
 
     def run_trial(trial: optuna.Trial) -> float:
@@ -220,8 +236,10 @@ def tune(X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits, spec
     pruned_by = Counter(t.user_attrs.get("pruned_by", "other") for t in trials if t.state == TrialState.PRUNED)
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
-        reasons = "; ".join(f"{n} trial(s): {rules.advice(rule)}" if rule in ("min_auc", "max_brier", "max_auc_cv") else f"{n}: {rule}"
-                            for rule, n in pruned_by.most_common())
+        reasons = "; ".join(
+            f"{n} trial(s): {rules.advice(rule)}" if rule in ("min_auc", "max_brier", "max_auc_cv") else f"{n}: {rule}"
+            for rule, n in pruned_by.most_common()
+        )
         raise AllTrialsPruned(
             f"every trial of study {study_name!r} was pruned or failed ({dict(counts)}). {reasons}", study, dict(counts), dict(pruned_by)
         )
@@ -239,10 +257,17 @@ def tune(X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits, spec
             importance = {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
         except (RuntimeError, ValueError, ZeroDivisionError):
             importance = {}  # too few distinct trials to tell
-    return TuningResult(params=params, metrics=cvm, score=float(best.value), study=study, counts=dict(counts),
-                        pruned_by=dict(pruned_by), importance=importance, restarted=restarted)
+    return TuningResult(
+        params=params,
+        metrics=cvm,
+        score=float(best.value),
+        study=study,
+        counts=dict(counts),
+        pruned_by=dict(pruned_by),
+        importance=importance,
+        restarted=restarted,
+    )
 
 
 def storage_url(path) -> str:
     return f"sqlite:///{path}"
-

@@ -48,7 +48,7 @@ def textbook_mfi(bars: pd.DataFrame, n: int = 14) -> np.ndarray:
     neg = [0.0] + [flow[i] if exact[i] < exact[i - 1] else 0.0 for i in range(1, len(h))]
     out = np.full(len(h), np.nan)
     for i in range(n, len(h)):
-        p, m = sum(pos[i - n + 1:i + 1]), sum(neg[i - n + 1:i + 1])
+        p, m = sum(pos[i - n + 1 : i + 1]), sum(neg[i - n + 1 : i + 1])
         out[i] = 50.0 if p + m == 0 else 100.0 * p / (p + m)
     return out
 
@@ -59,7 +59,9 @@ def test_equal_typical_prices_carry_no_flow():
     high, low, close = pd.Series([10.1, 10.2, 10.2]), pd.Series([10.0, 10.0, 10.0]), pd.Series([10.2, 10.1, 10.2])
     assert ind.typical_price_direction(high, low, close)[1:].tolist() == [0.0, 1.0]
     # a window of ties only has no flow either way: MFI is the neutral 50, not 0 or 100
-    flat = ind.money_flow_index(pd.Series([10.1, 10.2] * 10), pd.Series([10.0] * 20), pd.Series([10.2, 10.1] * 10), pd.Series([5.0] * 20), 14)
+    flat = ind.money_flow_index(
+        pd.Series([10.1, 10.2] * 10), pd.Series([10.0] * 20), pd.Series([10.2, 10.1] * 10), pd.Series([5.0] * 20), 14
+    )
     assert (flat.iloc[14:] == 50.0).all()
 
 
@@ -89,13 +91,13 @@ def test_rolling_std_of_minute_prices_matches_an_exact_two_pass(real_bars):
     for column, ddof in (("close", 0), ("volume", 1)):
         x = bars[column].to_numpy("float64")
         _, std = rolling_mean_std(x, 20, ddof)
-        exact = np.array([exact_std(x[i - 19:i + 1], ddof) for i in range(19, len(x))])
+        exact = np.array([exact_std(x[i - 19 : i + 1], ddof) for i in range(19, len(x))])
         rel = np.abs(std[19:] - exact) / np.where(exact > 0, exact, 1.0)
         assert rel.max() <= 1e-10, (column, rel.max())
         assert (std[19:][exact == 0] == 0).all()  # a flat window is exactly flat
     # pandas' running sums, which the features used before, are off by far more on these prices
     pandas_std = bars["close"].rolling(20).std(ddof=0).to_numpy()[19:]
-    exact = np.array([exact_std(bars["close"].to_numpy()[i - 19:i + 1], 0) for i in range(19, len(bars))])
+    exact = np.array([exact_std(bars["close"].to_numpy()[i - 19 : i + 1], 0) for i in range(19, len(bars))])
     assert np.nanmax(np.abs(pandas_std - exact) / np.where(exact > 0, exact, 1.0)) > 1e-9
 
 
@@ -110,7 +112,7 @@ def test_rolling_mean_std_property_against_statistics(steps, level, n, ddof):
     x = level + np.round(np.cumsum(steps), 2)  # prices in cents at very different levels
     mean, std = rolling_mean_std(x, n, ddof)
     for i in range(n - 1, len(x)):
-        window = [float(v) for v in x[i - n + 1:i + 1]]
+        window = [float(v) for v in x[i - n + 1 : i + 1]]
         assert mean[i] == pytest.approx(statistics.fmean(window), rel=1e-14, abs=1e-12)
         exact = statistics.pstdev(window) if ddof == 0 else statistics.stdev(window)  # exact rationals
         assert std[i] == pytest.approx(exact, rel=1e-10, abs=1e-12 * level)
@@ -140,8 +142,12 @@ def test_feature_rows_do_not_depend_on_where_the_history_begins(real_bars, symbo
     bars = real_bars[symbol]
     contexts = {context: real_bars[context]} if context else {}
     early = build_feature_matrix(bars, contexts, timeframe=timeframe, options=FeatureOptions("full"))
-    late = build_feature_matrix(bars.iloc[3000:], {s: b[b["ts"] >= bars["ts"].iloc[3000]] for s, b in contexts.items()},
-                                timeframe=timeframe, options=FeatureOptions("full"))
+    late = build_feature_matrix(
+        bars.iloc[3000:],
+        {s: b[b["ts"] >= bars["ts"].iloc[3000]] for s, b in contexts.items()},
+        timeframe=timeframe,
+        options=FeatureOptions("full"),
+    )
     assert late.features == early.features and "regime_gmm" in late.features and "macd_hist" in late.features
     if context:
         assert "regime_vix" in late.features

@@ -48,7 +48,12 @@ def test_matrix_with_context_joins_suffixes_and_never_holds_prices():
     assert raw_price_columns(fm.frame.columns) == []
     assert set(fm.groups) == set(fm.features) and set(fm.groups.values()) <= {"regime", "robust", "bounded", "standard"}
     assert np.isfinite(fm.frame[fm.features].to_numpy()).mean() > 0.999
-    assert raw_price_columns(["close", "close_IXIC", "vwap_SPY", "Open", "rsi_14", "closeness"]) == ["close", "close_IXIC", "vwap_SPY", "Open"]
+    assert raw_price_columns(["close", "close_IXIC", "vwap_SPY", "Open", "rsi_14", "closeness"]) == [
+        "close",
+        "close_IXIC",
+        "vwap_SPY",
+        "Open",
+    ]
 
 
 def test_context_without_common_timestamps_is_skipped_not_fatal():
@@ -124,8 +129,16 @@ def test_numba_em_is_scikit_learns_em_from_the_same_start():
         z = (z - z.mean(axis=0)) / z.std(axis=0)
         means0, covs0, weights0 = tercile_start(np.ascontiguousarray(z), 3, GMM_REG_COVAR)
         ours = fit_mixture(z)
-        theirs = GaussianMixture(3, covariance_type="full", tol=1e-3, max_iter=200, reg_covar=GMM_REG_COVAR, means_init=means0,
-                                 weights_init=weights0, precisions_init=np.linalg.inv(covs0)).fit(z)
+        theirs = GaussianMixture(
+            3,
+            covariance_type="full",
+            tol=1e-3,
+            max_iter=200,
+            reg_covar=GMM_REG_COVAR,
+            means_init=means0,
+            weights_init=weights0,
+            precisions_init=np.linalg.inv(covs0),
+        ).fit(z)
         np.testing.assert_allclose(ours[0], theirs.means_, atol=1e-9)
         np.testing.assert_allclose(ours[1], theirs.covariances_, atol=1e-9)
         np.testing.assert_allclose(ours[2], theirs.weights_, atol=1e-9)
@@ -168,7 +181,8 @@ def test_price_copies_finds_a_feature_equal_to_a_price_under_any_name():
     from tb_assets.core.features.matrix import price_copies
 
     b = synthetic("AAA", 300)
-    frame = pd.DataFrame({"ts": b["ts"], "ok": np.log(b["close"]).diff(), "sneaky": b["close"].to_numpy(),
-                          "almost": b["high"].to_numpy() * (1 + 1e-9)})
+    frame = pd.DataFrame(
+        {"ts": b["ts"], "ok": np.log(b["close"]).diff(), "sneaky": b["close"].to_numpy(), "almost": b["high"].to_numpy() * (1 + 1e-9)}
+    )
     assert price_copies(frame, b) == ["sneaky (= close)"]
     assert price_copies(frame.iloc[:0], b) == []

@@ -31,7 +31,7 @@ def close_to(fast, slow, **kw):
 def wilder_loop(x, n):
     out = [math.nan] * len(x)
     start = next(i for i, v in enumerate(x) if not math.isnan(v))
-    avg = sum(x[start:start + n]) / n
+    avg = sum(x[start : start + n]) / n
     out[start + n - 1] = avg
     for i in range(start + n, len(x)):
         avg = (avg * (n - 1) + x[i]) / n  # Wilder's form
@@ -47,6 +47,7 @@ def ema_loop(x, span):
 
 
 # ---- literal, hand-computed values -------------------------------------------------------
+
 
 def test_literal_values():
     bar = pd.Series
@@ -79,13 +80,14 @@ def test_literal_values():
 
 # ---- the formulas as slow loops, on random bars ------------------------------------------
 
+
 def test_returns_zscore_momentum():
     f = frame()
     c = f["close"].tolist()
     for h in (1, 5, 20):
         close_to(ind.log_return(f["close"], h), [math.nan] * h + [math.log(c[i] / c[i - h]) for i in range(h, len(c))])
     r = ind.log_return(f["close"]).tolist()
-    slow = [math.nan] * 20 + [(r[i] - statistics.mean(r[i - 19:i + 1])) / statistics.stdev(r[i - 19:i + 1]) for i in range(20, len(r))]
+    slow = [math.nan] * 20 + [(r[i] - statistics.mean(r[i - 19 : i + 1])) / statistics.stdev(r[i - 19 : i + 1]) for i in range(20, len(r))]
     z = ind.rolling_zscore(pd.Series(r), 20)
     assert math.isnan(z.iloc[19])  # the window still holds the first NaN return
     close_to(z, slow)
@@ -131,7 +133,7 @@ def test_bollinger_population_std():
         if i < 19:
             pb.append(math.nan), bw.append(math.nan)
             continue
-        w = c[i - 19:i + 1]
+        w = c[i - 19 : i + 1]
         mid, sd = statistics.mean(w), statistics.pstdev(w)
         pb.append((c[i] - (mid - 2 * sd)) / (4 * sd))
         bw.append(4 * sd / mid)
@@ -143,8 +145,10 @@ def test_bollinger_population_std():
 def test_stochastic():
     f = frame()
     h, l, c = (f[k].tolist() for k in ("high", "low", "close"))
-    k = [math.nan] * 13 + [100 * (c[i] - min(l[i - 13:i + 1])) / (max(h[i - 13:i + 1]) - min(l[i - 13:i + 1])) for i in range(13, len(c))]
-    d = [math.nan] * 15 + [statistics.mean(k[i - 2:i + 1]) for i in range(15, len(c))]
+    k = [math.nan] * 13 + [
+        100 * (c[i] - min(l[i - 13 : i + 1])) / (max(h[i - 13 : i + 1]) - min(l[i - 13 : i + 1])) for i in range(13, len(c))
+    ]
+    d = [math.nan] * 15 + [statistics.mean(k[i - 2 : i + 1]) for i in range(15, len(c))]
     s = ind.stochastic(f["high"], f["low"], f["close"], 14, 3)
     close_to(s["stoch_k"], k)
     close_to(s["stoch_d"], d)
@@ -159,7 +163,7 @@ def test_aroon_against_window_scan():
         if i < 25:
             up.append(math.nan), down.append(math.nan)
             continue
-        wh, wl = h[i - 25:i + 1], l[i - 25:i + 1]
+        wh, wl = h[i - 25 : i + 1], l[i - 25 : i + 1]
         since_h = 25 - max(j for j, v in enumerate(wh) if v == max(wh))
         since_l = 25 - max(j for j, v in enumerate(wl) if v == min(wl))
         up.append(100 * (25 - since_h) / 25), down.append(100 * (25 - since_l) / 25)
@@ -187,18 +191,29 @@ def test_bop_ibs_and_distance():
     close_to(ind.internal_bar_strength(f["high"], f["low"], f["close"]), (c - l) / (h - l))
     cl = c.tolist()
     for n in (10, 50):
-        close_to(ind.distance_to_sma(f["close"], n), [math.nan] * (n - 1) + [cl[i] / statistics.mean(cl[i - n + 1:i + 1]) - 1 for i in range(n - 1, len(cl))])
+        close_to(
+            ind.distance_to_sma(f["close"], n),
+            [math.nan] * (n - 1) + [cl[i] / statistics.mean(cl[i - n + 1 : i + 1]) - 1 for i in range(n - 1, len(cl))],
+        )
 
 
 def test_volatility_estimators():
     f = frame()
     o, h, l, c = (f[k].tolist() for k in ("open", "high", "low", "close"))
     r = [math.nan] + [math.log(c[i] / c[i - 1]) for i in range(1, len(c))]
-    close_to(ind.realized_vol(f["close"], 20), [math.nan] * 20 + [statistics.stdev(r[i - 19:i + 1]) for i in range(20, len(c))])
-    pk = [math.nan] * 19 + [math.sqrt(sum(math.log(h[j] / l[j]) ** 2 for j in range(i - 19, i + 1)) / (20 * 4 * math.log(2))) for i in range(19, len(c))]
+    close_to(ind.realized_vol(f["close"], 20), [math.nan] * 20 + [statistics.stdev(r[i - 19 : i + 1]) for i in range(20, len(c))])
+    pk = [math.nan] * 19 + [
+        math.sqrt(sum(math.log(h[j] / l[j]) ** 2 for j in range(i - 19, i + 1)) / (20 * 4 * math.log(2))) for i in range(19, len(c))
+    ]
     close_to(ind.parkinson_vol(f["high"], f["low"], 20), pk)
     gk = [math.nan] * 19 + [
-        math.sqrt(max(0.0, sum(0.5 * math.log(h[j] / l[j]) ** 2 - (2 * math.log(2) - 1) * math.log(c[j] / o[j]) ** 2 for j in range(i - 19, i + 1)) / 20))
+        math.sqrt(
+            max(
+                0.0,
+                sum(0.5 * math.log(h[j] / l[j]) ** 2 - (2 * math.log(2) - 1) * math.log(c[j] / o[j]) ** 2 for j in range(i - 19, i + 1))
+                / 20,
+            )
+        )
         for i in range(19, len(c))
     ]
     close_to(ind.garman_klass_vol(f["open"], f["high"], f["low"], f["close"], 20), gk)
@@ -208,7 +223,7 @@ def test_skew_and_kurtosis_are_sample_statistics():
     r = ind.log_return(frame(150)["close"])
     sk, ku = ind.rolling_skew(r, 60), ind.rolling_kurt(r, 60)
     for i in (60, 99, 149):
-        w = r.iloc[i - 59:i + 1].to_numpy()
+        w = r.iloc[i - 59 : i + 1].to_numpy()
         assert sk.iloc[i] == pytest.approx(stats.skew(w, bias=False), rel=1e-8)
         assert ku.iloc[i] == pytest.approx(stats.kurtosis(w, fisher=True, bias=False), rel=1e-8)
     assert math.isnan(sk.iloc[59])  # the first window holds the NaN first return
@@ -218,5 +233,7 @@ def test_bars_since_extreme_is_linear_and_exact_on_long_windows():
     x = np.random.default_rng(0).normal(size=5000).round(1)
     for n in (1, 7, 300):
         fast = ind.bars_since_extreme(x, n, True)
-        slow = [math.nan] * n + [n - max(j for j, v in enumerate(x[i - n:i + 1]) if v == x[i - n:i + 1].max()) for i in range(n, len(x))]
+        slow = [math.nan] * n + [
+            n - max(j for j, v in enumerate(x[i - n : i + 1]) if v == x[i - n : i + 1].max()) for i in range(n, len(x))
+        ]
         close_to(fast, slow)

@@ -202,7 +202,7 @@ def test_kernel_matches_the_slow_version(seed, n, pt, sl, vertical, with_side, g
     target = pd.Series(rng.choice([0.01, 0.02, 0.03], n) if on_grid else rng.uniform(0.0, 0.03, n), index=close.index)
     events = close.index[np.sort(rng.choice(n, size=max(1, n // 2), replace=False))]
     if which_events == "a run of bars":
-        events = close.index[rng.integers(0, max(1, n // 8)):]
+        events = close.index[rng.integers(0, max(1, n // 8)) :]
     elif which_events == "out of order":
         events = events[rng.permutation(len(events))]
     target[rng.random(n) < 0.05] = np.nan  # events that do not count, inside the windowed runs too

@@ -83,13 +83,18 @@ def test_prefix_sums_match_the_indicator_matrix(seed, n_bars, n_events):
     np.testing.assert_allclose(average_uniqueness(t1, bars).to_numpy(), plain_average_uniqueness(t1, bars).to_numpy(), rtol=1e-12)
     alive = np.zeros(n_bars, dtype=int)
     for a, b in zip(starts, ends):
-        alive[a:b + 1] += 1
+        alive[a : b + 1] += 1
     assert concurrency(t1, bars).tolist() == alive.tolist()
 
 
 @settings(max_examples=150, deadline=None)
-@given(seed=st.integers(0, 10_000), n_bars=st.integers(1, 120), n_events=st.integers(1, 60), longest=st.sampled_from([3, 16, 17, 40]),
-       off_bar=st.booleans())
+@given(
+    seed=st.integers(0, 10_000),
+    n_bars=st.integers(1, 120),
+    n_events=st.integers(1, 60),
+    longest=st.sampled_from([3, 16, 17, 40]),
+    off_bar=st.booleans(),
+)
 def test_label_spans_are_the_binary_searches(seed, n_bars, n_events, longest, off_bar):
     """The walking search (a fixed 16-bar count, then galloping) gives what searchsorted gives, for
     short and long labels, ends near the last bar, and times between bars."""

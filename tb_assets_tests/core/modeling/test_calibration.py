@@ -6,7 +6,6 @@ coin on a skewed partition must not grade like skill: AUPR and precision@10% are
 over the positive rate, Brier as skill over the best constant forecast.
 """
 
-
 import numpy as np
 import pytest
 
@@ -49,8 +48,7 @@ def test_balanced_training_keeps_calibrated_probabilities(spy_bars):
     assert weight > 2.5  # positives are the minority: balancing weighs them up (negatives / positives)
     params = {**DEFAULT_PARAMS, "n_estimators": 150}
     plain = score_holdout(LightGBMClassifier(params), data.X, data.y, data.weight, development, holdout)
-    balanced = score_holdout(LightGBMClassifier(params, scale_pos_weight=weight), data.X, data.y, data.weight,
-                             development, holdout)
+    balanced = score_holdout(LightGBMClassifier(params, scale_pos_weight=weight), data.X, data.y, data.weight, development, holdout)
     assert balanced.metrics.brier <= plain.metrics.brier + 0.005, (balanced.metrics.brier, plain.metrics.brier)
     assert abs(balanced.proba.mean() - data.y[development].mean()) < 0.05
     raw = balanced.model.booster_.predict(data.X.to_numpy()[holdout])  # what the re-weighted problem's link gives
@@ -71,7 +69,9 @@ def test_a_coin_on_real_skewed_labels_grades_below_acceptable_on_lift(spy_bars):
     # a model fitted on the same folds at least keeps its raw numbers beside the lifts
     model = summarize([f.score for f in score_folds(LightGBMClassifier({**DEFAULT_PARAMS, "n_estimators": 50}), folds)])
     table = grade_table(model.as_dict(), None).set_index("metric")
-    assert table.loc["aupr_lift", "oof"] == pytest.approx(model.aupr_lift) and table.loc["positive_rate", "oof"] == pytest.approx(rate, abs=0.02)
+    assert table.loc["aupr_lift", "oof"] == pytest.approx(model.aupr_lift) and table.loc["positive_rate", "oof"] == pytest.approx(
+        rate, abs=0.02
+    )
 
 
 def test_xgboost_in_the_zoo_undoes_its_scale_pos_weight_too(spy_bars):

@@ -48,14 +48,22 @@ def test_label_ending_exactly_at_the_window_start_is_purged_closed_intervals():
 
 
 def test_embargo_drops_the_samples_right_after_the_test_window():
-    t1 = pd.Series(pd.date_range("2020-01-01", periods=100, freq="D", tz="UTC"), index=pd.date_range("2020-01-01", periods=100, freq="D", tz="UTC"))
+    t1 = pd.Series(
+        pd.date_range("2020-01-01", periods=100, freq="D", tz="UTC"), index=pd.date_range("2020-01-01", periods=100, freq="D", tz="UTC")
+    )
     train, test = list(PurgedKFold(5, t1, embargo_pct=0.05).split())[1]
     assert list(test) == list(range(20, 40))
     assert set(range(40, 45)).isdisjoint(train) and 45 in train and 19 in train
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(10, 200), horizon=st.integers(0, 15), k=st.integers(2, 6), emb=st.sampled_from([0.0, 0.01, 0.05]))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(10, 200),
+    horizon=st.integers(0, 15),
+    k=st.integers(2, 6),
+    emb=st.sampled_from([0.0, 0.01, 0.05]),
+)
 def test_no_overlap_and_no_needless_purge(seed, n, horizon, k, emb):
     t1 = labels(n, horizon, seed)
     kf = PurgedKFold(k, t1, embargo_pct=emb)

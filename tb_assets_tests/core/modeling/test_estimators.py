@@ -25,10 +25,26 @@ def test_same_numbers_as_lightgbms_own_scikit_learn_api():
     """Selection used lgb.LGBMClassifier directly before the model layer; the one path must not move its AUCs."""
     X, y, _ = data()
     ours = LightGBMClassifier(SELECTION_PARAMS).fit(X, y).predict_proba(X)[:, 1]
-    theirs = lgb.LGBMClassifier(
-        objective="binary", n_estimators=60, learning_rate=0.1, num_leaves=15, max_depth=4, min_child_samples=20, subsample=0.8,
-        subsample_freq=1, colsample_bytree=1.0, random_state=0, n_jobs=1, verbose=-1, deterministic=True, force_row_wise=True,
-    ).fit(X.to_numpy(), y).predict_proba(X.to_numpy())[:, 1]
+    theirs = (
+        lgb.LGBMClassifier(
+            objective="binary",
+            n_estimators=60,
+            learning_rate=0.1,
+            num_leaves=15,
+            max_depth=4,
+            min_child_samples=20,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=1.0,
+            random_state=0,
+            n_jobs=1,
+            verbose=-1,
+            deterministic=True,
+            force_row_wise=True,
+        )
+        .fit(X.to_numpy(), y)
+        .predict_proba(X.to_numpy())[:, 1]
+    )
     np.testing.assert_array_equal(ours, theirs)
 
 

@@ -109,13 +109,20 @@ def test_summary_ranks_by_mean_absolute_shap_beside_the_gain_rank():
 def test_regime_table_covers_every_regime_value_present():
     rng = np.random.default_rng(0)
     values = rng.normal(size=(300, 2))
-    regimes = pd.DataFrame({
-        "regime_gmm": rng.integers(0, 3, 300).astype(float),
-        "regime_vix": np.where(np.arange(300) < 5, 2.0, np.where(np.arange(300) < 40, np.nan, 0.0)),
-    })
+    regimes = pd.DataFrame(
+        {
+            "regime_gmm": rng.integers(0, 3, 300).astype(float),
+            "regime_vix": np.where(np.arange(300) < 5, 2.0, np.where(np.arange(300) < 40, np.nan, 0.0)),
+        }
+    )
     table = regime_importance(values, ["x", "y"], regimes)
     assert set(map(tuple, table[["regime", "value"]].drop_duplicates().to_numpy())) == {
-        ("regime_gmm", 0.0), ("regime_gmm", 1.0), ("regime_gmm", 2.0), ("regime_vix", 0.0), ("regime_vix", 2.0)}
+        ("regime_gmm", 0.0),
+        ("regime_gmm", 1.0),
+        ("regime_gmm", 2.0),
+        ("regime_vix", 0.0),
+        ("regime_vix", 2.0),
+    }
     rare = table[(table["regime"] == "regime_vix") & (table["value"] == 2.0)].set_index("feature")
     assert (rare["rows"] == 5).all()
     np.testing.assert_allclose(rare.loc[["x", "y"], "mean_abs_shap"], np.abs(values[:5]).mean(axis=0))

@@ -33,12 +33,12 @@ def test_permuted_labels_score_a_coin_where_the_real_ones_do_not():
 def test_sentinel_rules():
     assert plausible_ceiling("1d") == 0.80 and plausible_ceiling("1w") == 0.80 and plausible_ceiling("5m") == 0.75
     assert plausible_ceiling("1h", daily=0.9, intraday=0.7) == 0.7
-    assert sentinel_problems(0.52, {"out-of-fold": (0.6, 0.55), "holdout": (0.58, 0.5)}, tolerance=0.06, ceiling=0.8,
-                             timeframe="1d") == []
-    problems = sentinel_problems(0.62, {"out-of-fold": (0.6, 0.55), "holdout": (0.85, 0.82)}, tolerance=0.06, ceiling=0.8,
-                                 timeframe="1d")
-    assert problems == ["permuted-label AUC 0.620 is not 0.5 +/- 0.06",
-                        "holdout AUC 0.850 (95% lower bound 0.820) is implausibly high for 1d bars (> 0.8): look for leakage"]
+    assert sentinel_problems(0.52, {"out-of-fold": (0.6, 0.55), "holdout": (0.58, 0.5)}, tolerance=0.06, ceiling=0.8, timeframe="1d") == []
+    problems = sentinel_problems(0.62, {"out-of-fold": (0.6, 0.55), "holdout": (0.85, 0.82)}, tolerance=0.06, ceiling=0.8, timeframe="1d")
+    assert problems == [
+        "permuted-label AUC 0.620 is not 0.5 +/- 0.06",
+        "holdout AUC 0.850 (95% lower bound 0.820) is implausibly high for 1d bars (> 0.8): look for leakage",
+    ]
     # a point estimate above the ceiling whose lower bound is not: noise, not a leak
     assert sentinel_problems(0.5, {"holdout": (0.81, 0.74)}, tolerance=0.06, ceiling=0.8, timeframe="1w") == []
     assert sentinel_problems(0.43, {}, tolerance=0.06, ceiling=0.8, timeframe="1d")  # below the band too

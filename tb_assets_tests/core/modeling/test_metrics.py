@@ -56,11 +56,27 @@ def test_fold_metrics_and_summary():
 
 @pytest.mark.parametrize(
     "metric,value,expected",
-    [("auc", 0.59, "below"), ("auc", 0.60, "acceptable"), ("auc", 0.67, "good"), ("auc", 0.70, "good"), ("auc", 0.71, "excellent"),
-     ("aupr_lift", 1.0, "below"), ("aupr_lift", 1.10, "acceptable"), ("aupr_lift", 1.31, "excellent"), ("brier_skill", -0.02, "below"),
-     ("brier_skill", 0.0, "below"), ("brier_skill", 0.04, "acceptable"), ("brier_skill", 0.10, "good"), ("brier_skill", 0.21, "excellent"),
-     ("precision_at_10_lift", 1.12, "good"), ("auc_cv", 0.12, "acceptable"), ("auc_cv", 0.07, "good"), ("auc_cv", 0.01, "excellent"),
-     ("auc_cv", 0.2, "below"), ("aupr_lift", float("nan"), "-")],
+    [
+        ("auc", 0.59, "below"),
+        ("auc", 0.60, "acceptable"),
+        ("auc", 0.67, "good"),
+        ("auc", 0.70, "good"),
+        ("auc", 0.71, "excellent"),
+        ("aupr_lift", 1.0, "below"),
+        ("aupr_lift", 1.10, "acceptable"),
+        ("aupr_lift", 1.31, "excellent"),
+        ("brier_skill", -0.02, "below"),
+        ("brier_skill", 0.0, "below"),
+        ("brier_skill", 0.04, "acceptable"),
+        ("brier_skill", 0.10, "good"),
+        ("brier_skill", 0.21, "excellent"),
+        ("precision_at_10_lift", 1.12, "good"),
+        ("auc_cv", 0.12, "acceptable"),
+        ("auc_cv", 0.07, "good"),
+        ("auc_cv", 0.01, "excellent"),
+        ("auc_cv", 0.2, "below"),
+        ("aupr_lift", float("nan"), "-"),
+    ],
 )
 def test_grades(metric, value, expected):
     assert grade(metric, value) == expected
@@ -69,8 +85,13 @@ def test_grades(metric, value, expected):
 def test_grades_are_lifts_over_the_positive_rate():
     """At a 50% rate the lifts grade as the raw bounds did; at 64% the same raw numbers are a coin."""
     half = {"auc": 0.66, "aupr": 0.60, "brier": 0.22, "precision_at_10": 0.61, "auc_cv": 0.04, "positive_rate": 0.5}
-    assert graded(grade_table(half, None)) == {"auc": "good", "aupr_lift": "good", "precision_at_10_lift": "excellent",
-                                               "brier_skill": "good", "auc_cv": "excellent"}
+    assert graded(grade_table(half, None)) == {
+        "auc": "good",
+        "aupr_lift": "good",
+        "precision_at_10_lift": "excellent",
+        "brier_skill": "good",
+        "auc_cv": "excellent",
+    }
     skewed = {**half, "aupr": 0.64, "precision_at_10": 0.65, "brier": 0.2304, "positive_rate": 0.64}
     grades = graded(grade_table(skewed, None))
     assert grades["aupr_lift"] == grades["precision_at_10_lift"] == grades["brier_skill"] == "below"
@@ -97,13 +118,23 @@ def test_grade_table_puts_the_holdout_beside_the_out_of_fold_grades():
     oof = {"auc": 0.66, "aupr": 0.51, "brier": 0.26, "precision_at_10": 0.61, "auc_cv": 0.04, "positive_rate": 0.45}
     table = grade_table(oof, None)
     assert table["metric"].tolist() == list(SHOWN)
-    assert graded(table) == {"auc": "good", "aupr_lift": "acceptable", "precision_at_10_lift": "excellent", "brier_skill": "below",
-                             "auc_cv": "excellent"}
+    assert graded(table) == {
+        "auc": "good",
+        "aupr_lift": "acceptable",
+        "precision_at_10_lift": "excellent",
+        "brier_skill": "below",
+        "auc_cv": "excellent",
+    }
     assert "holdout" not in table.columns
     holdout = {"auc": 0.58, "aupr": 0.70, "brier": 0.22, "precision_at_10": 0.5, "positive_rate": 0.5}
     with_holdout = grade_table(oof, holdout)
-    assert graded(with_holdout, "holdout_grade") == {"auc": "below", "aupr_lift": "excellent", "precision_at_10_lift": "below",
-                                                      "brier_skill": "good", "auc_cv": "-"}
+    assert graded(with_holdout, "holdout_grade") == {
+        "auc": "below",
+        "aupr_lift": "excellent",
+        "precision_at_10_lift": "below",
+        "brier_skill": "good",
+        "auc_cv": "-",
+    }
     assert with_holdout.set_index("metric").loc["auc_cv", "holdout"] == "-"  # one holdout has no fold-to-fold variation
     # a card stored before the positive rate was kept: its lifts cannot be graded, never a crash
     old = grade_table({k: v for k, v in oof.items() if k != "positive_rate"}, None)
@@ -121,7 +152,7 @@ def test_the_zoo_and_the_chain_grade_the_same_predictions_alike():
 
     rng = np.random.default_rng(3)
     folds = []
-    for k in range(4):
+    for _k in range(4):
         y = (rng.uniform(size=400) < 0.64).astype(int)  # a skewed partition: a coin's AUPR is 0.64, not 0.5
         p = np.clip(0.64 + 0.1 * (y - 0.64) + rng.normal(0, 0.15, 400), 0.01, 0.99)
         folds.append((y, p))

@@ -31,8 +31,18 @@ def test_pruning_rules():
 
 
 def test_num_leaves_capped_by_depth():
-    p = lgb_params(dict(max_depth=3, num_leaves=100, min_child_samples=20, learning_rate=0.1, reg_alpha=0.1, reg_lambda=0.1,
-                        subsample=0.8, colsample_bytree=0.8))
+    p = lgb_params(
+        dict(
+            max_depth=3,
+            num_leaves=100,
+            min_child_samples=20,
+            learning_rate=0.1,
+            reg_alpha=0.1,
+            reg_lambda=0.1,
+            subsample=0.8,
+            colsample_bytree=0.8,
+        )
+    )
     assert p["num_leaves"] == 8 and p["bagging_freq"] == 1
 
 
@@ -88,8 +98,10 @@ def test_a_study_resumes_only_on_the_same_problem(tmp_path):
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     target = tmp_path / "model.txt"
     write_atomic(target, b"version 1")
+
     def boom(fd):
         raise OSError("disk full")
+
     monkeypatch.setattr(os, "fsync", boom)
     with pytest.raises(OSError, match="disk full"):
         write_atomic(target, b"version 2 that never lands")

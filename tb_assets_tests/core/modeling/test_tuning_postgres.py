@@ -16,10 +16,14 @@ LOOSE = PruningRules(min_auc=0.0, max_brier=1.0, max_auc_cv=10.0)  # parallel tr
 def test_study_on_postgres_runs_trials_in_parallel_and_resumes(postgres):
     url = postgres.new_database("resume")
     X, y, splits = data()
-    first = tune(X, y, None, splits, TuningSpec(storage=url, study_name="best_params:SYN1:1d", n_trials=4, n_jobs=2, threads=1, rules=LOOSE))
+    first = tune(
+        X, y, None, splits, TuningSpec(storage=url, study_name="best_params:SYN1:1d", n_trials=4, n_jobs=2, threads=1, rules=LOOSE)
+    )
     assert [t.state for t in first.study.trials] == [TrialState.COMPLETE] * 4, [(t.state, t.user_attrs) for t in first.study.trials]
     before = sorted((t.number, tuple(sorted(t.params.items()))) for t in first.study.trials)
-    again = tune(X, y, None, splits, TuningSpec(storage=url, study_name="best_params:SYN1:1d", n_trials=6, n_jobs=2, threads=1, rules=LOOSE))
+    again = tune(
+        X, y, None, splits, TuningSpec(storage=url, study_name="best_params:SYN1:1d", n_trials=6, n_jobs=2, threads=1, rules=LOOSE)
+    )
     trials = again.study.trials
     assert again.restarted is None and len(trials) == 6
     assert sorted((t.number, tuple(sorted(t.params.items()))) for t in trials if t.number < 4) == before

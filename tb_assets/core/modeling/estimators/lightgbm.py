@@ -22,8 +22,7 @@ from tb_assets.storage.urls import as_path
 DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
 
 
-def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None,
-               objective: str = "binary") -> dict:
+def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None, objective: str = "binary") -> dict:
     """Our search-space names in LightGBM's own terms; num_leaves capped at 2^max_depth."""
     out = {
         "objective": objective,
@@ -53,16 +52,23 @@ def bin_rows(X, y, sample_weight=None, threads: int = 1) -> lgb.Dataset:
     `threads` is the thread count of the fits that use it: every LightGBM call carries an explicit
     one (LightGBM keeps thread counts in process-wide state; see predict_proba)."""
     names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else "auto"  # names only: the model file says what it uses
-    ds = lgb.Dataset(as_matrix(X), label=np.asarray(y), weight=sample_weight, feature_name=names,
-                     params={**DATASET_PARAMS, "num_threads": threads}, free_raw_data=False)
+    ds = lgb.Dataset(
+        as_matrix(X),
+        label=np.asarray(y),
+        weight=sample_weight,
+        feature_name=names,
+        params={**DATASET_PARAMS, "num_threads": threads},
+        free_raw_data=False,
+    )
     return ds.construct()
 
 
 def bin_validation(X, y, sample_weight, reference: lgb.Dataset) -> lgb.Dataset:
     """A validation set binned with `reference`'s bins (early stopping evaluates on it)."""
     params = {**DATASET_PARAMS, "num_threads": reference.params.get("num_threads", 1)} if reference.params else DATASET_PARAMS
-    return lgb.Dataset(as_matrix(X), label=np.asarray(y), weight=sample_weight, reference=reference, params=params,
-                       free_raw_data=False).construct()
+    return lgb.Dataset(
+        as_matrix(X), label=np.asarray(y), weight=sample_weight, reference=reference, params=params, free_raw_data=False
+    ).construct()
 
 
 class _LightGBMModel(BaseEstimator):
@@ -90,7 +96,8 @@ class _LightGBMModel(BaseEstimator):
         params = {**DEFAULT_PARAMS, **(self.params or {})}
         self.booster_ = lgb.train(
             lgb_params(params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight, objective=self.OBJECTIVE),
-            dataset, num_boost_round=int(params["n_estimators"]),
+            dataset,
+            num_boost_round=int(params["n_estimators"]),
         )
         self._fitted()
         return self
@@ -101,11 +108,15 @@ class _LightGBMModel(BaseEstimator):
         (`best_iteration_`), and predicts and saves with it."""
         params = {**DEFAULT_PARAMS, **(self.params or {})}
         rounds = int(params["n_estimators"])
-        train_params = lgb_params(params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight,
-                                  objective=self.OBJECTIVE)
+        train_params = lgb_params(
+            params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight, objective=self.OBJECTIVE
+        )
         self.booster_ = lgb.train(
-            {**train_params, "metric": "binary_logloss" if self.OBJECTIVE == "binary" else "l2"}, dataset, num_boost_round=rounds,
-            valid_sets=[validation], callbacks=[lgb.early_stopping(rule.rounds(rounds), first_metric_only=True, verbose=False)],
+            {**train_params, "metric": "binary_logloss" if self.OBJECTIVE == "binary" else "l2"},
+            dataset,
+            num_boost_round=rounds,
+            valid_sets=[validation],
+            callbacks=[lgb.early_stopping(rule.rounds(rounds), first_metric_only=True, verbose=False)],
         )
         self.best_iteration_ = int(self.booster_.best_iteration or rounds)
         self._fitted()

@@ -15,8 +15,9 @@ def xgb_bin_rows(X, y, sample_weight=None, threads: int = 1):
     """A training set quantised once (XGBoost's hist method): `fit_binned` reuses it across fits."""
     import xgboost as xgb
 
-    return xgb.QuantileDMatrix(as_matrix(X), label=np.asarray(y, dtype="float64"), weight=sample_weight,
-                               max_bin=XGB_MAX_BIN, nthread=threads)
+    return xgb.QuantileDMatrix(
+        as_matrix(X), label=np.asarray(y, dtype="float64"), weight=sample_weight, max_bin=XGB_MAX_BIN, nthread=threads
+    )
 
 
 class _XGBoostModel(BaseEstimator):
@@ -37,8 +38,7 @@ class _XGBoostModel(BaseEstimator):
         rounds = int(params.pop("n_estimators", 100))
         renamed = {"learning_rate": "eta", "reg_alpha": "alpha", "reg_lambda": "lambda"}
         out = {renamed.get(k, k): v for k, v in params.items()}
-        out.update(objective=self.OBJECTIVE, tree_method="hist", max_bin=XGB_MAX_BIN, seed=self.seed, nthread=self.threads,
-                   verbosity=0)
+        out.update(objective=self.OBJECTIVE, tree_method="hist", max_bin=XGB_MAX_BIN, seed=self.seed, nthread=self.threads, verbosity=0)
         return out, rounds
 
     def fit(self, X, y, sample_weight=None):
