@@ -252,4 +252,11 @@ def load_model(row: ModelRow):
     import joblib
 
     with verified_file(row, "pipeline.joblib").open("rb") as fh:
-        return joblib.load(fh)
+        try:
+            return joblib.load(fh)
+        except (ModuleNotFoundError, AttributeError) as exc:  # a class that has moved or gone since it was saved
+            raise TbError(
+                f"model {row.id} was saved by code version {row.code_version or '?'} and names a class this version "
+                f"does not have ({exc}): train it again (tb run --select model_experiments --partition "
+                f"'{row.partition}')"
+            ) from None

@@ -103,3 +103,23 @@ def test_the_registry_and_its_races_on_postgresql(postgres):
     with ModelRegistry(postgres.new_database("registry_rows")) as registry:
         behaves(registry)
     race(postgres.new_database("registry_race"))
+
+
+def test_a_model_saved_by_an_earlier_layout_says_to_retrain_it(tmp_path):
+    """zoo-1 pickles name classes that have moved (tb_assets.core.modeling.models): a clear message
+    naming the model, its code version and the command, not an unpickling traceback."""
+    import hashlib
+
+    from tb_assets.core.errors import TbError
+    from tb_assets.training.registry import load_model
+
+    old = b"ctb_assets.core.modeling.models\nLightGBMClassifier\n."  # a pickle of the class where it used to live
+    path = tmp_path / "pipeline.joblib"
+    path.write_bytes(old)
+    saved = row(
+        "fp-old", code_version="zoo-1", artifacts={"pipeline.joblib": {"path": str(path), "sha256": hashlib.sha256(old).hexdigest()}}
+    )
+    with pytest.raises(
+        TbError, match=r"saved by code version zoo-1 .* train it again \(tb run --select model_experiments --partition 'SPX\|1d'\)"
+    ):
+        load_model(saved)
