@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 
 
-def _zoo_partition(rows: int, n_features: int):
-    """A random-walk partition with a weak planted signal: bars, a feature matrix and its groups."""
+def zoo_partition(rows: int, n_features: int):
+    """A random-walk partition with a weak planted signal: bars, a feature matrix, its groups and the
+    targets table the targets asset would store (triple-barrier events, weights, forward targets)."""
     import numpy as np
     import pandas as pd
+
+    from tb_assets.core.labels.targets import TargetSpec, build_targets
 
     rng = np.random.default_rng(0)
     ts = pd.date_range("2000-01-03", periods=rows, freq="D", tz="UTC")
@@ -29,7 +32,8 @@ def _zoo_partition(rows: int, n_features: int):
     bars = pd.DataFrame({"ts": ts, "close": close})
     features = pd.DataFrame(X, columns=list(groups))
     features.insert(0, "ts", ts)
-    return bars, features, groups
+    targets, _ = build_targets(bars, features["ts"], TargetSpec(), "1d")
+    return bars, features, groups, targets
 
 
 def bench_zoo_quick() -> dict:
@@ -46,7 +50,7 @@ def bench_zoo_quick() -> dict:
     from tb_assets.training.search import combinations, grid_for
     from tb_assets.training.zoo import ALGORITHMS
 
-    bars, features, groups = _zoo_partition(5_000, 60)
+    bars, features, groups, targets = zoo_partition(5_000, 60)
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         registry = ModelRegistry(f"sqlite:///{folder}/registry.db")
@@ -55,7 +59,7 @@ def bench_zoo_quick() -> dict:
             spec,
             bars=bars,
             features=features,
-            targets=None,
+            targets=targets,
             catalog=list(groups),
             groups=groups,
             registry=registry,

@@ -133,3 +133,15 @@ def test_process_table_and_group_liveness_read_proc():
         child.kill()
         child.wait()
     assert not process_group_alive(child.pid)  # reaped: the group is gone
+
+
+def test_the_zoo_benchmarks_partition_is_what_the_zoo_reads():
+    """tb bench's zoo_quick builds its own partition: it must hold what the training service reads
+    (the targets table's forward targets and weights), or the benchmark breaks unseen."""
+    from tb_assets.bench.zoo import zoo_partition
+    from tb_assets.training.problem import build_problem
+
+    bars, features, groups, targets = zoo_partition(600, 8)
+    for task, target in (("regression", "log_return"), ("classification", "direction"), ("classification", "bin")):
+        problem = build_problem(bars, features, targets, list(groups), task=task, target=target)
+        assert len(problem.y) > 400 and problem.weight.mean() == pytest.approx(1.0)
