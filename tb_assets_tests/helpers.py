@@ -126,3 +126,19 @@ def spawn_pool(processes: int):
         pool.close()
     finally:
         pool.join()
+
+
+# the planted signal is the past 5-bar return: every feature made of the last few returns carries it
+SIGNAL_FEATURES = {
+    "ret_5",
+    "zret_20",
+    "ret_10",
+    "mom_10",
+    "rsi_14",
+    "stoch_k_14",
+    "bb_pctb_20",
+    "macd_hist",
+    "ret_1",
+    "dist_sma_10",
+    "dist_sma_20",
+}

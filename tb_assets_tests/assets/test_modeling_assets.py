@@ -17,7 +17,7 @@ from tb_assets.core.modeling.grades import GRADED
 from tb_assets.definitions import build_definitions
 from tb_assets.storage.records import METADATA_FIELDS
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
+from tb_assets_tests.helpers import SIGNAL_FEATURES, checks, failure_text, metadata, run, run_checks, stored, tamper, upto
 
 # the tests on the planted chain share its module fixture: one xdist group runs them on one worker
 PLANTED = pytest.mark.xdist_group("planted")
@@ -135,20 +135,7 @@ def test_planted_signal_is_found(planted):
     md = metadata(result, "production_model")
     assert md["oof_auc"] > 0.6 and md["holdout_auc"] > 0.6 and md["params_source"] == "best_params"
     selected = (settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt").read_text().split()
-    # the planted signal is the past 5-bar return: every feature made of the last few returns carries it
-    assert set(selected) & {
-        "ret_5",
-        "zret_20",
-        "ret_10",
-        "mom_10",
-        "rsi_14",
-        "stoch_k_14",
-        "bb_pctb_20",
-        "macd_hist",
-        "ret_1",
-        "dist_sma_10",
-        "dist_sma_20",
-    }
+    assert set(selected) & SIGNAL_FEATURES
     evaluations = checks(result)
     # every evaluation says in words what it found (the UI's check page shows it; the metadata holds the numbers)
     assert len(evaluations) >= 17 and all(e.description for e in evaluations.values()), [

@@ -16,7 +16,7 @@ from sklearn.metrics import roc_auc_score
 from tb_assets.definitions import build_definitions
 from tb_assets.reporting.plots import THUMBNAIL_MAX_BYTES
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored
+from tb_assets_tests.helpers import SIGNAL_FEATURES, checks, failure_text, metadata, run, run_checks, stored
 
 FAST = {
     "ops": {
@@ -27,20 +27,6 @@ FAST = {
 }
 # every test here reads the module's planted chain: one xdist group computes it once, on one worker
 pytestmark = pytest.mark.xdist_group("shap_planted")
-# the planted signal is the past 5-bar return: every feature made of the last few returns carries it
-SIGNAL_FEATURES = {
-    "ret_5",
-    "zret_20",
-    "ret_10",
-    "mom_10",
-    "rsi_14",
-    "stoch_k_14",
-    "bb_pctb_20",
-    "macd_hist",
-    "ret_1",
-    "dist_sma_10",
-    "dist_sma_20",
-}
 KEY = "SYN1|1d"
 
 
