@@ -36,11 +36,6 @@ class ProductionConfig(PurgedCVConfig):
     seed: int = Field(default=0, description="LightGBM seed")
 
 
-def label_overlap(targets: pd.DataFrame) -> float:
-    """How many labels share a bar on average (1 / mean uniqueness): what the AUC's bound widens by."""
-    return float(1.0 / targets["uniqueness"].mean()) if "uniqueness" in targets.columns else 1.0
-
-
 def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         partitions_def=partitions_def,
@@ -57,6 +52,7 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         out-of-fold metrics of the same params on purged CV, the untouched holdout's metrics and a SHA-256
         of each file), atomically, plus the holdout's ROC / precision-recall curves, reliability diagram and
         decile bars."""
+        from tb_assets.core.labels.weights import label_overlap
         from tb_assets.core.modeling.grades import grade_table
         from tb_assets.core.modeling.production import ProductionSpec, train_production_model
 
@@ -74,7 +70,7 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
             n_splits=config.n_splits,
             embargo_pct=config.embargo_pct,
         )
-        trained = train_production_model(data, params, selection.holdout_start_ts, spec, overlap=label_overlap(targets))
+        trained = train_production_model(data, params, selection.holdout_start_ts, spec, overlap=label_overlap(targets["uniqueness"]))
         model, importance, holdout = trained.model, trained.importance, trained.holdout
 
         files = {

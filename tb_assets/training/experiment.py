@@ -31,7 +31,7 @@ from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.cv import holdout_start, purged_holdout
 from tb_assets.core.modeling.estimators.contract import fit, native_model_file
 from tb_assets.core.modeling.estimators.preprocessed import preprocessed
-from tb_assets.core.modeling.evaluation import Folds, score_folds
+from tb_assets.core.modeling.evaluation import Folds, score_folds, score_holdout
 from tb_assets.core.modeling.leakage import permuted_label_scores
 from tb_assets.core.modeling.metrics import PRIMARY, classification_scores, mean_scores, regression_scores
 from tb_assets.core.modeling.training_data import training_data
@@ -394,12 +394,19 @@ class Experiment:
         if not len(rows.holdout):
             return None
         problem = rows.problem
-        folds = Folds.build(
-            problem.X, problem.y, problem.weight, [(rows.development, rows.holdout)], bin_now=False, threads=self.spec.n_jobs
+        scored = score_holdout(
+            recipe(algo, params, self.spec, problem.features, self.groups),
+            problem.X,
+            problem.y,
+            problem.weight,
+            rows.development,
+            rows.holdout,
+            label=f"holdout events (from {self.holdout_start})",
+            scorer=lambda y, prediction: fold_scores(problem, rows.holdout, prediction),
+            setting="holdout_pct on model_experiments",
         )
-        (scored,) = score_folds(recipe(algo, params, self.spec, problem.features, self.groups), folds, scorer=lambda y, p: None)
         return {
-            **fold_scores(problem, rows.holdout, scored.prediction),
+            **scored.metrics,
             "n_samples": int(len(rows.holdout)),
             "start": self.holdout_start.isoformat(),
         }

@@ -72,9 +72,6 @@ class Problem:
         digest.update(np.asarray(self.weight, dtype="float64").tobytes())
         return digest.hexdigest()
 
-    def restrict(self, names: list[str]) -> Problem:
-        return replace(self, rows=replace(self.rows, X=self.X[names]))
-
     def take(self, positions: np.ndarray) -> Problem:
         """The rows at `positions` (development or holdout)."""
         return replace(

@@ -269,3 +269,27 @@ def test_the_zoo_validates_on_development_rows_and_scores_the_holdout_once(tmp_p
     second = experiment(tmp_path / "b", (bars, features, flipped), algorithms=("logistic_classification",)).run().cohorts[0]
     assert [(r.params, r.score) for r in second.models] == [(r.params, r.score) for r in first.models]
     assert second.best.metrics["holdout"]["auc"] == pytest.approx(1 - holdout["auc"], abs=1e-12)
+
+
+def test_every_zoo_fit_is_weighted_by_the_labels_uniqueness(tmp_path, monkeypatch):
+    """The grid's folds, the holdout model and the saved model all train with the rows' uniqueness
+    weights (the chain's), never unweighted: each fit is handed exactly the weights of its rows."""
+    import tb_assets.training.experiment as experiment_module
+    from tb_assets.core.modeling.estimators import contract
+
+    run = experiment(tmp_path, partition(n=800, seed=9), algorithms=("logistic_classification",))
+    rows = run.rows("classification", FEATURES)
+    assert rows.problem.weight.std() > 0  # overlapping labels: the weights differ
+    for fold, (train, test) in zip(run.prepared("classification", FEATURES, True), rows.splits):
+        np.testing.assert_array_equal(fold.folds.weight, np.concatenate([rows.dev.weight[train], rows.dev.weight[test]]))
+    handed = []
+
+    def spy(estimator, X, y, sample_weight=None):
+        handed.append((len(y), sample_weight))
+        return contract.fit(estimator, X, y, sample_weight)
+
+    monkeypatch.setattr(experiment_module, "fit", spy)
+    run.run()
+    ((n, weight),) = handed  # the cohort's best, saved: fitted on every row with every row's weight
+    assert n == len(rows.problem.y)
+    np.testing.assert_array_equal(weight, rows.problem.weight)

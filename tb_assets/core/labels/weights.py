@@ -142,6 +142,15 @@ def time_decay(uniqueness: pd.Series, last_weight: float = 1.0) -> pd.Series:
     return pd.Series(np.maximum(const + slope * x, 0.0), index=uniqueness.index, name="decay")
 
 
+def label_overlap(uniqueness) -> float:
+    """How many labels share a bar on average: 1 / mean uniqueness (1 when none overlap). n such
+    events hold about n / overlap independent outcomes: what a confidence bound widens by."""
+    mean = float(np.mean(np.asarray(uniqueness, dtype="float64")))
+    if not 0.0 < mean <= 1.0:
+        raise TbError(f"uniqueness must average in (0, 1], got {mean}")
+    return 1.0 / mean
+
+
 def normalize_mean_one(w: np.ndarray | pd.Series) -> np.ndarray:
     w = np.asarray(w, dtype="float64")
     mean = w.mean() if len(w) else 1.0

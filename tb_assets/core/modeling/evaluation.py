@@ -20,7 +20,7 @@ from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.estimators.contract import Estimator, as_matrix
 from tb_assets.core.modeling.estimators.lightgbm import bin_rows, bin_validation
-from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, fold_metrics, summarize
+from tb_assets.core.modeling.metrics import fold_metrics
 
 
 @dataclass(frozen=True)
@@ -233,26 +233,31 @@ def score_folds(
     return done
 
 
-def cv_metrics(estimator: Estimator, folds: Folds, *, on_fold: Callable[[int, list], None] | None = None) -> CVMetrics:
-    """Out-of-fold metrics (mean over folds, AUC's coefficient of variation) of one estimator."""
-    return summarize([f.score for f in score_folds(estimator, folds, on_fold=on_fold)])
-
-
 @dataclass
 class HoldoutScore:
-    metrics: FoldMetrics
+    metrics: Any  # what the scorer returned: FoldMetrics by default
     proba: np.ndarray  # on the holdout rows, in time order
     model: Estimator  # fitted on the development rows only
 
 
 def score_holdout(
-    estimator: Estimator, X, y, weight, development: np.ndarray, holdout: np.ndarray, *, label: str = "holdout events"
+    estimator: Estimator,
+    X,
+    y,
+    weight,
+    development: np.ndarray,
+    holdout: np.ndarray,
+    *,
+    label: str = "holdout events",
+    scorer: Callable[[np.ndarray, np.ndarray], Any] = fold_metrics,
+    setting: str = "holdout_pct on selected_features",
 ) -> HoldoutScore:
-    """Fit on `development`, score on `holdout`: scored exactly like one out-of-fold split."""
+    """Fit on `development`, score on `holdout`: scored exactly like one out-of-fold split (by
+    `scorer`; `setting` is what a user changes when one part holds one class)."""
     y = np.asarray(y)
     for name, rows in ((label, holdout), ("development events", development)):
         if len(np.unique(y[rows])) < 2:
-            raise TbError(f"the {name} hold one class only and cannot be scored: change holdout_pct on selected_features")
+            raise TbError(f"the {name} hold one class only and cannot be scored: change {setting}")
     folds = Folds.build(X, y, weight, [(development, holdout)], threads=threads_of(estimator))
-    (result,) = score_folds(estimator, folds, keep_models=True)
+    (result,) = score_folds(estimator, folds, scorer=scorer, keep_models=True)
     return HoldoutScore(result.score, result.prediction, result.model)

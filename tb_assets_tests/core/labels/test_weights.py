@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tb_assets.core.errors import TbError
 from tb_assets.core.labels.weights import (
     average_uniqueness,
     concurrency,
@@ -113,3 +114,11 @@ def test_label_spans_are_the_binary_searches(seed, n_bars, n_events, longest, of
     shuffled = labels.iloc[rng.permutation(len(labels))]  # out of time order: the plain searches
     s2, e2 = label_spans(shuffled, bars)
     assert sorted(zip(s2.tolist(), e2.tolist())) == sorted(zip(start.tolist(), end.tolist()))
+
+
+def test_label_overlap_is_the_inverse_mean_uniqueness():
+    from tb_assets.core.labels.weights import label_overlap
+
+    assert label_overlap([1.0, 1.0]) == 1.0 and label_overlap([0.2, 0.2, 0.2]) == pytest.approx(5.0)
+    with pytest.raises(TbError, match="uniqueness must average in"):
+        label_overlap([0.0, 0.0])

@@ -9,9 +9,9 @@ from sklearn.metrics import roc_auc_score
 
 from tb_assets.core.modeling.cv import PurgedKFold
 from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
-from tb_assets.core.modeling.evaluation import Folds, cv_metrics
+from tb_assets.core.modeling.evaluation import Folds, score_folds
 from tb_assets.core.modeling.leakage import auc_lower_bound, permuted_label_auc, plausible_ceiling, sentinel_problems
-from tb_assets.core.modeling.metrics import auc_standard_error
+from tb_assets.core.modeling.metrics import auc_standard_error, summarize
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 
 
@@ -23,7 +23,7 @@ def test_permuted_labels_score_a_coin_where_the_real_ones_do_not():
     t = pd.date_range("2015-01-01", periods=n, freq="D", tz="UTC")
     splits = list(PurgedKFold(5, pd.Series(t + pd.Timedelta(days=2), index=t), 0.01).split(X))
     model = LightGBMClassifier({**DEFAULT_PARAMS, "n_estimators": 60})
-    real = cv_metrics(model, Folds.build(X, y, None, splits)).auc
+    real = summarize([f.score for f in score_folds(model, Folds.build(X, y, None, splits))]).auc
     permuted = permuted_label_auc(model, X, y, None, splits, seed=0)
     assert real > 0.75 and abs(permuted - 0.5) < 0.05
     assert permuted_label_auc(model, X, y, None, splits, seed=0) == permuted  # seeded: repeatable
