@@ -161,3 +161,20 @@ def test_smtp_without_recipients_is_an_error(monkeypatch):
     monkeypatch.setenv("TB_ALERT_SMTP", "127.0.0.1:2525")
     with pytest.raises(ConfigError, match="TB_ALERT_EMAIL_TO is not"):
         load_settings()
+
+
+def test_a_cron_only_dagster_refuses_stops_the_definitions(tmp_path):
+    """The settings check a cron's shape without loading Dagster (fast read-only commands); the 30th
+    of February passes that and must still be refused, by Dagster's parser, when the definitions load."""
+    import dataclasses
+
+    import pytest
+
+    from tb_assets.core.errors import ConfigError
+    from tb_assets.definitions import build_definitions
+    from tb_assets.settings import is_cron
+    from tb_assets_tests.conftest import make_settings
+
+    assert is_cron("0 6 30 2 *") and is_cron("*/15 9-16 * JAN-MAR MON,FRI") and not is_cron("0 24 * * *")
+    with pytest.raises(ConfigError, match=r"TB_REFRESH_CRON='0 6 30 2 \*' is not a cron expression Dagster can schedule"):
+        build_definitions(dataclasses.replace(make_settings(tmp_path), refresh_cron="0 6 30 2 *"))

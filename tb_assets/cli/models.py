@@ -158,6 +158,9 @@ def cmd_models(args) -> int:
         return 2
     if args.action == "production":
         return production_models(args)
+    if args.markdown:
+        print("tb models: --markdown is for `tb models production` (the other views have --json)", file=sys.stderr)
+        return 2
     registry, missing = _registry()
     if registry is None:
         print(

@@ -22,6 +22,7 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -323,19 +324,15 @@ class Experiment:
         self.progress = progress or (lambda line: None)
         self._rows: dict[tuple, TaskRows] = {}
         self._prepared: dict[tuple, list[PreparedFold]] = {}
-        self._holdout_start: pd.Timestamp | None | bool = False
 
-    @property
+    @cached_property
     def holdout_start(self) -> pd.Timestamp | None:
         """Where the untouched holdout starts: the boundary selected_features draws on the same events
         (the last holdout_pct of them), so the chain and the zoo keep the same rows out."""
-        if self._holdout_start is False:
-            if self.spec.holdout_pct == 0:
-                self._holdout_start = None
-            else:
-                events = training_data(self.features, self.targets, self.catalog[:1])  # the join's rows do not depend on names
-                self._holdout_start = holdout_start(events.t1, self.spec.holdout_pct)
-        return self._holdout_start
+        if self.spec.holdout_pct == 0:
+            return None
+        events = training_data(self.features, self.targets, self.catalog[:1])  # the join's rows do not depend on names
+        return holdout_start(events.t1, self.spec.holdout_pct)
 
     def rows(self, task: str, names: list[str]) -> TaskRows:
         """The task's samples on `names`, split at the holdout, and the validation of the development rows (made once)."""

@@ -99,7 +99,7 @@ def label_columns(task: str, target: str) -> tuple[str, str]:
 def lookforward_of(targets: pd.DataFrame, bar_ts: pd.DatetimeIndex) -> int:
     """How many bars the targets table's forward targets look ahead (the same for every row)."""
     if forward.END not in targets.columns or not targets[forward.END].notna().any():
-        raise TbError("the targets table holds no forward targets (fwd_t1): materialize targets again")
+        raise TbError(f"the targets table holds no forward targets ({forward.END}): materialize targets again")
     known = targets[forward.END].notna().to_numpy()
     bars = epoch_ns(bar_ts)
     ahead = np.searchsorted(bars, epoch_ns(targets.loc[known, forward.END])) - np.searchsorted(bars, epoch_ns(targets.loc[known, "ts"]))
@@ -114,8 +114,9 @@ def build_problem(
     """The samples of one task: the targets table's rows whose `target` is known, joined to their
     feature rows (`training_data`: raw prices and missing names refused), with uniqueness weights."""
     label, end = label_columns(task, target)
-    if targets is None or label not in targets.columns:
-        raise TbError(f"the targets table has no {label} column: materialize targets again")
+    missing = [c for c in (label, end) if targets is None or c not in targets.columns]
+    if missing:
+        raise TbError(f"the targets table has no {' or '.join(missing)} column: materialize targets again")
     b = bars.sort_values("ts").reset_index(drop=True)
     bar_ts = pd.DatetimeIndex(b["ts"])
     known = targets[targets[label].notna() & targets[end].notna()]

@@ -146,3 +146,4 @@ def test_production_lists_each_partitions_model_card(tmp_path, monkeypatch, caps
     assert code == 0 and markdown[0].startswith("| partition | events | out-of-fold AUC | holdout AUC")
     assert "| VIX\\|1d | 8,938 | 0.641 | 0.637 | acceptable | `rsi_14`, `dist_sma_20` |" in markdown  # `|` escaped: one cell
     assert "| SPX\\|1d | - | - | not trained | - | - |" in markdown
+    assert main(["models", "list", "--markdown"]) == 2 and "--markdown is for `tb models production`" in capsys.readouterr().err

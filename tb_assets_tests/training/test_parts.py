@@ -41,6 +41,12 @@ def test_targets_come_from_the_targets_table_with_their_weights_and_unknown_futu
     np.testing.assert_array_equal(b.weight, targets["weight"].to_numpy())  # the chain's own weights
     with pytest.raises(TbError, match="no fwd_log_return column: materialize targets again"):
         build_problem(bars, features, targets.drop(columns="fwd_log_return"), FEATURES, task="regression", target="log_return")
+    with pytest.raises(TbError, match="no fwd_t1 column: materialize targets again"):
+        build_problem(bars, features, targets.drop(columns="fwd_t1"), FEATURES, task="classification", target="direction")
+    # a horizon that is not one number of bars (a table stitched from two targets runs) is refused
+    stitched = targets.assign(fwd_t1=targets["fwd_t1"].where(targets.index < 20, targets["ts"].shift(-4)))
+    with pytest.raises(TbError, match="forward targets look 3 to 4 bars ahead"):
+        build_problem(bars, features, stitched, FEATURES, task="regression", target="log_return")
 
 
 def test_validation_follows_data_split_blocks_else_purged_folds_or_a_holdout():
