@@ -54,19 +54,16 @@ def test_help_explains_every_option(env):
 
 @pytest.mark.cost(400)
 def test_the_readmes_first_command_and_its_demo_table(env):
-    """No --partition means every partition of the settings: bars of the six sample partitions, then
-    the README's own `tb run`, the whole chain on all six (the indices: no edge, a WARN finding;
-    VIX: an edge, every check passed). The README's demo table must be exactly what
+    """The README's own `tb run`: no --partition means every partition of the settings, the whole
+    chain on the six sample partitions (the indices: no edge, a WARN finding; VIX: an edge, every
+    check passed). The README's demo table must be exactly what
     `tb models production --markdown` prints for these models: its numbers come from this code."""
-    bars = tb(["run", "--select", "bars"], env)
-    assert bars.returncode == 0, bars.stderr
-    for key in ("SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w", "VIX|1d", "VIX|1w"):
-        assert f"] {key} ok" in bars.stdout
-    assert "for 6 partition(s)" in bars.stdout and "5,031" in bars.stdout and "9,235" in bars.stdout
-    assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044, 9235, 1908]
-
-    done = tb(["run"], env)
+    done = tb(["run"], env)  # no --partition: every partition of the settings
     assert done.returncode == 0, done.stderr
+    for key in ("SPX|1d", "SPX|1w", "IXIC|1d", "IXIC|1w", "VIX|1d", "VIX|1w"):
+        assert f"] {key} ok" in done.stdout
+    assert "for 6 partition(s)" in done.stdout and "5,031" in done.stdout and "9,235" in done.stdout
+    assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044, 9235, 1908]
     # the whole chain: 7 assets and 17 checks per partition; no ERROR anywhere, and the indices' weak
     # signal reads as a WARN finding, not a failure
     table = done.stdout[done.stdout.index("partition  status") :].splitlines()[2:8]
@@ -100,7 +97,7 @@ def test_the_readmes_first_command_and_its_demo_table(env):
     assert out.returncode == 0, out.stderr
     everything = "['IXIC|1d', 'IXIC|1w', 'SPX|1d', 'SPX|1w', 'VIX|1d', 'VIX|1w']"
     runs, materialized, explained = out.stdout.splitlines()
-    assert runs.startswith("12 ") and materialized == everything and explained == everything
+    assert runs.startswith("6 ") and materialized == everything and explained == everything
     assert (Path(env["TB_DATA_DIR"]) / "history").is_dir()  # instance storage lives under TB_DATA_DIR
 
 
