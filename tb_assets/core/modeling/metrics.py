@@ -31,21 +31,28 @@ from tb_assets.core.modeling.grades import against_chance
 WEIGHTS = {"auc": 0.20, "aupr": 0.15, "calibration": 0.15, "precision_at_10": 0.20, "spread": 0.10, "stability": 0.20}
 
 
-def top_fraction(scores: np.ndarray, fraction: float) -> np.ndarray:
-    """Indices of the highest `fraction` of scores (at least one), stable for ties."""
-    k = max(1, int(np.ceil(fraction * len(scores))))
-    return np.argsort(-np.asarray(scores), kind="stable")[:k]
+def top_fraction_mean(values: np.ndarray, scores: np.ndarray, fraction: float) -> float:
+    """Mean of `values` over the highest `fraction` of `scores` (k = ceil(fraction n) rows, at least
+    one), fair to ties: rows tied at the cut share its remaining places, each counted by the share
+    it would get over all orders of the tie. Taking the earliest tied rows instead let row order
+    decide (a one-tree model's tied scores graded "good" on a random walk)."""
+    v, s = np.asarray(values, dtype="float64"), np.asarray(scores, dtype="float64")
+    k = max(1, int(np.ceil(fraction * len(s))))
+    cut = np.partition(s, len(s) - k)[len(s) - k]  # the k-th highest score
+    above, tied = s > cut, s == cut
+    places = k - int(above.sum())  # what the tied rows share
+    return float((v[above].sum() + places * v[tied].mean()) / k)
 
 
 def precision_at(y: np.ndarray, scores: np.ndarray, fraction: float = 0.10) -> float:
-    """Share of positives among the top `fraction` of scores."""
-    return float(np.mean(np.asarray(y)[top_fraction(scores, fraction)]))
+    """Share of positives among the top `fraction` of scores (ties at the cut share its places)."""
+    return top_fraction_mean(y, scores, fraction)
 
 
 def decile_spread(y: np.ndarray, scores: np.ndarray) -> float:
-    """Mean outcome of the top score decile minus that of the bottom decile."""
-    y, s = np.asarray(y, dtype="float64"), np.asarray(scores)
-    return float(y[top_fraction(s, 0.10)].mean() - y[top_fraction(-s, 0.10)].mean())
+    """Mean outcome of the top score decile minus that of the bottom decile (ties shared fairly)."""
+    s = np.asarray(scores, dtype="float64")
+    return top_fraction_mean(y, s, 0.10) - top_fraction_mean(y, -s, 0.10)
 
 
 @dataclass(frozen=True)

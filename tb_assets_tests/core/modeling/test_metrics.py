@@ -164,3 +164,36 @@ def test_the_zoo_and_the_chain_grade_the_same_predictions_alike():
     for metric in ("auc", "aupr_lift", "precision_at_10_lift", "brier_skill"):
         assert mean[metric] == pytest.approx(getattr(cv, metric), abs=1e-12)
         assert grade(metric, mean[metric]) == graded(grade_table(cv.as_dict(), None))[metric]
+
+
+def test_tied_scores_share_the_cut_fairly():
+    """All-tied scores: precision@10% is the positive rate and the spread 0, whatever the row order
+    (the earliest rows used to take the cut: a one-tree model's ties graded 'good' on noise)."""
+    y = np.array([1] * 30 + [0] * 70)
+    tied = np.full(100, 0.37)
+    assert precision_at(y, tied, 0.10) == pytest.approx(0.30)
+    assert decile_spread(y, tied) == pytest.approx(0.0)
+    assert fold_metrics(y, tied).precision_at_10 == pytest.approx(0.30)
+    # two tie groups: the top 10 are 4 clear winners and 6 of the 12 rows tied at the cut
+    s = np.r_[np.full(4, 0.9), np.full(12, 0.5), np.linspace(0.4, 0.0, 84)]
+    yy = np.r_[[1, 1, 1, 0], [1] * 3 + [0] * 9, np.zeros(84, dtype=int)]
+    assert precision_at(yy, s, 0.10) == pytest.approx((3 + 6 * 3 / 12) / 10)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_tie_fair_precision_equals_the_mean_over_tie_orders(seed):
+    """Against the slow obvious definition: the plain top-k precision averaged over every order of
+    the tied rows (all permutations of a small problem)."""
+    from itertools import permutations
+
+    rng = np.random.default_rng(seed)
+    n = 7
+    y = rng.integers(0, 2, n)
+    s = rng.integers(0, 3, n).astype(float)  # few distinct values: many ties
+    fraction = rng.choice([0.1, 0.3, 0.5])
+    k = max(1, int(np.ceil(fraction * n)))
+    results = []
+    for order in permutations(range(n)):
+        ranked = sorted(range(n), key=lambda i: (-s[i], order.index(i)))
+        results.append(y[ranked[:k]].mean())
+    assert precision_at(y, s, fraction) == pytest.approx(np.mean(results))
