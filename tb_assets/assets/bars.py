@@ -20,7 +20,7 @@ class BarsConfig(dg.Config):
         default="repair",
         description=(
             "What to do with fixable vendor errors (high < low, open/close outside the range, unsorted rows, "
-            "exact duplicate rows, missing volume on some rows, prices spike_factor times off their neighbours): "
+            "exact duplicate rows, missing volume on some rows, prices spike_factor times off the median close of the last 5 bars): "
             "'repair' fixes and counts them in the metadata, 'fail' stops the partition naming the first one."
         ),
     )

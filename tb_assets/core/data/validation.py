@@ -16,10 +16,15 @@ from tb_assets.core.errors import BarsValidationError
 Policy = Literal["repair", "fail"]
 
 
-SPIKE_FACTOR = 10.0  # a price this many times off its neighbours' median close is impossible, not a move
+SPIKE_FACTOR = 10.0  # a price this many times off the recent median close is impossible, not a move
 
 
-SPIKE_WINDOW = 21  # the neighbourhood: 10 bars either side, so a level shift (a split) is never a spike
+# the neighbourhood: the last 5 closes, the bar's own included. Causal, so a stored bar never changes
+# when later bars arrive (a centred window looked 10 bars ahead and revised the newest bars), and short,
+# so a squeeze that multiplies the price over weeks is never judged against last month's level; the
+# price: a genuine level shift over spike_factor (an unadjusted split) loses its first 2 bars, counted
+# as dropped spike bars, before the median moves to the new level
+SPIKE_WINDOW = 5
 
 
 @dataclass
@@ -32,8 +37,8 @@ class BarsReport:
     duplicates_dropped: int = 0
     ohlc_repaired: int = 0
     volume_filled: int = 0
-    spikes_repaired: int = 0  # a high or low far off its neighbours, clipped to the bar's open/close
-    spike_bars_dropped: int = 0  # an open or close far off its neighbours: the bar is dropped
+    spikes_repaired: int = 0  # a high or low far off the recent median, clipped to the bar's open/close
+    spike_bars_dropped: int = 0  # an open or close far off the recent median: the bar is dropped
     has_volume: bool = True
     ignored_columns: list[str] = field(default_factory=list)
 
@@ -65,7 +70,7 @@ def validate_bars(
     timestamps, unknown data_split values, no rows.
     Repaired under policy='repair' (counted in the report), errors under policy='fail':
     unsorted rows, exact duplicate rows, high < low or open/close outside [low, high],
-    missing volume on some rows, prices `spike_factor` times off their neighbours (a wick is
+    missing volume on some rows, prices `spike_factor` times off the median close of the last 5 bars (a wick is
     clipped to the bar's open/close, a bar whose open or close is off is dropped).
     """
     if policy not in ("repair", "fail"):
@@ -187,11 +192,12 @@ def validate_bars(
 
 
 def _spikes(df: pd.DataFrame, *, factor: float, policy: Policy, where: str, report: BarsReport) -> pd.DataFrame:
-    """Prices `factor` times above or below the median close of their neighbourhood: a fat finger
-    or a feed error (a high of 1e300), never a market move."""
+    """Prices `factor` times above or below the median close of the last SPIKE_WINDOW bars (the
+    bar's own included, nothing after it): a fat finger or a feed error (a high of 1e300), never a
+    market move. The verdict on a bar depends on it and earlier bars only."""
     if factor <= 1 or len(df) < 3:
         return df
-    reference = df["close"].rolling(SPIKE_WINDOW, center=True, min_periods=1).median().to_numpy()
+    reference = df["close"].rolling(SPIKE_WINDOW, min_periods=1).median().to_numpy()
     off = {k: _far(df[k].to_numpy(dtype="float64"), reference, factor) for k in PRICE_COLUMNS}
     bad = off["open"] | off["high"] | off["low"] | off["close"]
     if not bad.any():
@@ -201,8 +207,8 @@ def _spikes(df: pd.DataFrame, *, factor: float, policy: Policy, where: str, repo
         row = df.iloc[i]
         raise BarsValidationError(
             f"{where}: {int(bad.sum())} bar(s) with a price over {factor:g} times off the median close of "
-            f"their neighbours, first at {row['ts']} (open={row['open']:g} high={row['high']:g} low={row['low']:g} "
-            f"close={row['close']:g}, neighbours' median close {reference[i]:g})"
+            f"the last {SPIKE_WINDOW} bars, first at {row['ts']} (open={row['open']:g} high={row['high']:g} low={row['low']:g} "
+            f"close={row['close']:g}, median close {reference[i]:g})"
         )
     body_off = off["open"] | off["close"]
     wick_only = bad & ~body_off

@@ -246,21 +246,47 @@ def test_bars_in_the_future_are_refused_before_anything_is_stored():
         validate_bars(raw, symbol="SPX", origin="spx.csv", now=pd.Timestamp("2024-01-02 14:39", tz="UTC"))
 
 
-def test_spikes_are_clipped_or_dropped_and_level_shifts_are_not_spikes():
+def test_spikes_are_clipped_or_dropped_and_a_level_shift_is_accepted_after_two_bars():
     raw = minute_bars(60)
     raw.loc[20, "high"] = 1e300
     raw.loc[40, ["close", "high"]] = raw.loc[40, "close"] * 1000
     out, report = run(raw)
     assert report.spikes_repaired == 1 and report.spike_bars_dropped == 1 and len(out) == 59
     assert out["high"].iloc[20] == max(raw.loc[20, "open"], raw.loc[20, "close"])
-    with pytest.raises(BarsValidationError, match="times off the median close of their neighbours"):
+    with pytest.raises(BarsValidationError, match="times off the median close of the last 5 bars"):
         run(raw, policy="fail")
-    split = minute_bars(60)  # an unadjusted 50:1 split halfway: every bar on each side is in line with its side
+    split = minute_bars(60)  # an unadjusted 50:1 split at bar 30
     split.loc[30:, ["open", "high", "low", "close"]] /= 50
     split.loc[30, "open"] = split.loc[30, "close"]
     split.loc[30, "high"] = split.loc[30, ["open", "close", "high"]].max()
-    _, report = run(split)
-    assert report.spikes_repaired == report.spike_bars_dropped == 0
+    out, report = run(split)
+    # nothing after a bar decides its fate: the first 2 bars at the new level are dropped (counted), then
+    # the median of the last 5 closes has moved and the new level is kept
+    assert report.spike_bars_dropped == 2 and report.spikes_repaired == 0
+    assert list(out["ts"]) == list(split["ts"].drop(index=[30, 31]))
+    squeeze = minute_bars(60)  # a squeeze: x2.3 a bar for 5 bars (x64 in all), then back: a market move, never a spike
+    squeeze.loc[30:34, ["open", "high", "low", "close"]] *= np.cumprod([2.3] * 5)[:, None]
+    squeeze.loc[30:34, "open"] = squeeze.loc[30:34, "close"]
+    squeeze.loc[30:34, "high"] = squeeze.loc[30:34, ["open", "close", "high"]].max(axis=1)
+    _, report = run(squeeze)
+    assert report.spike_bars_dropped <= 2  # the fall back (x1/64 in one bar) is the only thing the rule may doubt
+
+
+@pytest.mark.parametrize("shift", [12.0, 1 / 12.0])
+def test_stored_bars_of_any_prefix_equal_the_full_runs(shift):
+    """A stored bar never depends on bars after it: validating the first n rows of a file gives the
+    full run's bars up to row n, for every n, with a genuine level shift (a reverse split), a fat
+    finger and a wick in it (the centred window used to drop the newest bars of a shift until 10
+    more arrived)."""
+    raw = minute_bars(90)
+    raw.loc[50:, ["open", "high", "low", "close"]] *= shift
+    raw.loc[20, "high"] = raw.loc[20, "high"] * 40
+    raw.loc[70, ["close", "low"]] = raw.loc[70, "close"] / 30
+    full, _ = run(raw.copy())
+    for n in range(1, len(raw) + 1):
+        part, _ = run(raw.iloc[:n].copy())
+        expected = full[full["ts"] <= raw["ts"].iloc[n - 1]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, expected, obj=f"the first {n} rows")
 
 
 def test_shrink_guard_counts_lost_bars_and_refuses_most_of_them():
