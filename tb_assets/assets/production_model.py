@@ -42,16 +42,16 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         deps=["selected_features", "best_params"],
         kinds={"lightgbm"},
         group_name="modeling",
-        code_version="2",
+        code_version="3",
     )
     def production_model(
         context: dg.AssetExecutionContext, config: ProductionConfig, features: pd.DataFrame, targets: pd.DataFrame, artifacts: ArtifactStore
     ) -> dg.MaterializeResult:
         """Trained on every labelled event (sample weights unless disabled). Writes the booster in LightGBM's
-        text format, production_model.pkl, feature_importance.csv and model_metadata.json (with the
-        out-of-fold metrics of the same params on purged CV, the untouched holdout's metrics and a SHA-256
-        of each file), atomically, plus the holdout's ROC / precision-recall curves, reliability diagram and
-        decile bars."""
+        text format, production_model.pkl (with its calibrator), feature_importance.csv and model_metadata.json
+        (the class weight, the probability calibrator chosen by out-of-fold Brier on purged CV of the development
+        events, the out-of-fold metrics, the untouched holdout's metrics and a SHA-256 of each file), atomically,
+        plus the holdout's ROC / precision-recall curves, reliability diagram and decile bars."""
         from tb_assets.core.labels.weights import label_overlap
         from tb_assets.core.modeling.grades import grade_table
         from tb_assets.core.modeling.production import ProductionSpec, train_production_model
@@ -74,12 +74,12 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         model, importance, holdout = trained.model, trained.importance, trained.holdout
 
         files = {
-            ModelCard.MODEL: model.booster_.model_to_string().encode(),
+            ModelCard.MODEL: model.booster_.model_to_string().encode(),  # the booster; the card holds its class weight and calibration
             ModelCard.PICKLE: pickle.dumps(model),
             ModelCard.IMPORTANCE: importance.to_csv(index=False).encode(),
         }
         if holdout is not None:
-            y_holdout, proba = data.y[holdout.rows], holdout.score.proba
+            y_holdout, proba = data.y[holdout.rows], holdout.proba  # calibrated
             files[ModelCard.HOLDOUT_MODEL] = holdout.score.model.booster_.model_to_string().encode()
             files[ModelCard.HOLDOUT_PREDICTIONS] = holdout.predictions(data).to_parquet(index=False)
             files.update(
@@ -100,6 +100,8 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
             date_range=[str(ts.min()), str(ts.max())],
             balanced=trained.scale_pos_weight is not None,
             scale_pos_weight=trained.scale_pos_weight,
+            development_scale_pos_weight=trained.development_scale_pos_weight,
+            calibration=trained.calibration.as_dict(),
             sample_weights_used=bool(config.sample_weights),
             seed=config.seed,
             cv={"n_splits": config.n_splits, "embargo_pct": config.embargo_pct},
@@ -126,6 +128,8 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
                 "n_features": card.n_features,
                 "positive_rate": card.positive_rate,
                 "balanced": card.balanced,
+                "calibration": trained.calibration.method,
+                "calibration_choice": trained.calibration.describe(),
                 "params_source": source,
                 "grades": dg.MetadataValue.md(markdown_table(grade_table(card.oof_metrics, card.holdout_metrics))),
                 "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),

@@ -45,19 +45,16 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         within each market regime, and the holdout AUC drop when each feature is shuffled (of the model fitted
         on development only, so the holdout stays out of sample). Writes shap_values.parquet, shap_summary.csv,
         regime_importance.csv, permutation_importance.csv and the plots."""
-        from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
         from tb_assets.core.modeling.explanation import ExplanationSpec, explain_production_model
 
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
         card = ModelCard.load(root, symbol, timeframe)
-        model = LightGBMClassifier.from_model_file(card.verified(root, symbol, timeframe, ModelCard.MODEL))
+        model = card.model(root, symbol, timeframe, threads=config.threads)  # with its class weight and calibrator
         catalog = FeatureCatalog.load(root, symbol, timeframe)
         data = partition_training_data(artifacts, symbol, timeframe, features, targets, card.features)
         start = Selection.load(root, symbol, timeframe).holdout_start_ts
-        holdout_model = (
-            None if start is None else LightGBMClassifier.from_model_file(card.verified(root, symbol, timeframe, ModelCard.HOLDOUT_MODEL))
-        )
+        holdout_model = None if start is None else card.model(root, symbol, timeframe, holdout=True, threads=config.threads)
         spec = ExplanationSpec(
             n_explain=config.n_explain, max_rows=config.max_rows, n_repeats=config.n_repeats, threads=config.threads, seed=config.seed
         )

@@ -17,7 +17,7 @@ from tb_assets.storage.records import ModelCard, ShapSummary
 
 REPORT = dg.AssetKey("shap_report")
 ADDITIVITY_TOLERANCE = 1e-6
-SHAP_META_COLUMNS = ("ts", "base_value", "margin")
+SHAP_META_COLUMNS = ("ts", "base_value", "margin", "probability")
 
 
 class StabilityConfig(dg.Config):
@@ -41,8 +41,6 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
         f"and the margin is the stored production model's raw score on that row (within {ADDITIVITY_TOLERANCE:g}).",
     )
     def shap_additivity(context: dg.AssetCheckExecutionContext, features: pd.DataFrame, artifacts: ArtifactStore) -> dg.AssetCheckResult:
-        from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
-
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
         values = ShapSummary.values(root, symbol, timeframe)
@@ -50,7 +48,7 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
         total = values[names].to_numpy("float64").sum(axis=1) + values["base_value"].to_numpy("float64")
         gap = np.abs(total - values["margin"].to_numpy("float64"))
         card = ModelCard.load(root, symbol, timeframe)
-        model = LightGBMClassifier.from_model_file(card.verified(root, symbol, timeframe, ModelCard.MODEL))
+        model = card.model(root, symbol, timeframe)
         rows = features.set_index("ts").reindex(pd.DatetimeIndex(values["ts"]))
         drift = np.abs(model.raw_score(rows[card.features]) - values["margin"].to_numpy("float64"))
         worst = int(np.argmax(gap)) if len(gap) else 0

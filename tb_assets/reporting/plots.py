@@ -64,14 +64,31 @@ def draw_roc_pr(fig, y: np.ndarray, proba: np.ndarray, title: str = "holdout") -
     fig.tight_layout()
 
 
-def draw_reliability(fig, y: np.ndarray, proba: np.ndarray, bins: int = 10) -> None:
-    from sklearn.calibration import calibration_curve
+def reliability_bins(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Per quantile bin of the predicted probability: its mean prediction, the observed positive
+    rate, the events in it, and the 95% band a calibrated model's observed rate would fall in
+    (mean prediction +/- 1.96 binomial standard errors). Tied probabilities stay in one bin."""
+    y, p = np.asarray(y, dtype="float64"), np.asarray(proba, dtype="float64")
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(0, len(edges) - 2))
+    table = (
+        pd.DataFrame({"bin": which, "p": p, "y": y})
+        .groupby("bin")
+        .agg(predicted=("p", "mean"), observed=("y", "mean"), events=("y", "size"))
+    )
+    half = 1.96 * np.sqrt(table["predicted"] * (1 - table["predicted"]) / table["events"])
+    table["band_low"], table["band_high"] = (table["predicted"] - half).clip(0, 1), (table["predicted"] + half).clip(0, 1)
+    return table.reset_index(drop=True)
 
+
+def draw_reliability(fig, y: np.ndarray, proba: np.ndarray, bins: int = 10) -> None:
     ax, hist = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
-    observed, predicted = calibration_curve(y, proba, n_bins=bins, strategy="quantile")
+    table = reliability_bins(y, proba, bins)
+    inside = int(((table["observed"] >= table["band_low"]) & (table["observed"] <= table["band_high"])).sum())
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="perfectly calibrated")
-    ax.plot(predicted, observed, marker="o", color="C2", label="holdout")
-    ax.set(ylabel="observed positive rate", title="reliability (holdout, quantile bins)")
+    ax.fill_between(table["predicted"], table["band_low"], table["band_high"], color="grey", alpha=0.2, label="95% band if calibrated")
+    ax.plot(table["predicted"], table["observed"], marker="o", color="C2", label="holdout (calibrated probabilities)")
+    ax.set(ylabel="observed positive rate", title=f"reliability (holdout, quantile bins): {inside} of {len(table)} bins inside the band")
     ax.legend(loc="upper left", fontsize=8)
     hist.hist(proba, bins=30, color="C2", alpha=0.7)
     hist.set(xlabel="predicted probability", ylabel="events")
@@ -80,17 +97,19 @@ def draw_reliability(fig, y: np.ndarray, proba: np.ndarray, bins: int = 10) -> N
 
 def decile_outcomes(y: np.ndarray, proba: np.ndarray) -> pd.DataFrame:
     """Mean outcome per predicted-score decile (1 = lowest scores)."""
-    ranks = pd.Series(proba).rank(method="first")
+    ranks = pd.Series(proba).rank(method="first")  # tied scores split by row order: the bars only, not the metric
     decile = pd.qcut(ranks, 10, labels=False) + 1
     return pd.DataFrame({"decile": decile, "y": y}).groupby("decile")["y"].agg(["mean", "size"]).reset_index()
 
 
 def draw_deciles(fig, y: np.ndarray, proba: np.ndarray) -> None:
+    from tb_assets.core.modeling.metrics import decile_spread
+
     ax = fig.subplots()
     table = decile_outcomes(y, proba)
     ax.bar(table["decile"], table["mean"], color="C0")
     ax.axhline(float(np.mean(y)), color="grey", ls="--", lw=0.8, label="positive rate")
-    spread = table["mean"].iloc[-1] - table["mean"].iloc[0]
+    spread = decile_spread(y, proba)  # the metric's own, fair to ties
     ax.set(
         xlabel="predicted score decile (10 = highest)",
         ylabel="share of positives",

@@ -212,6 +212,20 @@ class ModelCard(_Record):
     holdout_metrics: dict | None
     library_versions: dict
     artifact_sha256: dict = field(default_factory=dict)
+    # the class weight the holdout model and the out-of-fold folds trained with (development events only)
+    development_scale_pos_weight: float | None = None
+    calibration: dict = field(default_factory=dict)  # core.modeling.calibration.Calibration.as_dict(); {}: a card from before
+
+    def model(self, root: Path, symbol: str, timeframe: str, *, holdout: bool = False, threads: int = 1):
+        """The production model (or, `holdout=True`, the one fitted on development only) from its
+        verified model file, with its class weight and calibrator: the probabilities it gives are the
+        ones the card's metrics were read on."""
+        from tb_assets.core.modeling.calibration import CalibratedClassifier, Calibration
+        from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
+
+        name, spw = (self.HOLDOUT_MODEL, self.development_scale_pos_weight) if holdout else (self.MODEL, self.scale_pos_weight)
+        booster = LightGBMClassifier.from_model_file(self.verified(root, symbol, timeframe, name), threads=threads, scale_pos_weight=spw)
+        return CalibratedClassifier(booster, Calibration.from_dict(self.calibration))
 
     def save(self, root: Path, symbol: str, timeframe: str, files: dict[str, bytes]) -> Path:
         """Write each file, record its SHA-256, then the card itself (last: a card never names a

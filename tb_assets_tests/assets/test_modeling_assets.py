@@ -13,9 +13,10 @@ import numpy as np
 import optuna
 import pytest
 
-from tb_assets.core.modeling.grades import GRADED
+from tb_assets.core.modeling.calibration import Calibration
+from tb_assets.core.modeling.grades import GRADED, grade_table
 from tb_assets.definitions import build_definitions
-from tb_assets.storage.records import METADATA_FIELDS
+from tb_assets.storage.records import METADATA_FIELDS, ModelCard
 from tb_assets_tests.conftest import make_settings
 from tb_assets_tests.helpers import SIGNAL_FEATURES, checks, failure_text, metadata, run, run_checks, stored, tamper, upto
 
@@ -72,9 +73,10 @@ def pristine_copy(planted, tmp_path):
 
 @pytest.mark.cost(120)
 def test_no_signal_scores_a_coin_and_the_permutation_sentinel_passes(tmp_path):
-    """Four pure random walks. One holdout of ~460 overlapping labels is noisy (AUC 0.40-0.57
-    measured), so the coin is judged on the mean; the out-of-fold AUC keeps a little selection
-    bias (features chosen on four of its five folds), the holdout none."""
+    """Four pure random walks. One holdout of ~460 overlapping labels is noisy (AUC 0.46-0.55
+    measured), so the coin is judged on the mean; the out-of-fold AUC is read on the development
+    events, the rows selection and tuning chose on, so it keeps their selection bias (0.53-0.56
+    measured), the holdout none."""
     oof, holdout = [], []
     for seed in range(4):
         settings = make_settings(
@@ -96,7 +98,7 @@ def test_no_signal_scores_a_coin_and_the_permutation_sentinel_passes(tmp_path):
         assert sentinel.passed and abs(sentinel.metadata["permuted_auc"].value - 0.5) < 0.06
         assert not checks(result)["production_model_grades"].passed  # a coin grades below Acceptable (WARN)
     assert all(abs(a - 0.5) < 0.08 for a in oof), oof
-    assert abs(np.mean(oof) - 0.5) < 0.04 and abs(np.mean(holdout) - 0.5) < 0.04, (oof, holdout)
+    assert abs(np.mean(holdout) - 0.5) < 0.04, (oof, holdout)
 
 
 @PLANTED
@@ -109,6 +111,7 @@ def test_selection_and_tuning_never_see_the_holdout(planted, tmp_path):
     selection = json.loads((folder / "selected_features" / "SYN1" / "1d" / "selection.json").read_text())
     params = json.loads((folder / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())["params"]
     before = json.loads((model_dir(settings) / "model_metadata.json").read_text())
+    holdout_model = (model_dir(settings) / "holdout_model.txt").read_text()
     start = selection["holdout_start"]
     assert selection["holdout_samples"] == before["holdout_metrics"]["n_samples"] > 0.15 * before["n_samples"]
     tamper(settings, f"UPDATE targets SET bin = 1 - bin WHERE symbol = 'SYN1' AND timeframe = '1d' AND ts >= TIMESTAMPTZ '{start}'")
@@ -120,7 +123,11 @@ def test_selection_and_tuning_never_see_the_holdout(planted, tmp_path):
     assert json.loads((folder / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())["params"] == params
     after = json.loads((model_dir(settings) / "model_metadata.json").read_text())
     assert after["holdout_metrics"]["auc"] == pytest.approx(1 - before["holdout_metrics"]["auc"], abs=1e-12)
-    assert after["oof_metrics"]["auc"] != before["oof_metrics"]["auc"]  # the last CV fold does hold holdout rows
+    # everything the holdout model learns from is development: the same booster, class weight, calibrator and
+    # out-of-fold numbers (read on development events only)
+    assert (model_dir(settings) / "holdout_model.txt").read_text() == holdout_model
+    for key in ("development_scale_pos_weight", "calibration", "oof_metrics"):
+        assert after[key] == before[key], key
     # a holdout of one class cannot be scored: the run says which events and what to change
     tamper(settings, f"UPDATE targets SET bin = 1 WHERE symbol = 'SYN1' AND timeframe = '1d' AND ts >= TIMESTAMPTZ '{start}'")
     one_class = run(defs, "SYN1|1d", FAST, selection=[dg.AssetKey("production_model")])
@@ -180,6 +187,12 @@ def test_model_artifacts_and_metadata_fields(planted):
         "brier_skill",
         "auc_se",
         "auc_lower",
+        "n_samples",
+    }
+    assert meta["calibration"]["method"] in ("none", "platt", "isotonic") and set(meta["calibration"]["oof_brier"]) == {
+        "none",
+        "platt",
+        "isotonic",
     }
     holdout = meta["holdout_metrics"]
     assert set(holdout) == {
@@ -190,11 +203,19 @@ def test_model_artifacts_and_metadata_fields(planted):
         "spread",
         "n_samples",
         "positive_rate",
+        "aupr_lift",
+        "precision_at_10_lift",
+        "brier_skill",
+        "auc_cv",
         "development_samples",
         "date_range",
         "auc_se",
         "auc_lower",
     }
+    # every grade is computed, out of fold and on the holdout: no blank, no NaN
+    table = grade_table(meta["oof_metrics"], holdout)
+    assert np.isfinite(table[["oof", "holdout"]].to_numpy("float64")).all(), table
+    assert "-" not in set(table.loc[table["metric"].isin(GRADED), ["oof_grade", "holdout_grade"]].to_numpy().ravel()), table
     assert 0 < holdout["auc_se"] < 0.1 and holdout["auc_lower"] < holdout["auc"]
     assert holdout["date_range"][1] == meta["date_range"][1] and holdout["development_samples"] + holdout["n_samples"] < meta["n_samples"]
     for name, digest in meta["artifact_sha256"].items():
@@ -202,7 +223,11 @@ def test_model_artifacts_and_metadata_fields(planted):
     booster = lgb.Booster(model_file=str(folder / "model.txt"))
     model = pickle.loads((folder / "production_model.pkl").read_bytes())
     feats = stored(settings, "SYN1", "1d", "features")[meta["features"]].iloc[:50]
-    np.testing.assert_allclose(booster.predict(feats.to_numpy()), model.predict_proba(feats)[:, 1], rtol=1e-9)
+    assert meta["scale_pos_weight"] is None  # the planted labels are balanced: the booster's own probability, then calibrated
+    calibrated = Calibration.from_dict(meta["calibration"]).apply(booster.predict(feats.to_numpy()))
+    np.testing.assert_allclose(model.predict_proba(feats)[:, 1], calibrated, rtol=1e-9)
+    loaded = ModelCard.load(settings.artifacts_dir, "SYN1", "1d").model(settings.artifacts_dir, "SYN1", "1d")
+    np.testing.assert_allclose(loaded.predict_proba(feats)[:, 1], calibrated, rtol=1e-9)
     assert meta["n_features"] == len(meta["features"]) and meta["sample_weights_used"] is True
     assert meta["train_auc"] >= meta["oof_metrics"]["auc"]  # in-sample beats out-of-sample
     importance = (folder / "feature_importance.csv").read_text().splitlines()

@@ -13,6 +13,7 @@ import pytest
 import shap
 from sklearn.metrics import roc_auc_score
 
+from tb_assets.core.modeling.calibration import Calibration
 from tb_assets.definitions import build_definitions
 from tb_assets.reporting.plots import THUMBNAIL_MAX_BYTES
 from tb_assets_tests.conftest import make_settings
@@ -63,7 +64,9 @@ def test_values_are_exact_tree_shap_equal_to_shap_tree_explainer(planted):
     settings, _, _, result = planted
     values = pd.read_parquet(folder(settings, "shap_report") / "shap_values.parquet")
     card = json.loads((folder(settings, "production_model") / "model_metadata.json").read_text())
-    assert list(values.columns) == ["ts", *card["features"], "base_value", "margin"]
+    assert list(values.columns) == ["ts", *card["features"], "base_value", "margin", "probability"]
+    calibrated = Calibration.from_dict(card["calibration"]).apply(1 / (1 + np.exp(-values["margin"].to_numpy())))
+    np.testing.assert_allclose(values["probability"], calibrated, rtol=1e-9)  # the margin's calibrated probability
     booster = lgb.Booster(model_file=str(folder(settings, "production_model") / "model.txt"))
     feats = stored(settings, "SYN1", "1d", "features").set_index("ts").loc[pd.DatetimeIndex(values["ts"]), card["features"]]
     theirs = shap.TreeExplainer(booster).shap_values(feats.to_numpy())
@@ -128,7 +131,9 @@ def test_holdout_predictions_and_model_reproduce_the_holdout_metrics(planted):
     assert roc_auc_score(predictions["y"], predictions["proba"]) == pytest.approx(card["holdout_metrics"]["auc"], abs=1e-12)
     booster = lgb.Booster(model_file=str(folder(settings, "production_model") / "holdout_model.txt"))
     feats = stored(settings, "SYN1", "1d", "features").set_index("ts").loc[pd.DatetimeIndex(predictions["ts"]), card["features"]]
-    np.testing.assert_allclose(booster.predict(feats.to_numpy()), predictions["proba"], rtol=1e-12)
+    # the stored holdout probabilities are the development model's, calibrated by the development calibrator
+    calibrated = Calibration.from_dict(card["calibration"]).apply(booster.predict(feats.to_numpy()))
+    np.testing.assert_allclose(calibrated, predictions["proba"], rtol=1e-12)
 
 
 def tampered_run(settings, defs, change, name):

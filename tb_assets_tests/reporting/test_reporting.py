@@ -72,3 +72,18 @@ def test_the_beeswarm_is_the_same_picture_whatever_seeded_numpys_global_rng():
             warnings.simplefilter("error", FutureWarning)
             pictures.append(shap_beeswarm_png(values, X))
     assert pictures[0].startswith(b"\x89PNG") and pictures[0] == pictures[1]
+
+
+def test_reliability_bins_and_their_band():
+    from tb_assets.reporting.plots import reliability_bins
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.1, 0.9, 20_000)
+    y = (rng.uniform(size=p.size) < p).astype(int)
+    table = reliability_bins(y, p)
+    assert len(table) == 10 and table["events"].sum() == p.size
+    assert ((table["observed"] >= table["band_low"]) & (table["observed"] <= table["band_high"])).sum() >= 9  # calibrated: inside
+    skewed = reliability_bins(y, np.clip(p + 0.1, 0, 1))  # every probability 0.1 too high: outside the band
+    assert (skewed["observed"] < skewed["band_low"]).sum() >= 8
+    tied = reliability_bins(y, np.round(p, 1))  # tied probabilities stay in one bin
+    assert tied.groupby("predicted").size().max() == 1

@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.errors import TbError
+from tb_assets.core.modeling.estimators.class_weight import class_weighted
 from tb_assets.core.modeling.estimators.contract import Estimator, as_matrix
 from tb_assets.core.modeling.estimators.lightgbm import bin_rows, bin_validation
 from tb_assets.core.modeling.metrics import fold_metrics
@@ -114,23 +115,27 @@ class Folds:
                     folds.stopping_sets(k)
         return folds
 
-    def stopping_sets(self, k: int):
-        """Fold k's (fit, validation) LightGBM datasets for early stopping, binned once."""
-        if (k, "stopping") not in self._binned:
+    def stopping_sets(self, k: int, positive_weight: float | None = None):
+        """Fold k's (fit, validation) LightGBM datasets for early stopping, binned once (with the
+        positives' weights multiplied by `positive_weight` when given: see `binned`)."""
+        key = (k, "stopping", positive_weight)
+        if key not in self._binned:
             fit, valid = stopping_split(self.splits[k][0], self.t0, self.t1, self.early_stopping.fraction)
             fit = fit[:: self.thin]
-            fit_set = bin_rows(self.X[fit], self.y[fit], self._weights(fit, self.thin), threads=self.threads)
-            self._binned[k, "stopping"] = fit_set, bin_validation(self.X[valid], self.y[valid], self._weights(valid, 1), fit_set)
-        return self._binned[k, "stopping"]
+            fit_set = bin_rows(self.X[fit], self.y[fit], self._weights(fit, self.thin, positive_weight), threads=self.threads)
+            self._binned[key] = fit_set, bin_validation(self.X[valid], self.y[valid], self._weights(valid, 1, positive_weight), fit_set)
+        return self._binned[key]
 
     @property
     def min_train(self) -> int:
         return min(len(tr) for tr, _ in self.splits)
 
-    def _weights(self, rows: np.ndarray, scale: int) -> np.ndarray | None:
+    def _weights(self, rows: np.ndarray, scale: int, positive_weight: float | None = None) -> np.ndarray | None:
         if scale == 1:
-            return None if self.weight is None else self.weight[rows]
-        return np.full(len(rows), float(scale)) if self.weight is None else self.weight[rows] * scale
+            weight = None if self.weight is None else self.weight[rows]
+        else:
+            weight = np.full(len(rows), float(scale)) if self.weight is None else self.weight[rows] * scale
+        return class_weighted(self.y[rows], weight, positive_weight)
 
     def per_thinned_row(self, params: dict) -> dict:
         """`params` for a fit on thinned rows: min_child_samples counted in kept rows."""
@@ -138,20 +143,24 @@ class Folds:
             return params
         return {**params, "min_child_samples": max(1, int(round(params["min_child_samples"] / self.thin)))}
 
-    def binned(self, k: int, binner=bin_rows):
-        """Fold k's training rows (every `thin`-th) binned by `binner` (LightGBM's by default), once."""
-        if (k, binner) not in self._binned:
+    def binned(self, k: int, binner=bin_rows, positive_weight: float | None = None):
+        """Fold k's training rows (every `thin`-th) binned by `binner` (LightGBM's by default), once;
+        with `positive_weight` the positives' sample weights are multiplied by it (a model that
+        balances its classes through its weights, `folded_positive_weight`)."""
+        key = (k, binner, positive_weight)
+        if key not in self._binned:
             tr = self.splits[k][0][:: self.thin]
-            self._binned[k, binner] = binner(self.X[tr], self.y[tr], self._weights(tr, self.thin), threads=self.threads)
-        return self._binned[k, binner]
+            self._binned[key] = binner(self.X[tr], self.y[tr], self._weights(tr, self.thin, positive_weight), threads=self.threads)
+        return self._binned[key]
 
     def fit(self, estimator: Estimator, k: int) -> Estimator:
         """`estimator` fitted on fold k's training rows (the binned set where it can use one)."""
+        positive_weight = getattr(estimator, "folded_positive_weight", None)
         if self.early_stopping is not None and hasattr(estimator, "fit_early_stopped"):
-            fit_set, valid_set = self.stopping_sets(k)
+            fit_set, valid_set = self.stopping_sets(k, positive_weight)
             return estimator.fit_early_stopped(fit_set, valid_set, self.early_stopping)
         if hasattr(estimator, "fit_binned"):
-            return estimator.fit_binned(self.binned(k, getattr(estimator, "bin_rows", bin_rows)))
+            return estimator.fit_binned(self.binned(k, getattr(estimator, "bin_rows", bin_rows), positive_weight))
         tr = self.splits[k][0][:: self.thin]
         return estimator.fit(self.X[tr], self.y[tr], sample_weight=self._weights(tr, self.thin))
 

@@ -36,7 +36,7 @@ class ExplanationReport:
     rows: np.ndarray  # positions of the explained events, in time order
     X: pd.DataFrame  # their features
     explanation: Explanation
-    values: pd.DataFrame  # ts, one column per feature, base_value, margin
+    values: pd.DataFrame  # ts, one column per feature, base_value, margin, probability (calibrated)
     summary: pd.DataFrame  # the mean |SHAP| ranking (with the gain rank)
     by_regime: pd.DataFrame
     permutation: pd.DataFrame  # feature, auc_drop_mean, auc_drop_std (empty without a holdout)
@@ -56,8 +56,9 @@ def explain_production_model(
     regimes: pd.DataFrame,
     spec: ExplanationSpec,
 ) -> ExplanationReport:
-    """`model` (fitted on every event) explained on the holdout and recent development events of
-    `data`; `holdout_model` (fitted on development only) shuffled on the holdout. `gain`: the model's
+    """`model` (fitted on every event; a `calibration.CalibratedClassifier`) explained on the holdout
+    and recent development events of `data`: SHAP values of its margin, and its calibrated
+    probability beside them; `holdout_model` (fitted on development only) shuffled on the holdout. `gain`: the model's
     gain per feature; `regimes`: the regime columns indexed by ts (any rows)."""
     from sklearn.metrics import roc_auc_score
 
@@ -68,12 +69,13 @@ def explain_production_model(
         development, holdout = purged_holdout(data.t1, holdout_start)
     rows = explain_rows(len(data.y), development, holdout, n_explain=spec.n_explain, max_rows=spec.max_rows)
     X = data.X.iloc[rows].reset_index(drop=True)
-    explanation = explain(model, X, threads=spec.threads)
+    explanation = explain(getattr(model, "model", model), X, threads=spec.threads)  # the booster's exact TreeSHAP
     ts = data.t1.index[rows]
     values = pd.DataFrame(explanation.values, columns=features)
     values.insert(0, "ts", ts)
     values["base_value"] = explanation.base_value
     values["margin"] = explanation.margin
+    values["probability"] = model.predict_proba(X)[:, 1]  # what the margin means as a bet: calibrated
     by_regime = regime_importance(explanation.values, features, regimes.reindex(ts))
     if len(holdout):
         permutation = permutation_table(

@@ -1,30 +1,35 @@
-"""The production model of a partition: the chosen recipe scored three ways, then fitted on every event.
+"""The production model of a partition: the chosen recipe measured on development, scored once on
+the holdout, then fitted on every event.
 
-1. on the untouched holdout: fitted on the development events (purged against the holdout) and
-   scored once on the holdout, exactly like one out-of-fold split: the number to believe;
-2. out of fold: the same recipe on purged CV of every event (flattered by selection and tuning,
-   which chose on these rows);
+1. out of fold: purged CV of the development events (the rows selection and tuning chose on, so
+   flattered by them); its predictions choose and fit the probability calibrator (`calibration`),
+   and the out-of-fold metrics are read on the calibrator's cross-fitted probabilities;
+2. on the untouched holdout: the recipe fitted on the development events (purged against the
+   holdout), calibrated by the calibrator of step 1, scored once: the number to believe. Its class
+   balance, like everything else it learns from, comes from development events only;
 3. each AUC with its standard error (DeLong) and one-sided lower confidence bound, widened for the
    labels' overlap: what the leakage sentinel's ceiling judges;
-then fitted on every labelled event (sample weights unless disabled), through the one fit path.
+then fitted on every labelled event (sample weights unless disabled), through the one fit path,
+with step 1's calibrator.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from tb_assets.core.modeling.calibration import CalibratedClassifier, Calibration, calibrate_out_of_fold
 from tb_assets.core.modeling.cv import purged_holdout
 from tb_assets.core.modeling.estimators.class_weight import class_balance
 from tb_assets.core.modeling.estimators.contract import fit
 from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
-from tb_assets.core.modeling.evaluation import Folds, HoldoutScore, score_folds, score_holdout
+from tb_assets.core.modeling.evaluation import HoldoutScore, score_holdout
+from tb_assets.core.modeling.grades import against_chance
 from tb_assets.core.modeling.leakage import auc_lower_bound
-from tb_assets.core.modeling.metrics import auc_standard_error, summarize
+from tb_assets.core.modeling.metrics import auc_standard_error, fold_metrics
 from tb_assets.core.modeling.training_data import TrainingData
 
 # the positive rate and the lifts over it are kept: without them AUPR, precision@10% and Brier cannot be graded
@@ -42,6 +47,9 @@ OOF_KEPT = (
 )
 
 
+HOLDOUT_BLOCKS = 5  # the holdout's consecutive blocks its AUC stability is read over
+
+
 @dataclass(frozen=True)
 class ProductionSpec:
     """How the production model is trained and scored (the asset's config as plain values)."""
@@ -56,18 +64,26 @@ class ProductionSpec:
 
 @dataclass
 class HoldoutResult:
-    score: HoldoutScore  # metrics, probabilities, the model fitted on development only
+    score: HoldoutScore  # the model fitted on development only, its raw probabilities
+    proba: np.ndarray  # the calibrated probabilities on the holdout rows: what is stored and scored
     record: dict  # what the model card keeps
     rows: np.ndarray  # positions of the holdout events
+    calibration: Calibration = field(default_factory=Calibration)  # measured on development: applied to `proba`
+
+    @property
+    def model(self) -> CalibratedClassifier:
+        return CalibratedClassifier(self.score.model, self.calibration)
 
     def predictions(self, data: TrainingData) -> pd.DataFrame:
-        return pd.DataFrame({"ts": data.t1.index[self.rows], "y": data.y[self.rows], "proba": self.score.proba})
+        return pd.DataFrame({"ts": data.t1.index[self.rows], "y": data.y[self.rows], "proba": self.proba})
 
 
 @dataclass
 class ProductionModel:
-    model: LightGBMClassifier  # fitted on every event
+    model: CalibratedClassifier  # fitted on every event, with the calibration measured on development
     scale_pos_weight: float | None
+    development_scale_pos_weight: float | None  # what the holdout model and the out-of-fold folds trained with
+    calibration: Calibration
     oof_metrics: dict
     holdout: HoldoutResult | None
     importance: pd.DataFrame  # feature, gain, split (by gain)
@@ -80,43 +96,71 @@ def auc_bounds(y: np.ndarray, proba: np.ndarray, auc: float, overlap: float) -> 
     return {"auc_se": se, "auc_lower": auc_lower_bound(auc, se, overlap)}
 
 
+def block_auc_cv(y: np.ndarray, proba: np.ndarray, blocks: int = HOLDOUT_BLOCKS) -> float:
+    """The holdout's stability: std / mean of the AUC over `blocks` consecutive blocks of it (in time
+    order), the holdout's counterpart of the folds' CV(AUC); blocks holding one class are skipped
+    (NaN when fewer than two remain)."""
+    aucs = [roc_auc_score(y[part], proba[part]) for part in np.array_split(np.arange(len(y)), blocks) if len(np.unique(y[part])) == 2]
+    if len(aucs) < 2:
+        return float("nan")
+    return float(np.std(aucs) / np.mean(aucs))
+
+
 def train_production_model(
     data: TrainingData, params: dict, holdout_start: pd.Timestamp | None, spec: ProductionSpec, *, overlap: float = 1.0
 ) -> ProductionModel:
-    """The recipe (LightGBM with `params`, weights and class balance per `spec`) scored on the holdout
-    from `holdout_start` (None: no holdout) and out of fold, then fitted on every event. `overlap`:
-    the mean number of labels sharing a bar (1 / mean uniqueness), what the AUC bounds widen by."""
+    """The recipe (LightGBM with `params`, weights and class balance per `spec`) on the development
+    events (before `holdout_start`; None: every event): purged CV gives out-of-fold predictions, the
+    calibrator is chosen and fitted on them (`calibration`), and the out-of-fold metrics are read on
+    its cross-fitted probabilities; the same recipe fitted on development and calibrated is scored
+    once on the holdout. Class balance is decided from the development events only, so nothing about
+    the holdout's labels reaches its model. Then the recipe is fitted on every event (balanced from
+    every event) and keeps the development calibration. `overlap`: the mean number of labels sharing
+    a bar (1 / mean uniqueness), what the AUC bounds widen by."""
     weight = data.weight if spec.sample_weights else None
-    spw = class_balance(data.y, weight, spec.balanced)
-    recipe = LightGBMClassifier(params, seed=spec.seed, threads=spec.n_jobs, scale_pos_weight=spw)
-
-    holdout = None
-    if holdout_start is not None:
+    if holdout_start is None:
+        development, rows = np.arange(len(data.y)), None
+    else:
         development, rows = purged_holdout(data.t1, holdout_start)
-        scored = score_holdout(recipe, data.X, data.y, weight, development, rows, label=f"holdout events (holdout from {holdout_start})")
-        ts = data.t1.index[rows]
-        record = {
-            **asdict(scored.metrics),
-            "n_samples": len(rows),
-            "positive_rate": float(data.y[rows].mean()),
-            "development_samples": len(development),
-            "date_range": [str(ts.min()), str(ts.max())],
-            **auc_bounds(data.y[rows], scored.proba, scored.metrics.auc, overlap),
-        }
-        holdout = HoldoutResult(scored, record, rows)
+    dev = data.take(development)
+    dev_weight = None if weight is None else weight[development]
+    dev_spw = class_balance(dev.y, dev_weight, spec.balanced)
+    dev_recipe = LightGBMClassifier(params, seed=spec.seed, threads=spec.n_jobs, scale_pos_weight=dev_spw)
 
-    splits = data.purged_splits(spec.n_splits, spec.embargo_pct)
-    fold_scores = score_folds(recipe, Folds.build(data.X, data.y, weight, splits, threads=spec.n_jobs))
-    oof = summarize([f.score for f in fold_scores])
-    tested = np.concatenate([f.test for f in fold_scores])  # the pooled out-of-fold predictions give the AUC's standard error
+    oof = calibrate_out_of_fold(
+        dev_recipe, dev.X, dev.y, dev_weight, dev.purged_splits(spec.n_splits, spec.embargo_pct), threads=spec.n_jobs
+    )
+    calibration = oof.calibration
     oof_metrics = {
-        **{k: getattr(oof, k) for k in OOF_KEPT},
-        **auc_bounds(data.y[tested], np.concatenate([f.prediction for f in fold_scores]), oof.auc, overlap),
+        **{k: getattr(oof.metrics, k) for k in OOF_KEPT},
+        **auc_bounds(dev.y[oof.rows], oof.proba, oof.metrics.auc, overlap),
+        "n_samples": len(oof.rows),
     }
 
-    model = fit(clone(recipe), data.X, data.y, weight)
+    holdout = None
+    if rows is not None:
+        label = f"holdout events (holdout from {holdout_start})"
+        scored = score_holdout(dev_recipe, data.X, data.y, weight, development, rows, label=label, scorer=lambda y, p: None)
+        proba = calibration.apply(scored.proba)
+        y_holdout = data.y[rows]
+        metrics = fold_metrics(y_holdout, proba)
+        ts = data.t1.index[rows]
+        record = {
+            **asdict(metrics),
+            **against_chance(asdict(metrics)),
+            "auc_cv": block_auc_cv(y_holdout, proba),
+            "n_samples": len(rows),
+            "development_samples": len(development),
+            "date_range": [str(ts.min()), str(ts.max())],
+            **auc_bounds(y_holdout, proba, metrics.auc, overlap),
+        }
+        holdout = HoldoutResult(scored, proba, record, rows, calibration)
+
+    spw = class_balance(data.y, weight, spec.balanced)
+    fitted = fit(LightGBMClassifier(params, seed=spec.seed, threads=spec.n_jobs, scale_pos_weight=spw), data.X, data.y, weight)
+    model = CalibratedClassifier(fitted, calibration)
     proba = model.predict_proba(data.X)[:, 1]
-    booster = model.booster_
+    booster = fitted.booster_
     importance = pd.DataFrame(
         {
             "feature": list(data.X.columns),
@@ -127,6 +171,8 @@ def train_production_model(
     return ProductionModel(
         model=model,
         scale_pos_weight=spw,
+        development_scale_pos_weight=dev_spw,
+        calibration=calibration,
         oof_metrics=oof_metrics,
         holdout=holdout,
         importance=importance,

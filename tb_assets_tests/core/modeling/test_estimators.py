@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 
 from tb_assets.core.errors import TbError
-from tb_assets.core.modeling.estimators.class_weight import class_balance
+from tb_assets.core.modeling.estimators.class_weight import class_balance, undo_class_weight
 from tb_assets.core.modeling.estimators.contract import fit
 from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier, bin_rows, lgb_params
 from tb_assets.core.modeling.params import DEFAULT_PARAMS, SELECTION_PARAMS
@@ -78,21 +78,38 @@ def test_threads_do_not_change_the_model():
     np.testing.assert_array_equal(one, two)
 
 
-def test_scale_pos_weight_reaches_lightgbm_and_its_prior_shift_is_undone(tmp_path):
+def test_scale_pos_weight_is_folded_into_the_sample_weights_and_undone(tmp_path):
     X, y, _ = data()
     plain = LightGBMClassifier(DEFAULT_PARAMS).fit(X, y).predict_proba(X)[:, 1]
     model = LightGBMClassifier(DEFAULT_PARAMS, scale_pos_weight=4.0).fit(X, y)
-    assert model.booster_.params["scale_pos_weight"] == 4.0 and model.positive_weight_ == 4.0
+    # the same booster as LightGBM trained on positives weighted 4x: boosting starts from that rate
+    same = lgb.train(lgb_params(DEFAULT_PARAMS), bin_rows(X, y, np.where(y == 1, 4.0, 1.0)), num_boost_round=DEFAULT_PARAMS["n_estimators"])
+    assert "scale_pos_weight" not in model.booster_.params and model.positive_weight_ == 4.0
     shifted = model.booster_.predict(X.to_numpy())  # the booster's own probabilities: of the re-weighted classes
+    np.testing.assert_allclose(shifted, same.predict(X.to_numpy()), rtol=1e-12)
     heavy = model.predict_proba(X)[:, 1]
     assert shifted.mean() > plain.mean() + 0.05  # the weighting moves every probability up...
     assert abs(heavy.mean() - plain.mean()) < 0.03 and abs(heavy.mean() - y.mean()) < 0.03  # ...and the correction undoes it
     assert np.array_equal(np.argsort(heavy, kind="stable"), np.argsort(shifted, kind="stable"))  # the ranking is the model's
     path = tmp_path / "model.txt"
-    path.write_text(model.booster_.model_to_string())  # the weight travels in the model file
-    np.testing.assert_allclose(LightGBMClassifier.from_model_file(path).predict_proba(X)[:, 1], heavy, rtol=1e-12)
-    assert lgb_params(DEFAULT_PARAMS, scale_pos_weight=4.0)["scale_pos_weight"] == 4.0
+    path.write_text(model.booster_.model_to_string())  # the file holds the booster; the card holds the weight
+    np.testing.assert_allclose(LightGBMClassifier.from_model_file(path, scale_pos_weight=4.0).predict_proba(X)[:, 1], heavy, rtol=1e-12)
     assert "scale_pos_weight" not in lgb_params(DEFAULT_PARAMS)
+
+
+def test_a_balanced_one_tree_model_starts_from_the_weighted_rate():
+    """LightGBM's scale_pos_weight starts boosting from the unweighted rate: with one tree the
+    correction then pushed the mean probability far below the truth. Folded into the weights, the
+    corrected mean of a one-tree model sits near the positive rate."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"a": rng.normal(size=20_000), "b": rng.normal(size=20_000)})
+    truth = 1 / (1 + np.exp(-(-1.9 + 0.4 * X["a"].to_numpy())))
+    y = (rng.uniform(size=len(X)) < truth).astype(int)
+    spw = (1 - y.mean()) / y.mean()
+    one_tree = LightGBMClassifier({**DEFAULT_PARAMS, "n_estimators": 1}, scale_pos_weight=spw).fit(X, y)
+    assert abs(one_tree.predict_proba(X)[:, 1].mean() - truth.mean()) < 0.02
+    old_way = lgb.train({**lgb_params({**DEFAULT_PARAMS, "n_estimators": 1}), "scale_pos_weight": spw}, bin_rows(X, y), 1)
+    assert abs(undo_class_weight(old_way.predict(X.to_numpy(), raw_score=True), spw).mean() - truth.mean()) > 0.04
 
 
 def test_a_model_file_round_trips(tmp_path):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from tb_assets.core.modeling.estimators.class_weight import undo_class_weight
+from tb_assets.core.modeling.estimators.class_weight import class_weighted, undo_class_weight
 from tb_assets.core.modeling.estimators.contract import BinaryFromProbability, as_matrix
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
 from tb_assets.storage.urls import as_path
@@ -22,7 +22,7 @@ from tb_assets.storage.urls import as_path
 DATASET_PARAMS = {"feature_pre_filter": False, "max_bin": 255, "verbose": -1}
 
 
-def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weight: float | None = None, objective: str = "binary") -> dict:
+def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, objective: str = "binary") -> dict:
     """Our search-space names in LightGBM's own terms; num_leaves capped at 2^max_depth."""
     out = {
         "objective": objective,
@@ -41,8 +41,6 @@ def lgb_params(params: dict, *, seed: int = 0, threads: int = 1, scale_pos_weigh
         "num_threads": threads,
         "verbose": -1,
     }
-    if scale_pos_weight is not None:
-        out["scale_pos_weight"] = float(scale_pos_weight)
     return out
 
 
@@ -87,15 +85,23 @@ class _LightGBMModel(BaseEstimator):
 
     bin_rows = staticmethod(bin_rows)  # what `fit_binned` takes (evaluation.Folds caches one per fold)
 
+    @property
+    def folded_positive_weight(self) -> float | None:
+        """What the positives' sample weights must be multiplied by in a binned set this model fits
+        (`evaluation.Folds` folds it in; `fit` does it itself): the class balance, as sample weights."""
+        return self.scale_pos_weight
+
     def fit(self, X, y, sample_weight=None):
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        return self.fit_binned(bin_rows(X, y, sample_weight, threads=self.threads))
+        weight = class_weighted(y, sample_weight, self.scale_pos_weight)
+        return self.fit_binned(bin_rows(X, y, weight, threads=self.threads))
 
     def fit_binned(self, dataset: lgb.Dataset):
+        """Fit on a binned set whose weights already carry `folded_positive_weight`."""
         params = {**DEFAULT_PARAMS, **(self.params or {})}
         self.booster_ = lgb.train(
-            lgb_params(params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight, objective=self.OBJECTIVE),
+            lgb_params(params, seed=self.seed, threads=self.threads, objective=self.OBJECTIVE),
             dataset,
             num_boost_round=int(params["n_estimators"]),
         )
@@ -108,9 +114,7 @@ class _LightGBMModel(BaseEstimator):
         (`best_iteration_`), and predicts and saves with it."""
         params = {**DEFAULT_PARAMS, **(self.params or {})}
         rounds = int(params["n_estimators"])
-        train_params = lgb_params(
-            params, seed=self.seed, threads=self.threads, scale_pos_weight=self.scale_pos_weight, objective=self.OBJECTIVE
-        )
+        train_params = lgb_params(params, seed=self.seed, threads=self.threads, objective=self.OBJECTIVE)
         self.booster_ = lgb.train(
             {**train_params, "metric": "binary_logloss" if self.OBJECTIVE == "binary" else "l2"},
             dataset,
@@ -126,9 +130,10 @@ class _LightGBMModel(BaseEstimator):
         self.n_features_in_ = self.booster_.num_feature()
 
     @classmethod
-    def from_model_file(cls, path, threads: int = 1):
-        """A fitted model around a booster saved in LightGBM's text format."""
-        model = cls(threads=threads)
+    def from_model_file(cls, path, threads: int = 1, **kwargs):
+        """A fitted model around a booster saved in LightGBM's text format (`kwargs`: what the file
+        cannot say, e.g. the classifier's scale_pos_weight, kept in the model card)."""
+        model = cls(threads=threads, **kwargs)
         model.booster_ = lgb.Booster(model_str=as_path(path).read_text())  # a local file or an fsspec URL
         model._fitted()
         model.feature_names_in_ = np.asarray(model.booster_.feature_name(), dtype=object)
@@ -146,10 +151,11 @@ class _LightGBMModel(BaseEstimator):
 
 
 class LightGBMClassifier(BinaryFromProbability, ClassifierMixin, _LightGBMModel):
-    """Binary LightGBM classifier (see _LightGBMModel). With scale_pos_weight its probabilities are
-    corrected for the class weighting (`undo_class_weight`), so Brier scores, calibration and stored
-    probabilities are of P(class 1), not of the re-weighted problem; a saved model file keeps the
-    weight in its parameters, so a model loaded from it predicts the same."""
+    """Binary LightGBM classifier (see _LightGBMModel). With scale_pos_weight the positives' sample
+    weights are multiplied by it (`class_weighted`: boosting then starts from the weighted rate) and
+    its probabilities are corrected for the weighting (`undo_class_weight`), so Brier scores and
+    calibration are of P(class 1), not of the re-weighted problem. A model file cannot hold the
+    weight: the model card keeps it, and `from_model_file(path, scale_pos_weight=...)` takes it."""
 
     def _fitted(self) -> None:
         super()._fitted()
@@ -157,8 +163,8 @@ class LightGBMClassifier(BinaryFromProbability, ClassifierMixin, _LightGBMModel)
 
     @property
     def positive_weight_(self) -> float:
-        """The scale_pos_weight the booster was trained with (1: none)."""
-        return float(self.booster_.params.get("scale_pos_weight", 1.0) or 1.0)
+        """The weight the positives were trained with (1: none)."""
+        return float(self.scale_pos_weight or 1.0)
 
     def _predict(self, X) -> np.ndarray:
         if self.positive_weight_ == 1.0:
