@@ -37,7 +37,7 @@ from tb_assets.core.modeling.leakage import permuted_label_scores
 from tb_assets.core.modeling.metrics import PRIMARY, classification_scores, mean_scores, regression_scores
 from tb_assets.core.modeling.training_data import training_data
 from tb_assets.storage.artifacts import write_atomic
-from tb_assets.training.preprocess import build_preprocessor, output_features
+from tb_assets.training.preprocess import InheritedPruning, build_preprocessor, output_features
 from tb_assets.training.problem import CLASSIFICATION_TARGETS, TRANSFORMS, Problem, build_problem
 from tb_assets.training.registry import ModelRegistry, ModelRow
 from tb_assets.training.search import adapt_alphas, combinations, fingerprint, grid_for, strongest_correlation
@@ -99,7 +99,9 @@ class ExperimentSpec:
     def target(self, task: str) -> str:
         return self.target_transform if task == "regression" else self.classification_target
 
-    def data_options(self, validation_used: str, lookforward: int, holdout_start: pd.Timestamp | None) -> dict:
+    def data_options(
+        self, validation_used: str, lookforward: int, holdout_start: pd.Timestamp | None, lineage: tuple[InheritedPruning, ...] = ()
+    ) -> dict:
         return {
             "validation": validation_used,
             "n_splits": self.n_splits,
@@ -110,6 +112,7 @@ class ExperimentSpec:
             "holdout_pct": self.holdout_pct,
             "holdout_start": None if holdout_start is None else holdout_start.isoformat(),
             "sample_weights": "uniqueness",
+            "lineage": [stage.as_dict() for stage in lineage],  # the ancestors' pruning, replayed in each fold
         }
 
 
@@ -167,9 +170,12 @@ def check_spec(spec: ExperimentSpec) -> list[Algorithm]:
     return algos
 
 
-def choose_features(spec: ExperimentSpec, catalog: list[str], registry: ModelRegistry) -> tuple[list[str], str]:
-    """The features this experiment may use: the whitelist when given, else the parent's used
-    features (those still in the catalog), else the whole catalog."""
+def choose_features(
+    spec: ExperimentSpec, catalog: list[str], registry: ModelRegistry
+) -> tuple[list[str], str, tuple[InheritedPruning, ...]]:
+    """The features this experiment may use, where they came from, and the pruning it inherits: the
+    whitelist when given, else the parent's input features (those still in the catalog) with the
+    parent's and its ancestors' pruning to replay inside each fold, else the whole catalog."""
     if spec.feature_whitelist is not None:
         missing = [f for f in spec.feature_whitelist if f not in catalog]
         if missing:
@@ -178,7 +184,7 @@ def choose_features(spec: ExperimentSpec, catalog: list[str], registry: ModelReg
             )
         if not spec.feature_whitelist:
             raise TbError("feature_whitelist is empty: give at least one feature, or leave it unset")
-        return list(dict.fromkeys(spec.feature_whitelist)), "whitelist"
+        return list(dict.fromkeys(spec.feature_whitelist)), "whitelist", ()
     if spec.parent_model_id is not None:
         parent = registry.get(spec.parent_model_id)
         if (parent.symbol, parent.timeframe) != (spec.symbol, spec.timeframe):
@@ -186,12 +192,15 @@ def choose_features(spec: ExperimentSpec, catalog: list[str], registry: ModelReg
                 f"parent_model_id {parent.id} was trained on {parent.partition}, not {spec.symbol}|{spec.timeframe}: "
                 "a parent must come from the same partition"
             )
-        # a saved parent: the features it kept after pruning on all rows; an unsaved one: those it was given
-        kept = [f for f in catalog if f in set(parent.used_features or parent.features)]
-        if not kept:
+        # not the features the parent kept after pruning on all its rows (those rows include this
+        # experiment's test folds): its inputs, and its pruning replayed on each fold's training rows
+        inputs = [f for f in catalog if f in set(parent.features)]
+        if not inputs:
             raise TbError(f"parent model {parent.id} used none of this partition's current features")
-        return kept, f"parent {parent.id}"
-    return list(catalog), "catalog"
+        inherited = tuple(InheritedPruning.from_dict(d) for d in (parent.data_options or {}).get("lineage", []))
+        own = InheritedPruning(parent.id, algorithm(parent.algorithm).linear, (parent.data_options or {}).get("p_value_threshold"))
+        return inputs, f"parent {parent.id}", (*inherited, own)
+    return list(catalog), "catalog", ()
 
 
 def fold_scores(problem: Problem, test: np.ndarray, prediction: np.ndarray) -> dict:
@@ -210,12 +219,21 @@ class PreparedFold:
 
 
 def prepare_folds(
-    problem: Problem, splits: Splits, groups: dict[str, str], *, linear: bool, p_value_threshold: float | None, threads: int
+    problem: Problem,
+    splits: Splits,
+    groups: dict[str, str],
+    *,
+    linear: bool,
+    p_value_threshold: float | None,
+    threads: int,
+    lineage: tuple[InheritedPruning, ...] = (),
 ) -> list[PreparedFold]:
     X = problem.X.to_numpy("float64")
     out = []
     for train, test in splits:
-        pre = build_preprocessor(problem.features, groups, linear=linear, task=problem.task, p_value_threshold=p_value_threshold)
+        pre = build_preprocessor(
+            problem.features, groups, linear=linear, task=problem.task, p_value_threshold=p_value_threshold, lineage=lineage
+        )
         pre.fit(X[train], problem.y[train])
         rows = np.vstack([pre.transform(X[train]), pre.transform(X[test])])
         y = np.concatenate([problem.y[train], problem.y[test]])
@@ -296,10 +314,20 @@ class TaskRows:
         return self.problem.take(self.development)
 
 
-def recipe(algo: Algorithm, params: dict, spec: ExperimentSpec, features: list[str], groups: dict[str, str]):
-    """A combination as one estimator: its preprocessing (fitted on whatever rows it is fitted on)
-    and its model, through the project's contract (weights reach the model)."""
-    pre = build_preprocessor(features, groups, linear=algo.linear, task=algo.task, p_value_threshold=spec.p_value_threshold)
+def recipe(
+    algo: Algorithm,
+    params: dict,
+    spec: ExperimentSpec,
+    features: list[str],
+    groups: dict[str, str],
+    lineage: tuple[InheritedPruning, ...] = (),
+):
+    """A combination as one estimator: its preprocessing (the inherited pruning, then its own, fitted
+    on whatever rows it is fitted on) and its model, through the project's contract (weights reach
+    the model)."""
+    pre = build_preprocessor(
+        features, groups, linear=algo.linear, task=algo.task, p_value_threshold=spec.p_value_threshold, lineage=lineage
+    )
     return preprocessed(pre, algo.make(params, spec.seed, spec.n_jobs))
 
 
@@ -324,6 +352,7 @@ class Experiment:
         self.progress = progress or (lambda line: None)
         self._rows: dict[tuple, TaskRows] = {}
         self._prepared: dict[tuple, list[PreparedFold]] = {}
+        self.lineage: tuple[InheritedPruning, ...] = ()  # the ancestors' pruning (choose_features), set by run()
 
     @cached_property
     def holdout_start(self) -> pd.Timestamp | None:
@@ -354,13 +383,19 @@ class Experiment:
         if key not in self._prepared:
             rows = self.rows(task, names)
             self._prepared[key] = prepare_folds(
-                rows.dev, rows.splits, self.groups, linear=linear, p_value_threshold=self.spec.p_value_threshold, threads=self.spec.n_jobs
+                rows.dev,
+                rows.splits,
+                self.groups,
+                linear=linear,
+                p_value_threshold=self.spec.p_value_threshold,
+                threads=self.spec.n_jobs,
+                lineage=self.lineage,
             )
         return self._prepared[key]
 
     def run(self) -> ExperimentResult:
         algos = check_spec(self.spec)
-        names, source = choose_features(self.spec, self.catalog, self.registry)  # build_problem refuses raw prices
+        names, source, self.lineage = choose_features(self.spec, self.catalog, self.registry)  # build_problem refuses raw prices
         cohorts = []
         for i, algo in enumerate(algos, 1):
             self.progress(f"[{i}/{len(algos)}] {algo.name}")
@@ -375,7 +410,7 @@ class Experiment:
         rows = self.rows(algo.task, row.features)
         dev = rows.dev
         scores = permuted_label_scores(
-            recipe(algo, row.params, self.spec, row.features, self.groups),
+            recipe(algo, row.params, self.spec, row.features, self.groups, self._lineage_of(row)),
             dev.X,
             dev.y,
             dev.weight,
@@ -385,6 +420,11 @@ class Experiment:
         )
         return {PRIMARY[algo.task]: float(np.mean(scores))}
 
+    @staticmethod
+    def _lineage_of(row: ModelRow) -> tuple[InheritedPruning, ...]:
+        """The pruning `row`'s model inherited (its data options say)."""
+        return tuple(InheritedPruning.from_dict(d) for d in (row.data_options or {}).get("lineage", []))
+
     def score_holdout(self, algo: Algorithm, rows: TaskRows, params: dict) -> dict | None:
         """The combination fitted on the development rows and scored once on the untouched holdout
         (None without one): what a cohort's best reports beside its CV scores."""
@@ -392,7 +432,7 @@ class Experiment:
             return None
         problem = rows.problem
         scored = score_holdout(
-            recipe(algo, params, self.spec, problem.features, self.groups),
+            recipe(algo, params, self.spec, problem.features, self.groups, self.lineage),
             problem.X,
             problem.y,
             problem.weight,
@@ -439,7 +479,7 @@ class Experiment:
                 algo.make(params, s.seed, s.n_jobs)
             except (TypeError, ValueError) as exc:
                 raise TbError(f"grids.{algo.name}: {params} cannot make a model: {exc}") from exc
-        options = s.data_options(validation_used, problem.lookforward, self.holdout_start)
+        options = s.data_options(validation_used, problem.lookforward, self.holdout_start, self.lineage)
         data_version = problem.version()
         fps = [self._fingerprint(algo, problem, options, data_version, p) for p in combos]
         found = self.registry.known(fps)
@@ -511,7 +551,7 @@ class Experiment:
         import joblib
 
         problem = rows.problem
-        model = fit(recipe(algo, item.params, self.spec, problem.features, self.groups), problem.X, problem.y, problem.weight)
+        model = fit(recipe(algo, item.params, self.spec, problem.features, self.groups, self.lineage), problem.X, problem.y, problem.weight)
         columns = output_features(model.named_steps["preprocess"], problem.features)
         kept = {feature for _, feature in columns}
         used = [f for f in problem.features if f in kept]  # in the matrix's order

@@ -82,7 +82,7 @@ def test_the_zoo_trains_nine_algorithms_once_and_registers_every_combination(par
 
 @EXPERIMENTS
 @pytest.mark.cost(30)
-def test_a_child_experiment_trains_on_its_parents_features_and_records_the_link(partition):
+def test_a_child_experiment_replays_its_parents_pruning_and_records_the_link(partition):
     settings, defs, instance, first = partition
     parent_id = metadata(first, "model_experiments")["best_r2_model"]
     with registry(settings) as reg:
@@ -90,10 +90,11 @@ def test_a_child_experiment_trains_on_its_parents_features_and_records_the_link(
     child = run(defs, "SYN1|1d", zoo_config(algorithms=["lightgbm_regressor"], parent_model_id=parent_id), selection=ZOO, instance=instance)
     assert child.success, failure_text(child)
     md = metadata(child, "model_experiments")
-    assert md["feature_source"] == f"parent {parent_id}" and md["features"] == len(parent.used_features)
+    assert md["feature_source"] == f"parent {parent_id}" and md["features"] == len(parent.features)
     with registry(settings) as reg:
         kid = reg.get(md["best_r2_model"])
-        assert kid.parent_model_id == parent_id and kid.features == parent.used_features
+        assert kid.parent_model_id == parent_id and kid.features == parent.features  # the parent's pruning replays in each fold
+        assert [d["model_id"] for d in kid.data_options["lineage"]] == [parent_id]
         assert [r.id for r in reg.lineage(kid.id)] == [parent_id, kid.id]
 
 

@@ -110,14 +110,17 @@ def test_a_second_run_trains_nothing_and_a_saved_model_loads_verified(tmp_path):
     assert experiment(tmp_path, changed, algorithms=algorithms).run().trained == 6  # new data: new fingerprints
 
 
-def test_a_child_uses_its_parents_features_and_the_lineage_is_recorded(tmp_path):
+def test_a_child_replays_its_parents_pruning_and_the_lineage_is_recorded(tmp_path):
     data = partition(n=1000, signal=0.8, seed=5)
     registry = ModelRegistry(f"sqlite:///{tmp_path / 'registry.db'}")
     parent = experiment(tmp_path, data, registry, algorithms=("linear_regression",), p_value_threshold=0.5).run().cohorts[0].best
     assert 0 < len(parent.used_features) < len(FEATURES)  # pruning dropped some
     child = experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=parent.id, p_value_threshold=0.01).run()
     kid = child.cohorts[0].best
-    assert child.feature_source == f"parent {parent.id}" and kid.features == parent.used_features
+    # the parent's inputs, with its pruning replayed on each fold's rows (and on all rows for the final fit)
+    assert child.feature_source == f"parent {parent.id}" and kid.features == parent.features
+    assert kid.data_options["lineage"] == [{"model_id": parent.id, "linear": True, "p_value_threshold": 0.5}]
+    assert set(kid.used_features) <= set(parent.used_features)  # the final fit replays the parent's all-row pruning
     assert kid.parent_model_id == parent.id and kid.fingerprint != parent.fingerprint
     grandchild = (
         experiment(tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=kid.id, p_value_threshold=0.01)
@@ -125,12 +128,14 @@ def test_a_child_uses_its_parents_features_and_the_lineage_is_recorded(tmp_path)
         .cohorts[0]
         .best
     )
-    assert set(grandchild.features) <= set(kid.used_features)
+    assert grandchild.features == parent.features and [d["model_id"] for d in grandchild.data_options["lineage"]] == [parent.id, kid.id]
+    assert set(grandchild.used_features) <= set(kid.used_features)
     assert [r.id for r in registry.lineage(grandchild.id)] == [parent.id, kid.id, grandchild.id]
     whitelisted = experiment(
         tmp_path, data, registry, algorithms=("linear_regression",), parent_model_id=kid.id, feature_whitelist=("f1", "f2")
     ).run()
     assert whitelisted.feature_source == "whitelist" and whitelisted.cohorts[0].best.features == ["f1", "f2"]
+    assert whitelisted.cohorts[0].best.data_options["lineage"] == []
 
 
 @pytest.mark.parametrize(
@@ -243,7 +248,7 @@ def test_the_sentinel_catches_pruning_that_saw_the_test_rows(tmp_path, monkeypat
     pre = build_preprocessor(names, {f: "standard" for f in names}, linear=True, task="classification", p_value_threshold=0.01)
     pre.fit(dev.X.to_numpy(), permuted(dev.y, seed=0))  # every row, the test rows too
 
-    def leaky(algo, params, spec, features, groups):
+    def leaky(algo, params, spec, features, groups, lineage=()):
         return preprocessed(FittedOnEveryRow(), algo.make(params, spec.seed, spec.n_jobs))
 
     monkeypatch.setattr(experiment_module, "recipe", leaky)
