@@ -54,6 +54,11 @@ class ExperimentConfig(PurgedCVConfig):
         description="Classification target, read from the targets table: direction (1 = the close "
         "lookforward bars ahead >= today's) or the triple-barrier bin",
     )
+    direction_ties: Literal["up", "drop"] = Field(
+        default="up",
+        description="A direction outcome of exactly 0 (common on minute bars): 'up' labels it 1 (the >= rule; "
+        "metrics add tie_rate and auc_untied, the AUC without ties) or 'drop' leaves it out of the rows",
+    )
     holdout_pct: float = Field(
         default=0.2,
         description="The last share of the partition's events kept out of validation and scored once by each "

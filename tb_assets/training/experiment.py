@@ -38,7 +38,7 @@ from tb_assets.core.modeling.metrics import PRIMARY, classification_scores, mean
 from tb_assets.core.modeling.training_data import training_data
 from tb_assets.storage.artifacts import write_atomic
 from tb_assets.training.preprocess import InheritedPruning, build_preprocessor, output_features
-from tb_assets.training.problem import CLASSIFICATION_TARGETS, TRANSFORMS, Problem, build_problem
+from tb_assets.training.problem import CLASSIFICATION_TARGETS, TIE_POLICIES, TRANSFORMS, Problem, build_problem
 from tb_assets.training.registry import ModelRegistry, ModelRow
 from tb_assets.training.search import adapt_alphas, combinations, fingerprint, grid_for, strongest_correlation
 from tb_assets.training.validation import Splits, validation_splits
@@ -72,6 +72,7 @@ class ExperimentSpec:
     grids: dict = field(default_factory=dict)  # algorithm -> {param: [values]}: replaces the preset
     target_transform: str = "log_return"
     classification_target: str = "direction"
+    direction_ties: str = "up"  # a direction outcome of exactly 0: 'up' (labelled 1, the >= rule) or 'drop' (not a row)
     validation: str = "auto"
     holdout_pct: float = HOLDOUT_PCT
     n_splits: int = 5
@@ -112,7 +113,9 @@ class ExperimentSpec:
             "holdout_pct": self.holdout_pct,
             "holdout_start": None if holdout_start is None else holdout_start.isoformat(),
             "sample_weights": "uniqueness",
-            "lineage": [stage.as_dict() for stage in lineage],  # the ancestors' pruning, replayed in each fold
+            # only when set, so the fingerprints of models trained without them stay what they were
+            **({"lineage": [stage.as_dict() for stage in lineage]} if lineage else {}),  # the ancestors' pruning, replayed in each fold
+            **({"direction_ties": self.direction_ties} if self.direction_ties != "up" else {}),
         }
 
 
@@ -163,6 +166,8 @@ def check_spec(spec: ExperimentSpec) -> list[Algorithm]:
         raise TbError(f"target_transform must be one of {', '.join(TRANSFORMS)}, got {spec.target_transform!r}")
     if spec.classification_target not in CLASSIFICATION_TARGETS:
         raise TbError(f"classification_target must be one of {', '.join(CLASSIFICATION_TARGETS)}, got {spec.classification_target!r}")
+    if spec.direction_ties not in TIE_POLICIES:
+        raise TbError(f"direction_ties must be one of {', '.join(TIE_POLICIES)}, got {spec.direction_ties!r}")
     if not 0.0 <= spec.holdout_pct < 1.0:
         raise TbError(f"holdout_pct must be in [0, 1), got {spec.holdout_pct}")
     if spec.p_value_threshold is not None and not 0.0 < spec.p_value_threshold <= 1.0:
@@ -204,9 +209,20 @@ def choose_features(
 
 
 def fold_scores(problem: Problem, test: np.ndarray, prediction: np.ndarray) -> dict:
+    """A fold's scores; for a direction target with ties labelled up, also the share of tied
+    outcomes and the AUC on the untied ones (`auc_untied`): a model that only predicts when the
+    price stands still (volatility) scores AUC above 0.5 with ties and about 0.5 without."""
     if problem.task == "regression":
         return regression_scores(problem.y[test], prediction, problem.close[test], problem.future_close[test], problem.target)
-    return classification_scores(problem.y[test], prediction)
+    scores = classification_scores(problem.y[test], prediction)
+    if problem.ties is not None:
+        from sklearn.metrics import roc_auc_score
+
+        untied = ~problem.ties[test]
+        y = problem.y[test][untied]
+        scores["tie_rate"] = float(1.0 - untied.mean())
+        scores["auc_untied"] = float(roc_auc_score(y, prediction[untied])) if len(np.unique(y)) == 2 else float("nan")
+    return scores
 
 
 @dataclass
@@ -368,7 +384,7 @@ class Experiment:
         key = (task, tuple(names))
         if key not in self._rows:
             s = self.spec
-            problem = build_problem(self.bars, self.features, self.targets, names, task=task, target=s.target(task))
+            problem = build_problem(self.bars, self.features, self.targets, names, task=task, target=s.target(task), ties=s.direction_ties)
             if self.holdout_start is None:
                 development, holdout = np.arange(len(problem.y)), np.array([], dtype="int64")
             else:
@@ -468,6 +484,13 @@ class Experiment:
         problem, dev, validation_used, splits = task_rows.problem, task_rows.dev, task_rows.validation, task_rows.splits
         grid = grid_for(algo.name, s.grid, s.grids)
         notes = []
+        if problem.tie_rate > 0:
+            notes.append(
+                f"{problem.tie_rate:.1%} of direction outcomes are exact ties, labelled up: auc_untied is the AUC "
+                "without them (direction_ties: drop leaves them out)"
+            )
+        if problem.ties_dropped:
+            notes.append(f"{problem.ties_dropped} tied direction outcomes dropped (direction_ties: drop)")
         if algo.name == "elasticnet_regression":
             first_train = splits[0][0]
             grid, adapted = adapt_alphas(grid, strongest_correlation(dev.X.to_numpy()[first_train], dev.y[first_train]))

@@ -5,7 +5,8 @@ Targets are computed once, by the `targets` asset: the triple-barrier `bin` of e
 forward-return columns (`fwd_*`, ending at `fwd_t1`, `lookforward` bars ahead). Regression targets
 are the forward change transformed (`log_return`, `pct_change`, `none` = the raw price change);
 classification targets are the direction (`fwd_direction`: 1 when the close `lookforward` bars
-ahead is at or above today's) or the triple-barrier `bin`. Rows whose outcome is not known yet
+ahead is at or above today's; exact ties are marked, or dropped with `ties='drop'`) or the
+triple-barrier `bin`. Rows whose outcome is not known yet
 are not rows.
 
 Labels overlap (a 5-bar forward return shares 4 bars with the next one; a triple-barrier label up
@@ -30,6 +31,9 @@ from tb_assets.core.modeling.training_data import TrainingData, training_data
 
 TRANSFORMS = tuple(forward.TRANSFORMS)
 CLASSIFICATION_TARGETS = ("direction", "bin")
+# a direction outcome of exactly 0 (the close `lookforward` bars ahead equals today's: 7-9% of SPY's
+# one-minute outcomes): 'up' labels it 1 (the >= rule), 'drop' leaves it out of the rows
+TIE_POLICIES = ("up", "drop")
 
 
 @dataclass
@@ -41,6 +45,12 @@ class Problem:
     future_close: np.ndarray  # C[t1]
     data_split: np.ndarray | None  # 'train'/'test' per sample when the bars carry them
     lookforward: int  # bars to the forward targets' end (the targets asset's setting)
+    ties: np.ndarray | None = None  # direction only: the rows whose outcome is an exact tie (labelled up)
+    ties_dropped: int = 0  # direction with ties 'drop': the tied outcomes left out
+
+    @property
+    def tie_rate(self) -> float:
+        return float(np.mean(self.ties)) if self.ties is not None and len(self.ties) else 0.0
 
     @property
     def X(self) -> pd.DataFrame:
@@ -80,6 +90,7 @@ class Problem:
             close=self.close[positions],
             future_close=self.future_close[positions],
             data_split=None if self.data_split is None else self.data_split[positions],
+            ties=None if self.ties is None else self.ties[positions],
         )
 
 
@@ -109,10 +120,13 @@ def lookforward_of(targets: pd.DataFrame, bar_ts: pd.DatetimeIndex) -> int:
 
 
 def build_problem(
-    bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame, names: list[str], *, task: str, target: str
+    bars: pd.DataFrame, features: pd.DataFrame, targets: pd.DataFrame, names: list[str], *, task: str, target: str, ties: str = "up"
 ) -> Problem:
     """The samples of one task: the targets table's rows whose `target` is known, joined to their
-    feature rows (`training_data`: raw prices and missing names refused), with uniqueness weights."""
+    feature rows (`training_data`: raw prices and missing names refused), with uniqueness weights.
+    A direction target's exact ties are labelled up and marked (`ties='up'`) or left out ('drop')."""
+    if ties not in TIE_POLICIES:
+        raise TbError(f"direction_ties must be one of {', '.join(TIE_POLICIES)}, got {ties!r}")
     label, end = label_columns(task, target)
     missing = [c for c in (label, end) if targets is None or c not in targets.columns]
     if missing:
@@ -120,8 +134,16 @@ def build_problem(
     b = bars.sort_values("ts").reset_index(drop=True)
     bar_ts = pd.DatetimeIndex(b["ts"])
     known = targets[targets[label].notna() & targets[end].notna()]
+    tied, dropped = None, 0
+    if target == "direction":
+        change = forward.TRANSFORMS["none"]
+        if change not in known.columns:
+            raise TbError(f"the targets table has no {change} column: materialize targets again")
+        tied = (known[change] == 0).to_numpy()
+        if ties == "drop":
+            known, dropped, tied = known[~tied], int(tied.sum()), None
     if known.empty:
-        raise TbError(f"no event has a known {target} target yet")
+        raise TbError(f"no event has a known {target} target yet" + (f" ({dropped} tied outcomes dropped)" if dropped else ""))
     view = pd.DataFrame({"ts": known["ts"].to_numpy(), "t1": known[end].to_numpy(), "label": known[label].to_numpy()})
     if target == "bin":
         view["weight"] = known["weight"].to_numpy("float64")
@@ -129,6 +151,8 @@ def build_problem(
         spans = pd.Series(pd.DatetimeIndex(view["t1"]), index=pd.DatetimeIndex(view["ts"]))
         view["weight"] = normalize_mean_one(average_uniqueness(spans, bar_ts).to_numpy())
     rows = training_data(features, view, names, label="label", dtype="float64" if task == "regression" else "int64")
+    if tied is not None:  # in the rows' order (the join keeps events with a feature row, by time)
+        tied = pd.Series(tied, index=pd.DatetimeIndex(view["ts"])).reindex(rows.t1.index).to_numpy(bool)
     close = pd.Series(b["close"].to_numpy("float64"), index=bar_ts)
     split = b["data_split"] if "data_split" in b.columns and b["data_split"].notna().all() else None
     return Problem(
@@ -139,4 +163,6 @@ def build_problem(
         future_close=close.reindex(pd.DatetimeIndex(rows.t1)).to_numpy("float64"),
         data_split=None if split is None else pd.Series(split.astype(str).to_numpy(), index=bar_ts).reindex(rows.t1.index).to_numpy(),
         lookforward=lookforward_of(targets, bar_ts),
+        ties=tied,
+        ties_dropped=dropped,
     )
