@@ -2,6 +2,7 @@
 
 import pickle
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Literal
 
@@ -70,7 +71,8 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
             n_splits=config.n_splits,
             embargo_pct=config.embargo_pct,
         )
-        trained = train_production_model(data, params, selection.holdout_start_ts, spec, overlap=label_overlap(targets["uniqueness"]))
+        overlap = label_overlap(targets["uniqueness"])
+        trained = train_production_model(data, params, selection.holdout_start_ts, spec, overlap=overlap)
         model, importance, holdout = trained.model, trained.importance, trained.holdout
 
         files = {
@@ -80,10 +82,11 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
         }
         if holdout is not None:
             y_holdout, proba = data.y[holdout.rows], holdout.proba  # calibrated
+            plots = {**PLOTS, "holdout_reliability.png": partial(draw_reliability, overlap=overlap)}  # bands widened as the AUC's
             files[ModelCard.HOLDOUT_MODEL] = holdout.score.model.booster_.model_to_string().encode()
             files[ModelCard.HOLDOUT_PREDICTIONS] = holdout.predictions(data).to_parquet(index=False)
             files.update(
-                {name: figure_png(lambda fig, draw=draw: draw(fig, y_holdout, proba), size=(10, 4.5)) for name, draw in PLOTS.items()}
+                {name: figure_png(lambda fig, draw=draw: draw(fig, y_holdout, proba), size=(10, 4.5)) for name, draw in plots.items()}
             )
             thumbnail = thumbnail_markdown(lambda fig: draw_roc_pr(fig, y_holdout, proba), "holdout ROC and precision-recall")
         ts = data.t1.index

@@ -230,12 +230,25 @@ def _descendants(registry, model_id: int) -> list:
     return out
 
 
-PRODUCTION_COLUMNS = ("partition", "holdout AUC", "grade", "OOF AUC", "events", "features", "trained on", "trained at", "params")
+PRODUCTION_COLUMNS = (
+    "partition",
+    "holdout AUC",
+    "grade",
+    "Brier skill",
+    "calibration",
+    "OOF AUC",
+    "events",
+    "features",
+    "trained on",
+    "trained at",
+    "params",
+)
 
 
 def production_rows(settings, partitions: list[str]) -> list[dict]:
-    """One row per partition: its production model's card (holdout AUC and grade, out-of-fold AUC,
-    what it was trained on, where its params came from), or what to run when it has none."""
+    """One row per partition: its production model's card (holdout AUC and grade, the holdout's
+    Brier skill over the best constant and the calibration chosen, out-of-fold AUC, what it was
+    trained on, where its params came from), or what to run when it has none."""
     from tb_assets.core.modeling.grades import grade
     from tb_assets.storage.records import ModelCard
 
@@ -253,6 +266,8 @@ def production_rows(settings, partitions: list[str]) -> list[dict]:
                 "holdout_auc": holdout,
                 "grade": grade("auc", holdout) if holdout is not None else "-",
                 "holdout_events": (card.holdout_metrics or {}).get("n_samples"),
+                "holdout_brier_skill": (card.holdout_metrics or {}).get("brier_skill"),
+                "calibration": (card.calibration or {}).get("method", "-"),
                 "oof_auc": card.oof_metrics.get("auc"),
                 "holdout_auc_lower": (card.holdout_metrics or {}).get("auc_lower"),
                 "events": card.n_samples,
@@ -289,7 +304,9 @@ def production_models(args) -> int:
     cells = []
     for r in rows:
         if r["card"] is None:
-            cells.append([r["partition"], "-", "-", "-", "-", "-", "not trained: tb run --partition '" + r["partition"] + "'", "-", "-"])
+            cells.append(
+                [r["partition"], "-", "-", "-", "-", "-", "-", "-", "not trained: tb run --partition '" + r["partition"] + "'", "-", "-"]
+            )
             continue
         first, last = (d[:10] for d in r["trained_on"])
         cells.append(
@@ -297,6 +314,8 @@ def production_models(args) -> int:
                 r["partition"],
                 _score(r["holdout_auc"]) + (f" ({r['holdout_events']:,} events)" if r["holdout_events"] else ""),
                 r["grade"],
+                _score(r["holdout_brier_skill"]),
+                r["calibration"],
                 _score(r["oof_auc"]),
                 f"{r['events']:,}",
                 len(r["features"]),
@@ -316,14 +335,19 @@ def production_models(args) -> int:
 def production_markdown(rows: list[dict]) -> str:
     """The production models as a markdown table: what the README's demo table is (a test compares them)."""
     cell = lambda key: key.replace("|", "\\|")  # noqa: E731  (a bare | would split the cell)
-    lines = ["| partition | events | out-of-fold AUC | holdout AUC (95% lower bound) | grade | features |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| partition | events | out-of-fold AUC | holdout AUC (95% lower bound) | grade | holdout Brier skill | calibration | features |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if r["card"] is None:
-            lines.append(f"| {cell(r['partition'])} | - | - | not trained | - | - |")
+            lines.append(f"| {cell(r['partition'])} | - | - | not trained | - | - | - | - |")
             continue
         names = r["features"]
         shown = ", ".join(f"`{n}`" for n in names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         lower = "" if r.get("holdout_auc_lower") is None else f" ({r['holdout_auc_lower']:.3f})"
         holdout = "-" if r["holdout_auc"] is None else f"{r['holdout_auc']:.3f}{lower}"
-        lines.append(f"| {cell(r['partition'])} | {r['events']:,} | {r['oof_auc']:.3f} | {holdout} | {r['grade']} | {shown} |")
+        skill = "-" if r.get("holdout_brier_skill") is None else f"{r['holdout_brier_skill']:+.3f}"
+        numbers = f"{r['events']:,} | {r['oof_auc']:.3f} | {holdout} | {r['grade']} | {skill} | {r['calibration']}"
+        lines.append(f"| {cell(r['partition'])} | {numbers} | {shown} |")
     return "\n".join(lines)

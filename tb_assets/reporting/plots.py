@@ -64,10 +64,11 @@ def draw_roc_pr(fig, y: np.ndarray, proba: np.ndarray, title: str = "holdout") -
     fig.tight_layout()
 
 
-def reliability_bins(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.DataFrame:
+def reliability_bins(y: np.ndarray, proba: np.ndarray, bins: int = 10, overlap: float = 1.0) -> pd.DataFrame:
     """Per quantile bin of the predicted probability: its mean prediction, the observed positive
     rate, the events in it, and the 95% band a calibrated model's observed rate would fall in
-    (mean prediction +/- 1.96 binomial standard errors). Tied probabilities stay in one bin."""
+    (mean prediction +/- 1.96 binomial standard errors, widened by sqrt(`overlap`): labels that
+    share bars are not independent, as for the AUC bounds). Tied probabilities stay in one bin."""
     y, p = np.asarray(y, dtype="float64"), np.asarray(proba, dtype="float64")
     edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
     which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, max(0, len(edges) - 2))
@@ -76,14 +77,14 @@ def reliability_bins(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> pd.Dat
         .groupby("bin")
         .agg(predicted=("p", "mean"), observed=("y", "mean"), events=("y", "size"))
     )
-    half = 1.96 * np.sqrt(table["predicted"] * (1 - table["predicted"]) / table["events"])
+    half = 1.96 * np.sqrt(max(1.0, overlap) * table["predicted"] * (1 - table["predicted"]) / table["events"])
     table["band_low"], table["band_high"] = (table["predicted"] - half).clip(0, 1), (table["predicted"] + half).clip(0, 1)
     return table.reset_index(drop=True)
 
 
-def draw_reliability(fig, y: np.ndarray, proba: np.ndarray, bins: int = 10) -> None:
+def draw_reliability(fig, y: np.ndarray, proba: np.ndarray, bins: int = 10, overlap: float = 1.0) -> None:
     ax, hist = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
-    table = reliability_bins(y, proba, bins)
+    table = reliability_bins(y, proba, bins, overlap)
     inside = int(((table["observed"] >= table["band_low"]) & (table["observed"] <= table["band_high"])).sum())
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=0.8, label="perfectly calibrated")
     ax.fill_between(table["predicted"], table["band_low"], table["band_high"], color="grey", alpha=0.2, label="95% band if calibrated")

@@ -127,8 +127,9 @@ def test_production_lists_each_partitions_model_card(tmp_path, monkeypatch, caps
         seed=0,
         cv={"n_splits": 5, "embargo_pct": 0.01},
         oof_metrics={"auc": 0.641},
-        holdout_metrics={"auc": 0.6374, "n_samples": 1788},
+        holdout_metrics={"auc": 0.6374, "n_samples": 1788, "brier_skill": 0.0552},
         library_versions={},
+        calibration={"method": "platt", "slope": 0.9, "intercept": 0.01},
     )
     card.save(tmp_path / "artifacts", "VIX", "1d", {})
     code = main(["models", "production", "--json"])
@@ -140,10 +141,11 @@ def test_production_lists_each_partitions_model_card(tmp_path, monkeypatch, caps
     assert vix["card"].endswith("production_model/VIX/1d/model_metadata.json") and rows["SPX|1d"]["card"] is None
     code = main(["models", "production"])
     table = capsys.readouterr().out
-    assert code == 0 and "0.6374 (1,788 events)  acceptable" in table and "not trained: tb run --partition 'SPX|1d'" in table
+    assert code == 0 and "0.6374 (1,788 events)  acceptable  0.0552       platt" in table
+    assert "not trained: tb run --partition 'SPX|1d'" in table
     code = main(["models", "production", "--markdown"])
     markdown = capsys.readouterr().out.splitlines()
     assert code == 0 and markdown[0].startswith("| partition | events | out-of-fold AUC | holdout AUC")
-    assert "| VIX\\|1d | 8,938 | 0.641 | 0.637 | acceptable | `rsi_14`, `dist_sma_20` |" in markdown  # `|` escaped: one cell
-    assert "| SPX\\|1d | - | - | not trained | - | - |" in markdown
+    assert "| VIX\\|1d | 8,938 | 0.641 | 0.637 | acceptable | +0.055 | platt | `rsi_14`, `dist_sma_20` |" in markdown  # `|` escaped
+    assert "| SPX\\|1d | - | - | not trained | - | - | - | - |" in markdown
     assert main(["models", "list", "--markdown"]) == 2 and "--markdown is for `tb models production`" in capsys.readouterr().err

@@ -87,3 +87,12 @@ def test_reliability_bins_and_their_band():
     assert (skewed["observed"] < skewed["band_low"]).sum() >= 8
     tied = reliability_bins(y, np.round(p, 1))  # tied probabilities stay in one bin
     assert tied.groupby("predicted").size().max() == 1
+
+
+def test_the_reliability_band_widens_for_overlapping_labels():
+    from tb_assets.reporting.plots import reliability_bins
+
+    p = np.linspace(0.2, 0.8, 1000)
+    y = (np.arange(1000) % 2).astype(int)
+    alone, shared = reliability_bins(y, p), reliability_bins(y, p, overlap=4.0)
+    np.testing.assert_allclose(shared["band_high"] - shared["predicted"], 2 * (alone["band_high"] - alone["predicted"]), rtol=1e-9)
