@@ -24,6 +24,7 @@ from tb_assets.storage.records import ModelCard, Selection, TunedParams
 if TYPE_CHECKING:
     pass
 
+METRICS_VERSION = 2  # how the out-of-fold metrics are read: the regression check compares equal versions only
 HOLDOUT_PLOTTED = ("auc", "auc_lower", "aupr", "brier", "precision_at_10", "spread", "n_samples")
 PLOTS = {"holdout_roc_pr.png": draw_roc_pr, "holdout_reliability.png": draw_reliability, "holdout_deciles.png": draw_deciles}
 
@@ -134,6 +135,8 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
                 "calibration": trained.calibration.method,
                 "calibration_choice": trained.calibration.describe(),
                 "params_source": source,
+                # 2: out of fold on the development events, with calibrated probabilities (1: every event, uncalibrated)
+                "metrics_version": METRICS_VERSION,
                 "grades": dg.MetadataValue.md(markdown_table(grade_table(card.oof_metrics, card.holdout_metrics))),
                 "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),
                 "model_metadata": dg.MetadataValue.path(str(meta_path)),

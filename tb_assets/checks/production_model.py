@@ -76,10 +76,13 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
         description="ERROR when the out-of-fold AUC fell more than max_auc_drop below the previous materialization.",
     )
     def production_model_no_regression(context: dg.AssetCheckExecutionContext, config: RegressionConfig) -> dg.AssetCheckResult:
-        aucs = latest_values(context, MODEL, "oof_auc")
+        # only models whose out-of-fold AUC was read the same way (metrics_version) are compared
+        aucs = latest_values(context, MODEL, "oof_auc", same="metrics_version")
         if len(aucs) < 2:
             return dg.AssetCheckResult(
-                passed=True, metadata={"compared_with": "nothing: first model"}, description="first model: nothing to compare with"
+                passed=True,
+                metadata={"compared_with": "nothing: first model (of this metrics_version)"},
+                description="first model whose out-of-fold AUC is read this way: nothing to compare with",
             )
         drop = aucs[1] - aucs[0]
         return dg.AssetCheckResult(

@@ -236,13 +236,18 @@ def test_model_artifacts_and_metadata_fields(planted):
 
 @PLANTED
 def test_regression_check_fails_when_the_model_gets_worse(planted):
-    settings, defs, instance, _ = planted
+    settings, defs, instance, first = planted
+    # a model whose out-of-fold AUC was read another way (before metrics_version 2) is never compared with
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="production_model", partition="SYN1|1d", metadata={"oof_auc": 0.99})
+    )
     path = settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt"
     path.write_text("dow\n")  # a feature with nothing to say about the label
     worse = run(defs, "SYN1|1d", FAST, selection=[dg.AssetKey("production_model")], instance=instance)
     assert worse.success  # ERROR severity, not blocking
     evaluation = checks(worse)["production_model_no_regression"]
     assert not evaluation.passed and evaluation.metadata["drop"].value > 0.02
+    assert evaluation.metadata["previous_oof_auc"].value == pytest.approx(metadata(first, "production_model")["oof_auc"])
     assert checks(worse)["production_model_features_match"].passed
 
 
