@@ -211,10 +211,10 @@ class ModelCard(_Record):
     oof_metrics: dict
     holdout_metrics: dict | None
     library_versions: dict
-    artifact_sha256: dict = field(default_factory=dict)
     # the class weight the holdout model and the out-of-fold folds trained with (development events only)
     development_scale_pos_weight: float | None = None
     calibration: dict = field(default_factory=dict)  # core.modeling.calibration.Calibration.as_dict(); {}: a card from before
+    artifact_sha256: dict = field(default_factory=dict)  # last: written after every file
 
     def model(self, root: Path, symbol: str, timeframe: str, *, holdout: bool = False, threads: int = 1):
         """The production model (or, `holdout=True`, the one fitted on development only) from its
