@@ -74,10 +74,12 @@ def cmd_sql(args) -> int:
     import duckdb
 
     from tb_assets.storage.urls import storage_root
-    from tb_assets.storage.warehouse import holds_tables, query_connection, refresh_views_file, stored_assets
+    from tb_assets.storage.warehouse import holds_tables, query_connection, refresh_views_file, refused_folders, stored_assets
 
     settings = _settings()
     root = storage_root(settings.warehouse)
+    for name in refused_folders(root):
+        print(f"tb sql: ignored warehouse folder {name!r}: not a plain table name (letters, digits, _)", file=sys.stderr)
     if holds_tables(settings.views_path):
         print(
             f"tb sql: {settings.views_path} holds the one-file warehouse of an earlier version: `tb migrate` moves it to "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,14 @@ from tb_assets.storage.urls import describe, is_local
 
 PARTITION_COLUMNS = ("symbol", "timeframe")
 FILE_NAME = "part-0.parquet"
+# a folder is a table only under a plain name: a view is built from it in SQL, and a crafted folder
+# name must never become SQL (one with a quote in it once ran a COPY that wrote a file)
+TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def quoted(identifier: str) -> str:
+    """`identifier` as a DuckDB quoted identifier (a double quote inside is doubled)."""
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def partition_file(root: UPath, asset: str, symbol: str, timeframe: str) -> UPath:
@@ -75,11 +84,21 @@ def has_partition(root: UPath, asset: str, symbol: str, timeframe: str) -> bool:
     return partition_file(root, asset, symbol, timeframe).exists()
 
 
-def stored_assets(root: UPath) -> list[str]:
-    """Assets with at least one partition file, by name."""
+def _asset_folders(root: UPath) -> list[str]:
     if not root.exists():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob(f"symbol=*/timeframe=*/{FILE_NAME}")))
+
+
+def stored_assets(root: UPath) -> list[str]:
+    """Assets with at least one partition file, by name (folders whose name is not a plain table
+    name are not tables: `refused_folders` lists them)."""
+    return [name for name in _asset_folders(root) if TABLE_NAME.fullmatch(name)]
+
+
+def refused_folders(root: UPath) -> list[str]:
+    """Folders holding partition files whose name is not a plain table name: never queried."""
+    return [name for name in _asset_folders(root) if not TABLE_NAME.fullmatch(name)]
 
 
 def parquet_glob(root: UPath, asset: str) -> str:
@@ -102,7 +121,9 @@ def _create_views(con: duckdb.DuckDBPyConnection, root: UPath, assets: list[str]
     if not is_local(root):  # DuckDB reads the URL through the same fsspec filesystem (no extension download)
         con.register_filesystem(root.fs)
     for asset in assets:
-        con.execute(f'CREATE OR REPLACE VIEW "{asset}" AS SELECT * FROM {read_parquet_sql(root, asset)}')
+        if not TABLE_NAME.fullmatch(asset):
+            raise TbError(f"{asset!r} is not a plain table name (letters, digits, _): the warehouse folder is not queried")
+        con.execute(f"CREATE OR REPLACE VIEW {quoted(asset)} AS SELECT * FROM {read_parquet_sql(root, asset)}")
 
 
 def refresh_views_file(root: UPath, views_file: Path) -> list[str]:

@@ -52,3 +52,21 @@ def test_migrate_moves_the_one_file_warehouse(data_dir, capsys):
     assert not holds_tables(old) and [p for p in data_dir.glob("warehouse.single-file-*.duckdb") if holds_tables(p)]
     assert main(["migrate"]) == 2  # nothing left to migrate: a clear configuration error
     assert "nothing to migrate" in capsys.readouterr().err
+
+
+def test_sql_never_runs_a_folder_name(data_dir, capsys, monkeypatch, tmp_path):
+    """A crafted folder name under the warehouse once became SQL (a COPY that wrote a file): a
+    folder that is not a plain table name is listed and ignored, and view names are quoted."""
+    from tb_assets.storage.warehouse import quoted
+
+    root = storage_root(str(data_dir / "warehouse"))
+    bars = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=3, tz="UTC"), "close": [1.0, 2.0, 3.0]})
+    write_partition(root, "bars", "SPX", "1d", bars)
+    crafted = "x\" AS SELECT 1; COPY (SELECT 42) TO 'pwned.csv'; CREATE VIEW \"y"
+    write_partition(root, crafted, "SPX", "1d", bars)
+    monkeypatch.chdir(tmp_path)
+    assert main(["sql", "select count(*) as n from bars"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[2].split() == ["3"] and "ignored warehouse folder" in captured.err and "COPY" in captured.err
+    assert not (tmp_path / "pwned.csv").exists()
+    assert quoted('a"b') == '"a""b"'
