@@ -127,6 +127,16 @@ def _number(name: str, default: str, kind: type):
         raise ConfigError(f"{name}={text!r} is not a valid {kind.__name__}") from None
 
 
+MAX_SYNTHETIC_BARS = 50_000_000  # a century of one-minute session bars: beyond it a typo, not a test
+
+
+def _bounded(name: str, default: str, kind: type, low, high):
+    value = _number(name, default, kind)
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value} is out of range: it must be between {low:,} and {high:,}")
+    return value
+
+
 def data_dir() -> Path:
     """TB_DATA_DIR, else the project's ./data: the one default every reader of the variable uses
     (settings, the instance's storage in dagster.yaml, `tb`), so plain `dagster dev` needs no exports."""
@@ -154,8 +164,8 @@ def load_settings() -> Settings:
         date_order=_choice("TB_DATE_ORDER", "auto", DATE_ORDERS),  # how to read 03/04/2024 (core.data reads it)
         raw_allow_links=_switch("TB_RAW_ALLOW_LINKS", False),
         synthetic_freq=_env("TB_SYNTHETIC_FREQ", "1d"),
-        synthetic_bars=_number("TB_SYNTHETIC_BARS", "5000", int),
-        synthetic_seed=_number("TB_SYNTHETIC_SEED", "0", int),
+        synthetic_bars=_bounded("TB_SYNTHETIC_BARS", "5000", int, 2, MAX_SYNTHETIC_BARS),
+        synthetic_seed=_bounded("TB_SYNTHETIC_SEED", "0", int, 0, 2**63 - 1),
         synthetic_signal=_number("TB_SYNTHETIC_SIGNAL", "0.0", float),
         optuna_storage=_database_url("TB_OPTUNA_STORAGE"),
         registry_url=_database_url("TB_REGISTRY_URL"),

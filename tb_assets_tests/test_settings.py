@@ -90,6 +90,8 @@ def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
         ("TB_SYMBOLS", "SPX,a/b", "invalid symbol 'a/b'"),
         ("TB_TIMEFRAMES", "1d,3d", "unsupported timeframe '3d'"),
         ("TB_SYNTHETIC_BARS", "many", "TB_SYNTHETIC_BARS='many' is not a valid int"),
+        ("TB_SYNTHETIC_BARS", "100000000000", "TB_SYNTHETIC_BARS=100000000000 is out of range: it must be between 2 and 50,000,000"),
+        ("TB_SYNTHETIC_SEED", "-1", "TB_SYNTHETIC_SEED=-1 is out of range"),
         ("TB_CONTEXT_SYMBOLS", "VIX;x", "invalid symbol"),
         ("TB_REFRESH_CRON", "30 25 * * 1-5", "TB_REFRESH_CRON='30 25 * * 1-5' is not a cron expression"),
         ("TB_REFRESH_CRON", "daily", "five fields"),

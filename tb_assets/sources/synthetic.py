@@ -50,7 +50,22 @@ class SyntheticSource(BarSource):
         return f"synthetic(freq={self.freq}, bars={self.n_bars}, seed={self.seed}, signal={self.signal})"
 
     def load(self, symbol: str) -> RawBars:
-        return RawBars(symbol, synthetic_bars(symbol, self.freq, self.n_bars, self.seed, self.signal, self.start), self.describe())
+        start = start_before_now(self.freq, self.n_bars, self.start)
+        return RawBars(symbol, synthetic_bars(symbol, self.freq, self.n_bars, self.seed, self.signal, start), self.describe())
+
+
+def start_before_now(freq: str, n: int, start: pd.Timestamp, now: pd.Timestamp | None = None) -> pd.Timestamp:
+    """`start`, unless n bars from it would run past today: then the start that makes the last bar
+    fall on the last weekday before today (5,000 daily bars from 2010 ran to 2029, and every
+    partition was refused as dated in the future). Bars that fit keep their start, so a seed gives
+    the same bars on any day."""
+    today = (now if now is not None else pd.Timestamp.now(tz="UTC")).normalize()
+    if bar_times(freq, n, start)[-1] < today:
+        return start
+    if freq == "1w":
+        return today - pd.Timedelta(days=today.dayofweek + 7 * n)
+    per_day = 1 if freq == "1d" else max(SESSION_MINUTES // int(step(freq) / pd.Timedelta(minutes=1)), 1)
+    return pd.bdate_range(end=today - pd.Timedelta(days=1), periods=-(-n // per_day), freq="B")[0]
 
 
 def bar_times(freq: str, n: int, start: pd.Timestamp) -> pd.DatetimeIndex:

@@ -158,6 +158,30 @@ def test_synthetic_signal_is_plantable_and_zero_means_random_walk():
     assert momentum_hit_rate(planted["close"].to_numpy()) > 0.56
 
 
+def test_synthetic_bars_end_before_now_with_their_defaults():
+    """5,000 daily bars from 2010 ran to 2029: every partition was refused as dated in the future.
+    Bars that would pass today end on the last weekday before it; bars that fit keep their start
+    (a seed gives the same bars on any day)."""
+    from tb_assets.sources.synthetic import start_before_now
+
+    now = pd.Timestamp("2026-12-07 09:00", tz="UTC")
+    for freq, n in (("1d", 5000), ("1w", 2000), ("1m", 2_000_000), ("1h", 60_000)):
+        start = start_before_now(freq, n, pd.Timestamp("2010-01-04", tz="UTC"), now)
+        times = bar_times(freq, n, start)
+        assert times[-1] < now.normalize() and times[-1] > now - pd.Timedelta(days=10), (freq, times[-1])
+    assert start_before_now("1d", 500, pd.Timestamp("2010-01-04", tz="UTC"), now) == pd.Timestamp("2010-01-04", tz="UTC")
+    frame = make_source("synthetic").load("SYN1").frame  # the defaults: valid today
+    clean, _ = validate_bars(frame, symbol="SYN1", origin="synthetic")
+    assert len(clean) == 5000 and clean["ts"].iloc[-1] < pd.Timestamp.now(tz="UTC")
+
+
+def test_a_future_bar_names_its_source():
+    frame = make_source("synthetic", synthetic_bars=50).load("SYN1").frame
+    frame.loc[49, "ts"] = pd.Timestamp("2099-01-05", tz="UTC")
+    with pytest.raises(Exception, match=r"the source synthetic\(freq=1d.*dates them after now"):
+        validate_bars(frame, symbol="SYN1", origin=make_source("synthetic").describe())
+
+
 def test_synthetic_timestamps_skip_nights_and_weekends():
     t = bar_times("5m", 200, pd.Timestamp("2024-01-05", tz="UTC"))  # a Friday
     assert t[0] == pd.Timestamp("2024-01-05 14:30", tz="UTC")

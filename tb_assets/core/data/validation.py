@@ -87,7 +87,8 @@ def validate_bars(
     if future.any():  # never repaired: a clock or a file that is wrong, and stored it would leak nothing but lies
         raise BarsValidationError(
             f"{where}: {int(future.sum())} bar(s) dated in the future, first at {_first_ts(ts, future)} "
-            f"(now is {later:%Y-%m-%d %H:%M} UTC): is the file's time zone (TB_SOURCE_TZ) or clock wrong?"
+            f"(now is {later:%Y-%m-%d %H:%M} UTC): the source {origin} dates them after now (for a file: is its time "
+            "zone, TB_SOURCE_TZ, or the clock that wrote it wrong?)"
         )
     df = df.drop(columns="ts").reset_index(drop=True)
 
