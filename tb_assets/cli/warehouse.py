@@ -20,7 +20,10 @@ MIGRATE_DESCRIPTION = """Move the one-file DuckDB warehouse of earlier versions 
 tables bars, features, targets with symbol and timeframe columns) to one Parquet file per partition
 under TB_WAREHOUSE_URL. A partition already stored as Parquet is newer and stays. Columns that are
 NULL in every row of a partition were other partitions' columns in the shared table and are left
-out (counted). The old file is renamed, never deleted, and warehouse.duckdb becomes the views file."""
+out (counted). The old file is renamed, never deleted, and warehouse.duckdb becomes the views file.
+
+It also records the SHA-256 of every partition file written before checksums existed (each is
+read as Parquet first): reads verify every file against its checksum and refuse one without."""
 
 
 def add_parser(sub) -> None:
@@ -38,7 +41,7 @@ def add_parser(sub) -> None:
 
     migrate = sub.add_parser(
         "migrate",
-        help="move an old one-file warehouse.duckdb into the Parquet warehouse",
+        help="move an old one-file warehouse.duckdb into the Parquet warehouse; record checksums of older files",
         description=MIGRATE_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -116,12 +119,24 @@ def cmd_sql(args) -> int:
 
 
 def cmd_migrate(args) -> int:
+    from tb_assets.core.errors import TbError
     from tb_assets.storage.urls import check_writable, storage_root
-    from tb_assets.storage.warehouse import migrate_single_file
+    from tb_assets.storage.warehouse import holds_tables, migrate_single_file, record_checksums
 
     settings = _settings()
     root = check_writable(storage_root(settings.warehouse), "TB_WAREHOUSE_URL")
-    report = migrate_single_file(settings.views_path, root, progress=lambda line: print(line, file=sys.stderr))
+    migrated = holds_tables(settings.views_path)
+    if migrated:
+        report_migration(settings, migrate_single_file(settings.views_path, root, progress=lambda line: print(line, file=sys.stderr)))
+    recorded = record_checksums(root)
+    if recorded:
+        print(f"recorded the SHA-256 of {len(recorded)} partition file(s) written before checksums (each read as Parquet first)")
+    elif not migrated:
+        raise TbError(f"{settings.views_path} holds no warehouse tables and every partition file has its checksum: nothing to migrate")
+    return 0
+
+
+def report_migration(settings, report) -> None:
     for table, count in sorted(report.written.items()):
         print(f"{table}: {count} partition(s), {report.rows[table]} rows written")
     if report.skipped_existing:
@@ -131,4 +146,3 @@ def cmd_migrate(args) -> int:
     if report.tables_ignored:
         print(f"ignored table(s) without symbol and timeframe columns: {', '.join(report.tables_ignored)}")
     print(f"the old file is kept as {report.kept_as}; {settings.views_path} now holds views over {settings.warehouse}")
-    return 0

@@ -12,6 +12,7 @@ No dagster import here.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -45,6 +46,33 @@ def partition_file(root: UPath, asset: str, symbol: str, timeframe: str) -> UPat
     return root / asset / f"symbol={symbol}" / f"timeframe={timeframe}" / FILE_NAME
 
 
+def checksum_file(path: UPath) -> UPath:
+    """The SHA-256 of a partition file, recorded beside it when it is written (`part-0.parquet.sha256`:
+    no reader's glob of `part-0.parquet` matches it)."""
+    return path.with_name(path.name + ".sha256")
+
+
+def verified_bytes(path: UPath, where: str) -> bytes:
+    """A partition file's bytes, after checking them against the SHA-256 recorded when it was
+    written: a flipped byte (most of which Parquet itself reads back as other numbers) or a file
+    replaced behind the project's back is an error naming the file, and so is a missing record."""
+    data = path.read_bytes()
+    try:
+        expected = checksum_file(path).read_text().strip()
+    except FileNotFoundError:
+        raise TbError(
+            f"{where}: {describe(path)} has no recorded SHA-256 ({checksum_file(path).name}): it was written by an earlier "
+            "version or by hand; `tb migrate` records the checksums of the files as they are, or materialize it again"
+        ) from None
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise TbError(
+            f"{where}: {describe(path)} is not the file that was written (SHA-256 {actual[:12]}..., recorded {expected[:12]}...): "
+            "corrupted or changed on disk; materialize it again"
+        )
+    return data
+
+
 def write_partition(root: UPath, asset: str, symbol: str, timeframe: str, frame: pd.DataFrame) -> UPath:
     """Replace the partition's file with `frame` (its partition columns, if any, must match)."""
     if frame.empty:
@@ -59,16 +87,20 @@ def write_partition(root: UPath, asset: str, symbol: str, timeframe: str, frame:
     frame.drop(columns=list(PARTITION_COLUMNS), errors="ignore").to_parquet(
         buffer, index=False, coerce_timestamps="us", allow_truncated_timestamps=False
     )
-    return replace_atomically(partition_file(root, asset, symbol, timeframe), buffer.getvalue())
+    data = buffer.getvalue()
+    path = replace_atomically(partition_file(root, asset, symbol, timeframe), data)
+    # after the file: a writer killed between the two leaves a mismatch a reader reports, never a silent pass
+    replace_atomically(checksum_file(path), hashlib.sha256(data).hexdigest().encode())
+    return path
 
 
 def read_partition(root: UPath, asset: str, symbol: str, timeframe: str, columns: list[str] | None = None) -> pd.DataFrame:
-    """The partition as stored, with `symbol` and `timeframe` first; a TbError saying what to run when
-    it was never stored."""
+    """The partition as stored (its bytes verified against their recorded SHA-256), with `symbol` and
+    `timeframe` first; a TbError saying what to run when it was never stored or is not what was written."""
     path = partition_file(root, asset, symbol, timeframe)
     try:
-        with path.open("rb") as fh:
-            frame = as_utc_ns(pd.read_parquet(fh, columns=columns))
+        data = verified_bytes(path, f"{asset} {symbol}|{timeframe}")
+        frame = as_utc_ns(pd.read_parquet(io.BytesIO(data), columns=columns))
     except FileNotFoundError:
         raise TbError(
             f"{asset} holds no rows for {symbol}|{timeframe} ({describe(path)} is missing): materialize it "
@@ -99,6 +131,26 @@ def stored_assets(root: UPath) -> list[str]:
 def refused_folders(root: UPath) -> list[str]:
     """Folders holding partition files whose name is not a plain table name: never queried."""
     return [name for name in _asset_folders(root) if not TABLE_NAME.fullmatch(name)]
+
+
+def record_checksums(root: UPath) -> list[str]:
+    """Record the SHA-256 of every partition file that has none (written before checksums existed),
+    after checking it reads as Parquet; the files recorded (what `tb migrate` adopts)."""
+    import pyarrow.parquet as pq
+
+    recorded = []
+    for asset in _asset_folders(root):
+        for path in sorted((root / asset).glob(f"symbol=*/timeframe=*/{FILE_NAME}")):
+            if checksum_file(path).exists():
+                continue
+            data = path.read_bytes()
+            try:
+                pq.read_metadata(io.BytesIO(data))
+            except Exception as exc:  # pyarrow raises several kinds for a file that is not Parquet
+                raise TbError(f"{describe(path)} is not a readable Parquet file ({exc}): its checksum is not recorded") from None
+            replace_atomically(checksum_file(path), hashlib.sha256(data).hexdigest().encode())
+            recorded.append(describe(path))
+    return recorded
 
 
 def parquet_glob(root: UPath, asset: str) -> str:

@@ -95,7 +95,9 @@ def test_a_failed_write_keeps_the_old_partition(tmp_path, variant):
     assert not materialize(tmp_path, "AAA|1d", variant).success
     pd.testing.assert_frame_equal(rows(tmp_path, "AAA|1d"), before)
     assert len(rows(tmp_path, "7203|1d")) == 3
-    assert not [p for p in (tmp_path / "table").rglob("*") if p.is_file() and p.name != "part-0.parquet"]  # no temp left
+    assert not [
+        p for p in (tmp_path / "table").rglob("*") if p.is_file() and p.name not in ("part-0.parquet", "part-0.parquet.sha256")
+    ]  # no temp
 
 
 def test_a_writer_killed_mid_write_leaves_the_previous_file_intact(tmp_path):
@@ -116,7 +118,9 @@ def test_a_writer_killed_mid_write_leaves_the_previous_file_intact(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == -9, done.stderr
     folder = tmp_path / "bars" / "symbol=AAA" / "timeframe=1d"
-    assert len(list(folder.iterdir())) == 2  # the previous file and the killed writer's temp file
+    # the previous file, its checksum and the killed writer's temp file
+    assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["part-0.parquet", "part-0.parquet.sha256"]
+    assert len(list(folder.iterdir())) == 3
     stored = read_partition(root, "bars", "AAA", "1d")
     assert stored["x"].tolist() == list(range(5))
     con = query_connection(root)

@@ -1,7 +1,10 @@
 """`tb sql` and `tb migrate` as a user runs them: a query over the Parquet warehouse, and an old
 one-file warehouse moved into it."""
 
+import hashlib
+
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,3 +73,32 @@ def test_sql_never_runs_a_folder_name(data_dir, capsys, monkeypatch, tmp_path):
     assert captured.out.splitlines()[2].split() == ["3"] and "ignored warehouse folder" in captured.err and "COPY" in captured.err
     assert not (tmp_path / "pwned.csv").exists()
     assert quoted('a"b') == '"a""b"'
+
+
+def test_every_flipped_byte_of_a_warehouse_file_is_caught_on_read(data_dir, capsys):
+    """Most single-byte flips in a Parquet file read back as other numbers: every read checks the
+    file against the SHA-256 recorded when it was written, and names the file. A file without a
+    record is refused too (never a silent pass) until `tb migrate` records it."""
+    from tb_assets.core.errors import TbError
+    from tb_assets.storage.warehouse import checksum_file, partition_file
+
+    root = storage_root(str(data_dir / "warehouse"))
+    rng = np.random.default_rng(0)
+    bars = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=500, tz="UTC"), "close": rng.random(500)})
+    path = partition_file(root, "bars", "SPX", "1d")
+    write_partition(root, "bars", "SPX", "1d", bars)
+    good = path.read_bytes()
+    assert checksum_file(path).read_text() == hashlib.sha256(good).hexdigest()
+    for _ in range(200):
+        flipped = bytearray(good)
+        flipped[int(rng.integers(len(good)))] ^= 1 << int(rng.integers(8))
+        path.write_bytes(bytes(flipped))
+        with pytest.raises(TbError, match=r"bars SPX\|1d: .*part-0.parquet is not the file that was written"):
+            read_partition(root, "bars", "SPX", "1d")
+    path.write_bytes(good)
+    assert read_partition(root, "bars", "SPX", "1d")["close"].tolist() == bars["close"].tolist()
+    checksum_file(path).unlink()  # a file from before checksums
+    with pytest.raises(TbError, match="has no recorded SHA-256"):
+        read_partition(root, "bars", "SPX", "1d")
+    assert main(["migrate"]) == 0 and "recorded the SHA-256 of 1 partition file(s)" in capsys.readouterr().out
+    assert read_partition(root, "bars", "SPX", "1d")["close"].tolist() == bars["close"].tolist()
