@@ -241,7 +241,12 @@ class ModelCard(_Record):
         if not path.exists():
             raise MissingArtifact(f"{symbol}|{timeframe}: {path} is missing: materialize production_model again")
         expected = self.artifact_sha256.get(name)
-        if expected is not None and sha256(path) != expected:
+        if expected is None:  # fail closed: a file the card does not vouch for is not used
+            raise TbError(
+                f"{symbol}|{timeframe}: {self.FILE} records no SHA-256 for {name}, so {path} cannot be verified: "
+                "materialize production_model again"
+            )
+        if sha256(path) != expected:
             raise TbError(
                 f"{symbol}|{timeframe}: {path} does not match the SHA-256 in {self.FILE} (changed after training): "
                 "materialize production_model again"

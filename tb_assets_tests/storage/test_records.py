@@ -83,6 +83,35 @@ def test_model_card_files_are_verified_before_use(tmp_path):
         loaded.verified(tmp_path, "SPX", "1d", "holdout_model.txt")
 
 
+def test_a_file_the_card_does_not_vouch_for_is_refused_and_a_corrupt_model_never_reaches_lightgbm(tmp_path):
+    """Fail closed: a file with no SHA-256 entry in the card is an error, not a pass. And a flipped
+    byte in model.txt is refused by name before LightGBM parses it (its parser aborts the whole
+    process on a third of such files)."""
+    from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    model = LightGBMClassifier({**DEFAULT_PARAMS, "n_estimators": 5}).fit(X, (X["a"] > 0).astype(int))
+    text = model.booster_.model_to_string().encode()
+    c = card()
+    c.save(tmp_path, "SPX", "1d", {"model.txt": text})
+    loaded = ModelCard.load(tmp_path, "SPX", "1d")
+    np.testing.assert_allclose(loaded.model(tmp_path, "SPX", "1d").predict_proba(X), model.predict_proba(X))
+    folder = tmp_path / "production_model" / "SPX" / "1d"
+    (folder / "holdout_model.txt").write_bytes(text)  # present, but the card never recorded it
+    with pytest.raises(TbError, match="records no SHA-256 for holdout_model.txt"):
+        loaded.model(tmp_path, "SPX", "1d", holdout=True)
+    for _ in range(30):
+        flipped = bytearray(text)
+        flipped[int(rng.integers(len(text)))] ^= 1 << int(rng.integers(8))
+        (folder / "model.txt").write_bytes(bytes(flipped))
+        with pytest.raises(TbError, match=r"model.txt does not match the SHA-256"):
+            loaded.model(tmp_path, "SPX", "1d")
+    (folder / "model.txt").write_bytes(text[: len(text) // 2])  # cut short, read without a card
+    with pytest.raises(TbError, match=r"model.txt is not a LightGBM model in its text format"):
+        LightGBMClassifier.from_model_file(folder / "model.txt")
+
+
 def test_shap_summary_writes_its_tables_and_plots(tmp_path):
     values = pd.DataFrame(
         {"ts": pd.date_range("2020", periods=3, tz="UTC"), "a": [0.1, 0.2, 0.3], "base_value": 0.0, "margin": [0.1, 0.2, 0.3]}

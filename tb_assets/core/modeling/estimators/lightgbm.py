@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
+from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.estimators.class_weight import class_weighted, undo_class_weight
 from tb_assets.core.modeling.estimators.contract import BinaryFromProbability, as_matrix
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
@@ -134,7 +135,18 @@ class _LightGBMModel(BaseEstimator):
         """A fitted model around a booster saved in LightGBM's text format (`kwargs`: what the file
         cannot say, e.g. the classifier's scale_pos_weight, kept in the model card)."""
         model = cls(threads=threads, **kwargs)
-        model.booster_ = lgb.Booster(model_str=as_path(path).read_text())  # a local file or an fsspec URL
+        text = as_path(path).read_text(errors="replace")  # a local file or an fsspec URL
+        # LightGBM aborts the whole process (SIGABRT, no message) on some malformed files: a file that
+        # is not a whole model in its text format (cut short: its last block is missing) is refused
+        # here, naming it; a byte changed inside is what the model card's SHA-256 catches first
+        lines = text.rstrip("\n").splitlines()
+        whole = text.startswith("tree\n") and "\nend of trees" in text and "\nend of parameters" in text
+        if not whole or not lines[-1].startswith("pandas_categorical:"):
+            raise TbError(f"{path} is not a LightGBM model in its text format (cut short or corrupted): train it again")
+        try:
+            model.booster_ = lgb.Booster(model_str=text)
+        except lgb.basic.LightGBMError as exc:
+            raise TbError(f"{path} is not a readable LightGBM model ({exc}): train it again") from None
         model._fitted()
         model.feature_names_in_ = np.asarray(model.booster_.feature_name(), dtype=object)
         return model
