@@ -83,6 +83,32 @@ def test_raw_dir_symbols_discovered(monkeypatch, tmp_path):
     assert load_settings().symbols == ("AAPL", "MSFT")
 
 
+def test_a_stray_file_in_the_input_folder_is_listed_and_ignored(monkeypatch, tmp_path, capsys):
+    """One `AAA (1).csv` (a browser's second download) used to stop every command with an invalid
+    symbol: files and folders whose names are not symbols are now ignored and listed."""
+    from tb_assets.cli import main
+    from tb_assets.sources import make_source
+
+    frame = pd.DataFrame({"Date": ["2024-01-02"], "Open": [1], "High": [1], "Low": [1], "Close": [1]})
+    for name in ("SPX.csv", "AAA (1).csv", "notes b.csv"):
+        frame.to_csv(tmp_path / name, index=False)
+    monkeypatch.setenv("TB_SOURCE", "csv")
+    monkeypatch.setenv("TB_RAW_DIR", str(tmp_path))
+    monkeypatch.setenv("TB_TIMEFRAMES", "1d")
+    monkeypatch.setenv("TB_CONTEXT_SYMBOLS", "none")
+    assert load_settings().symbols == ("SPX",)
+    assert make_source("csv", raw_dir=str(tmp_path)).ignored_entries() == ["AAA (1).csv", "notes b.csv"]
+    assert main(["partitions"]) == 0
+    out = capsys.readouterr()
+    assert out.out.split() == ["SPX|1d"] and "ignored AAA (1).csv in TB_RAW_DIR" in out.err
+    hive = tmp_path / "pq"
+    for folder in ("symbol=ES", "symbol=ES copy"):
+        (hive / folder).mkdir(parents=True)
+        frame.to_parquet(hive / folder / "part-0.parquet")
+    source = make_source("parquet", raw_dir=str(hive))
+    assert source.list_symbols() == ["ES"] and source.ignored_entries() == ["symbol=ES copy"]
+
+
 @pytest.mark.parametrize(
     "name,value,message",
     [

@@ -31,6 +31,11 @@ class BarSource(ABC):
     def describe(self) -> str:
         return self.name
 
+    def ignored_entries(self) -> list[str]:
+        """Files or folders of the input whose names are not valid symbols (`AAA (1).csv`): listed
+        by `tb partitions`, never a symbol, never an error that stops every command."""
+        return []
+
     def watched_files(self, symbol: str) -> list:
         """The files whose change means new bars for `symbol` (the new-data sensor watches them);
         none for sources that are not files (sample, synthetic)."""

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from tb_assets.core.data.columns import COLUMN_ALIASES, squash_name
+from tb_assets.core.data.symbols import is_symbol
 from tb_assets.core.errors import SourceError
 from tb_assets.sources.base import BarSource, RawBars
 from tb_assets.sources.files import inside_root, match_entry, raw_root
@@ -27,8 +28,14 @@ class CsvSource(BarSource):
         self.root = raw_root(raw_dir)
         self.allow_links = allow_links
 
+    def _names(self) -> set[str]:
+        return {p.name[: -len(".csv")] for p in self.root.glob("*") if p.name.lower().endswith(".csv")}
+
     def list_symbols(self) -> list[str]:
-        return sorted({p.name[: -len(".csv")].upper() for p in self.root.glob("*") if p.name.lower().endswith(".csv")})
+        return sorted({n.upper() for n in self._names() if is_symbol(n)})
+
+    def ignored_entries(self) -> list[str]:
+        return sorted(f"{n}.csv" for n in self._names() if not is_symbol(n))
 
     def _path(self, symbol: str) -> Path:
         return match_entry(self.root, f"{symbol}.csv", what="CSV file", available=[f"{s}.csv" for s in self.list_symbols()])

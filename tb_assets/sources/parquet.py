@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from tb_assets.core.data.symbols import is_symbol
 from tb_assets.core.errors import SourceError
 from tb_assets.sources.base import BarSource, RawBars
 from tb_assets.sources.files import inside_root, raw_root
@@ -26,15 +27,21 @@ class ParquetSource(BarSource):
         self.root = raw_root(raw_dir)
         self.allow_links = allow_links
 
-    def _symbol_dirs(self) -> dict[str, Path]:
+    def _folders(self) -> dict[str, Path]:
         out: dict[str, Path] = {}
         for entry in sorted(self.root.iterdir()):
             if not entry.is_dir():
                 continue
             name = entry.name[len(_HIVE_PREFIX) :] if entry.name.lower().startswith(_HIVE_PREFIX) else entry.name
             if next(entry.rglob("*.parquet"), None) is not None:
-                out[name.upper()] = entry
+                out[name] = entry
         return out
+
+    def _symbol_dirs(self) -> dict[str, Path]:
+        return {name.upper(): entry for name, entry in self._folders().items() if is_symbol(name)}
+
+    def ignored_entries(self) -> list[str]:
+        return sorted(entry.name for name, entry in self._folders().items() if not is_symbol(name))
 
     def list_symbols(self) -> list[str]:
         return sorted(self._symbol_dirs())

@@ -25,6 +25,15 @@ def validate_symbol(symbol: str) -> str:
     return s.upper()
 
 
+def is_symbol(name: str) -> bool:
+    """Whether `name` is a valid symbol (see validate_symbol)."""
+    try:
+        validate_symbol(name)
+    except ConfigError:
+        return False
+    return True
+
+
 def parse_symbol_list(text: str, *, what: str = "symbols") -> list[str]:
     """Parse a comma list like 'SPX, IXIC' into validated unique symbols (order kept)."""
     out: list[str] = []
