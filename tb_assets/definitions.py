@@ -73,9 +73,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ],
         resources={
             "bar_source": BarSourceResource.from_settings(settings),
-            WAREHOUSE_IO: WarehouseIOManager(url=settings.warehouse),
-            "warehouse": Warehouse(url=settings.warehouse),
-            "artifacts": ArtifactStore(root=settings.artifacts),
+            # an object store's URL may carry its credentials: the UI shows the variable's name (resources.secrets)
+            WAREHOUSE_IO: WarehouseIOManager(url=from_environment("TB_WAREHOUSE_URL", settings.warehouse)),
+            "warehouse": Warehouse(url=from_environment("TB_WAREHOUSE_URL", settings.warehouse)),
+            "artifacts": ArtifactStore(root=from_environment("TB_ARTIFACTS_URL", settings.artifacts)),
             "model_registry": ModelRegistryResource(
                 path=str(settings.registry_path), url=from_environment("TB_REGISTRY_URL", settings.registry_url)
             ),

@@ -1,5 +1,6 @@
 """Settings that can carry a credential: TB_OPTUNA_STORAGE and TB_REGISTRY_URL (database passwords), TB_ALERT_WEBHOOK
-(the URL is the token), TB_ALERT_SMTP_USER and TB_ALERT_SMTP_PASSWORD.
+(the URL is the token), TB_ALERT_SMTP_USER and TB_ALERT_SMTP_PASSWORD, TB_WAREHOUSE_URL and TB_ARTIFACTS_URL (an
+object store's URL with its key).
 
 Dagster stores a resource's configured values in every run's job snapshot (TB_DATA_DIR/history)
 and the UI shows them; a `dg.EnvVar` is stored and shown as the variable's name and read from the
@@ -14,7 +15,15 @@ import dagster as dg
 
 from tb_assets.storage.databases import redact_url  # noqa: F401  (re-exported: where messages show URLs)
 
-CREDENTIAL_SETTINGS = ("TB_OPTUNA_STORAGE", "TB_REGISTRY_URL", "TB_ALERT_WEBHOOK", "TB_ALERT_SMTP_USER", "TB_ALERT_SMTP_PASSWORD")
+CREDENTIAL_SETTINGS = (
+    "TB_OPTUNA_STORAGE",
+    "TB_REGISTRY_URL",
+    "TB_ALERT_WEBHOOK",
+    "TB_ALERT_SMTP_USER",
+    "TB_ALERT_SMTP_PASSWORD",
+    "TB_WAREHOUSE_URL",
+    "TB_ARTIFACTS_URL",
+)
 
 
 def from_environment(name: str, value: str | None) -> dg.EnvVar | str | None:

@@ -110,3 +110,20 @@ def test_each_stage_module_exposes_its_asset_and_checks(tmp_path):
         "shap_report",
         "model_experiments",
     ]
+
+
+def test_storage_urls_with_credentials_reach_dagster_as_env_vars(monkeypatch):
+    """An object store's URL may carry its key: the UI's Resources page and every run snapshot
+    show the variable's name, never the URL (it was shown in plain text)."""
+    from tb_assets.settings import load_settings
+
+    monkeypatch.setenv("TB_WAREHOUSE_URL", "memory://user:S3cretW@bucket/warehouse")
+    monkeypatch.setenv("TB_ARTIFACTS_URL", "memory://user:S3cretA@bucket/artifacts")
+    resources = build_definitions(load_settings()).resources
+    shown = {name: resources[name]._get_non_default_public_field_values() for name in ("warehouse", "warehouse_io_manager", "artifacts")}
+    assert shown == {
+        "warehouse": {"url": "TB_WAREHOUSE_URL"},
+        "warehouse_io_manager": {"url": "TB_WAREHOUSE_URL"},
+        "artifacts": {"root": "TB_ARTIFACTS_URL"},
+    }
+    assert all(isinstance(value, dg.EnvVar) for fields in shown.values() for value in fields.values())
