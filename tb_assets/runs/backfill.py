@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from tb_assets.runs.dagster_internals import BULK_ACTION_TERMINAL_STATUSES, BulkActionStatus, PartitionBackfill, make_new_backfill_id
-from tb_assets.runs.events import step_failure_reason, stored_run_events
+from tb_assets.runs.events import failure_reason, stored_run_events
 
 BACKFILL_TAG = "dagster/backfill"
 DAEMON_FRESH_S = 120  # a daemon heartbeat older than this means no daemon is running
@@ -80,7 +80,7 @@ def backfill_progress(instance: dg.DagsterInstance, backfill_id: str) -> Backfil
     for run in runs:
         if run.status == dg.DagsterRunStatus.FAILURE:
             key = run.tags.get("dagster/partition", "-")
-            failed_partitions.setdefault(key, step_failure_reason(stored_run_events(instance, run.run_id)))
+            failed_partitions.setdefault(key, failure_reason(stored_run_events(instance, run.run_id)))
     return BackfillProgress(
         status=backfill.status,
         targeted=data.target_subset.num_partitions_and_non_partitioned_assets if data else 0,

@@ -85,6 +85,28 @@ def step_failure_reason(events) -> str:
     return "run failed"
 
 
+def check_failure(evaluation, width: int = 200) -> str:
+    """'<check> failed: <what it found>' of a failed check's evaluation (its description, first line,
+    at most `width` characters): the reason a user reads in `tb run` and `tb backfill`."""
+    why = first_line(evaluation.description or "")
+    if len(why) > width:
+        why = why[: width - 3] + "..."
+    return f"{evaluation.check_name} failed" + (f": {why}" if why else "")
+
+
+def failure_reason(events) -> str:
+    """Why a run failed: its blocking checks' findings when one blocked it, else the step's error."""
+    blocked = [
+        check_failure(e.event_specific_data)
+        for e in events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and not e.event_specific_data.passed
+        and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR
+        and e.event_specific_data.blocking
+    ]
+    return "; ".join(blocked) if blocked else step_failure_reason(events)
+
+
 def failed_blocking_checks(events) -> list[str]:
     """Names of the ERROR checks that failed and blocked in these events: each one fails its run on
     purpose (the run's failure needs no other explanation)."""

@@ -30,7 +30,7 @@ from tb_assets.runs.dagster_internals import (
     create_execution_plan,
 )
 from tb_assets.runs.dead_runs import fail_dead_runs
-from tb_assets.runs.events import failed_blocking_checks, first_line, step_failure_reason, stored_run_events
+from tb_assets.runs.events import check_failure, failed_blocking_checks, first_line, step_failure_reason, stored_run_events
 from tb_assets.runs.pool_waits import SlotWaitNotices
 from tb_assets.runs.stranded_steps import StrandedSteps
 from tb_assets.settings import PROJECT_ROOT
@@ -151,8 +151,13 @@ class ProgressLines:
             return None
         if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
             evaluation = event.event_specific_data
-            outcome = "passed" if evaluation.passed else f"failed ({evaluation.severity.value})"
-            self._checks[event.step_key] = f"check {evaluation.check_name} {outcome}"
+            if evaluation.passed:
+                self._checks[event.step_key] = f"check {evaluation.check_name} passed"
+            else:  # what it found: a failed check with no reason sent users to the UI
+                found = check_failure(evaluation).split(": ", 1)
+                self._checks[event.step_key] = f"check {evaluation.check_name} failed ({evaluation.severity.value})" + (
+                    f": {found[1]}" if len(found) == 2 else ""
+                )
             return None
         if event.event_type == dg.DagsterEventType.STEP_SUCCESS:
             seconds = event.event_specific_data.duration_ms / 1000
@@ -162,7 +167,7 @@ class ProgressLines:
             return f"{event.step_key} materialized in {seconds:.1f}s" + (f": {summary}" if summary else "")
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             if event.step_key in self._checks:
-                return f"{self._checks.pop(event.step_key)}: blocking, the partition's downstream assets do not run"
+                return f"{self._checks.pop(event.step_key)} (blocking: the partition's downstream assets do not run)"
             return f"{event.step_key} FAILED"
         return None
 
@@ -200,7 +205,7 @@ def outcome_of(instance: dg.DagsterInstance, key: str, run_id: str, seconds: flo
             if evaluation.passed:
                 out.checks_passed += 1
             elif evaluation.severity == dg.AssetCheckSeverity.ERROR:
-                out.errors.append(f"{evaluation.check_name} failed")
+                out.errors.append(check_failure(evaluation, width=120))
             else:
                 out.findings.append(FINDINGS.get(evaluation.check_name, f"{evaluation.check_name} (WARN)"))
     out.findings = merge_findings(out.findings)

@@ -248,6 +248,14 @@ def test_regression_check_fails_when_the_model_gets_worse(planted):
     evaluation = checks(worse)["production_model_no_regression"]
     assert not evaluation.passed and evaluation.metadata["drop"].value > 0.02
     assert evaluation.metadata["previous_oof_auc"].value == pytest.approx(metadata(first, "production_model")["oof_auc"])
+    # tb run prints what a failed check found, not only its name
+    from tb_assets.runs.launch import ProgressLines, outcome_of
+
+    lines = ProgressLines()
+    printed = [line for line in map(lines.line, worse.all_events) if line]
+    assert any(line.startswith("check production_model_no_regression failed (ERROR): out-of-fold AUC") for line in printed), printed
+    errors = outcome_of(instance, "SYN1|1d", worse.run_id, 1.0).errors
+    assert any(e.startswith("production_model_no_regression failed: out-of-fold AUC") for e in errors), errors
     assert checks(worse)["production_model_features_match"].passed
 
 
@@ -265,6 +273,9 @@ def test_leakage_sentinels_fail_beyond_their_bounds(planted):
     evaluation = checks(res)[name]
     assert not res.success and not evaluation.passed  # blocking
     assert "implausibly high for 1d bars" in evaluation.metadata["problems"].value
+    from tb_assets.runs.events import failure_reason  # what tb backfill prints for the failed partition
+
+    assert failure_reason(res.all_events).startswith(f"{name} failed: ") and "implausibly high" in failure_reason(res.all_events)
     no_tolerance = {"ops": {f"production_model_{name}": {"config": {"permutation_tolerance": 0.0}}}}
     evaluation = checks(run_checks(defs, "SYN1|1d", name, asset="production_model", run_config=no_tolerance))[name]
     assert not evaluation.passed and "permuted-label AUC" in evaluation.metadata["problems"].value
