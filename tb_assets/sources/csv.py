@@ -70,6 +70,7 @@ def read_bars_csv(path: Path) -> pd.DataFrame:
         sep = ","
     first = next(csv.reader([head.splitlines()[0]], delimiter=sep))
     has_header = any(squash_name(name) in COLUMN_ALIASES for name in first)
+    _refuse_a_cut_last_line(path, sep, len(first), encoding)
     try:
         if has_header:
             return pd.read_csv(path, sep=sep, encoding=encoding)
@@ -82,6 +83,29 @@ def read_bars_csv(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, sep=sep, header=None, names=_POSITIONAL[: len(first)], dtype={0: str}, encoding=encoding)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise SourceError(f"{path}: not a readable CSV file: {str(exc).strip()}") from exc
+
+
+def _refuse_a_cut_last_line(path: Path, sep: str, fields: int, encoding: str) -> None:
+    """A file whose last line has no line end and fewer fields than its first was cut while being
+    written (a volume missing, a price shortened): stored, that bar would be wrong."""
+    if encoding.startswith("utf-16"):  # two bytes a character: the byte tail below would misread it
+        return
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 4096))
+        tail = fh.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    last = tail.decode(encoding.replace("-sig", ""), errors="replace").splitlines()[-1]
+    got = len(next(csv.reader([last], delimiter=sep)))
+    if got < fields:
+        with open(path, "rb") as fh:
+            line = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) + 1
+        raise SourceError(
+            f"{path}: line {line} ({last!r}) has {got} of {fields} fields and no line end: the file was cut while "
+            "being written; the stored bars stay (finish or remove that line)"
+        )
 
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))

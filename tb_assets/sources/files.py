@@ -29,6 +29,8 @@ def match_entry(root: Path, wanted: str, *, what: str, available: list[str]) -> 
 def inside_root(root: Path, path: Path, *, allow_links: bool) -> Path:
     """`path` itself, unless a symlink takes it out of TB_RAW_DIR: a link in the input folder must
     not make the project read (and store) files from anywhere on the machine unless asked."""
+    if path.exists() and not path.is_file() and not path.is_dir():  # a named pipe would block the read forever
+        raise SourceError(f"{path} is not a regular file (a named pipe, device or socket): refused before reading")
     if allow_links:
         return path
     target = path.resolve()

@@ -16,6 +16,8 @@ from tb_assets.core.errors import BarsValidationError
 Policy = Literal["repair", "fail"]
 
 
+MAX_VOLUME = 2.0**53  # the largest count a float64 holds exactly
+CONSTANT_FILE_ROWS = 20  # this many rows with one price throughout is a placeholder file, not a market
 SPIKE_FACTOR = 10.0  # a price this many times off the recent median close is impossible, not a move
 
 
@@ -65,9 +67,10 @@ def validate_bars(
 ) -> tuple[pd.DataFrame, BarsReport]:
     """Turn a vendor frame into clean bars sorted by UTC `ts`, or raise naming what is wrong.
 
-    Always errors: missing/non-numeric columns, NaN/inf/zero/negative prices, negative volume,
-    unparseable or ambiguous timestamps, bars dated in the future, conflicting duplicate
-    timestamps, unknown data_split values, no rows.
+    Always errors: missing/non-numeric columns, NaN/inf/zero/negative prices, negative volume or
+    one of 2^53 or more, unparseable or ambiguous timestamps, bars dated in the future, a row with a
+    time of day in a file of dates, one price throughout a file, conflicting duplicate timestamps,
+    unknown data_split values, no rows.
     Repaired under policy='repair' (counted in the report), errors under policy='fail':
     unsorted rows, exact duplicate rows, high < low or open/close outside [low, high],
     missing volume on some rows, prices `spike_factor` times off the median close of the last 5 bars (a wick is
@@ -90,6 +93,7 @@ def validate_bars(
             f"(now is {later:%Y-%m-%d %H:%M} UTC): the source {origin} dates them after now (for a file: is its time "
             "zone, TB_SOURCE_TZ, or the clock that wrote it wrong?)"
         )
+    _stray_times_in_a_daily_file(ts, where)
     df = df.drop(columns="ts").reset_index(drop=True)
 
     numeric_cols = [c for c in df.columns if c != "data_split"]
@@ -109,6 +113,12 @@ def validate_bars(
                 f"{where}: column {col!r} has {int(bad.sum())} zero or negative price(s), "
                 f"first at {_first_ts(ts, bad)} ({v[bad][0]:g})"
             )
+    prices = df[list(PRICE_COLUMNS)].to_numpy(dtype="float64")
+    if len(df) >= CONSTANT_FILE_ROWS and (prices == prices[0, 0]).all():
+        raise BarsValidationError(
+            f"{where}: every open, high, low and close of its {len(df):,} rows is {prices[0, 0]:g}: a placeholder "
+            "file, not bars (the stored bars stay)"
+        )
 
     if "volume" not in df.columns or df["volume"].isna().all():
         df["volume"] = np.nan
@@ -120,6 +130,12 @@ def validate_bars(
             raise BarsValidationError(
                 f"{where}: column 'volume' has {int(bad.sum())} negative or infinite value(s), "
                 f"first at {_first_ts(ts, bad)}"
+            )
+        huge = vol >= MAX_VOLUME
+        if huge.any():  # beyond 2^53 a float is no longer a count, and no bar trades that much: an overflowed field
+            raise BarsValidationError(
+                f"{where}: column 'volume' has {int(huge.sum())} value(s) of 2^53 or more, first at {_first_ts(ts, huge)} "
+                f"({vol[huge][0]:.6g}): an overflowed or corrupt field"
             )
         missing = np.isnan(vol)
         if missing.any():
@@ -190,6 +206,20 @@ def validate_bars(
     df = df[[*BAR_COLUMNS, *extra]]
     report.rows_out = len(df)
     return df, report
+
+
+def _stray_times_in_a_daily_file(ts: pd.DatetimeIndex, where: str) -> None:
+    """A daily file (nearly every row at midnight) with a row at a time of day: one stray row (1 ms
+    after a bar, or 16:00 of its day) would be merged into that day's bar and change it silently."""
+    if len(ts) < 10:
+        return
+    local = ts.tz_convert("UTC") if ts.tz is not None else ts
+    odd = np.asarray(local != local.normalize())
+    if odd.any() and odd.mean() <= 0.05:
+        raise BarsValidationError(
+            f"{where}: {int(odd.sum())} row(s) with a time of day in a file of dates, first at {_first_ts(ts, odd)}: "
+            "a daily bar would be changed by it; remove the row or give every row its time"
+        )
 
 
 def _spikes(df: pd.DataFrame, *, factor: float, policy: Policy, where: str, report: BarsReport) -> pd.DataFrame:
