@@ -39,6 +39,33 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `tb models list --json | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
         return 0
+    except Exception as exc:
+        full = disk_full(exc)
+        if full is None:
+            raise
+        print(f"tb: {full}", file=sys.stderr)  # not a 72-line SQLite traceback
+        return 1
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """What to tell a user when `exc` (or what caused it) is a full disk: an OSError ENOSPC, or a
+    database's "database or disk is full" (SQLite's instance, registry or Optuna storage); None otherwise.
+    Every write is atomic, so what was stored before is intact."""
+    import errno
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            where = f" ({exc.filename})" if exc.filename else ""
+            return f"the disk is full{where}: free space and run again; what was stored before is intact (every write is atomic)"
+        if "database or disk is full" in str(exc):
+            return (
+                "the disk holding TB_DATA_DIR (the Dagster instance, the registry or the Optuna studies) is full: free space and "
+                "run again; what was stored before is intact (every write is atomic)"
+            )
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -145,3 +145,28 @@ def test_the_zoo_benchmarks_partition_is_what_the_zoo_reads():
     for task, target in (("regression", "log_return"), ("classification", "direction"), ("classification", "bin")):
         problem = build_problem(bars, features, targets, list(groups), task=task, target=target)
         assert len(problem.y) > 400 and problem.weight.mean() == pytest.approx(1.0)
+
+
+def test_a_full_disk_is_a_message_not_a_traceback(monkeypatch, capsys):
+    """A full disk surfaced as a 72-line SQLite traceback: `tb` now says what happened, from an
+    ENOSPC OSError or a database's "database or disk is full", however deep the cause."""
+    import errno
+    import sqlite3
+
+    from tb_assets import cli
+
+    def full_sqlite(args):
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as exc:
+            raise RuntimeError("dagster could not store the event") from exc
+
+    def full_file(args):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/warehouse/bars/part-0.parquet")
+
+    for func, expected in ((full_sqlite, "the disk holding TB_DATA_DIR"), (full_file, "the disk is full (/data/warehouse")):
+        monkeypatch.setattr("tb_assets.cli.partitions.cmd_partitions", func)
+        assert cli.main(["partitions"]) == 1
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err and "intact" in err
+    assert cli.disk_full(ValueError("x")) is None  # anything else is raised as before
