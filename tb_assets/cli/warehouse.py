@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 SQL_DESCRIPTION = """Run a DuckDB query over the warehouse (TB_WAREHOUSE_URL, default TB_DATA_DIR/warehouse):
 every stored asset is a view (bars, features, targets) over its Parquet files, with `symbol` and
@@ -59,12 +60,17 @@ def preflight(command: str) -> None:
     """Before runs start: the warehouse and artifacts URLs must take writes (a ConfigError naming
     TB_WAREHOUSE_URL or TB_ARTIFACTS_URL, exit 2), and an old one-file warehouse is pointed out
     (its data is not read any more)."""
-    from tb_assets.storage.urls import check_writable, storage_root
+    from tb_assets.storage.atomic import sweep_temp_files
+    from tb_assets.storage.urls import check_writable, is_local, storage_root
     from tb_assets.storage.warehouse import holds_tables
 
     settings = _settings()
-    check_writable(storage_root(settings.warehouse), "TB_WAREHOUSE_URL")
-    check_writable(storage_root(settings.artifacts), "TB_ARTIFACTS_URL")
+    for url, name in ((settings.warehouse, "TB_WAREHOUSE_URL"), (settings.artifacts, "TB_ARTIFACTS_URL")):
+        root = check_writable(storage_root(url), name)
+        if is_local(root):  # the temp files of writers killed mid-write (never a live writer's)
+            swept = sweep_temp_files(Path(root.path))
+            if swept:
+                print(f"{command}: removed {len(swept)} temp file(s) that killed writers left under {url}", file=sys.stderr)
     if holds_tables(settings.views_path):
         print(
             f"{command}: {settings.views_path} holds the one-file warehouse of an earlier version, which is not read "

@@ -9,6 +9,7 @@ the UI; `dagster api execute_run` executes it, the command Dagster's own run lau
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -91,7 +92,22 @@ def start_run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun, output) -
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,
         cwd=PROJECT_ROOT,
+        preexec_fn=die_with_parent,
     )
+
+
+def die_with_parent() -> None:
+    """In the worker, before it starts: Linux sends it SIGTERM when the `tb` process that started it
+    dies, however it dies (a kill -9 of `tb run` left its worker running to the end, writing)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the worker outlives a killed parent, as before
+        return
+    if os.getppid() == 1:  # the parent died before the request was made
+        os._exit(1)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime
 
 from upath import UPath
@@ -22,7 +23,7 @@ def write_atomic(path, data: bytes) -> UPath:
     """Write `data` to `path` so that a reader sees the old file or the new one, never half of one.
 
     The previous version stays beside it as `<stem>.<UTC time><suffix>` (a hard link locally, a
-    copy on an object store).
+    copy where the filesystem has no hard links and on an object store).
     """
     path = as_path(path)
 
@@ -34,7 +35,10 @@ def write_atomic(path, data: bytes) -> UPath:
         if previous.exists():
             return
         if is_local(path):
-            os.link(path.path, previous.path)
+            try:
+                os.link(path.path, previous.path)
+            except OSError:  # a filesystem without hard links (several network and object filesystems): a copy
+                shutil.copy2(path.path, previous.path)
         else:
             path.fs.copy(path.path, previous.path)
 
