@@ -171,7 +171,8 @@ def build_model_experiments_asset(partitions_def: dg.PartitionsDefinition) -> dg
         root = artifact_root(artifacts)
         catalog = FeatureCatalog.load(root, symbol, timeframe)
         spec = experiment_spec(config, symbol, timeframe)
-        with model_registry.open() as registry:
+        # one experiment of a partition at a time, from its first registry read to its report (registry.partition_lock)
+        with model_registry.open() as registry, registry.partition_lock(symbol, timeframe):
             result = Experiment(
                 spec,
                 bars=bars_only(bars),
@@ -183,38 +184,38 @@ def build_model_experiments_asset(partitions_def: dg.PartitionsDefinition) -> dg
                 model_folder=lambda fp: ExperimentReport.model_folder(root, symbol, timeframe, fp),
                 progress=context.log.info,
             ).run()
-        combos = sum(c.grid_size for c in result.cohorts)
-        summary = (
-            f"trained {result.trained} new model(s); {result.skipped} of {combos} combination(s) were already in the registry"
-            if result.trained
-            else f"trained nothing new: all {combos} combination(s) are already in the registry"
-        )
-        context.log.info(summary)
-        board = leaderboard(result)
-        report = ExperimentReport(
-            spec=asdict(spec),
-            features=result.features,
-            feature_source=result.feature_source,
-            trained=result.trained,
-            skipped=result.skipped,
-            registry=model_registry.describe(),
-            cohorts=[
-                {
-                    "algorithm": c.algorithm,
-                    "task": c.task,
-                    "cohort_id": c.cohort_id,
-                    "best_model_id": c.best.id,
-                    "model_ids": [r.id for r in c.models],
-                    "validation": c.validation,
-                    "grid_size": c.grid_size,
-                    "trained": c.trained,
-                    "skipped": c.skipped,
-                    "notes": c.notes,
-                }
-                for c in result.cohorts
-            ],
-        )
-        path = report.save(root, symbol, timeframe, {c.cohort_id: c.cv_results for c in result.cohorts if c.cv_results is not None})
+            combos = sum(c.grid_size for c in result.cohorts)
+            summary = (
+                f"trained {result.trained} new model(s); {result.skipped} of {combos} combination(s) were already in the registry"
+                if result.trained
+                else f"trained nothing new: all {combos} combination(s) are already in the registry"
+            )
+            context.log.info(summary)
+            board = leaderboard(result)
+            report = ExperimentReport(
+                spec=asdict(spec),
+                features=result.features,
+                feature_source=result.feature_source,
+                trained=result.trained,
+                skipped=result.skipped,
+                registry=model_registry.describe(),
+                cohorts=[
+                    {
+                        "algorithm": c.algorithm,
+                        "task": c.task,
+                        "cohort_id": c.cohort_id,
+                        "best_model_id": c.best.id,
+                        "model_ids": [r.id for r in c.models],
+                        "validation": c.validation,
+                        "grid_size": c.grid_size,
+                        "trained": c.trained,
+                        "skipped": c.skipped,
+                        "notes": c.notes,
+                    }
+                    for c in result.cohorts
+                ],
+            )
+            path = report.save(root, symbol, timeframe, {c.cohort_id: c.cv_results for c in result.cohorts if c.cv_results is not None})
         best = {
             task: max(
                 (c.best for c in result.cohorts if c.task == task), key=lambda r: r.score if r.score is not None else -1e9, default=None

@@ -16,8 +16,10 @@ from filelock import FileLock
 
 
 @contextlib.contextmanager
-def first_use(url: str, key: int) -> Iterator[None]:
-    """Hold the database's set-up lock `key` (an advisory lock id on PostgreSQL) while the body runs."""
+def first_use(url: str, key: int, *, name: str | None = None, timeout: float = 300) -> Iterator[None]:
+    """Hold the database's lock `key` (an advisory lock id on PostgreSQL; for SQLite a file lock
+    beside the database, `<database>.<name>.lock`, or its set-up lock without a name) while the body
+    runs. `timeout` (seconds, -1 = wait as long as it takes) bounds the wait for the file lock."""
     import sqlalchemy  # here: the settings import this module for redact_url, and must load fast
 
     if url.startswith("sqlite"):
@@ -25,7 +27,7 @@ def first_use(url: str, key: int) -> Iterator[None]:
         if not database or database == ":memory:":
             yield
             return
-        with FileLock(f"{database}.lock", timeout=300):
+        with FileLock(f"{database}.{name}.lock" if name else f"{database}.lock", timeout=timeout):
             create_with_umask(database)
             yield
         return

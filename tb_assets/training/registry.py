@@ -9,6 +9,8 @@ version it was trained on, and the code and library versions that made it.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 from collections.abc import Iterable
@@ -143,6 +145,17 @@ class ModelRegistry:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def partition_lock(self, symbol: str, timeframe: str):
+        """Held by one experiment of a partition from its first registry read to its report: two
+        experiments of one partition at once left a model's files rewritten after its row recorded
+        their SHA-256, and a report naming cohorts that were never registered. The second now waits,
+        then finds every combination registered. (A file lock beside SQLite, an advisory lock on
+        PostgreSQL; other partitions never wait.)"""
+        key = int(hashlib.sha256(f"tb_assets experiments {symbol}|{timeframe}".encode()).hexdigest()[:15], 16)
+        with first_use(self.url, key, name=f"experiments-{symbol}-{timeframe}", timeout=-1):
+            yield
 
     def add(self, row: ModelRow) -> tuple[int, bool]:
         """Insert `row`; (its id, True), or (the id of the row already holding its fingerprint,
