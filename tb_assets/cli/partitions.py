@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 def add_parser(sub) -> None:
     parts = sub.add_parser(
@@ -21,8 +23,6 @@ def cmd_partitions(args) -> int:
     for key in settings.partition_keys:  # from the settings alone: no definitions to load
         print(key)
     if settings.source in ("csv", "parquet"):
-        import sys
-
         from tb_assets.sources import make_source
 
         for name in make_source(settings.source, raw_dir=settings.raw_dir).ignored_entries():

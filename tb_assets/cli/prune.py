@@ -26,8 +26,9 @@ def cmd_prune(args) -> int:
 
     from tb_assets.core.errors import TbError
     from tb_assets.runs.instance import open_instance
+    from tb_assets.runs.retention import prune_runs
     from tb_assets.settings import apply_default_environment, load_settings
-    from tb_assets.storage.retention import prune_artifacts, prune_runs
+    from tb_assets.storage.retention import prune_artifacts
     from tb_assets.storage.urls import is_local, storage_root
 
     if args.keep < 0 or args.runs_older_than < 0:

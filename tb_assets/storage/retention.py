@@ -1,11 +1,10 @@
-"""What is kept: earlier artifact versions and finished runs' history, bounded by a policy.
+"""What is kept of earlier artifact versions, bounded by a policy (`tb prune`; run history: runs.retention).
 
 Every materialization keeps the previous version of each artifact file beside the latest as
-`<stem>.<UTC time><suffix>` (storage.artifacts), and every run keeps its events in the instance:
-about 1.45 MB and 0.95 MB more per chain re-run of one partition, forever. `tb prune` keeps the
-newest `keep` earlier versions of each file (the latest is never touched) and deletes the history
-of finished runs older than `run_days` days. Models the registry names live in their own
-fingerprint folders and are never versions: nothing the registry points at is pruned.
+`<stem>.<UTC time><suffix>` (storage.artifacts): about 1.45 MB more per chain re-run of one
+partition, forever. `prune_artifacts` keeps the newest `keep` earlier versions of each file (the
+latest is never touched). Models the registry names live in their own fingerprint folders and are
+never versions: nothing the registry points at is pruned.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ VERSION_STAMP = re.compile(r"^(?P<stem>.+)\.(?P<stamp>\d{8}T\d{12}Z)(?P<suffix>\
 class PruneReport:
     versions: list[Path] = field(default_factory=list)  # earlier artifact versions removed (or that would be)
     bytes: int = 0
-    runs: list[str] = field(default_factory=list)  # run ids whose history was deleted (or would be)
 
 
 def earlier_versions(root: Path, keep: int) -> list[Path]:
@@ -52,23 +50,3 @@ def prune_artifacts(root: Path, keep: int, *, dry_run: bool = False) -> PruneRep
         if not dry_run:
             path.unlink(missing_ok=True)
     return report
-
-
-def old_finished_runs(instance, days: float) -> list[str]:
-    """Ids of finished runs (success, failure, canceled) that ended more than `days` days ago."""
-    import time
-
-    import dagster as dg
-
-    cutoff = time.time() - days * 86400
-    finished = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
-    records = instance.get_run_records(filters=dg.RunsFilter(statuses=finished))
-    return [r.dagster_run.run_id for r in records if (r.end_time or r.create_timestamp.timestamp()) < cutoff]
-
-
-def prune_runs(instance, days: float, *, dry_run: bool = False) -> list[str]:
-    ids = old_finished_runs(instance, days)
-    if not dry_run:
-        for run_id in ids:
-            instance.delete_run(run_id)
-    return ids

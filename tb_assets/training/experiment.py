@@ -175,6 +175,11 @@ def check_spec(spec: ExperimentSpec) -> list[Algorithm]:
     return algos
 
 
+def lineage_of(row: ModelRow) -> tuple[InheritedPruning, ...]:
+    """The ancestors' pruning `row`'s model replays in each fold (its data options say; none for a root)."""
+    return tuple(InheritedPruning.from_dict(d) for d in (row.data_options or {}).get("lineage", []))
+
+
 def choose_features(
     spec: ExperimentSpec, catalog: list[str], registry: ModelRegistry
 ) -> tuple[list[str], str, tuple[InheritedPruning, ...]]:
@@ -202,7 +207,7 @@ def choose_features(
         inputs = [f for f in catalog if f in set(parent.features)]
         if not inputs:
             raise TbError(f"parent model {parent.id} used none of this partition's current features")
-        inherited = tuple(InheritedPruning.from_dict(d) for d in (parent.data_options or {}).get("lineage", []))
+        inherited = lineage_of(parent)
         own = InheritedPruning(parent.id, algorithm(parent.algorithm).linear, (parent.data_options or {}).get("p_value_threshold"))
         return inputs, f"parent {parent.id}", (*inherited, own)
     return list(catalog), "catalog", ()
@@ -426,7 +431,7 @@ class Experiment:
         rows = self.rows(algo.task, row.features)
         dev = rows.dev
         scores = permuted_label_scores(
-            recipe(algo, row.params, self.spec, row.features, self.groups, self._lineage_of(row)),
+            recipe(algo, row.params, self.spec, row.features, self.groups, lineage_of(row)),
             dev.X,
             dev.y,
             dev.weight,
@@ -435,11 +440,6 @@ class Experiment:
             seed=seed,
         )
         return {PRIMARY[algo.task]: float(np.mean(scores))}
-
-    @staticmethod
-    def _lineage_of(row: ModelRow) -> tuple[InheritedPruning, ...]:
-        """The pruning `row`'s model inherited (its data options say)."""
-        return tuple(InheritedPruning.from_dict(d) for d in (row.data_options or {}).get("lineage", []))
 
     def score_holdout(self, algo: Algorithm, rows: TaskRows, params: dict) -> dict | None:
         """The combination fitted on the development rows and scored once on the untouched holdout

@@ -31,7 +31,7 @@ def test_prune_keeps_the_newest_versions_and_the_latest(tmp_path, monkeypatch, c
 
 
 def test_prune_deletes_old_finished_runs_only(tmp_path):
-    from tb_assets.storage.retention import prune_runs
+    from tb_assets.runs.retention import prune_runs
 
     @dg.asset
     def tiny() -> int:

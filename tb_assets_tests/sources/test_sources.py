@@ -178,7 +178,9 @@ def test_synthetic_bars_end_before_now_with_their_defaults():
 def test_a_future_bar_names_its_source():
     frame = make_source("synthetic", synthetic_bars=50).load("SYN1").frame
     frame.loc[49, "ts"] = pd.Timestamp("2099-01-05", tz="UTC")
-    with pytest.raises(Exception, match=r"the source synthetic\(freq=1d.*dates them after now"):
+    from tb_assets.core.errors import BarsValidationError
+
+    with pytest.raises(BarsValidationError, match=r"the source synthetic\(freq=1d.*dates them after now"):
         validate_bars(frame, symbol="SYN1", origin=make_source("synthetic").describe())
 
 

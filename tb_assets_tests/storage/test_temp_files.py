@@ -3,13 +3,10 @@ takes its worker with it, and storage without hard links still keeps earlier ver
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-
-import pytest
 
 from tb_assets.storage.artifacts import write_atomic
 from tb_assets.storage.atomic import STALE_SECONDS, sweep_temp_files, temp_prefix
@@ -47,7 +44,7 @@ def test_a_dead_writers_temp_file_is_swept_and_a_live_ones_is_not(tmp_path):
     assert sorted(removed) == sorted([dead[0], old_style])
     assert live.exists() and other_host.exists() and (folder / "part-0.parquet").exists() and (folder / "part-0.parquet.sha256").exists()
     assert sweep_temp_files(tmp_path, now=time.time() + 2 * STALE_SECONDS) == [other_host]  # stale by then
-    assert socket.gethostname()  # the mark names this machine
+    assert sweep_temp_files(tmp_path / "nowhere") == []  # no folder yet: nothing to sweep
 
 
 def test_a_killed_parent_takes_its_worker_with_it(tmp_path):
@@ -98,10 +95,3 @@ def test_storage_without_hard_links_still_keeps_the_previous_version(tmp_path, m
     write_atomic(path, b"second")  # used to fail with PermissionError on every re-materialization
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("model.") and p.name != "model.txt"]
     assert path.read_bytes() == b"second" and [p.read_bytes() for p in kept] == [b"first"]
-
-
-@pytest.mark.parametrize("name", [".part-0.parquet.tbtmp-host-1-abc", ".model.txt.tbtmp-h-99999999-x"])
-def test_sweeping_a_missing_folder_or_odd_names_is_harmless(tmp_path, name):
-    assert sweep_temp_files(tmp_path / "nowhere") == []
-    (tmp_path / name).write_bytes(b"x")
-    sweep_temp_files(tmp_path)  # another host's fresh one stays; a dead pid of this host's name would go

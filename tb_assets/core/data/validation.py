@@ -213,8 +213,7 @@ def _stray_times_in_a_daily_file(ts: pd.DatetimeIndex, where: str) -> None:
     after a bar, or 16:00 of its day) would be merged into that day's bar and change it silently."""
     if len(ts) < 10:
         return
-    local = ts.tz_convert("UTC") if ts.tz is not None else ts
-    odd = np.asarray(local != local.normalize())
+    odd = np.asarray(ts != ts.normalize())  # parse_timestamps gives UTC; a file of dates reads as midnights
     if odd.any() and odd.mean() <= 0.05:
         raise BarsValidationError(
             f"{where}: {int(odd.sum())} row(s) with a time of day in a file of dates, first at {_first_ts(ts, odd)}: "

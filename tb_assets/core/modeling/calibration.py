@@ -23,6 +23,8 @@ import numpy as np
 from scipy.special import expit, logit
 
 from tb_assets.core.errors import TbError
+from tb_assets.core.modeling.evaluation import Folds, score_folds
+from tb_assets.core.modeling.metrics import CVMetrics, fold_metrics, summarize
 
 METHODS = ("none", "platt", "isotonic")  # in order of simplicity: a tie keeps the earlier
 EDGE = 1e-4  # probabilities are kept inside [EDGE, 1 - EDGE]: a bet is never sized from a certainty
@@ -141,15 +143,12 @@ class OutOfFold:
     fold: np.ndarray  # the fold of each
     raw: np.ndarray  # the model's probabilities
     proba: np.ndarray  # the chosen calibrator's cross-fitted probabilities
-    metrics: object  # metrics.CVMetrics over the folds, of `proba`
+    metrics: CVMetrics  # over the folds, of `proba`
 
 
 def calibrate_out_of_fold(recipe, X, y, weight, splits, *, threads: int = 1) -> OutOfFold:
     """`recipe` (any classifier of the one fit contract) on purged `splits`, its out-of-fold
     predictions calibrated (`choose_calibration`) and scored fold by fold (`metrics.fold_metrics`)."""
-    from tb_assets.core.modeling.evaluation import Folds, score_folds
-    from tb_assets.core.modeling.metrics import fold_metrics, summarize
-
     y = np.asarray(y)
     scored = score_folds(recipe, Folds.build(X, y, weight, splits, bin_now=False, threads=threads), scorer=lambda y, p: None)
     rows = np.concatenate([f.test for f in scored])

@@ -15,7 +15,7 @@ with step 1's calibrator.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -68,7 +68,7 @@ class HoldoutResult:
     proba: np.ndarray  # the calibrated probabilities on the holdout rows: what is stored and scored
     record: dict  # what the model card keeps
     rows: np.ndarray  # positions of the holdout events
-    calibration: Calibration = field(default_factory=Calibration)  # measured on development: applied to `proba`
+    calibration: Calibration  # measured on development: applied to `proba`
 
     @property
     def model(self) -> CalibratedClassifier:
