@@ -58,16 +58,17 @@ def verified_bytes(path: UPath, where: str) -> bytes:
     replaced behind the project's back is an error naming the file, and so is a missing record."""
     data = path.read_bytes()
     try:
-        expected = checksum_file(path).read_text().strip()
+        recorded = checksum_file(path).read_text().split()
     except FileNotFoundError:
         raise TbError(
             f"{where}: {describe(path)} has no recorded SHA-256 ({checksum_file(path).name}): it was written by an earlier "
             "version or by hand; `tb migrate` records the checksums of the files as they are, or materialize it again"
         ) from None
     actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
+    if actual not in recorded:  # one line; two while a writer replaces the file (the new one's and the old one's)
         raise TbError(
-            f"{where}: {describe(path)} is not the file that was written (SHA-256 {actual[:12]}..., recorded {expected[:12]}...): "
+            f"{where}: {describe(path)} is not the file that was written (SHA-256 {actual[:12]}..., recorded "
+            f"{(recorded or ['nothing'])[0][:12]}...): "
             "corrupted or changed on disk; materialize it again"
         )
     return data
@@ -88,9 +89,16 @@ def write_partition(root: UPath, asset: str, symbol: str, timeframe: str, frame:
         buffer, index=False, coerce_timestamps="us", allow_truncated_timestamps=False
     )
     data = buffer.getvalue()
-    path = replace_atomically(partition_file(root, asset, symbol, timeframe), data)
-    # after the file: a writer killed between the two leaves a mismatch a reader reports, never a silent pass
-    replace_atomically(checksum_file(path), hashlib.sha256(data).hexdigest().encode())
+    path, digest = partition_file(root, asset, symbol, timeframe), hashlib.sha256(data).hexdigest()
+    # the new file's checksum beside the old one's first, the file, then the new one's alone: a writer
+    # killed at any point leaves a file that matches its record, the old bytes or the new
+    try:
+        previous = checksum_file(path).read_text().split()[:1]
+    except FileNotFoundError:
+        previous = []
+    replace_atomically(checksum_file(path), "\n".join([digest, *previous]).encode())
+    replace_atomically(path, data)
+    replace_atomically(checksum_file(path), digest.encode())
     return path
 
 

@@ -100,9 +100,11 @@ def test_a_failed_write_keeps_the_old_partition(tmp_path, variant):
     ]  # no temp
 
 
-def test_a_writer_killed_mid_write_leaves_the_previous_file_intact(tmp_path):
-    """The process dies (SIGKILL) after the new bytes are on disk and before the rename: readers still
-    see the previous partition, whole, and the half-done temp file is not part of the table."""
+@pytest.mark.parametrize("kill_at, rows", [(1, 5), (2, 5), (3, 50)])
+def test_a_writer_killed_mid_write_leaves_a_whole_file_that_matches_its_checksum(tmp_path, kill_at, rows):
+    """The process dies (SIGKILL) just before its 1st, 2nd or 3rd rename (the checksum listing the new
+    and old file, the file, the new checksum alone): readers see the previous partition or the new
+    one, whole and verified, and the half-done temp file is not part of the table."""
     root = storage_root(str(tmp_path))
     old = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=5, tz="UTC"), "x": range(5)})
     write_partition(root, "bars", "AAA", "1d", old)
@@ -111,20 +113,26 @@ def test_a_writer_killed_mid_write_leaves_the_previous_file_intact(tmp_path):
         import pandas as pd
         from tb_assets.storage.urls import storage_root
         from tb_assets.storage.warehouse import write_partition
-        os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # killed at the last moment
+        real, calls = os.replace, []
+        def replace(*a):
+            calls.append(a)
+            if len(calls) == {kill_at}:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*a)
+        os.replace = replace
         new = pd.DataFrame({{"ts": pd.date_range("2025-01-01", periods=50, tz="UTC"), "x": range(50)}})
         write_partition(storage_root({str(tmp_path)!r}), "bars", "AAA", "1d", new)
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == -9, done.stderr
     folder = tmp_path / "bars" / "symbol=AAA" / "timeframe=1d"
-    # the previous file, its checksum and the killed writer's temp file
+    # the file, its checksum and the killed writer's temp file
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == ["part-0.parquet", "part-0.parquet.sha256"]
     assert len(list(folder.iterdir())) == 3
     stored = read_partition(root, "bars", "AAA", "1d")
-    assert stored["x"].tolist() == list(range(5))
+    assert stored["x"].tolist() == list(range(rows))
     con = query_connection(root)
-    assert con.execute("SELECT count(*) FROM bars").fetchone()[0] == 5  # the temp file is not read as data
+    assert con.execute("SELECT count(*) FROM bars").fetchone()[0] == rows  # the temp file is not read as data
 
 
 def test_the_warehouse_works_on_an_fsspec_url():
