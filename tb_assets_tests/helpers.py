@@ -2,6 +2,7 @@
 
 import contextlib
 import multiprocessing
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -53,6 +54,14 @@ def run_checks(defs, key, *names, asset="features", run_config=None, instance=No
         raise_on_error=False,
         run_config={**QUIET, **(run_config or {})},
     )
+
+
+def published(settings, asset: str, symbol: str = "SYN1", timeframe: str = "1d") -> Path:
+    """The folder of an artifact's published version (what readers open)."""
+    from tb_assets.storage.artifacts import artifact_dir
+    from tb_assets.storage.versions import published_folder
+
+    return Path(published_folder(artifact_dir(settings.artifacts_dir, asset, symbol, timeframe)).path)
 
 
 def tamper(settings, sql):

@@ -10,7 +10,8 @@ from pydantic import Field
 from tb_assets.assets.common import bars_only, markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, artifact_root
 from tb_assets.assets.partitions import partition_parts
-from tb_assets.checks.model_experiments import build_model_experiments_checks
+from tb_assets.checks.model_experiments import BLOCKING, EXPERIMENTS, build_model_experiments_checks
+from tb_assets.checks.publication import awaited
 from tb_assets.reporting.plots import draw_leaderboard, thumbnail_markdown
 from tb_assets.resources import ArtifactStore, ModelRegistryResource
 from tb_assets.storage.records import ExperimentReport, FeatureCatalog
@@ -215,7 +216,8 @@ def build_model_experiments_asset(partitions_def: dg.PartitionsDefinition) -> dg
                     for c in result.cohorts
                 ],
             )
-            path = report.save(root, symbol, timeframe, {c.cohort_id: c.cv_results for c in result.cohorts if c.cv_results is not None})
+            cv_results = {c.cohort_id: c.cv_results for c in result.cohorts if c.cv_results is not None}
+            path = report.save(root, symbol, timeframe, cv_results, awaits=awaited(context, EXPERIMENTS, BLOCKING))
         best = {
             task: max(
                 (c.best for c in result.cohorts if c.task == task), key=lambda r: r.score if r.score is not None else -1e9, default=None
@@ -243,6 +245,7 @@ def build_model_experiments_asset(partitions_def: dg.PartitionsDefinition) -> dg
                 "validation": ", ".join(sorted({c.validation for c in result.cohorts})),
                 "registry": model_registry.describe(),
                 "report": dg.MetadataValue.path(str(path)),
+                "version": report.version,
             }
         )
 

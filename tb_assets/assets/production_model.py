@@ -13,7 +13,8 @@ from pydantic import Field
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import PurgedCVConfig, artifact_root, partition_training_data
 from tb_assets.assets.partitions import partition_parts
-from tb_assets.checks.production_model import build_production_model_checks
+from tb_assets.checks.production_model import BLOCKING, MODEL, build_production_model_checks
+from tb_assets.checks.publication import awaited
 from tb_assets.core.modeling.params import BALANCE_BAND
 from tb_assets.reporting.plots import draw_deciles, draw_reliability, draw_roc_pr, figure_png, thumbnail_markdown
 from tb_assets.resources import ArtifactStore
@@ -113,8 +114,9 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
             holdout_metrics=None if holdout is None else holdout.record,
             library_versions={lib: version(lib) for lib in ("lightgbm", "optuna", "scikit-learn", "numpy", "pandas", "dagster")},
         )
-        meta_path = card.save(root, symbol, timeframe, files)
-        folder = ModelCard.folder(root, symbol, timeframe)
+        # a new version: readers open it once the blocking checks of this run passed (the previous stays till then)
+        meta_path = card.save(root, symbol, timeframe, files, awaits=awaited(context, MODEL, BLOCKING))
+        folder = card.location
         pictures = {}
         if holdout is not None:
             pictures = {
@@ -140,6 +142,7 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
                 "grades": dg.MetadataValue.md(markdown_table(grade_table(card.oof_metrics, card.holdout_metrics))),
                 "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),
                 "model_metadata": dg.MetadataValue.path(str(meta_path)),
+                "version": card.version,
                 "features": ", ".join(names),
                 "params": dg.MetadataValue.json(card.params),
             }

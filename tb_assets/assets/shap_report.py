@@ -8,7 +8,8 @@ from pydantic import Field
 from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import artifact_root, partition_training_data
 from tb_assets.assets.partitions import partition_parts
-from tb_assets.checks.shap_report import build_shap_report_checks
+from tb_assets.checks.publication import awaited
+from tb_assets.checks.shap_report import BLOCKING, REPORT, build_shap_report_checks
 from tb_assets.reporting.plots import (
     draw_regime_heatmap,
     draw_shap_bar,
@@ -98,8 +99,9 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 ShapSummary.PERMUTATION: permutation,
             },
             plots,
+            awaits=awaited(context, REPORT, BLOCKING),
         )
-        folder = ShapSummary.folder(root, symbol, timeframe)
+        folder = record.location
         leader = summary.iloc[0]
         return dg.MaterializeResult(
             metadata={
@@ -119,6 +121,7 @@ def build_shap_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 "mean_abs_shap": dg.MetadataValue.json(dict(list(mean_abs.items())[:RANKING_KEPT])),
                 **{f"plot_{name.removesuffix('.png')}": dg.MetadataValue.path(str(folder / name)) for name in plots},
                 "report": dg.MetadataValue.path(str(path)),
+                "version": record.version,
             }
         )
 

@@ -9,11 +9,14 @@ from tb_assets.assets.common import bars_only, markdown_table
 from tb_assets.assets.modeling import artifact_root
 from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.history import latest_values
+from tb_assets.checks.publication import judged
 from tb_assets.core.features.matrix import raw_price_columns
 from tb_assets.resources import ArtifactStore, ModelRegistryResource
 from tb_assets.storage.records import ExperimentReport, FeatureCatalog
 
 EXPERIMENTS = dg.AssetKey("model_experiments")
+# the blocking checks a new report version waits for before readers open it (checks.publication)
+BLOCKING = ("model_experiments_no_raw_prices", "model_experiments_permutation_sentinel")
 
 
 class ExperimentSentinelConfig(dg.Config):
@@ -28,8 +31,9 @@ class ExperimentRegressionConfig(dg.Config):
 
 
 def _report(artifacts: ArtifactStore, context) -> ExperimentReport:
+    """The report under review: the candidate awaiting the blocking checks, else the published one."""
     symbol, timeframe = partition_parts(context)
-    return ExperimentReport.load(artifact_root(artifacts), symbol, timeframe)
+    return ExperimentReport.load(artifact_root(artifacts), symbol, timeframe, review=True)
 
 
 def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
@@ -90,7 +94,7 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
                 )
                 if bad:
                     problems.append(f"{best.algorithm} (model {best.id}) permuted {best.score_name} {permuted:.3f} is not {rule}")
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=not problems,
             metadata={
                 "sentinels": dg.MetadataValue.md(markdown_table(pd.DataFrame(rows), max_rows=20)),
@@ -98,6 +102,7 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
             },
             description="; ".join(problems) or f"{len(rows)} cohort best(s) score chance on permuted targets",
         )
+        return judged(context, report, artifact_root(artifacts), symbol, timeframe, result)
 
     @dg.asset_check(
         asset=EXPERIMENTS,
@@ -108,12 +113,13 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
     def model_experiments_no_raw_prices(
         context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore, model_registry: ModelRegistryResource
     ) -> dg.AssetCheckResult:
+        symbol, timeframe = partition_parts(context)
         report = _report(artifacts, context)
         ids = [i for c in report.cohorts for i in c["model_ids"]]
         with model_registry.open() as registry:
             found = {r.id: raw_price_columns(r.features) for r in registry.find(ids=ids)}
         bad = {i: cols for i, cols in found.items() if cols}
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=not bad and len(found) == len(set(ids)),
             metadata={
                 "models_checked": len(found),
@@ -128,6 +134,7 @@ def build_model_experiments_checks(partitions_def: dg.PartitionsDefinition) -> l
                 else f"{len(found)} model(s), no raw price"
             ),
         )
+        return judged(context, report, artifact_root(artifacts), symbol, timeframe, result)
 
     @dg.asset_check(
         asset=EXPERIMENTS,

@@ -8,6 +8,7 @@ from tb_assets.assets.common import markdown_table
 from tb_assets.assets.modeling import artifact_root, partition_training_data
 from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.history import latest_values
+from tb_assets.checks.publication import judged
 from tb_assets.core.features.matrix import raw_price_columns
 from tb_assets.resources import ArtifactStore
 from tb_assets.storage.records import ModelCard, Selection
@@ -40,9 +41,14 @@ class SentinelConfig(dg.Config):
     threads: int = Field(default=2, description="LightGBM threads (the scores do not depend on it: fits are deterministic)")
 
 
+# the blocking checks a new model version waits for before readers open it (checks.publication)
+BLOCKING = ("production_model_features_match", "production_model_leakage_sentinels")
+
+
 def model_card(artifacts: ArtifactStore, context) -> ModelCard:
+    """The model under review: the candidate awaiting the blocking checks, else the published one."""
     symbol, timeframe = partition_parts(context)
-    return ModelCard.load(artifact_root(artifacts), symbol, timeframe)
+    return ModelCard.load(artifact_root(artifacts), symbol, timeframe, review=True)
 
 
 def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
@@ -155,7 +161,7 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
         aucs = {name: (m["auc"], m.get("auc_lower", m["auc"])) for name, m in named.items() if m is not None}
         problems = sentinel_problems(perm_auc, aucs, tolerance=config.permutation_tolerance, ceiling=ceiling, timeframe=timeframe)
         short = {"out-of-fold": "oof", "holdout": "holdout"}
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=not problems,
             metadata={
                 "permuted_auc": perm_auc,
@@ -166,6 +172,7 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
             },
             description="; ".join(problems) or f"permuted-label AUC {perm_auc:.3f}; AUCs below the {ceiling} ceiling",
         )
+        return judged(context, card, artifact_root(artifacts), symbol, timeframe, result)
 
     @dg.asset_check(
         asset=MODEL,
@@ -175,10 +182,11 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
     )
     def production_model_features_match(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
         symbol, timeframe = partition_parts(context)
-        used = model_card(artifacts, context).features
+        card = model_card(artifacts, context)
+        used = card.features
         selected = Selection.names(artifact_root(artifacts), symbol, timeframe)
         prices = raw_price_columns(used)
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=used == selected and not prices,
             metadata={
                 "model_features": ", ".join(used),
@@ -193,6 +201,7 @@ def build_production_model_checks(partitions_def: dg.PartitionsDefinition) -> li
                 else f"{len(used)} selected features, no raw price"
             ),
         )
+        return judged(context, card, artifact_root(artifacts), symbol, timeframe, result)
 
     return [
         production_model_grades,

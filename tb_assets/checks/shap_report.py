@@ -8,6 +8,7 @@ from pydantic import Field
 from tb_assets.assets.modeling import artifact_root
 from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.history import latest_values
+from tb_assets.checks.publication import judged
 from tb_assets.core.features.matrix import raw_price_columns
 from tb_assets.resources import ArtifactStore
 from tb_assets.storage.records import ModelCard, ShapSummary
@@ -16,6 +17,8 @@ from tb_assets.storage.records import ModelCard, ShapSummary
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 REPORT = dg.AssetKey("shap_report")
+# the blocking checks a new report version waits for before readers open it (checks.publication)
+BLOCKING = ("shap_additivity", "shap_no_raw_prices")
 ADDITIVITY_TOLERANCE = 1e-6
 SHAP_META_COLUMNS = ("ts", "base_value", "margin", "probability")
 
@@ -43,7 +46,8 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
     def shap_additivity(context: dg.AssetCheckExecutionContext, features: pd.DataFrame, artifacts: ArtifactStore) -> dg.AssetCheckResult:
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
-        values = ShapSummary.values(root, symbol, timeframe)
+        report = ShapSummary.load(root, symbol, timeframe, review=True)
+        values = report.values()
         names = explained_features(values)
         total = values[names].to_numpy("float64").sum(axis=1) + values["base_value"].to_numpy("float64")
         gap = np.abs(total - values["margin"].to_numpy("float64"))
@@ -52,7 +56,7 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
         rows = features.set_index("ts").reindex(pd.DatetimeIndex(values["ts"]))
         drift = np.abs(model.raw_score(rows[card.features]) - values["margin"].to_numpy("float64"))
         worst = int(np.argmax(gap)) if len(gap) else 0
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=bool(gap.max() <= ADDITIVITY_TOLERANCE and drift.max() <= ADDITIVITY_TOLERANCE),
             metadata={
                 "rows": len(values),
@@ -64,6 +68,7 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
             description=f"largest additivity error {float(gap.max()):.2e}, margin vs model {float(drift.max()):.2e} "
             f"(tolerance {ADDITIVITY_TOLERANCE:g}) on {len(values):,} rows",
         )
+        return judged(context, report, root, symbol, timeframe, result)
 
     @dg.asset_check(
         asset=REPORT,
@@ -74,10 +79,11 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
     def shap_no_raw_prices(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
-        names = explained_features(ShapSummary.values(root, symbol, timeframe))
+        report = ShapSummary.load(root, symbol, timeframe, review=True)
+        names = explained_features(report.values())
         prices = raw_price_columns(names)
         model_features = ModelCard.load(root, symbol, timeframe).features
-        return dg.AssetCheckResult(
+        result = dg.AssetCheckResult(
             passed=not prices and names == model_features,
             metadata={
                 "raw_prices": ", ".join(prices) or "none",
@@ -92,6 +98,7 @@ def build_shap_report_checks(partitions_def: dg.PartitionsDefinition) -> list[dg
                 else f"{len(names)} features, the model's, no raw price"
             ),
         )
+        return judged(context, report, root, symbol, timeframe, result)
 
     @dg.asset_check(
         asset=REPORT,

@@ -255,8 +255,9 @@ def production_rows(settings, partitions: list[str]) -> list[dict]:
     rows = []
     for key in partitions:
         symbol, timeframe = key.split("|")
+        newer = unpublished(ModelCard.partition_folder(settings.artifacts, symbol, timeframe))
         if not ModelCard.exists(settings.artifacts, symbol, timeframe):
-            rows.append({"partition": key, "card": None})
+            rows.append({"partition": key, "card": None, "unpublished": newer})
             continue
         card = ModelCard.load(settings.artifacts, symbol, timeframe)
         holdout = (card.holdout_metrics or {}).get("auc")
@@ -275,10 +276,24 @@ def production_rows(settings, partitions: list[str]) -> list[dict]:
                 "trained_on": card.date_range,
                 "trained_at": card.training_date,
                 "params_source": card.params.get("source", "-"),
-                "card": str(ModelCard.path(settings.artifacts, symbol, timeframe)),
+                "card": str(card.file()),
+                "version": card.version,
+                "unpublished": newer,
             }
         )
     return rows
+
+
+def unpublished(partition) -> dict | None:
+    """A newer version that readers do not open: the candidate, with the blocking checks' verdicts on it."""
+    from tb_assets.storage import versions
+
+    pending = versions.candidate(partition)
+    if pending is None:
+        return None
+    seen = versions.verdicts(partition, pending.version)
+    refused = {name: seen[name]["description"] for name in pending.awaits if name in seen and not seen[name]["passed"]}
+    return {"version": pending.version, "refused_by": refused, "waiting_for": [n for n in pending.awaits if n not in seen]}
 
 
 def production_models(args) -> int:
@@ -325,9 +340,19 @@ def production_models(args) -> int:
             ]
         )
     print(text_table(PRODUCTION_COLUMNS, cells))
+    for r in rows:
+        if r["unpublished"] is not None:
+            newer = r["unpublished"]
+            why = (
+                "refused by " + "; ".join(f"{name}: {text}" for name, text in newer["refused_by"].items())
+                if newer["refused_by"]
+                else "waiting for " + ", ".join(newer["waiting_for"])
+            )
+            print(f"{r['partition']}: a newer model (version {newer['version']}) is not in use, {why}")
     print(
         "\nthe holdout is the number to believe (selection and tuning never saw it); model cards: "
-        f"{settings.artifacts}/production_model/<symbol>/<timeframe>/model_metadata.json"
+        f"{settings.artifacts}/production_model/<symbol>/<timeframe>/versions/<version>/model_metadata.json "
+        "(LATEST in the partition's folder names the version in use)"
     )
     return 0
 

@@ -1,5 +1,7 @@
-"""File artifacts: written atomically, earlier versions kept beside the latest (DESIGN §3), in a
-local folder or under any fsspec URL (TB_ARTIFACTS_URL)."""
+"""File artifacts' folders and whole-file writes, in a local folder or under any fsspec URL
+(TB_ARTIFACTS_URL). The stages' records write version folders (storage.versions); `write_atomic`
+keeps the previous file beside the latest for the files that live outside versions (the training
+service's models, addressed by fingerprint)."""
 
 from __future__ import annotations
 
@@ -51,10 +53,6 @@ def _modified(path: UPath) -> float:
         return os.stat(path.path).st_mtime
     modified = path.fs.modified(path.path)
     return modified.timestamp()
-
-
-def write_json(path, obj) -> UPath:
-    return write_atomic(path, json.dumps(obj, indent=2, sort_keys=False, default=str).encode())
 
 
 def read_json(path):

@@ -1,24 +1,29 @@
 """Typed hand-offs between stages: every artifact file's name, path, schema, load and atomic save.
 
 Files live in <TB_ARTIFACTS_URL>/<asset>/<symbol>/<timeframe>/ (default TB_DATA_DIR/artifacts; any
-folder or fsspec URL, DESIGN §3), written atomically
-with the previous version kept beside them. No asset or check builds an artifact path by hand:
-they load and save these records. No dagster import here.
+folder or fsspec URL, DESIGN §3), one version folder per save (storage.versions): a save writes
+every file and then the record into a new version, which becomes the one readers open at once or,
+when blocking checks guard it, after they passed. No asset or check builds an artifact path by
+hand: they load and save these records. No dagster import here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
+from upath import UPath
 
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.params import DEFAULT_PARAMS
-from tb_assets.storage.artifacts import artifact_dir, read_json, write_atomic, write_json
+from tb_assets.storage import versions
+from tb_assets.storage.artifacts import artifact_dir, read_json
+from tb_assets.storage.atomic import replace_atomically
 from tb_assets.storage.urls import as_path
 
 
@@ -30,28 +35,39 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(as_path(path).read_bytes()).hexdigest()
 
 
-def write_frame(path: Path, frame: pd.DataFrame, kind: str) -> Path:
-    """A table as CSV or Parquet, atomically."""
-    if kind == "csv":
-        return write_atomic(path, frame.to_csv(index=False).encode())
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return write_atomic(path, buf.getvalue())
+def frame_bytes(frame: pd.DataFrame, name: str) -> bytes:
+    """A table as Parquet (`*.parquet`) or CSV, by its file name."""
+    if name.endswith(".parquet"):
+        buf = io.BytesIO()
+        frame.to_parquet(buf, index=False)
+        return buf.getvalue()
+    return frame.to_csv(index=False).encode()
 
 
 @dataclass
 class _Record:
-    """A JSON document of one stage for one partition, and the files beside it."""
+    """A JSON document of one stage for one partition, and the files beside it in one version folder."""
 
     ASSET: ClassVar[str]
     FILE: ClassVar[str]
 
+    # the folder this record was read from or written to (a version, or the flat folder of earlier
+    # releases): its files are opened there, never in whatever is latest by then. Not a saved field.
+    _location: ClassVar[UPath | None] = None
+
     @classmethod
-    def folder(cls, root: Path, symbol: str, timeframe: str) -> Path:
+    def partition_folder(cls, root: Path, symbol: str, timeframe: str) -> UPath:
+        """<root>/<asset>/<symbol>/<timeframe>/: the versions and their pointers."""
         return artifact_dir(root, cls.ASSET, symbol, timeframe)
 
     @classmethod
-    def path(cls, root: Path, symbol: str, timeframe: str, name: str | None = None) -> Path:
+    def folder(cls, root: Path, symbol: str, timeframe: str) -> UPath:
+        """The published version's folder: what readers open."""
+        return versions.published_folder(cls.partition_folder(root, symbol, timeframe))
+
+    @classmethod
+    def path(cls, root: Path, symbol: str, timeframe: str, name: str | None = None) -> UPath:
+        """A file of the published version."""
         return cls.folder(root, symbol, timeframe) / (name or cls.FILE)
 
     @classmethod
@@ -59,20 +75,59 @@ class _Record:
         return cls.path(root, symbol, timeframe).exists()
 
     @classmethod
-    def _read(cls, root: Path, symbol: str, timeframe: str) -> dict:
-        path = cls.path(root, symbol, timeframe)
+    def load(cls, root: Path, symbol: str, timeframe: str, *, review: bool = False):
+        """The published record or, `review=True` (a check), the version under review: the candidate
+        awaiting its blocking checks when one waits, else the published one."""
+        partition = cls.partition_folder(root, symbol, timeframe)
+        judged = versions.under_review(partition) if review else versions.latest(partition)
+        folder = partition if judged is None else versions.version_folder(partition, judged)
+        path = folder / cls.FILE
         if not path.exists():
             raise MissingArtifact(f"{symbol}|{timeframe}: {path} is missing: materialize {cls.ASSET} for this partition")
-        return read_json(path)
-
-    @classmethod
-    def load(cls, root: Path, symbol: str, timeframe: str):
-        doc = cls._read(root, symbol, timeframe)
+        doc = read_json(path)
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
+        record = cls(**{k: v for k, v in doc.items() if k in known})
+        record._location = folder
+        return record
 
-    def _save_json(self, root: Path, symbol: str, timeframe: str) -> Path:
-        return write_json(self.path(root, symbol, timeframe), asdict(self))
+    @property
+    def location(self) -> UPath:
+        if self._location is None:
+            raise TbError(f"this {type(self).__name__} was neither loaded nor saved, so it has no folder")
+        return self._location
+
+    @property
+    def version(self) -> str | None:
+        """The id of the version this record is (None: the flat layout of earlier releases)."""
+        folder = self.location
+        return folder.name if folder.parent.name == versions.VERSIONS else None
+
+    def file(self, name: str | None = None) -> UPath:
+        """One of this record's files, in its own version."""
+        return self.location / (name or self.FILE)
+
+    def _begin(self, root: Path, symbol: str, timeframe: str) -> UPath:
+        """A new, empty version folder that the files of this save go into."""
+        self._location = versions.version_folder(self.partition_folder(root, symbol, timeframe), versions.new_id())
+        return self._location
+
+    def _write(self, name: str, data: bytes) -> UPath:
+        return replace_atomically(self.file(name), data)
+
+    def _finish(self, root: Path, symbol: str, timeframe: str, awaits: list[str] | tuple[str, ...]) -> UPath:
+        """The record last (a record never names a file that is not there), then the version goes
+        live, or waits as the candidate for the blocking checks `awaits` names."""
+        path = self._write(self.FILE, _json(asdict(self)))
+        partition = self.partition_folder(root, symbol, timeframe)
+        if awaits:
+            versions.propose(partition, self.version, list(awaits))
+        else:
+            versions.publish(partition, self.version)
+        return path
+
+
+def _json(doc) -> bytes:
+    return json.dumps(doc, indent=2, sort_keys=False, default=str).encode()
 
 
 @dataclass
@@ -92,8 +147,9 @@ class FeatureCatalog(_Record):
     first_ts: str = ""
     last_ts: str = ""
 
-    def save(self, root: Path) -> Path:
-        return self._save_json(root, self.symbol, self.timeframe)
+    def save(self, root: Path) -> UPath:
+        self._begin(root, self.symbol, self.timeframe)
+        return self._finish(root, self.symbol, self.timeframe, awaits=())
 
     @property
     def regime_columns(self) -> list[str]:
@@ -117,24 +173,22 @@ class Selection(_Record):
     holdout_samples: int
     history: list[dict] = field(default_factory=list)
 
-    def save(self, root: Path, symbol: str, timeframe: str) -> Path:
-        names = write_atomic(self.path(root, symbol, timeframe, self.NAMES), ("\n".join(self.selected) + "\n").encode())
-        self._save_json(root, symbol, timeframe)
+    def save(self, root: Path, symbol: str, timeframe: str) -> UPath:
+        self._begin(root, symbol, timeframe)
+        names = self._write(self.NAMES, ("\n".join(self.selected) + "\n").encode())
+        self._finish(root, symbol, timeframe, awaits=())
         return names
 
     @classmethod
-    def load(cls, root: Path, symbol: str, timeframe: str) -> Selection:
-        record = super().load(root, symbol, timeframe)
-        record.selected = cls.names(root, symbol, timeframe)
+    def load(cls, root: Path, symbol: str, timeframe: str, *, review: bool = False) -> Selection:
+        record = super().load(root, symbol, timeframe, review=review)
+        record.selected = _names(record.file(cls.NAMES), symbol, timeframe)
         return record
 
     @classmethod
     def names(cls, root: Path, symbol: str, timeframe: str) -> list[str]:
-        """The selected feature names (the .txt file is the list of record)."""
-        path = cls.path(root, symbol, timeframe, cls.NAMES)
-        if not path.exists():
-            raise MissingArtifact(f"{symbol}|{timeframe}: selected_features is not materialized ({path} missing)")
-        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        """The published selected feature names (the .txt file is the list of record)."""
+        return _names(cls.path(root, symbol, timeframe, cls.NAMES), symbol, timeframe)
 
     @property
     def holdout_start_ts(self) -> pd.Timestamp | None:
@@ -163,10 +217,11 @@ class TunedParams(_Record):
     score: float | None = None
     metrics: dict | None = None
 
-    def save(self, root: Path, symbol: str, timeframe: str, history: pd.DataFrame, importance: dict) -> Path:
-        write_frame(self.path(root, symbol, timeframe, self.HISTORY), history, "csv")
-        write_json(self.path(root, symbol, timeframe, self.IMPORTANCE), importance)
-        return self._save_json(root, symbol, timeframe)
+    def save(self, root: Path, symbol: str, timeframe: str, history: pd.DataFrame, importance: dict) -> UPath:
+        self._begin(root, symbol, timeframe)
+        self._write(self.HISTORY, frame_bytes(history, self.HISTORY))
+        self._write(self.IMPORTANCE, _json(importance))
+        return self._finish(root, symbol, timeframe, awaits=())
 
     @classmethod
     def chosen(cls, root: Path, symbol: str, timeframe: str) -> tuple[dict, str]:
@@ -227,17 +282,18 @@ class ModelCard(_Record):
         booster = LightGBMClassifier.from_model_file(self.verified(root, symbol, timeframe, name), threads=threads, scale_pos_weight=spw)
         return CalibratedClassifier(booster, Calibration.from_dict(self.calibration))
 
-    def save(self, root: Path, symbol: str, timeframe: str, files: dict[str, bytes]) -> Path:
-        """Write each file, record its SHA-256, then the card itself (last: a card never names a
-        file that is not there)."""
+    def save(self, root: Path, symbol: str, timeframe: str, files: dict[str, bytes], awaits: tuple[str, ...] = ()) -> UPath:
+        """Write each file into a new version, record its SHA-256, then the card itself (last: a card
+        never names a file that is not there); the version goes live now or after `awaits` passed."""
+        self._begin(root, symbol, timeframe)
         for name, data in files.items():
-            path = write_atomic(self.path(root, symbol, timeframe, name), data)
-            self.artifact_sha256[name] = sha256(path)
-        return self._save_json(root, symbol, timeframe)
+            self.artifact_sha256[name] = sha256(self._write(name, data))
+        return self._finish(root, symbol, timeframe, awaits)
 
-    def verified(self, root: Path, symbol: str, timeframe: str, name: str) -> Path:
-        """The path of one of the card's files, after checking it is the file the card describes."""
-        path = self.path(root, symbol, timeframe, name)
+    def verified(self, root: Path, symbol: str, timeframe: str, name: str) -> UPath:
+        """The path of one of the card's files (in the card's own version), after checking it is the
+        file the card describes."""
+        path = self.file(name)
         if not path.exists():
             raise MissingArtifact(f"{symbol}|{timeframe}: {path} is missing: materialize production_model again")
         expected = self.artifact_sha256.get(name)
@@ -259,6 +315,12 @@ class ModelCard(_Record):
 
 
 METADATA_FIELDS = tuple(f.name for f in fields(ModelCard))
+
+
+def _names(path: UPath, symbol: str, timeframe: str) -> list[str]:
+    if not path.exists():
+        raise MissingArtifact(f"{symbol}|{timeframe}: selected_features is not materialized ({path} missing)")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
 @dataclass
@@ -284,18 +346,27 @@ class ShapSummary(_Record):
     mean_abs_shap: dict[str, float]
     plots: dict[str, str] = field(default_factory=dict)
 
-    def save(self, root: Path, symbol: str, timeframe: str, tables: dict[str, pd.DataFrame], plots: dict[str, bytes]) -> Path:
+    def save(
+        self,
+        root: Path,
+        symbol: str,
+        timeframe: str,
+        tables: dict[str, pd.DataFrame],
+        plots: dict[str, bytes],
+        awaits: tuple[str, ...] = (),
+    ) -> UPath:
+        self._begin(root, symbol, timeframe)
         for name, frame in tables.items():
-            write_frame(self.path(root, symbol, timeframe, name), frame, "parquet" if name.endswith(".parquet") else "csv")
+            self._write(name, frame_bytes(frame, name))
         for name, png in plots.items():
-            self.plots[name] = str(write_atomic(self.path(root, symbol, timeframe, name), png))
-        return self._save_json(root, symbol, timeframe)
+            self.plots[name] = str(self._write(name, png))
+        return self._finish(root, symbol, timeframe, awaits)
 
-    @classmethod
-    def values(cls, root: Path, symbol: str, timeframe: str) -> pd.DataFrame:
-        path = cls.path(root, symbol, timeframe, cls.VALUES)
+    def values(self) -> pd.DataFrame:
+        """shap_values.parquet of this report's version."""
+        path = self.file(self.VALUES)
         if not path.exists():
-            raise MissingArtifact(f"{symbol}|{timeframe}: {path} is missing: materialize shap_report for this partition")
+            raise MissingArtifact(f"{path} is missing: materialize shap_report for this partition")
         with path.open("rb") as fh:
             return pd.read_parquet(fh)
 
@@ -317,11 +388,14 @@ class ExperimentReport(_Record):
     skipped: int
     registry: str
 
-    def save(self, root: Path, symbol: str, timeframe: str, cv_results: dict[str, pd.DataFrame]) -> Path:
+    def save(self, root: Path, symbol: str, timeframe: str, cv_results: dict[str, pd.DataFrame], awaits: tuple[str, ...] = ()) -> UPath:
+        self._begin(root, symbol, timeframe)
         for cohort_id, table in cv_results.items():
-            write_frame(self.path(root, symbol, timeframe, f"cohorts/{cohort_id}_cv_results.csv"), table, "csv")
-        return self._save_json(root, symbol, timeframe)
+            self._write(f"cohorts/{cohort_id}_cv_results.csv", frame_bytes(table, ".csv"))
+        return self._finish(root, symbol, timeframe, awaits)
 
     @classmethod
-    def model_folder(cls, root: Path, symbol: str, timeframe: str, fingerprint: str) -> Path:
-        return cls.folder(root, symbol, timeframe) / "models" / fingerprint[:16]
+    def model_folder(cls, root: Path, symbol: str, timeframe: str, fingerprint: str) -> UPath:
+        """A registered model's files: addressed by its fingerprint, outside the versions (the registry
+        names them, whichever report is latest)."""
+        return cls.partition_folder(root, symbol, timeframe) / "models" / fingerprint[:16]

@@ -11,7 +11,7 @@ from tb_assets.core.features.matrix import SPECS
 from tb_assets.definitions import build_definitions
 from tb_assets.sources import make_source
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks, stored, tamper, upto
+from tb_assets_tests.helpers import checks, failure_text, metadata, published, run, run_checks, stored, tamper, upto
 
 
 def run_upto(defs, key, run_config=None, instance=None):
@@ -19,7 +19,7 @@ def run_upto(defs, key, run_config=None, instance=None):
 
 
 def catalog(settings, symbol, tf):
-    return json.loads((settings.artifacts_dir / "features" / symbol / tf / "feature_catalog.json").read_text())
+    return json.loads((published(settings, "features", symbol, tf) / "feature_catalog.json").read_text())
 
 
 @pytest.mark.cost(45)
@@ -99,7 +99,7 @@ def test_raw_price_and_finite_checks_fail_on_bad_stored_features(tmp_path):
         settings,
         "UPDATE features f SET level = b.close FROM bars b WHERE f.ts = b.ts AND f.symbol = b.symbol AND f.timeframe = b.timeframe",
     )
-    path = settings.artifacts_dir / "features" / "SPX" / "1w" / "feature_catalog.json"
+    path = published(settings, "features", "SPX", "1w") / "feature_catalog.json"
     cat = json.loads(path.read_text())
     path.write_text(json.dumps({**cat, "features": [*cat["features"], "level"]}))
     prices = checks(run_checks(defs, "SPX|1w", "features_no_raw_prices"))["features_no_raw_prices"]

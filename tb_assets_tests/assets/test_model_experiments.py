@@ -9,7 +9,7 @@ import pytest
 from tb_assets.definitions import build_definitions
 from tb_assets.training.registry import ModelRegistry
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import checks, failure_text, metadata, run, run_checks
+from tb_assets_tests.helpers import checks, failure_text, metadata, published, run, run_checks
 
 EXPERIMENTS = pytest.mark.xdist_group("experiments")
 CHAIN = [dg.AssetKey(a) for a in ("bars", "features", "targets")]
@@ -53,7 +53,7 @@ def test_the_zoo_trains_nine_algorithms_once_and_registers_every_combination(par
     settings, defs, instance, first = partition
     assert first.success, failure_text(first)
     md = metadata(first, "model_experiments")
-    report = json.loads((settings.artifacts_dir / "model_experiments" / "SYN1" / "1d" / "experiments.json").read_text())
+    report = json.loads((published(settings, "model_experiments") / "experiments.json").read_text())
     assert len(report["cohorts"]) == 9 and md["trained"] == 2 + 4 + 2 + 2 + 2 + 1 + 3 + 2 + 2 and md["already_registered"] == 0
     with registry(settings) as reg:
         rows = reg.find(symbol="SYN1", timeframe="1d")
@@ -64,8 +64,7 @@ def test_the_zoo_trains_nine_algorithms_once_and_registers_every_combination(par
             siblings = reg.find(cohort_id=cohort["cohort_id"])
             assert sorted(r.rank_in_cohort for r in siblings) == list(range(1, len(siblings) + 1))
         assert all(
-            (settings.artifacts_dir / "model_experiments" / "SYN1" / "1d" / "cohorts" / f"{c['cohort_id']}_cv_results.csv").exists()
-            for c in report["cohorts"]
+            (published(settings, "model_experiments") / "cohorts" / f"{c['cohort_id']}_cv_results.csv").exists() for c in report["cohorts"]
         )
     found = checks(first)
     assert found["model_experiments_permutation_sentinel"].passed and found["model_experiments_no_raw_prices"].passed
@@ -126,7 +125,7 @@ def test_the_checks_fail_on_bad_data(partition):
     sentinel = checks(result)["model_experiments_permutation_sentinel"]
     assert not sentinel.passed and " permuted " in sentinel.metadata["problems"].value
     # a raw price among a registered model's features
-    report = json.loads((settings.artifacts_dir / "model_experiments" / "SYN1" / "1d" / "experiments.json").read_text())
+    report = json.loads((published(settings, "model_experiments") / "experiments.json").read_text())
     victim = report["cohorts"][0]["best_model_id"]
     with registry(settings) as reg, reg.engine.begin() as con:
         from tb_assets.training.registry import MODELS

@@ -18,7 +18,7 @@ from tb_assets.core.modeling.grades import GRADED, grade_table
 from tb_assets.definitions import build_definitions
 from tb_assets.storage.records import METADATA_FIELDS, ModelCard
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import SIGNAL_FEATURES, checks, failure_text, metadata, run, run_checks, stored, tamper, upto
+from tb_assets_tests.helpers import SIGNAL_FEATURES, checks, failure_text, metadata, published, run, run_checks, stored, tamper, upto
 
 # the tests on the planted chain share its module fixture: one xdist group runs them on one worker
 PLANTED = pytest.mark.xdist_group("planted")
@@ -45,7 +45,7 @@ def synthetic(tmp_path, signal):
 
 
 def model_dir(settings):
-    return settings.artifacts_dir / "production_model" / "SYN1" / "1d"
+    return published(settings, "production_model")
 
 
 @pytest.fixture(scope="module")
@@ -107,9 +107,8 @@ def test_selection_and_tuning_never_see_the_holdout(planted, tmp_path):
     """Flip every label inside the holdout: selection and tuning must not notice, and the holdout
     AUC of the unchanged development model must become exactly 1 - AUC."""
     settings, defs = pristine_copy(planted, tmp_path)
-    folder = settings.artifacts_dir
-    selection = json.loads((folder / "selected_features" / "SYN1" / "1d" / "selection.json").read_text())
-    params = json.loads((folder / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())["params"]
+    selection = json.loads((published(settings, "selected_features") / "selection.json").read_text())
+    params = json.loads((published(settings, "best_params") / "best_params.json").read_text())["params"]
     before = json.loads((model_dir(settings) / "model_metadata.json").read_text())
     holdout_model = (model_dir(settings) / "holdout_model.txt").read_text()
     start = selection["holdout_start"]
@@ -118,9 +117,9 @@ def test_selection_and_tuning_never_see_the_holdout(planted, tmp_path):
     retuned = {"ops": {**FAST["ops"], "best_params": {"config": {**FAST["ops"]["best_params"]["config"], "resume": False}}}}
     second = run(defs, "SYN1|1d", retuned, selection=[dg.AssetKey(a) for a in ("selected_features", "best_params", "production_model")])
     assert second.success, failure_text(second)
-    again = json.loads((folder / "selected_features" / "SYN1" / "1d" / "selection.json").read_text())
+    again = json.loads((published(settings, "selected_features") / "selection.json").read_text())
     assert again["selected"] == selection["selected"] and again["history"] == selection["history"]
-    assert json.loads((folder / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())["params"] == params
+    assert json.loads((published(settings, "best_params") / "best_params.json").read_text())["params"] == params
     after = json.loads((model_dir(settings) / "model_metadata.json").read_text())
     assert after["holdout_metrics"]["auc"] == pytest.approx(1 - before["holdout_metrics"]["auc"], abs=1e-12)
     # everything the holdout model learns from is development: the same booster, class weight, calibrator and
@@ -141,7 +140,7 @@ def test_planted_signal_is_found(planted):
     assert result.success, failure_text(result)
     md = metadata(result, "production_model")
     assert md["oof_auc"] > 0.6 and md["holdout_auc"] > 0.6 and md["params_source"] == "best_params"
-    selected = (settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt").read_text().split()
+    selected = (published(settings, "selected_features") / "selected_features.txt").read_text().split()
     assert set(selected) & SIGNAL_FEATURES
     evaluations = checks(result)
     # every evaluation says in words what it found (the UI's check page shows it; the metadata holds the numbers)
@@ -163,9 +162,9 @@ def test_planted_signal_is_found(planted):
     assert set(grades.values()) <= {"excellent", "good", "acceptable", "below"}, grades
     for table in (md["grades"], evaluations["production_model_grades"].metadata["grades"].value):
         assert "nan" not in table.lower(), table
-    bp = json.loads((settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())
+    bp = json.loads((published(settings, "best_params") / "best_params.json").read_text())
     assert bp["all_pruned"] is False and len(bp["metrics"]["folds"]) == 5 and sum(bp["trials"].values()) == 6
-    assert (settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "trials_history.csv").exists()
+    assert (published(settings, "best_params") / "trials_history.csv").exists()
 
 
 @PLANTED
@@ -241,7 +240,7 @@ def test_regression_check_fails_when_the_model_gets_worse(planted):
     instance.report_runless_asset_event(
         dg.AssetMaterialization(asset_key="production_model", partition="SYN1|1d", metadata={"oof_auc": 0.99})
     )
-    path = settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt"
+    path = published(settings, "selected_features") / "selected_features.txt"
     path.write_text("dow\n")  # a feature with nothing to say about the label
     worse = run(defs, "SYN1|1d", FAST, selection=[dg.AssetKey("production_model")], instance=instance)
     assert worse.success  # ERROR severity, not blocking
@@ -281,6 +280,43 @@ def test_leakage_sentinels_fail_beyond_their_bounds(planted):
     assert not evaluation.passed and "permuted-label AUC" in evaluation.metadata["problems"].value
 
 
+@PLANTED
+@pytest.mark.cost(60)
+def test_a_model_failing_a_blocking_check_never_becomes_the_latest(planted, tmp_path):
+    """Issue 26: the sentinel fails on a newly trained model, so readers keep opening the previous
+    one; the refused version is kept, named in the failure and by `tb models production`; the same
+    check passing on it later publishes it."""
+    from tb_assets.cli.models import production_rows
+    from tb_assets.storage import versions
+
+    settings, defs = pristine_copy(planted, tmp_path)
+    before = ModelCard.load(settings.artifacts_dir, "SYN1", "1d")
+    good = (model_dir(settings) / "model.txt").read_bytes()
+    name = "production_model_leakage_sentinels"
+    strict = {"ops": {"production_model": {"config": {"seed": 1}}, f"production_model_{name}": {"config": {"permutation_tolerance": 0.0}}}}
+    failed = run(defs, "SYN1|1d", strict, selection=[dg.AssetKey(a) for a in ("production_model", "shap_report")])
+    assert not failed.success and not checks(failed)[name].passed
+    assert checks(failed)["production_model_features_match"].passed
+    assert not any(e.is_step_success and e.step_key == "shap_report" for e in failed.all_events)  # blocked downstream
+    refused = metadata(failed, "production_model")["version"]
+    assert refused != before.version
+    evaluation = checks(failed)[name]
+    assert f"version {refused} is not published" in evaluation.description and f"latest stays {before.version}" in evaluation.description
+    # readers (and the next run's assets) still open the previous model, byte for byte
+    assert ModelCard.load(settings.artifacts_dir, "SYN1", "1d").version == before.version
+    assert (model_dir(settings) / "model.txt").read_bytes() == good
+    partition = ModelCard.partition_folder(settings.artifacts_dir, "SYN1", "1d")
+    assert (versions.version_folder(partition, refused) / "model.txt").read_bytes() != good  # kept for inspection
+    row = production_rows(settings, ["SYN1|1d"])[0]
+    assert row["version"] == before.version and row["unpublished"]["version"] == refused
+    assert list(row["unpublished"]["refused_by"]) == [name] and "permuted-label AUC" in row["unpublished"]["refused_by"][name]
+    # the check run again with its default bounds passes on the kept version, which then goes live
+    again = run_checks(defs, "SYN1|1d", name, asset="production_model")
+    assert again.success and checks(again)[name].metadata["published"].value is True
+    assert ModelCard.load(settings.artifacts_dir, "SYN1", "1d").version == refused
+    assert production_rows(settings, ["SYN1|1d"])[0]["unpublished"] is None
+
+
 def test_holdout_can_be_turned_off(tmp_path):
     settings = make_settings(
         tmp_path, source="synthetic", symbols=("SYN1",), timeframes=("1d",), context_symbols=(), synthetic_bars=1000, synthetic_signal=0.35
@@ -289,7 +325,7 @@ def test_holdout_can_be_turned_off(tmp_path):
     result = run(build_definitions(settings), "SYN1|1d", config)
     assert result.success, failure_text(result)
     meta = json.loads((model_dir(settings) / "model_metadata.json").read_text())
-    bp = json.loads((settings.artifacts_dir / "best_params" / "SYN1" / "1d" / "best_params.json").read_text())
+    bp = json.loads((published(settings, "best_params") / "best_params.json").read_text())
     assert meta["holdout_metrics"] is None and bp["development_samples"] == meta["n_samples"]  # tuned on every event
     evaluation = checks(result)["production_model_holdout_confirms"]
     assert evaluation.passed and "holdout_pct 0" in evaluation.metadata["holdout"].value
@@ -314,7 +350,7 @@ def test_holdout_check_warns_when_out_of_fold_beats_the_holdout(planted):
 @PLANTED
 def test_features_match_fails_when_selection_changed_after_training(planted):
     settings, defs, _, _ = planted
-    path = settings.artifacts_dir / "selected_features" / "SYN1" / "1d" / "selected_features.txt"
+    path = published(settings, "selected_features") / "selected_features.txt"
     original = path.read_text()
     path.write_text(original + "close\n")
     try:

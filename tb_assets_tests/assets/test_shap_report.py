@@ -17,7 +17,7 @@ from tb_assets.core.modeling.calibration import Calibration
 from tb_assets.definitions import build_definitions
 from tb_assets.reporting.plots import THUMBNAIL_MAX_BYTES
 from tb_assets_tests.conftest import make_settings
-from tb_assets_tests.helpers import SIGNAL_FEATURES, checks, failure_text, metadata, run, run_checks, stored
+from tb_assets_tests.helpers import SIGNAL_FEATURES, checks, failure_text, metadata, published, run, run_checks, stored
 
 FAST = {
     "ops": {
@@ -50,7 +50,7 @@ def planted(tmp_path_factory):
 
 
 def folder(settings, asset):
-    return settings.artifacts_dir / asset / "SYN1" / "1d"
+    return published(settings, asset)
 
 
 def inline_png(md: str) -> bytes:

@@ -48,18 +48,21 @@ def test_the_chain_runs_with_warehouse_and_artifacts_on_fsspec_urls(tmp_path):
     root = bucket.removeprefix("memory://")
     for table in ("bars", "features", "targets"):
         assert fs.exists(f"/{root}/warehouse/{table}/symbol=SYN1/timeframe=1d/part-0.parquet")
-    card = json.loads(fs.cat(f"/{root}/artifacts/production_model/SYN1/1d/model_metadata.json"))
-    assert fs.exists(f"/{root}/artifacts/production_model/SYN1/1d/model.txt") and card["artifact_sha256"]["model.txt"]
-    assert fs.exists(f"/{root}/artifacts/shap_report/SYN1/1d/shap_report.json")
+    models = f"/{root}/artifacts/production_model/SYN1/1d"
+    latest = fs.cat(f"{models}/LATEST").decode().strip()
+    card = json.loads(fs.cat(f"{models}/versions/{latest}/model_metadata.json"))
+    assert fs.exists(f"{models}/versions/{latest}/model.txt") and card["artifact_sha256"]["model.txt"]
+    report = fs.cat(f"/{root}/artifacts/shap_report/SYN1/1d/LATEST").decode().strip()
+    assert fs.exists(f"/{root}/artifacts/shap_report/SYN1/1d/versions/{report}/shap_report.json")
     assert not (tmp_path / "warehouse").exists() and not (tmp_path / "artifacts").exists()
 
-    # a second run keeps the previous model beside the new one (a copy on an object store)
+    # a second run is a new version; once its blocking checks passed it is the latest and the previous stays
     again = run(defs, "SYN1|1d", FAST, selection=[dg.AssetKey("production_model")], instance=dg.DagsterInstance.ephemeral())
     assert again.success, failure_text(again)
-    kept = [p for p in fs.ls(f"/{root}/artifacts/production_model/SYN1/1d", detail=False) if p.rsplit("/", 1)[1].startswith("model.2")]
-    assert kept, "the previous model.txt was not kept"
+    newer = fs.cat(f"{models}/LATEST").decode().strip()
+    assert newer > latest and fs.exists(f"{models}/versions/{latest}/model.txt") and not fs.exists(f"{models}/CANDIDATE")
 
     # the model file changed behind the card's back: shap_report refuses it
-    fs.pipe(f"/{root}/artifacts/production_model/SYN1/1d/model.txt", b"tree\nnot the trained model\n")
+    fs.pipe(f"{models}/versions/{newer}/model.txt", b"tree\nnot the trained model\n")
     tampered = run(defs, "SYN1|1d", FAST, selection=[dg.AssetKey("shap_report")], instance=dg.DagsterInstance.ephemeral())
     assert not tampered.success and "does not match the SHA-256" in failure_text(tampered)

@@ -138,7 +138,9 @@ def test_production_lists_each_partitions_model_card(tmp_path, monkeypatch, caps
     vix = rows["VIX|1d"]
     assert (vix["holdout_auc"], vix["grade"], vix["oof_auc"], vix["events"]) == (0.6374, "acceptable", 0.641, 8938)
     assert vix["params_source"] == "best_params" and vix["trained_on"][0].startswith("1991-03-05")
-    assert vix["card"].endswith("production_model/VIX/1d/model_metadata.json") and rows["SPX|1d"]["card"] is None
+    folder = tmp_path / "artifacts" / "production_model" / "VIX" / "1d"
+    assert vix["card"] == str(folder / "versions" / card.version / "model_metadata.json")
+    assert vix["version"] == card.version and vix["unpublished"] is None and rows["SPX|1d"]["card"] is None
     code = main(["models", "production"])
     table = capsys.readouterr().out
     assert code == 0 and "0.6374 (1,788 events)  acceptable  0.0552       platt" in table

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import psutil
@@ -20,6 +21,7 @@ import pytest
 from tb_assets.cluster.processes import Cluster
 from tb_assets.settings import PROJECT_ROOT
 from tb_assets_tests.e2e.processes import HANG_GUARD_S
+from tb_assets_tests.helpers import published
 from tb_assets_tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -129,7 +131,8 @@ def test_a_backfill_runs_on_two_celery_workers_with_everything_on_postgres(postg
         symbol, timeframe = key.split("|")
         for table in ("bars", "features", "targets"):
             assert (data / "warehouse" / table / f"symbol={symbol}" / f"timeframe={timeframe}" / "part-0.parquet").is_file()
-        assert (data / "artifacts" / "production_model" / symbol / timeframe / "model_metadata.json").is_file()
-        assert (data / "artifacts" / "shap_report" / symbol / timeframe / "shap_report.json").is_file()
+        settings = SimpleNamespace(artifacts_dir=data / "artifacts")
+        assert (published(settings, "production_model", symbol, timeframe) / "model_metadata.json").is_file()
+        assert (published(settings, "shap_report", symbol, timeframe) / "shap_report.json").is_file()
     # instance, Optuna and the registry all on PostgreSQL: not one SQLite file was written
     assert sqlite_files(data, Path(env["DAGSTER_HOME"])) == []

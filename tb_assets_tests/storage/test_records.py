@@ -13,7 +13,8 @@ from tb_assets.storage.records import METADATA_FIELDS, FeatureCatalog, MissingAr
 def test_feature_catalog_round_trip_and_regime_columns(tmp_path):
     catalog = FeatureCatalog("SPX", "1d", ["ret_1", "regime_gmm", "dow", "regime_vix"], {"ret_1": "standard"}, rows=10)
     path = catalog.save(tmp_path)
-    assert path == tmp_path / "features" / "SPX" / "1d" / "feature_catalog.json"
+    assert path.parent.parent == tmp_path / "features" / "SPX" / "1d" / "versions" and path.name == "feature_catalog.json"
+    assert (tmp_path / "features" / "SPX" / "1d" / "LATEST").read_text().strip() == path.parent.name == catalog.version
     loaded = FeatureCatalog.load(tmp_path, "SPX", "1d")
     assert loaded == catalog and loaded.regime_columns == ["regime_gmm", "regime_vix"]
     with pytest.raises(MissingArtifact, match=r"IXIC\|1d: .*feature_catalog.json is missing: materialize features"):
@@ -40,8 +41,8 @@ def test_tuned_params_choose_defaults_when_missing_or_all_pruned(tmp_path):
     found = TunedParams({**DEFAULT_PARAMS, "max_depth": 7}, False, ["a"], "s", 10, None, {"complete": 3}, score=0.5)
     found.save(tmp_path, "SPX", "1d", pd.DataFrame({"number": [0, 1]}), {"max_depth": 1.0})
     assert TunedParams.chosen(tmp_path, "SPX", "1d") == ({**DEFAULT_PARAMS, "max_depth": 7}, "best_params")
-    folder = tmp_path / "best_params" / "SPX" / "1d"
-    assert (folder / "trials_history.csv").read_text().splitlines() == ["number", "0", "1"]
+    folder = TunedParams.folder(tmp_path, "SPX", "1d")
+    assert folder == found.location and (folder / "trials_history.csv").read_text().splitlines() == ["number", "0", "1"]
     assert TunedParams.load(tmp_path, "SPX", "1d") == found
 
 
@@ -72,7 +73,7 @@ def test_model_card_files_are_verified_before_use(tmp_path):
     c = card()
     path = c.save(tmp_path, "SPX", "1d", {"model.txt": b"tree", "feature_importance.csv": b"feature,gain,split\na,1.0,2\n"})
     loaded = ModelCard.load(tmp_path, "SPX", "1d")
-    assert tuple(loaded.__dict__) == METADATA_FIELDS and METADATA_FIELDS[-1] == "artifact_sha256"
+    assert tuple(k for k in loaded.__dict__ if not k.startswith("_")) == METADATA_FIELDS and METADATA_FIELDS[-1] == "artifact_sha256"
     assert set(loaded.artifact_sha256) == {"model.txt", "feature_importance.csv"}
     assert loaded.verified(tmp_path, "SPX", "1d", "model.txt").read_bytes() == b"tree"
     assert loaded.feature_importance(tmp_path, "SPX", "1d")["gain"].tolist() == [1.0]
@@ -97,7 +98,7 @@ def test_a_file_the_card_does_not_vouch_for_is_refused_and_a_corrupt_model_never
     c.save(tmp_path, "SPX", "1d", {"model.txt": text})
     loaded = ModelCard.load(tmp_path, "SPX", "1d")
     np.testing.assert_allclose(loaded.model(tmp_path, "SPX", "1d").predict_proba(X), model.predict_proba(X))
-    folder = tmp_path / "production_model" / "SPX" / "1d"
+    folder = loaded.location
     (folder / "holdout_model.txt").write_bytes(text)  # present, but the card never recorded it
     with pytest.raises(TbError, match="records no SHA-256 for holdout_model.txt"):
         loaded.model(tmp_path, "SPX", "1d", holdout=True)
@@ -124,8 +125,9 @@ def test_shap_summary_writes_its_tables_and_plots(tmp_path):
         {ShapSummary.VALUES: values, ShapSummary.SUMMARY: pd.DataFrame({"feature": ["a"]})},
         {"shap_bar.png": b"\x89PNG"},
     )
-    pd.testing.assert_frame_equal(ShapSummary.values(tmp_path, "SPX", "1d"), values)
-    assert ShapSummary.load(tmp_path, "SPX", "1d").plots == {"shap_bar.png": str(tmp_path / "shap_report" / "SPX" / "1d" / "shap_bar.png")}
+    loaded = ShapSummary.load(tmp_path, "SPX", "1d")
+    pd.testing.assert_frame_equal(loaded.values(), values)
+    assert loaded.plots == {"shap_bar.png": str(record.location / "shap_bar.png")}
     with pytest.raises(MissingArtifact, match="materialize shap_report"):
-        ShapSummary.values(tmp_path, "SPX", "1w")
-    assert np.isclose(pd.read_csv(tmp_path / "shap_report" / "SPX" / "1d" / "shap_summary.csv").shape[0], 1)
+        ShapSummary.load(tmp_path, "SPX", "1w")
+    assert np.isclose(pd.read_csv(loaded.file(ShapSummary.SUMMARY)).shape[0], 1)
