@@ -5,7 +5,7 @@ loads, every file a model card names matches its SHA-256, every warehouse file m
 recorded checksum. The next `tb run` sweeps the dead writers' temp files and succeeds.
 
 The seed is printed (and in every failure message): TB_FAULT_SEED=<seed> replays a sweep. CI runs
-a few faults of each kind; TB_FAULT_KILLS=20 TB_FAULT_ENOSPC=5 is the full sweep (docs/operations.md).
+3 kills and 1 full disk; TB_FAULT_KILLS=20 TB_FAULT_ENOSPC=5 is the full sweep (docs/development.md).
 """
 
 import json
