@@ -35,7 +35,7 @@ def launcher_config(folder, tmp_path):
 def test_the_team_instance_is_valid_dagster_configuration(team_env, tmp_path):
     config, launcher = launcher_config(DEPLOY, tmp_path)
     assert config["storage"]["postgres"]["postgres_url"] == {"env": "TB_DAGSTER_PG_URL"}
-    assert config["run_launcher"]["class"] == "CeleryRunLauncher" and launcher["broker"] == "redis://127.0.0.1:6379/0"
+    assert config["run_launcher"]["class"] == "TeamRunLauncher" and launcher["broker"] == "redis://127.0.0.1:6379/0"
     # the workspace reaches the code server by the address tb defaults
     workspace = yaml.safe_load((DEPLOY / "workspace.yaml").read_text())
     assert workspace["load_from"][0]["grpc_server"]["port"] == {"env": "TB_CODE_SERVER_PORT"}

@@ -99,9 +99,12 @@ def _up(args) -> int:
     from tb_assets.runs.instance import open_instance
 
     home = Path(os.environ["DAGSTER_HOME"])
+    from dagster_celery.launcher import CeleryRunLauncher
+
     with open_instance() as instance:  # the instance's tables made once here, not raced by five processes starting at once
         launcher = type(instance.run_launcher).__name__
-    if launcher != "CeleryRunLauncher":
+        celery = isinstance(instance.run_launcher, CeleryRunLauncher)
+    if not celery:
         raise ConfigError(
             f"DAGSTER_HOME={home} is not a team instance (its run launcher is {launcher}): unset DAGSTER_HOME "
             "or point it at deploy/ (or a copy of it)"

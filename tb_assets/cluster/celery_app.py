@@ -22,12 +22,11 @@ from dagster_celery.defaults import task_default_queue
 from dagster_celery.make_app import make_app
 from dagster_celery.tasks import create_execute_job_task, create_resume_job_task
 
-from tb_assets.cluster.settings import celery_broker
+from tb_assets.cluster.settings import WORKER_TAGS, celery_broker
 
 # a run longer than the broker's visibility timeout would be handed to a second worker (Redis
 # re-delivers unacknowledged tasks): a day covers a year of minute bars through the chain
 VISIBILITY_TIMEOUT_S = 24 * 3600
-WORKER_TAGS = ("tb/worker", "tb/worker_host", "tb/worker_pid")
 
 _broker = celery_broker()
 app = make_app(

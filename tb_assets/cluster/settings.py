@@ -14,6 +14,8 @@ PROFILES = ("local", "team")
 DEFAULT_CODE_SERVER_HOST = "127.0.0.1"
 DEFAULT_CODE_SERVER_PORT = "4266"
 BROKER_SCHEMES = ("redis", "rediss")
+# run tags naming the Celery worker that took a run (set by cluster/celery_app, read by cluster/launcher)
+WORKER_TAGS = ("tb/worker", "tb/worker_host", "tb/worker_pid")
 
 
 def _env(name: str) -> str | None:

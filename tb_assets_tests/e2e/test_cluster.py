@@ -95,7 +95,7 @@ def test_a_backfill_runs_on_two_celery_workers_with_everything_on_postgres(postg
         for name in ("DAGSTER_HOME", "TB_DAGSTER_PG_URL", "TB_CELERY_BROKER", "TB_DATA_DIR"):  # this process reads the same instance
             monkeypatch.setenv(name, env[name])
         with dg.DagsterInstance.get() as instance:
-            assert type(instance.run_launcher).__name__ == "CeleryRunLauncher"
+            assert type(instance.run_launcher).__name__ == "TeamRunLauncher"
             runs = instance.get_runs()
             assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), [(r.run_id, r.status) for r in runs]
             # every run was executed by a worker, and both workers took some
