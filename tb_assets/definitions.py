@@ -28,6 +28,7 @@ from tb_assets.resources import (
     WarehouseIOManager,
 )
 from tb_assets.resources.secrets import from_environment
+from tb_assets.runs.outage_retry import retry_after_database_outage
 from tb_assets.runs.stranded_steps import build_stranded_steps_sensor
 from tb_assets.settings import Settings, dagster_cron_problem, load_settings
 
@@ -57,6 +58,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
     chain = with_refresh(dg.Definitions.merge(*(stage.definitions(partitions) for stage in STAGES)), settings.refresh_cron)
     assets = dg.Definitions.merge(chain, *(stage.definitions(partitions) for stage in RESEARCH))
+    # a step cut by the instance's database going away marks its run for a retry (runs/outage_retry.py)
+    assets = dg.Definitions(assets=[a.with_hooks({retry_after_database_outage}) for a in assets.assets], asset_checks=assets.asset_checks)
     shared = dg.Definitions(
         jobs=[pipeline],
         # one process per run by default: a process per step costs seconds of imports each, and
