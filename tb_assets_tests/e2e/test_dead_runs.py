@@ -170,7 +170,7 @@ def partition_tables(data_dir: str) -> dict:
 @pytest.mark.cost(100)
 def test_kill_9_at_random_points_then_a_rerun_and_two_runs_at_once_give_the_clean_result(dagster_home, tmp_path):
     """The reliability suite's crash rows: `tb run` (bars, features, targets) SIGKILLed with its
-    worker at random moments (seeded; the delays are printed), each followed by a re-run that must
+    worker at a random moment (seeded; the delay is printed), followed by a re-run that must
     succeed without a word from us and store exactly what an uninterrupted run stored; then two
     `tb run` of the same partition at once: both succeed (they write the same files side by side,
     each replaced whole), same tables."""
@@ -182,7 +182,8 @@ def test_kill_9_at_random_points_then_a_rerun_and_two_runs_at_once_give_the_clea
     assert clean.returncode == 0, clean.stdout + clean.stderr
     expected = partition_tables(env["TB_DATA_DIR"])
     rng = random.Random(int(os.environ.get("TB_KILL_SEED", "11")))
-    for delay in (rng.uniform(0.3, took), rng.uniform(0.3, took)):
+    # one kill here (tables equal to an uninterrupted run's); reliability/test_fault_sweep.py kills the whole chain
+    for delay in (rng.uniform(0.3, took),):
         print(f"kill -9 after {delay:.2f}s of a {took:.1f}s run")
         victim = subprocess.Popen(
             select, env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True

@@ -5,7 +5,7 @@ loads, every file a model card names matches its SHA-256, every warehouse file m
 recorded checksum. The next `tb run` sweeps the dead writers' temp files and succeeds.
 
 The seed is printed (and in every failure message): TB_FAULT_SEED=<seed> replays a sweep. CI runs
-2 kills and 1 full disk; TB_FAULT_KILLS=20 TB_FAULT_ENOSPC=5 is the full sweep (docs/development.md).
+1 kill and 1 full disk; TB_FAULT_KILLS=20 TB_FAULT_ENOSPC=5 is the full sweep (docs/development.md).
 """
 
 import json
@@ -107,7 +107,7 @@ def kill_everything(proc: subprocess.Popen) -> None:
 @pytest.mark.cost(240)
 def test_killed_and_full_disk_runs_leave_every_published_version_whole(dagster_home, tmp_path):
     seed = int(os.environ.get("TB_FAULT_SEED") or time.time_ns() % 100_000)
-    kills, full_disks = int(os.environ.get("TB_FAULT_KILLS", "2")), int(os.environ.get("TB_FAULT_ENOSPC", "1"))
+    kills, full_disks = int(os.environ.get("TB_FAULT_KILLS", "1")), int(os.environ.get("TB_FAULT_ENOSPC", "1"))
     print(f"fault sweep: TB_FAULT_SEED={seed} ({kills} kills, {full_disks} full disks)")
     rng = random.Random(seed)
     data = Path(os.environ["TB_DATA_DIR"])
