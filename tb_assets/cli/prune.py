@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 
-DESCRIPTION = """Keep the newest --keep earlier versions of every artifact file (the latest is never
-touched; models the registry names live in their own folders and are never pruned) and delete the
-history of finished runs that ended more than --runs-older-than days ago (the UI's Runs page and
-the event log). --dry-run lists what would go. Each chain re-run of one partition otherwise keeps
-about 1.45 MB more of artifact versions and 0.95 MB of run history."""
+DESCRIPTION = """Keep the newest --keep earlier artifact versions of every partition (publishing a
+version already keeps 5; never pruned: the latest, a candidate waiting for its checks, a version
+holding a KEEP file, the models the registry names) and delete the history of finished runs that
+ended more than --runs-older-than days ago (the UI's Runs page and the event log). --dry-run lists
+what would go. Each chain re-run of one partition otherwise keeps about 0.95 MB of run history."""
 
 
 def add_parser(sub) -> None:
     prune = sub.add_parser("prune", help="bound what re-runs keep: earlier artifact versions and old run history", description=DESCRIPTION)
-    prune.add_argument("--keep", type=int, default=5, help="earlier versions kept of each artifact file (default 5)")
+    prune.add_argument("--keep", type=int, default=5, help="earlier versions kept of each partition's artifacts (default 5)")
     prune.add_argument(
         "--runs-older-than", type=float, default=30.0, metavar="DAYS", help="delete finished runs older than this (default 30)"
     )
