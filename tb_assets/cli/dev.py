@@ -45,7 +45,7 @@ def cmd_dev(args) -> int:
 def run_process_group(cmd: list[str], cwd: Path, grace_s: float = 20.0) -> int:
     """Run `cmd` in its own process group until it exits; Ctrl-C or SIGTERM stops the whole group
     (`dagster dev` alone leaves its webserver, daemon and code servers running on SIGTERM):
-    SIGTERM to every member, SIGKILL to what is left after `grace_s`."""
+    SIGTERM to every member, SIGKILL to what is left after `grace_s` or at a second signal."""
     import signal
     import subprocess
 
@@ -53,6 +53,9 @@ def run_process_group(cmd: list[str], cwd: Path, grace_s: float = 20.0) -> int:
     stopping = {"signal": None}
 
     def stop(signum, _frame):
+        if stopping["signal"] is not None:  # a second Ctrl-C or SIGTERM while stopping: no more grace
+            _signal_group(proc.pid, signal.SIGKILL)
+            return
         stopping["signal"] = signum
         raise KeyboardInterrupt
 
