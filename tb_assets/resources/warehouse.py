@@ -1,5 +1,7 @@
 """The Parquet warehouse as Dagster sees it: the IO manager of the tables, and read access for a guard."""
 
+import gc
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -25,6 +27,9 @@ class ParquetWarehouseIOManager(dg.UPathIOManager):
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         symbol, timeframe = _partition_of(context)
+        # the step before this one (in the same process) left its output inside a reference cycle of
+        # Dagster's step context, freed only when the collector runs: 0.7 GB after 10 million bars
+        gc.collect()
         return read_partition(self._base_path, context.asset_key.path[-1], symbol, timeframe)
 
     def get_metadata(self, context: dg.OutputContext, obj: pd.DataFrame) -> dict:

@@ -11,7 +11,8 @@ from tb_assets.core.data.timeframes import INTRADAY, validate_timeframe
 
 
 def resample_bars(bars: pd.DataFrame, tf: str) -> pd.DataFrame:
-    """Aggregate validated base bars into `tf` buckets labelled by the bucket start.
+    """Aggregate validated base bars into `tf` buckets labelled by the bucket start (bars already at
+    `tf` come back as they are, the same frame: 10 million minute bars are 0.8 GB).
 
     open first, high max, low min, close last, volume sum, vwap volume-weighted (last when the
     bucket traded nothing), trade_count sum, other numeric columns last, data_split 'test' if any
@@ -22,37 +23,66 @@ def resample_bars(bars: pd.DataFrame, tf: str) -> pd.DataFrame:
     if bars.empty:
         return bars.copy()
     key = bucket_start(bars["ts"], tf)
-    if key.equals(pd.DatetimeIndex(bars["ts"])):
-        return bars.reset_index(drop=True).copy()  # already at this timeframe
+    if key.equals(pd.DatetimeIndex(bars["ts"])):  # already at this timeframe: the bars themselves, not a copy
+        return bars if isinstance(bars.index, pd.RangeIndex) and bars.index.start == 0 else bars.reset_index(drop=True)
 
-    df = bars.assign(_bucket=key.to_numpy())
-    g = df.groupby("_bucket", sort=True)
+    k = key.asi8
+    if len(k) > 1 and (k[1:] < k[:-1]).any():  # validated bars are sorted; anything else is sorted here first
+        order = np.argsort(k, kind="stable")
+        bars, key, k = bars.iloc[order].reset_index(drop=True), key[order], k[order]
+    # each bucket is a run of neighbouring rows: one reduceat per column, no grouped copy of the frame
+    # (a groupby on 10 million minute bars held the frame twice and took 20 s)
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    column = {c: bars[c].to_numpy(dtype="float64") for c in ("open", "high", "low", "close", "volume", "vwap", "trade_count")}
+    volume, vwap = column["volume"], column["vwap"]
+    traded = ~np.isnan(volume) & ~np.isnan(vwap)
+    pv = _sum_of_numbers(np.where(traded, vwap * volume, np.nan), starts)
+    vsum = _sum_of_numbers(np.where(traded, volume, np.nan), starts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vw = np.where(vsum > 0, pv / vsum, np.nan)
+    split = bars["data_split"]
+    is_test = np.logical_or.reduceat(split.eq("test").fillna(False).to_numpy(bool), starts)
+    has_split = np.logical_or.reduceat(split.notna().to_numpy(bool), starts)
     out = pd.DataFrame(
         {
-            "open": g["open"].first(),
-            "high": g["high"].max(),
-            "low": g["low"].min(),
-            "close": g["close"].last(),
-            "volume": g["volume"].sum(min_count=1),
+            "ts": key[starts],
+            "open": _first_number(column["open"], starts),
+            "high": np.fmax.reduceat(column["high"], starts),
+            "low": np.fmin.reduceat(column["low"], starts),
+            "close": _last_number(column["close"], starts),
+            "volume": _sum_of_numbers(volume, starts),
+            "vwap": np.where(np.isnan(vw), _last_number(vwap, starts), vw),
+            "trade_count": _sum_of_numbers(column["trade_count"], starts),
+            "data_split": pd.array(np.where(is_test, "test", "train"), dtype="string"),
         }
     )
-    # vwap: sum(vwap*volume)/sum(volume); NaN-safe and falls back to the last vwap
-    pv = (df["vwap"] * df["volume"]).groupby(df["_bucket"]).sum(min_count=1)
-    vsum = df["volume"].where(df["vwap"].notna()).groupby(df["_bucket"]).sum(min_count=1)
-    vw = pv / vsum.where(vsum > 0)
-    out["vwap"] = vw.fillna(g["vwap"].last())
-    out["trade_count"] = g["trade_count"].sum(min_count=1)
-    split = df["data_split"]
-    is_test = split.eq("test").fillna(False).groupby(df["_bucket"]).any()
-    has_split = split.notna().groupby(df["_bucket"]).any()
-    out["data_split"] = pd.Series(np.where(is_test, "test", "train"), index=out.index, dtype="string").where(
-        has_split, pd.NA
-    )
+    out.loc[~has_split, "data_split"] = pd.NA
     for col in (c for c in bars.columns if c not in BAR_COLUMNS):
-        out[col] = g[col].last()
-    out.index.name = "ts"
-    out = out.reset_index()
-    return out[[*BAR_COLUMNS, *(c for c in bars.columns if c not in BAR_COLUMNS)]]
+        out[col] = _last_number(bars[col].to_numpy(dtype="float64"), starts)
+    return out
+
+
+def _sum_of_numbers(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each bucket's sum of its non-missing values; NaN where it has none (pandas' sum(min_count=1))."""
+    present = ~np.isnan(values)
+    total = np.add.reduceat(np.where(present, values, 0.0), starts)
+    return np.where(np.add.reduceat(present.astype(np.int64), starts) > 0, total, np.nan)
+
+
+def _last_number(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each bucket's last non-missing value; NaN where it has none (pandas' groupby last())."""
+    row = np.where(np.isnan(values), -1, np.arange(len(values)))
+    last = np.maximum.reduceat(row, starts)
+    return np.where(last >= starts, values[np.maximum(last, 0)], np.nan)
+
+
+def _first_number(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each bucket's first non-missing value; NaN where it has none (pandas' groupby first())."""
+    n = len(values)
+    row = np.where(np.isnan(values), n, np.arange(n))
+    first = np.minimum.reduceat(row, starts)
+    ends = np.r_[starts[1:], n]
+    return np.where(first < ends, values[np.minimum(first, n - 1)], np.nan)
 
 
 GAP_RULE = {

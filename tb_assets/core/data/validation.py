@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from tb_assets.core.data.columns import BAR_COLUMNS, PRICE_COLUMNS, SPLIT_VALUES, normalize_columns
+from tb_assets.core.data.columns import BAR_COLUMNS, PRICE_COLUMNS, SPLIT_VALUES, canonical_columns
 from tb_assets.core.data.timestamps import DateOrder, parse_timestamps
 from tb_assets.core.errors import BarsValidationError
 
@@ -83,8 +83,11 @@ def validate_bars(
     if len(raw) == 0:
         raise BarsValidationError(f"{where}: no bars (empty result)")
 
-    df, report.ignored_columns = normalize_columns(raw, origin=where)
-    ts = parse_timestamps(df["ts"], origin=where, tz=tz, date_order=date_order)
+    # column by column, as arrays: the raw frame is never copied whole, and an array changes only
+    # where a repair changes it (10 million bars: the step's peak memory is what users run out of)
+    renamed, report.ignored_columns = canonical_columns(raw, origin=where)
+    columns = {canon: raw[col] for col, canon in renamed.items()}  # positions, not index labels, from here on
+    ts = parse_timestamps(columns.pop("ts"), origin=where, tz=tz, date_order=date_order)
     later = now if now is not None else pd.Timestamp.now(tz="UTC")
     future = np.asarray(ts > later)
     if future.any():  # never repaired: a clock or a file that is wrong, and stored it would leak nothing but lies
@@ -93,15 +96,14 @@ def validate_bars(
             f"(now is {later:%Y-%m-%d %H:%M} UTC): the source {origin} dates them after now (for a file: is its time "
             "zone, TB_SOURCE_TZ, or the clock that wrote it wrong?)"
         )
+    del future
     _stray_times_in_a_daily_file(ts, where)
-    df = df.drop(columns="ts").reset_index(drop=True)
 
-    numeric_cols = [c for c in df.columns if c != "data_split"]
-    for col in numeric_cols:
-        df[col] = _to_numeric(df[col], col=col, ts=ts, where=where)
-
+    split = columns.pop("data_split", None)
+    values = {col: _to_numeric(series, col=col, ts=ts, where=where) for col, series in columns.items()}
+    del columns
     for col in PRICE_COLUMNS:
-        v = df[col].to_numpy(dtype="float64")
+        v = values[col]
         bad = ~np.isfinite(v)
         if bad.any():
             raise BarsValidationError(
@@ -113,18 +115,18 @@ def validate_bars(
                 f"{where}: column {col!r} has {int(bad.sum())} zero or negative price(s), "
                 f"first at {_first_ts(ts, bad)} ({v[bad][0]:g})"
             )
-    prices = df[list(PRICE_COLUMNS)].to_numpy(dtype="float64")
-    if len(df) >= CONSTANT_FILE_ROWS and (prices == prices[0, 0]).all():
+    first_price = values["open"][0]
+    if len(ts) >= CONSTANT_FILE_ROWS and all((values[col] == first_price).all() for col in PRICE_COLUMNS):
         raise BarsValidationError(
-            f"{where}: every open, high, low and close of its {len(df):,} rows is {prices[0, 0]:g}: a placeholder "
+            f"{where}: every open, high, low and close of its {len(ts):,} rows is {first_price:g}: a placeholder "
             "file, not bars (the stored bars stay)"
         )
 
-    if "volume" not in df.columns or df["volume"].isna().all():
-        df["volume"] = np.nan
+    vol = values.get("volume")
+    if vol is None or np.isnan(vol).all():
+        values["volume"] = np.full(len(ts), np.nan)
         report.has_volume = False
     else:
-        vol = df["volume"].to_numpy(dtype="float64")
         if np.isinf(vol).any() or (vol < 0).any():
             bad = np.isinf(vol) | (vol < 0)
             raise BarsValidationError(
@@ -143,69 +145,84 @@ def validate_bars(
                 raise BarsValidationError(
                     f"{where}: column 'volume' is empty on {int(missing.sum())} row(s), first at {_first_ts(ts, missing)}"
                 )
-            df.loc[missing, "volume"] = 0.0
+            values["volume"] = np.where(missing, 0.0, vol)  # a new array: the caller's frame stays as it was
             report.volume_filled = int(missing.sum())
-
-    if "data_split" in df.columns:
-        df["data_split"] = _normalize_split(df["data_split"], ts=ts, where=where)
-
-    df.insert(0, "ts", ts)
+    del vol
+    if split is not None:
+        split = _normalize_split(split, ts=ts, where=where)
 
     # order: stable sort keeps the file's order among equal timestamps for the duplicate check
-    tsv = df["ts"].to_numpy("datetime64[ns]")  # (plain to_numpy() of aware times makes 1M Timestamp objects: 2.5 s)
+    tsv = ts.asi8
     if len(tsv) > 1 and (tsv[1:] < tsv[:-1]).any():
         out_of_order = int((tsv[1:] < tsv[:-1]).sum())
         if policy == "fail":
             first = np.flatnonzero(tsv[1:] < tsv[:-1])[0] + 1
             raise BarsValidationError(
-                f"{where}: rows are not sorted by time: {df['ts'].iloc[first]} comes after "
-                f"{df['ts'].iloc[first - 1]} ({out_of_order} such place(s))"
+                f"{where}: rows are not sorted by time: {ts[first]} comes after {ts[first - 1]} ({out_of_order} such place(s))"
             )
-        df = df.sort_values("ts", kind="stable").reset_index(drop=True)
+        order = np.argsort(tsv, kind="stable")
+        ts, values, split = _take(ts, values, split, order)
         report.reordered_rows = out_of_order
 
-    dup = df["ts"].duplicated(keep=False).to_numpy()
-    if dup.any():
-        exact = df.duplicated(keep="first").to_numpy()
-        conflicting = dup & ~df.duplicated(keep=False).to_numpy()
+    tsv = ts.asi8
+    if len(tsv) > 1 and (tsv[1:] == tsv[:-1]).any():  # sorted, so equal timestamps are neighbours
+        rows = _frame(ts, values, split)
+        dup = rows["ts"].duplicated(keep=False).to_numpy()
+        exact = rows.duplicated(keep="first").to_numpy()
+        conflicting = dup & ~rows.duplicated(keep=False).to_numpy()
         if conflicting.any():
             raise BarsValidationError(
-                f"{where}: duplicate timestamp {df['ts'][conflicting].iloc[0]} with different values "
-                f"({int(df['ts'][conflicting].nunique())} such timestamp(s))"
+                f"{where}: duplicate timestamp {rows['ts'][conflicting].iloc[0]} with different values "
+                f"({int(rows['ts'][conflicting].nunique())} such timestamp(s))"
             )
         if policy == "fail":
             raise BarsValidationError(
-                f"{where}: duplicate timestamp {df['ts'][dup].iloc[0]} ({int(exact.sum())} repeated row(s))"
+                f"{where}: duplicate timestamp {rows['ts'][dup].iloc[0]} ({int(exact.sum())} repeated row(s))"
             )
-        df = df[~exact].reset_index(drop=True)
+        del rows
+        ts, values, split = _take(ts, values, split, np.flatnonzero(~exact))
         report.duplicates_dropped = int(exact.sum())
 
-    o, h, l, c = (df[k].to_numpy(dtype="float64") for k in PRICE_COLUMNS)
+    o, h, l, c = (values[k] for k in PRICE_COLUMNS)
     bad = (h < l) | (o > h) | (o < l) | (c > h) | (c < l)
     if bad.any():
         if policy == "fail":
             i = int(np.flatnonzero(bad)[0])
             raise BarsValidationError(
-                f"{where}: inconsistent OHLC on {int(bad.sum())} row(s), first at {df['ts'].iloc[i]} "
+                f"{where}: inconsistent OHLC on {int(bad.sum())} row(s), first at {ts[i]} "
                 f"(open={o[i]:g} high={h[i]:g} low={l[i]:g} close={c[i]:g}); "
                 "need low <= open, close <= high"
             )
         # A swapped high/low is the usual vendor error; the true range still contains open and close.
-        df["high"] = np.maximum.reduce([o, h, l, c])
-        df["low"] = np.minimum.reduce([o, h, l, c])
+        values["high"] = np.maximum.reduce([o, h, l, c])
+        values["low"] = np.minimum.reduce([o, h, l, c])
         report.ohlc_repaired = int(bad.sum())
+    del o, h, l, c, bad
 
-    df = _spikes(df, factor=spike_factor, policy=policy, where=where, report=report)
+    keep = _spikes(ts, values, factor=spike_factor, policy=policy, where=where, report=report)
+    if keep is not None:
+        ts, values, split = _take(ts, values, split, np.flatnonzero(keep))
 
-    for col in ("vwap", "trade_count"):
-        if col not in df.columns:
-            df[col] = np.nan
-    if "data_split" not in df.columns:
-        df["data_split"] = pd.Series([None] * len(df), dtype="string")
-    extra = [c for c in df.columns if c not in BAR_COLUMNS]
-    df = df[[*BAR_COLUMNS, *extra]]
+    df = _frame(ts, values, split)
     report.rows_out = len(df)
     return df, report
+
+
+def _take(ts: pd.DatetimeIndex, values: dict[str, np.ndarray], split: pd.Series | None, rows: np.ndarray):
+    """The bars at positions `rows` (new arrays: the caller's frame stays as it was)."""
+    return (ts[rows], {k: v[rows] for k, v in values.items()},
+            None if split is None else split.iloc[rows].reset_index(drop=True))
+
+
+def _frame(ts: pd.DatetimeIndex, values: dict[str, np.ndarray], split: pd.Series | None) -> pd.DataFrame:
+    """The stored schema (BAR_COLUMNS, then any extra numeric column) from the checked columns."""
+    n = len(ts)
+    columns: dict[str, object] = {"ts": ts}
+    for col in BAR_COLUMNS[1:-1]:
+        columns[col] = values[col] if col in values else np.full(n, np.nan)
+    columns["data_split"] = (split if split is not None else pd.Series(pd.NA, index=range(n), dtype="string")).array
+    columns.update((col, v) for col, v in values.items() if col not in BAR_COLUMNS)
+    return pd.DataFrame(columns)
 
 
 def _stray_times_in_a_daily_file(ts: pd.DatetimeIndex, where: str) -> None:
@@ -221,33 +238,35 @@ def _stray_times_in_a_daily_file(ts: pd.DatetimeIndex, where: str) -> None:
         )
 
 
-def _spikes(df: pd.DataFrame, *, factor: float, policy: Policy, where: str, report: BarsReport) -> pd.DataFrame:
+def _spikes(
+    ts: pd.DatetimeIndex, values: dict[str, np.ndarray], *, factor: float, policy: Policy, where: str, report: BarsReport
+) -> np.ndarray | None:
     """Prices `factor` times above or below the median close of the last SPIKE_WINDOW bars (the
     bar's own included, nothing after it): a fat finger or a feed error (a high of 1e300), never a
-    market move. The verdict on a bar depends on it and earlier bars only."""
-    if factor <= 1 or len(df) < 3:
-        return df
-    reference = df["close"].rolling(SPIKE_WINDOW, min_periods=1).median().to_numpy()
-    off = {k: _far(df[k].to_numpy(dtype="float64"), reference, factor) for k in PRICE_COLUMNS}
+    market move. The verdict on a bar depends on it and earlier bars only. Clips a wick in
+    `values`; returns the rows to keep when a bar must go (None: all of them)."""
+    if factor <= 1 or len(ts) < 3:
+        return None
+    reference = pd.Series(values["close"]).rolling(SPIKE_WINDOW, min_periods=1).median().to_numpy()
+    off = {k: _far(values[k], reference, factor) for k in PRICE_COLUMNS}
     bad = off["open"] | off["high"] | off["low"] | off["close"]
     if not bad.any():
-        return df
+        return None
+    o, h, l, c = (values[k] for k in PRICE_COLUMNS)
     if policy == "fail":
         i = int(np.flatnonzero(bad)[0])
-        row = df.iloc[i]
         raise BarsValidationError(
             f"{where}: {int(bad.sum())} bar(s) with a price over {factor:g} times off the median close of "
-            f"the last {SPIKE_WINDOW} bars, first at {row['ts']} (open={row['open']:g} high={row['high']:g} low={row['low']:g} "
-            f"close={row['close']:g}, median close {reference[i]:g})"
+            f"the last {SPIKE_WINDOW} bars, first at {ts[i]} (open={o[i]:g} high={h[i]:g} low={l[i]:g} "
+            f"close={c[i]:g}, median close {reference[i]:g})"
         )
     body_off = off["open"] | off["close"]
     wick_only = bad & ~body_off
-    body = df[["open", "close"]].to_numpy(dtype="float64")
-    df.loc[wick_only & off["high"], "high"] = body.max(axis=1)[wick_only & off["high"]]
-    df.loc[wick_only & off["low"], "low"] = body.min(axis=1)[wick_only & off["low"]]
+    values["high"] = np.where(wick_only & off["high"], np.maximum(o, c), h)
+    values["low"] = np.where(wick_only & off["low"], np.minimum(o, c), l)
     report.spikes_repaired = int(wick_only.sum())
     report.spike_bars_dropped = int(body_off.sum())
-    return df[~body_off].reset_index(drop=True)
+    return ~body_off if body_off.any() else None
 
 
 def _far(values: np.ndarray, reference: np.ndarray, factor: float) -> np.ndarray:
@@ -256,11 +275,12 @@ def _far(values: np.ndarray, reference: np.ndarray, factor: float) -> np.ndarray
     return ~((ratio <= factor) & (ratio >= 1 / factor))
 
 
-def _to_numeric(series: pd.Series, *, col: str, ts: pd.DatetimeIndex, where: str) -> pd.Series:
+def _to_numeric(series: pd.Series, *, col: str, ts: pd.DatetimeIndex, where: str) -> np.ndarray:
+    """The column as float64 (a view of a float64 column, never written to)."""
     if pd.api.types.is_bool_dtype(series):
         raise BarsValidationError(f"{where}: column {col!r} is boolean, expected numbers")
     if pd.api.types.is_numeric_dtype(series):
-        return series.astype("float64")
+        return series.to_numpy(dtype="float64", na_value=np.nan)
     stripped = series.astype("string").str.strip().replace({"": pd.NA, "null": pd.NA, "NaN": pd.NA, "nan": pd.NA})
     out = pd.to_numeric(stripped, errors="coerce")
     bad = (out.isna() & stripped.notna()).to_numpy()
@@ -269,8 +289,7 @@ def _to_numeric(series: pd.Series, *, col: str, ts: pd.DatetimeIndex, where: str
         raise BarsValidationError(
             f"{where}: column {col!r} is not numeric: value {series.iloc[i]!r} at {ts[i]}"
         )
-    return out.astype("float64")
-
+    return out.to_numpy(dtype="float64", na_value=np.nan)
 
 def _normalize_split(series: pd.Series, *, ts: pd.DatetimeIndex, where: str) -> pd.Series:
     s = series.astype("string").str.strip().str.lower()

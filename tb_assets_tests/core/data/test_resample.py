@@ -75,15 +75,21 @@ def test_extra_numeric_columns_take_the_last_value():
 
 
 def slow_resample(b: pd.DataFrame, tf: str) -> pd.DataFrame:
-    """The obvious version: loop over buckets."""
+    """The obvious version: loop over buckets, skipping missing values the way the docstring says."""
     rows = []
     keys = bucket_start(b["ts"], tf)
     for key in sorted(set(keys)):
         g = b[keys == key]
-        vol = g["volume"].sum()
+        vol, tc, vw = g["volume"].dropna(), g["trade_count"].dropna(), g["vwap"]
+        traded = g["volume"].notna() & vw.notna()
+        weight = g["volume"][traded].sum()
+        vwap = (vw[traded] * g["volume"][traded]).sum() / weight if weight > 0 else (vw.dropna().iloc[-1] if vw.notna().any() else np.nan)
+        split = [s for s in g["data_split"] if s is not pd.NA and s is not None]
         rows.append(
-            dict(ts=key, open=g["open"].iloc[0], high=g["high"].max(), low=g["low"].min(), close=g["close"].iloc[-1], volume=vol,
-                 test=("test" in set(g["data_split"])))
+            dict(ts=key, open=g["open"].iloc[0], high=g["high"].max(), low=g["low"].min(), close=g["close"].iloc[-1],
+                 volume=vol.sum() if len(vol) else np.nan, vwap=vwap, trade_count=tc.sum() if len(tc) else np.nan,
+                 oi=g["oi"].dropna().iloc[-1] if g["oi"].notna().any() else np.nan,
+                 split=("test" if "test" in split else "train") if split else None)
         )
     return pd.DataFrame(rows)
 
@@ -96,22 +102,25 @@ def slow_resample(b: pd.DataFrame, tf: str) -> pd.DataFrame:
 )
 def test_resample_matches_slow_version(seed, n, tf):
     rng = np.random.default_rng(seed)
-    # random minute bars with random holes, spread over a few days
+    # random minute bars with random holes, spread over a few days; volume, vwap, trade counts and splits partly missing
     minutes = np.sort(rng.choice(60 * 24 * 9, size=n, replace=False))
     ts = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(minutes, unit="min")
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
     open_ = close * np.exp(rng.normal(0, 0.0005, n))
+    missing = lambda share: rng.random(n) < share  # noqa: E731
     df = pd.DataFrame({"ts": ts, "open": open_, "high": np.maximum(open_, close) * 1.001, "low": np.minimum(open_, close) * 0.999,
-                       "close": close, "volume": rng.integers(0, 100, n).astype(float),
-                       "data_split": rng.choice(["train", "test"], n, p=[0.9, 0.1])})
+                       "close": close, "volume": np.where(missing(0.2), np.nan, rng.integers(0, 100, n)),
+                       "vwap": np.where(missing(0.4), np.nan, close), "trade_count": np.where(missing(0.5), np.nan, rng.integers(0, 9, n)),
+                       "oi": np.where(missing(0.5), np.nan, rng.random(n)),
+                       "data_split": rng.choice(np.array(["train", "test", None], dtype=object), n, p=[0.8, 0.1, 0.1])})
     b, _ = validate_bars(df, symbol="T", origin="t")
     fast = resample_bars(b, tf)
     slow = slow_resample(b, tf)
     assert len(fast) == len(slow)
     assert (fast["ts"].to_numpy() == slow["ts"].to_numpy()).all()
-    for col in ("open", "high", "low", "close", "volume"):
+    for col in ("open", "high", "low", "close", "volume", "vwap", "trade_count", "oi"):
         np.testing.assert_allclose(fast[col].to_numpy(float), slow[col].to_numpy(float), rtol=1e-12)
-    assert (fast["data_split"].eq("test").to_numpy() == slow["test"].to_numpy()).all()
+    assert fast["data_split"].fillna("none").tolist() == slow["split"].fillna("none").tolist()
     assert fast["volume"].sum() == b["volume"].sum()  # nothing lost, nothing invented
 
 
