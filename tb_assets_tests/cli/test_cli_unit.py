@@ -2,6 +2,7 @@
 
 import sys
 
+import pandas as pd
 import pytest
 
 from tb_assets import cli
@@ -170,3 +171,18 @@ def test_a_full_disk_is_a_message_not_a_traceback(monkeypatch, capsys):
         err = capsys.readouterr().err
         assert expected in err and "Traceback" not in err and "intact" in err
     assert cli.disk_full(ValueError("x")) is None  # anything else is raised as before
+
+
+def test_the_bars_benchmarks_input_is_clean_minute_bars_across_its_chunks(tmp_path):
+    """tb bench's bars_10m writes its Parquet input a chunk at a time: the bars must be what a vendor's
+    clean minute file is (no repair, no gap where two chunks meet), or the row measures repairs."""
+    from tb_assets.bench.bars import write_minute_bars
+    from tb_assets.core.data.bars import prepare_bars
+    from tb_assets.sources import make_source
+
+    write_minute_bars(tmp_path, bars=2_500, chunk=1_000)
+    raw = make_source("parquet", raw_dir=str(tmp_path)).load("BIG")
+    bars, report, base = prepare_bars(raw.frame, symbol="BIG", origin=raw.origin, timeframe="1m")
+    assert len(bars) == 2_500 and report.repaired_rows == 0 and base == pd.Timedelta("1min")
+    assert (bars["ts"].diff().iloc[1:] == pd.Timedelta("1min")).all()
+    assert (bars["open"].iloc[1:].to_numpy() == bars["close"].iloc[:-1].to_numpy()).all()  # chunks continue the walk
