@@ -21,6 +21,7 @@ from tb_assets.bench.kernels import (
 )
 from tb_assets.bench.measure import ONE_CORE_ENV, peak_mb
 from tb_assets.bench.scale import bench_scale_out
+from tb_assets.bench.strategy import bench_pbo_200
 from tb_assets.bench.zoo import bench_zoo_quick
 
 
@@ -83,6 +84,14 @@ BENCHMARKS: dict[str, Benchmark] = {
             # both run LightGBM's own TreeSHAP routine, so the honest ratio is 1: the gate allows the
             # 3% run-to-run noise of one core here (0.97-1.04 measured) and fails a real slowdown
             min_speedup=0.95,
+        ),
+        Benchmark(
+            "pbo_200",
+            "probability of backtest overfitting by CSCV: 200 trials x 2,000 periods in 16 blocks (12,870 choices), "
+            "vectorised over block sums, vs each choice's Sharpe ratios from its rows",
+            bench_pbo_200,
+            target_seconds=2.0,
+            min_speedup=10.0,
         ),
         Benchmark(
             "zoo_quick",

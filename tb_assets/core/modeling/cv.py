@@ -22,7 +22,9 @@ from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.errors import TbError
 
 
-def _intervals(t1: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def label_intervals(t1: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of every label in epoch nanoseconds, from `t1` indexed by t0; refuses samples
+    out of time order or ending before they start."""
     t0, end = epoch_ns(t1.index), epoch_ns(t1)
     if not (np.diff(t0) >= 0).all():
         raise TbError("samples must be sorted by t0 (the index of t1)")
@@ -68,7 +70,7 @@ class PurgedKFold:
             raise TbError(f"X has {len(X)} rows but t1 has {n}")
         if n < self.n_splits:
             raise TbError(f"{n} samples cannot make {self.n_splits} folds")
-        t0, t1 = _intervals(self.t1)
+        t0, t1 = label_intervals(self.t1)
         embargo = int(n * self.embargo_pct)
         positions = np.arange(n)
         for test in np.array_split(positions, self.n_splits):
@@ -82,7 +84,7 @@ def walk_forward_splits(t1: pd.Series, n_splits: int = 5, embargo_pct: float = 0
     n = len(t1)
     if n < n_splits + 1:
         raise TbError(f"{n} samples cannot make {n_splits} walk-forward folds")
-    t0, end = _intervals(t1)
+    t0, end = label_intervals(t1)
     blocks = np.array_split(np.arange(n), n_splits + 1)
     embargo = int(n * embargo_pct)
     out = []
@@ -99,7 +101,7 @@ def data_split_splits(t1: pd.Series, data_split: pd.Series) -> list[tuple[np.nda
     labels = pd.Series(data_split).reindex(t1.index).astype("string").str.lower().to_numpy()
     if pd.isna(labels).any() or not set(labels) <= {"train", "test"}:
         raise TbError("data_split must be 'train' or 'test' on every sample")
-    t0, end = _intervals(t1)
+    t0, end = label_intervals(t1)
     change = np.flatnonzero(labels[1:] != labels[:-1]) + 1
     runs = np.split(np.arange(len(labels)), change)
     out = []
@@ -131,7 +133,7 @@ def purged_holdout(t1: pd.Series, start: pd.Timestamp) -> tuple[np.ndarray, np.n
     development only leaves the holdout untouched: a model fitted on development and scored on
     the holdout measures what selection cannot flatter.
     """
-    t0, end = _intervals(t1)
+    t0, end = label_intervals(t1)
     start_ns = epoch_ns([pd.Timestamp(start)])[0]
     holdout = np.flatnonzero(t0 >= start_ns)
     development = np.flatnonzero((t0 < start_ns) & (end < start_ns))
