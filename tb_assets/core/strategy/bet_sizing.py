@@ -16,9 +16,7 @@ from scipy.special import ndtr
 from tb_assets.core.errors import TbError
 
 
-def bet_size(
-    prob, n_classes: int = 2, side=None, *, step: float = 0.0, cap: float = 1.0
-) -> np.ndarray:
+def bet_size(prob, n_classes: int = 2, side=None, *, step: float = 0.0, cap: float = 1.0) -> np.ndarray:
     """Signed bet sizes in [-cap, cap] from probabilities (vectorised; a scalar gives a 0-d array).
 
     - `side` None, `n_classes` 2: `prob` is the probability of the up label (`bin` = 1). The bet

@@ -33,9 +33,7 @@ def cscv_logits(returns_matrix, n_blocks: int = 16) -> np.ndarray:
     if n_blocks < 2 or n_blocks % 2:
         raise TbError(f"probability_of_backtest_overfitting: n_blocks must be even and at least 2, got {n_blocks}")
     if periods < 2 * n_blocks:
-        raise TbError(
-            f"probability_of_backtest_overfitting: {periods} periods cannot make {n_blocks} blocks of at least 2 periods"
-        )
+        raise TbError(f"probability_of_backtest_overfitting: {periods} periods cannot make {n_blocks} blocks of at least 2 periods")
     if not np.isfinite(m).all():
         raise TbError(f"probability_of_backtest_overfitting: {int((~np.isfinite(m)).sum())} return(s) are NaN or infinite")
     blocks = np.array_split(np.arange(periods), n_blocks)

@@ -111,9 +111,7 @@ def deflated_sharpe_ratio(
     return probabilistic_sharpe_ratio(sharpe, n_obs, skew, kurtosis, benchmark)
 
 
-def minimum_track_record_length(
-    sharpe: float, skew: float, kurtosis: float, benchmark: float = 0.0, confidence: float = 0.95
-) -> float:
+def minimum_track_record_length(sharpe: float, skew: float, kurtosis: float, benchmark: float = 0.0, confidence: float = 0.95) -> float:
     """Periods of returns needed before the observed per-period Sharpe beats `benchmark` with
     `confidence` (MinTRL, Bailey & López de Prado 2012); infinite when it does not beat it at all."""
     if not 0.5 <= confidence < 1.0:

@@ -30,8 +30,20 @@ import pandas as pd
 
 from tb_assets.core.errors import TbError
 
-TRADE_COLUMNS = ("ts", "t1", "side", "proba", "size", "entry_ts", "exit_ts", "entry_price", "exit_price",
-                 "gross_return", "cost", "net_return")
+TRADE_COLUMNS = (
+    "ts",
+    "t1",
+    "side",
+    "proba",
+    "size",
+    "entry_ts",
+    "exit_ts",
+    "entry_price",
+    "exit_price",
+    "gross_return",
+    "cost",
+    "net_return",
+)
 
 
 @dataclass(frozen=True)
@@ -85,20 +97,22 @@ def build_trades(events: pd.DataFrame, bars: pd.DataFrame, costs: Costs = Costs(
     gross = d * s * (move - 1.0)
     cost = s * costs.rate * (1.0 + move)
     ts = bars["ts"]
-    table = pd.DataFrame({
-        "ts": events.index[tradable],
-        "t1": events["t1"].to_numpy()[tradable],
-        "side": d.astype("int8"),
-        "proba": events["proba"].to_numpy(dtype="float64")[tradable],
-        "size": s,
-        "entry_ts": ts.to_numpy()[entry],
-        "exit_ts": ts.to_numpy()[exit_],
-        "entry_price": entry_price,
-        "exit_price": exit_price,
-        "gross_return": gross,
-        "cost": cost,
-        "net_return": gross - cost,
-    })
+    table = pd.DataFrame(
+        {
+            "ts": events.index[tradable],
+            "t1": events["t1"].to_numpy()[tradable],
+            "side": d.astype("int8"),
+            "proba": events["proba"].to_numpy(dtype="float64")[tradable],
+            "size": s,
+            "entry_ts": ts.to_numpy()[entry],
+            "exit_ts": ts.to_numpy()[exit_],
+            "entry_price": entry_price,
+            "exit_price": exit_price,
+            "gross_return": gross,
+            "cost": cost,
+            "net_return": gross - cost,
+        }
+    )
     return Trades(table=table, untradable=int((~tradable).sum()), entry_bar=entry, exit_bar=exit_)
 
 
@@ -137,13 +151,15 @@ def bar_returns(trades: Trades, bars: pd.DataFrame, costs: Costs = Costs()) -> p
     count, gross, paid = count[span], gross[span], paid[span]
     share = np.where(count > 0.5, 1.0 / np.maximum(count, 1.0), 0.0)
     position = running(signed, entry, exit_)[span] * share
-    return pd.DataFrame({
-        "ts": bars["ts"].to_numpy()[span],
-        "net_return": (gross - paid) * share,
-        "gross_return": gross * share,
-        "open_trades": np.rint(count).astype("int64"),
-        "position": position,
-    })
+    return pd.DataFrame(
+        {
+            "ts": bars["ts"].to_numpy()[span],
+            "net_return": (gross - paid) * share,
+            "gross_return": gross * share,
+            "open_trades": np.rint(count).astype("int64"),
+            "position": position,
+        }
+    )
 
 
 def _ns(values) -> np.ndarray:

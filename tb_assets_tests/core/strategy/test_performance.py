@@ -26,8 +26,9 @@ def test_periods_per_year_is_read_from_the_bars():
 
 
 def test_cost_drag_is_the_share_of_the_gross_the_costs_took():
-    trades = pd.DataFrame({"size": [1.0, 0.5, 0.0], "gross_return": [0.02, -0.004, 0.0], "cost": [0.004, 0.002, 0.0],
-                           "net_return": [0.016, -0.006, 0.0]})
+    trades = pd.DataFrame(
+        {"size": [1.0, 0.5, 0.0], "gross_return": [0.02, -0.004, 0.0], "cost": [0.004, 0.002, 0.0], "net_return": [0.016, -0.006, 0.0]}
+    )
     r = np.random.default_rng(0).normal(0.001, 0.01, 300)
     report = performance(r, 252.0, trades, position=np.ones(300))
     assert report["cost_drag"] == pytest.approx(0.006 / 0.016)

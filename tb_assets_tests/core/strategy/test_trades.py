@@ -28,8 +28,13 @@ def random_events(rng, bars, n_events):
 
 
 def test_entry_is_the_next_open_and_exit_the_close_of_the_labels_bar():
-    bars = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=5, freq="1D", tz="UTC"),
-                         "open": [10.0, 11.0, 12.0, 13.0, 14.0], "close": [10.5, 11.5, 12.5, 13.5, 14.5]})
+    bars = pd.DataFrame(
+        {
+            "ts": pd.date_range("2024-01-01", periods=5, freq="1D", tz="UTC"),
+            "open": [10.0, 11.0, 12.0, 13.0, 14.0],
+            "close": [10.5, 11.5, 12.5, 13.5, 14.5],
+        }
+    )
     events = pd.DataFrame(
         {"t1": bars["ts"].iloc[[3, 4, 4]].to_numpy(), "proba": [0.7, 0.3, 0.6], "side": [1, -1, 1], "size": [0.5, 1.0, 0.2]},
         index=pd.DatetimeIndex(bars["ts"].iloc[[0, 2, 4]]),
