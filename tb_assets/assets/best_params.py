@@ -68,7 +68,7 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         hopeless trials fold by fold, on the development events only (selected_features' holdout stays unseen).
         Writes best_params.json, trials_history.csv, param_importance.json."""
         from tb_assets.core.modeling.evaluation import EarlyStopping
-        from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, TuningSpec, tune
+        from tb_assets.core.modeling.tuning import AllTrialsPruned, PruningRules, TuningSpec, fold_of_rows, tune
 
         symbol, timeframe = partition_parts(context)
         root = artifact_root(artifacts)
@@ -83,6 +83,12 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
         splits = data.purged_splits(config.n_splits, config.embargo_pct)
         thin = config.thin(data, splits)
         stopping = EarlyStopping(fraction=config.early_stopping_fraction) if config.early_stopping and config.at_scale(data) else None
+        trial_rows = pd.DataFrame({"ts": data.t1.index, "t1": data.t1.to_numpy(), "y": data.y, "fold": fold_of_rows(splits, len(data.y))})
+
+        def keep_predictions(fingerprint: str, number: int, predictions) -> None:
+            TunedParams.keep_trial_rows(root, symbol, timeframe, fingerprint, trial_rows)
+            TunedParams.keep_trial(root, symbol, timeframe, fingerprint, number, predictions)
+
         try:
             spec = TuningSpec(
                 storage=storage,
@@ -98,6 +104,7 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
                 threads=threads,
                 early_stopping=stopping,
                 thin=thin,
+                keep_predictions=keep_predictions,
             )
             result = tune(data.X, data.y, data.weight, splits, spec, t1=data.t1)
         except AllTrialsPruned as exc:
@@ -128,7 +135,9 @@ def build_best_params_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asset
             metrics=m.as_dict(),
             **record,
             trials=result.counts,
+            fingerprint=result.fingerprint,
         ).save(root, symbol, timeframe, history, result.importance)
+        TunedParams.forget_other_problems(root, symbol, timeframe, result.fingerprint)
         top = history[history["state"] == "COMPLETE"].sort_values("value", ascending=False).head(5)
         top = top[["number", "value", *[c for c in top.columns if c.startswith("params_")]]]
         return dg.MaterializeResult(

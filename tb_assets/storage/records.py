@@ -216,12 +216,65 @@ class TunedParams(_Record):
     objective: str | None = None
     score: float | None = None
     metrics: dict | None = None
+    fingerprint: str | None = None  # of the problem the study's trials were scored on: names their predictions' folder
+
+    TRIAL_ROWS: ClassVar[str] = "rows.parquet"
 
     def save(self, root: Path, symbol: str, timeframe: str, history: pd.DataFrame, importance: dict) -> UPath:
         self._begin(root, symbol, timeframe)
         self._write(self.HISTORY, frame_bytes(history, self.HISTORY))
         self._write(self.IMPORTANCE, _json(importance))
         return self._finish(root, symbol, timeframe, awaits=())
+
+    # Every complete trial's out-of-fold predictions, kept for the strategy layer (its returns enter
+    # PBO, its Sharpe ratio the DSR's variance). They belong to the study, not to one version of this
+    # record: a resumed study's earlier trials keep theirs, so they live outside the versions, in a
+    # folder per problem fingerprint (a restarted study is a new problem; its old folder goes).
+
+    @classmethod
+    def trials_folder(cls, root: Path, symbol: str, timeframe: str, fingerprint: str) -> UPath:
+        return cls.partition_folder(root, symbol, timeframe) / "trials" / fingerprint[:16]
+
+    @classmethod
+    def keep_trial_rows(cls, root: Path, symbol: str, timeframe: str, fingerprint: str, rows: pd.DataFrame) -> None:
+        """The rows the trials predicted (`ts`, `t1`, `y`, `fold`), once per problem."""
+        path = cls.trials_folder(root, symbol, timeframe, fingerprint) / cls.TRIAL_ROWS
+        if not path.exists():
+            replace_atomically(path, frame_bytes(rows, cls.TRIAL_ROWS))
+
+    @classmethod
+    def keep_trial(cls, root: Path, symbol: str, timeframe: str, fingerprint: str, number: int, predictions) -> None:
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(predictions, dtype="float32"))
+        replace_atomically(cls.trials_folder(root, symbol, timeframe, fingerprint) / f"trial-{number:05d}.npy", buffer.getvalue())
+
+    @classmethod
+    def forget_other_problems(cls, root: Path, symbol: str, timeframe: str, fingerprint: str) -> None:
+        """Remove the trial predictions of studies this partition no longer has."""
+        folder = cls.partition_folder(root, symbol, timeframe) / "trials"
+        if folder.exists():
+            for entry in folder.iterdir():
+                if entry.name != fingerprint[:16]:
+                    versions.remove(entry)
+
+    def trial_predictions(self, root: Path, symbol: str, timeframe: str) -> tuple[pd.DataFrame, dict[int, object]]:
+        """(the rows, {trial number: its out-of-fold predictions}) of this record's study; empty when
+        its trials were run before predictions were kept."""
+        import numpy as np
+
+        if self.fingerprint is None:
+            return pd.DataFrame(columns=["ts", "t1", "y", "fold"]), {}
+        folder = self.trials_folder(root, symbol, timeframe, self.fingerprint)
+        rows_path = folder / self.TRIAL_ROWS
+        if not rows_path.exists():
+            return pd.DataFrame(columns=["ts", "t1", "y", "fold"]), {}
+        rows = pd.read_parquet(io.BytesIO(rows_path.read_bytes()))
+        kept = {}
+        for path in sorted(folder.glob("trial-*.npy")):
+            kept[int(path.stem.split("-")[1])] = np.load(io.BytesIO(path.read_bytes()))
+        return rows, kept
 
     @classmethod
     def chosen(cls, root: Path, symbol: str, timeframe: str) -> tuple[dict, str]:

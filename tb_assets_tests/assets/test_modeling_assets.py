@@ -165,6 +165,14 @@ def test_planted_signal_is_found(planted):
     bp = json.loads((published(settings, "best_params") / "best_params.json").read_text())
     assert bp["all_pruned"] is False and len(bp["metrics"]["folds"]) == 5 and sum(bp["trials"].values()) == 6
     assert (published(settings, "best_params") / "trials_history.csv").exists()
+    # every complete trial's out-of-fold predictions are kept for the strategy layer, on the development rows
+    from tb_assets.storage.records import TunedParams
+
+    tuned = TunedParams.load(settings.artifacts_dir, "SYN1", "1d")
+    rows, kept = tuned.trial_predictions(settings.artifacts_dir, "SYN1", "1d")
+    assert len(kept) == bp["trials"].get("complete") and len(rows) == bp["development_samples"]
+    assert all(len(p) == len(rows) and np.isfinite(p).all() for p in kept.values())
+    assert set(rows["fold"]) == set(range(5)) and rows["ts"].is_monotonic_increasing
 
 
 @PLANTED

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,6 +110,7 @@ class TuningResult:
     pruned_by: dict = field(default_factory=dict)
     importance: dict = field(default_factory=dict)
     restarted: str | None = None  # why the stored study was started afresh, if it was
+    fingerprint: str | None = None  # of the problem the study's trials were scored on (problem_fingerprint)
 
 
 def problem_fingerprint(X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None, splits, **settings) -> str:
@@ -186,6 +188,10 @@ class TuningSpec:
     threads: int = 1  # folds fitted side by side within a trial
     early_stopping: EarlyStopping | None = None  # needs the labels' t1
     thin: int = 1  # fit each fold on every thin-th training row (evaluation.Folds); params stay in all-row units
+    # called after each complete trial with (the study's problem fingerprint, the trial's number, its
+    # out-of-fold predictions of X's rows): the strategy layer needs every trial's out-of-sample
+    # returns (PBO) and Sharpe ratios (the DSR's variance), so they are kept where they can be read
+    keep_predictions: Callable[[str, int, np.ndarray], None] | None = None
 
 
 def tune(
@@ -223,6 +229,8 @@ def tune(
         scores = score_folds(model, folds, on_fold=pruning_callback(trial, rules), parallel=threads)
         m = summarize([f.score for f in scores])
         trial.set_user_attr("metrics", m.as_dict())
+        if spec.keep_predictions is not None:
+            spec.keep_predictions(fingerprint, trial.number, out_of_fold(scores, len(y)))
         if early_stopping is not None:
             trial.set_user_attr("rounds_kept", [f.iterations for f in scores])
         return composite_score(m) if objective == "composite" else auc_objective(m, variance_penalty)
@@ -266,7 +274,24 @@ def tune(
         pruned_by=dict(pruned_by),
         importance=importance,
         restarted=restarted,
+        fingerprint=fingerprint,
     )
+
+
+def out_of_fold(scores, n_rows: int) -> np.ndarray:
+    """Each row's prediction by the fold that tested it (NaN for a row no fold tested)."""
+    out = np.full(n_rows, np.nan)
+    for fold in scores:
+        out[fold.test] = fold.prediction
+    return out
+
+
+def fold_of_rows(splits, n_rows: int) -> np.ndarray:
+    """The fold that tests each row (-1 for a row no fold tests)."""
+    out = np.full(n_rows, -1, dtype=np.int64)
+    for k, (_, test) in enumerate(splits):
+        out[test] = k
+    return out
 
 
 def storage_url(path) -> str:

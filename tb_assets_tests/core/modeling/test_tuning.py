@@ -95,6 +95,37 @@ def test_a_study_resumes_only_on_the_same_problem(tmp_path):
     assert other_rules.restarted and len(other_rules.study.trials) == 2
 
 
+def test_every_complete_trial_hands_over_its_out_of_fold_predictions(tmp_path):
+    """The strategy layer scores every trial's out-of-sample returns (PBO, the DSR's variance): each
+    complete trial's predictions must be what its own params predict on each fold's test rows."""
+    from tb_assets.core.modeling.estimators.contract import fit
+    from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
+    from tb_assets.core.modeling.tuning import fold_of_rows
+
+    X, y, splits = data()
+    kept = {}
+    spec = TuningSpec(
+        storage=storage_url(tmp_path / "s.db"),
+        study_name="p",
+        n_trials=4,
+        rules=PruningRules(min_auc=0.58),
+        keep_predictions=lambda fingerprint, number, predictions: kept.setdefault(number, (fingerprint, predictions)),
+    )
+    result = tune(X, y, None, splits, spec)
+    complete = {t.number for t in result.study.trials if t.state == optuna.trial.TrialState.COMPLETE}
+    assert set(kept) == complete and complete
+    assert {fp for fp, _ in kept.values()} == {result.fingerprint}
+    folds = fold_of_rows(splits, len(y))
+    assert (folds >= 0).all() and sorted(set(folds)) == [0, 1, 2, 3]
+    number = min(complete)
+    trial = result.study.trials[number]
+    predictions = kept[number][1]
+    assert np.isfinite(predictions).all()
+    train, test = splits[2]
+    model = fit(LightGBMClassifier(trial.params, seed=0, threads=1), X.iloc[train], y[train], None)
+    np.testing.assert_allclose(predictions[test], model.predict_proba(X.iloc[test])[:, 1], atol=1e-12)
+
+
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     target = tmp_path / "model.txt"
     write_atomic(target, b"version 1")
