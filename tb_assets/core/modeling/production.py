@@ -91,6 +91,12 @@ class ProductionModel:
     train_aupr: float
 
 
+def production_recipe(params: dict, y: np.ndarray, weight: np.ndarray | None, spec: ProductionSpec) -> LightGBMClassifier:
+    """LightGBM with `params`, its class balance decided from the labels it will train on (never
+    from rows it will be scored on)."""
+    return LightGBMClassifier(params, seed=spec.seed, threads=spec.n_jobs, scale_pos_weight=class_balance(y, weight, spec.balanced))
+
+
 def auc_bounds(y: np.ndarray, proba: np.ndarray, auc: float, overlap: float) -> dict:
     se = auc_standard_error(y, proba)
     return {"auc_se": se, "auc_lower": auc_lower_bound(auc, se, overlap)}
@@ -124,8 +130,8 @@ def train_production_model(
         development, rows = purged_holdout(data.t1, holdout_start)
     dev = data.take(development)
     dev_weight = None if weight is None else weight[development]
-    dev_spw = class_balance(dev.y, dev_weight, spec.balanced)
-    dev_recipe = LightGBMClassifier(params, seed=spec.seed, threads=spec.n_jobs, scale_pos_weight=dev_spw)
+    dev_recipe = production_recipe(params, dev.y, dev_weight, spec)
+    dev_spw = dev_recipe.scale_pos_weight
 
     oof = calibrate_out_of_fold(
         dev_recipe, dev.X, dev.y, dev_weight, dev.purged_splits(spec.n_splits, spec.embargo_pct), threads=spec.n_jobs
@@ -156,8 +162,9 @@ def train_production_model(
         }
         holdout = HoldoutResult(scored, proba, record, rows, calibration)
 
-    spw = class_balance(data.y, weight, spec.balanced)
-    fitted = fit(LightGBMClassifier(params, seed=spec.seed, threads=spec.n_jobs, scale_pos_weight=spw), data.X, data.y, weight)
+    recipe = production_recipe(params, data.y, weight, spec)
+    spw = recipe.scale_pos_weight
+    fitted = fit(recipe, data.X, data.y, weight)
     model = CalibratedClassifier(fitted, calibration)
     proba = model.predict_proba(data.X)[:, 1]
     booster = fitted.booster_
