@@ -11,7 +11,19 @@ import warnings
 
 import dagster as dg
 
-from tb_assets.assets import bars, best_params, features, model_experiments, production_model, selected_features, shap_report, targets
+from tb_assets.assets import (
+    bars,
+    best_params,
+    features,
+    model_experiments,
+    production_model,
+    selected_features,
+    shap_report,
+    strategy_backtest,
+    strategy_report,
+    strategy_trades,
+    targets,
+)
 from tb_assets.assets.common import WAREHOUSE_IO
 from tb_assets.assets.partitions import build_partitions
 from tb_assets.automation.alert_sensor import build_alert_sensor
@@ -33,8 +45,20 @@ from tb_assets.runs.stranded_steps import build_stranded_steps_sensor
 from tb_assets.settings import Settings, dagster_cron_problem, load_settings
 
 PIPELINE_JOB = "tb_pipeline"
-# the chain in order: bars -> features -> targets -> selected_features -> best_params -> production_model -> shap_report
-STAGES = (bars, features, targets, selected_features, best_params, production_model, shap_report)
+# the chain in order: bars -> features -> targets -> selected_features -> best_params -> production_model -> shap_report,
+# then the strategy: strategy_backtest -> strategy_trades -> strategy_report
+STAGES = (
+    bars,
+    features,
+    targets,
+    selected_features,
+    best_params,
+    production_model,
+    shap_report,
+    strategy_backtest,
+    strategy_trades,
+    strategy_report,
+)
 # research: launched on demand (Materialize, `tb run --select model_experiments`), not by the scheduled refresh
 RESEARCH = (model_experiments,)
 

@@ -76,6 +76,7 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
             development_samples=len(development.y),
             holdout_samples=0 if holdout is None else len(holdout.y),
             history=json.loads(history.to_json(orient="records")),
+            scored=result.scored,
         )
         path = record.save(artifact_root(artifacts), symbol, timeframe)
         return dg.MaterializeResult(
@@ -84,6 +85,7 @@ def build_selected_features_asset(partitions_def: dg.PartitionsDefinition) -> dg
                 "selected": ", ".join(result.selected),
                 "cv_auc": float(history["auc"].iloc[-1]) if len(history) else 0.5,
                 "n_candidates": len(result.candidates),
+                "feature_sets_scored": result.scored,
                 "thinned_to_every": thin,
                 "shortlist": ", ".join(result.ranking[: config.shortlist]) if result.ranking else "none: every candidate tried",
                 "n_prefilter_passed": int((prefilter["p_value"] <= config.p_value_threshold).sum()),

@@ -11,11 +11,11 @@ import sys
 # Set before LightGBM loads; `tb dev` passes it on to the webserver, daemon and runs.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from tb_assets.cli import alerts, backfill, bench, cluster, dev, models, partitions, prune, run, warehouse  # noqa: E402
+from tb_assets.cli import alerts, backfill, bench, cluster, dev, models, partitions, prune, report, run, warehouse  # noqa: E402
 from tb_assets.cli.environment import EPILOG_ENV  # noqa: E402
 
 # in the order `tb --help` lists them
-COMMAND_GROUPS = (run, backfill, alerts, partitions, bench, models, warehouse, prune, cluster, dev)
+COMMAND_GROUPS = (run, backfill, alerts, partitions, bench, models, report, warehouse, prune, cluster, dev)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -172,6 +172,7 @@ class Selection(_Record):
     development_samples: int
     holdout_samples: int
     history: list[dict] = field(default_factory=list)
+    scored: int | None = None  # feature sets scored by purged CV (None: selected before it was counted)
 
     def save(self, root: Path, symbol: str, timeframe: str) -> UPath:
         self._begin(root, symbol, timeframe)
@@ -452,3 +453,97 @@ class ExperimentReport(_Record):
         """A registered model's files: addressed by its fingerprint, outside the versions (the registry
         names them, whichever report is latest)."""
         return cls.partition_folder(root, symbol, timeframe) / "models" / fingerprint[:16]
+
+
+@dataclass
+class StrategyBacktest(_Record):
+    """backtest.json beside paths.parquet (ts, t1, y, group, then path_0... : each event's calibrated
+    out-of-sample probability on each CPCV path) and splits.parquet (split, row, train: the positions
+    each split trained on, purged, and tested; what the purge check verifies)."""
+
+    ASSET: ClassVar[str] = "strategy_backtest"
+    FILE: ClassVar[str] = "backtest.json"
+    PATHS: ClassVar[str] = "paths.parquet"
+    SPLITS: ClassVar[str] = "splits.parquet"
+
+    n_groups: int
+    n_test_groups: int
+    n_splits: int
+    n_paths: int
+    embargo_pct: float
+    events: int
+    test_groups: list[list[int]]
+    path_splits: list[list[int]]
+    calibration: dict
+    path_auc: list[float]
+    model_sha256: str  # the production model card's model file this recipe reproduces
+    params: dict
+
+    def save(self, root: Path, symbol: str, timeframe: str, paths: pd.DataFrame, splits: pd.DataFrame, awaits=()) -> UPath:
+        self._begin(root, symbol, timeframe)
+        self._write(self.PATHS, frame_bytes(paths, self.PATHS))
+        self._write(self.SPLITS, frame_bytes(splits, self.SPLITS))
+        return self._finish(root, symbol, timeframe, awaits)
+
+    def table(self, name: str) -> pd.DataFrame:
+        path = self.file(name)
+        if not path.exists():
+            raise MissingArtifact(f"{path} is missing: materialize strategy_backtest for this partition")
+        with path.open("rb") as fh:
+            return pd.read_parquet(fh)
+
+
+@dataclass
+class StrategyReport(_Record):
+    """strategy_report.json (the numbers: Sharpe and its moments, PSR, DSR with the partition's trial
+    count, PBO, the paths' Sharpe ratios, drawdown, costs), strategy_returns.parquet (ts, net_return:
+    the series the Sharpe ratio, skew, kurtosis and n_obs recompute from), path_returns.parquet, the
+    pictures and tearsheet.html."""
+
+    ASSET: ClassVar[str] = "strategy_report"
+    FILE: ClassVar[str] = "strategy_report.json"
+    RETURNS: ClassVar[str] = "strategy_returns.parquet"
+    PATH_RETURNS: ClassVar[str] = "path_returns.parquet"
+    TEARSHEET: ClassVar[str] = "tearsheet.html"
+
+    sharpe: float
+    n_obs: int
+    skew: float
+    kurtosis: float
+    psr: float
+    dsr: float | None
+    n_trials: int
+    trials_sharpe_variance: float | None
+    trials_sharpe_variance_source: str
+    trials: dict  # what n_trials counts, by source
+    pbo: float | None
+    path_sharpes: list[float]
+    cost_bps: float
+    half_spread_bps: float
+    periods_per_year: float
+    annualized_sharpe: float
+    max_drawdown: float
+    time_under_water: int
+    minimum_track_record_length: float
+    summary: dict  # performance(): total return, turnover, hit rate, cost drag, trades
+    paths: dict  # per path: sharpe, max_drawdown, time_under_water, total_return
+    deciles: list[dict]  # net return by probability decile
+    notes: list[str] = field(default_factory=list)  # what could not be computed, and why
+    plots: dict[str, str] = field(default_factory=dict)
+
+    def save(self, root: Path, symbol: str, timeframe: str, tables: dict[str, pd.DataFrame], files: dict[str, bytes], awaits=()) -> UPath:
+        self._begin(root, symbol, timeframe)
+        for name, frame in tables.items():
+            self._write(name, frame_bytes(frame, name))
+        for name, data in files.items():
+            written = self._write(name, data)
+            if name.endswith(".png"):
+                self.plots[name] = str(written)
+        return self._finish(root, symbol, timeframe, awaits)
+
+    def returns(self) -> pd.DataFrame:
+        path = self.file(self.RETURNS)
+        if not path.exists():
+            raise MissingArtifact(f"{path} is missing: materialize strategy_report for this partition")
+        with path.open("rb") as fh:
+            return pd.read_parquet(fh)

@@ -23,6 +23,7 @@ from tb_assets_tests.servers import free_port
 pytestmark = pytest.mark.e2e
 TB = [sys.executable, "-m", "tb_assets.cli"]
 DEMO_START, DEMO_END = "<!-- demo table: tb models production --markdown -->", "<!-- end of demo table -->"
+STRATEGY_START, STRATEGY_END = "<!-- strategy table: tb report --markdown -->", "<!-- end of strategy table -->"
 
 
 def tb(args, env):
@@ -65,12 +66,13 @@ def test_the_readmes_first_command_and_its_demo_table(env):
         assert f"] {key} ok" in done.stdout
     assert "for 6 partition(s)" in done.stdout and "5,031" in done.stdout and "9,235" in done.stdout
     assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044, 9235, 1908]
-    # the whole chain: 7 assets and 17 checks per partition; no ERROR anywhere, and the indices' weak
-    # signal reads as a WARN finding, not a failure
+    # the whole chain: 10 assets and 21 checks per partition; no ERROR anywhere, and the indices' weak
+    # signal reads as WARN findings (no edge, a DSR that does not survive its trials), not a failure
     table = done.stdout[done.stdout.index("partition  status") :].splitlines()[2:8]
     rows = {row.split()[0]: row for row in table}
-    assert rows["SPX|1w"].split()[1:4] == ["ok", "7", "15/17"] and "no edge found" in rows["SPX|1w"]
-    assert rows["VIX|1w"].split()[1:4] == ["ok", "7", "17/17"] and "no edge found" not in rows["VIX|1w"]
+    assert rows["SPX|1w"].split()[1:4] == ["ok", "10", "18/21"] and "no edge found" in rows["SPX|1w"]
+    assert "dsr_significant" in rows["SPX|1w"]
+    assert rows["VIX|1w"].split()[1:4] == ["ok", "10", "21/21"] and "no edge found" not in rows["VIX|1w"]
     assert "FAILED" not in done.stdout and "no ERROR check failed" in done.stdout
     assert "  VIX|1w  features materialized in" in done.stdout  # progress inside a partition
     # the summary names the number to believe and where the model cards are
@@ -84,6 +86,14 @@ def test_the_readmes_first_command_and_its_demo_table(env):
     assert readme[start : readme.index(DEMO_END)].strip() == demo.stdout.strip(), (
         "README.md's demo table is not what this code produces: paste the output of `tb models production --markdown` "
         "after `tb run` on a fresh TB_DATA_DIR between its markers\n" + demo.stdout
+    )
+
+    strategy = tb(["report", "--markdown"], env)
+    assert strategy.returncode == 0, strategy.stderr
+    start = readme.index(STRATEGY_START) + len(STRATEGY_START)
+    assert readme[start : readme.index(STRATEGY_END)].strip() == strategy.stdout.strip(), (
+        "README.md's strategy table is not what this code produces: paste the output of `tb report --markdown` "
+        "after `tb run` on a fresh TB_DATA_DIR between its markers\n" + strategy.stdout
     )
 
     # a fresh process on the same DAGSTER_HOME (what the UI reads) sees the runs and materializations

@@ -89,6 +89,7 @@ class SelectionResult:
     prefilter: pd.DataFrame
     candidates: list[str] = field(default_factory=list)
     ranking: list[str] | None = None  # the gain ranking the shortlist came from, if one was used
+    scored: int = 0  # feature sets scored by purged CV in all: selection's share of the partition's trials
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,10 @@ def forward_select(
     *,
     candidates: Sequence[str] | None = None,
     ranking: Sequence[str] | None = None,
-) -> tuple[list[str], pd.DataFrame]:
-    """Greedy forward selection on purged-CV AUC. Returns the selected names and the history
-    of accepted steps (step, feature, auc, gain; the first gain is over a coin's 0.5). With a
+) -> tuple[list[str], pd.DataFrame, int]:
+    """Greedy forward selection on purged-CV AUC. Returns the selected names, the history
+    of accepted steps (step, feature, auc, gain; the first gain is over a coin's 0.5) and how many
+    feature sets were scored in all (the trials a deflated Sharpe ratio must count). With a
     `spec.shortlist` and a `ranking`, each step tries only the first `shortlist` candidates of
     `ranking` not chosen yet."""
     epsilon, max_features, n_jobs, params, thin = spec.epsilon, spec.max_features, spec.n_jobs, spec.params, spec.thin
@@ -128,6 +130,7 @@ def forward_select(
     chosen: list[str] = []
     best = 0.5
     rows = []
+    scored = 0
     limit = max_features or len(pool)
     while len(chosen) < limit:
         remaining = [c for c in order if c not in chosen]
@@ -138,6 +141,7 @@ def forward_select(
         scores = Parallel(n_jobs=n_jobs, prefer="threads")(  # LightGBM releases the GIL
             delayed(cv_auc)(values[:, [col[c] for c in (*chosen, cand)]], y, splits, params, thin) for cand in remaining
         )
+        scored += len(scores)
         i = int(np.argmax(scores))  # ties: the earlier (better ranked) candidate
         gain = scores[i] - best
         if gain <= epsilon:
@@ -145,7 +149,7 @@ def forward_select(
         chosen.append(remaining[i])
         best = scores[i]
         rows.append({"step": len(chosen), "feature": remaining[i], "auc": scores[i], "gain": gain})
-    return chosen, pd.DataFrame(rows, columns=["step", "feature", "auc", "gain"])
+    return chosen, pd.DataFrame(rows, columns=["step", "feature", "auc", "gain"]), scored
 
 
 def select_features(
@@ -156,7 +160,7 @@ def select_features(
     kept, table = f_test_prefilter(X, y, spec.p_value_threshold)
     candidates = kept[: spec.max_candidates] if spec.max_candidates else kept
     ranking = rank_by_gain(X, y, candidates) if spec.shortlist and len(candidates) > spec.shortlist else None
-    selected, history = forward_select(X, y, splits, spec, candidates=candidates, ranking=ranking)
+    selected, history, scored = forward_select(X, y, splits, spec, candidates=candidates, ranking=ranking)
     if not selected:  # nothing beat a coin by epsilon: keep the prefilter's best so later stages have a model
         selected = candidates[:1]
-    return SelectionResult(selected=selected, history=history, prefilter=table, candidates=candidates, ranking=ranking)
+    return SelectionResult(selected=selected, history=history, prefilter=table, candidates=candidates, ranking=ranking, scored=scored)

@@ -29,7 +29,7 @@ from optuna.trial import TrialState
 from tb_assets.core.errors import TbError
 from tb_assets.core.modeling.estimators.lightgbm import LightGBMClassifier
 from tb_assets.core.modeling.evaluation import EarlyStopping, Folds, score_folds
-from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score, summarize
+from tb_assets.core.modeling.metrics import CVMetrics, FoldMetrics, auc_objective, composite_score, fold_metrics, summarize
 from tb_assets.storage.databases import first_use
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -188,9 +188,9 @@ class TuningSpec:
     threads: int = 1  # folds fitted side by side within a trial
     early_stopping: EarlyStopping | None = None  # needs the labels' t1
     thin: int = 1  # fit each fold on every thin-th training row (evaluation.Folds); params stay in all-row units
-    # called after each complete trial with (the study's problem fingerprint, the trial's number, its
-    # out-of-fold predictions of X's rows): the strategy layer needs every trial's out-of-sample
-    # returns (PBO) and Sharpe ratios (the DSR's variance), so they are kept where they can be read
+    # called after each complete or pruned trial with (the study's problem fingerprint, the trial's number,
+    # its out-of-fold predictions of X's rows, NaN where a pruned trial never got): the strategy layer needs
+    # every trial's out-of-sample returns (PBO) and Sharpe ratios (the DSR's variance), so they are kept
     keep_predictions: Callable[[str, int, np.ndarray], None] | None = None
 
 
@@ -221,16 +221,34 @@ def tune(
     )
     study, restarted = open_study(storage, study_name, resume=resume, seed=seed, fingerprint=fingerprint)
 
+    def keep(number: int, predicted: list[np.ndarray]) -> None:
+        """Hand a trial's out-of-fold predictions over (NaN on the rows of folds it never reached)."""
+        if spec.keep_predictions is None or not predicted:
+            return
+        out = np.full(len(y), np.nan)
+        for k, prediction in enumerate(predicted):  # every fold has both classes (else score_folds raised), so k is fold k
+            out[folds.splits[k][1]] = prediction
+        spec.keep_predictions(fingerprint, number, out)
+
     def run_trial(trial: optuna.Trial) -> float:
         params = suggest(trial, max_min_child)
         # the folds fit side by side, one LightGBM thread each: the same numbers as one fold at a time
         # with every thread, sooner (small fits leave threads idle); trials stay sequential and repeatable
         model = LightGBMClassifier(folds.per_thinned_row(params), seed=seed, threads=1)
-        scores = score_folds(model, folds, on_fold=pruning_callback(trial, rules), parallel=threads)
+        predicted: list[np.ndarray] = []  # each scored fold's predictions, in fold order (a pruned trial keeps its folds' too)
+
+        def scored(y_test: np.ndarray, prediction: np.ndarray):
+            predicted.append(prediction)
+            return fold_metrics(y_test, prediction)
+
+        try:
+            scores = score_folds(model, folds, scorer=scored, on_fold=pruning_callback(trial, rules), parallel=threads)
+        except optuna.TrialPruned:
+            keep(trial.number, predicted)
+            raise
+        keep(trial.number, predicted)
         m = summarize([f.score for f in scores])
         trial.set_user_attr("metrics", m.as_dict())
-        if spec.keep_predictions is not None:
-            spec.keep_predictions(fingerprint, trial.number, out_of_fold(scores, len(y)))
         if early_stopping is not None:
             trial.set_user_attr("rounds_kept", [f.iterations for f in scores])
         return composite_score(m) if objective == "composite" else auc_objective(m, variance_penalty)
@@ -276,14 +294,6 @@ def tune(
         restarted=restarted,
         fingerprint=fingerprint,
     )
-
-
-def out_of_fold(scores, n_rows: int) -> np.ndarray:
-    """Each row's prediction by the fold that tested it (NaN for a row no fold tested)."""
-    out = np.full(n_rows, np.nan)
-    for fold in scores:
-        out[fold.test] = fold.prediction
-    return out
 
 
 def fold_of_rows(splits, n_rows: int) -> np.ndarray:

@@ -116,6 +116,16 @@ def build_trades(events: pd.DataFrame, bars: pd.DataFrame, costs: Costs = Costs(
     return Trades(table=table, untradable=int((~tradable).sum()), entry_bar=entry, exit_bar=exit_)
 
 
+def stored_trades(table: pd.DataFrame, bars: pd.DataFrame, untradable: int = 0) -> Trades:
+    """Trades read back from the warehouse, placed on `bars` again by their entry and exit times."""
+    bar_ts = _ns(bars["ts"])
+    entry, exit_ = np.searchsorted(bar_ts, _ns(table["entry_ts"])), np.searchsorted(bar_ts, _ns(table["exit_ts"]))
+    inside = (entry < len(bar_ts)) & (exit_ < len(bar_ts))
+    if not inside.all() or not (bar_ts[entry] == _ns(table["entry_ts"])).all() or not (bar_ts[exit_] == _ns(table["exit_ts"])).all():
+        raise TbError("stored trades enter or exit at times that are not bars of the partition: materialize strategy_trades again")
+    return Trades(table=table.reset_index(drop=True), untradable=untradable, entry_bar=entry, exit_bar=exit_)
+
+
 def bar_returns(trades: Trades, bars: pd.DataFrame, costs: Costs = Costs()) -> pd.DataFrame:
     """The strategy's net (and gross) return on every bar from the first entry to the last exit,
     with the number of trades open and the mean signed position (see the module's docstring)."""

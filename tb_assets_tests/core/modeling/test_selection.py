@@ -47,13 +47,15 @@ def test_standardise_imputes_and_survives_constants():
 
 def test_forward_selection_finds_the_signal_and_skips_redundant_copies():
     X, y, splits = data()
-    chosen, history = forward_select(X, y, splits, SelectionSpec(epsilon=0.002, n_jobs=2))
+    chosen, history, scored = forward_select(X, y, splits, SelectionSpec(epsilon=0.002, n_jobs=2))
+    # every step scores each remaining candidate, the step that stops included: the trials a DSR counts
+    assert scored == sum(X.shape[1] - k for k in range(min(len(chosen) + 1, X.shape[1])))
     assert chosen[0] in ("strong", "copy_of_strong") and "weak" in chosen
     assert not {"strong", "copy_of_strong"} <= set(chosen[:2])  # the copy adds nothing once one is in
     assert list(history["step"]) == list(range(1, len(chosen) + 1))
     assert (history["gain"] > 0.002).all() and history["auc"].is_monotonic_increasing
     assert history["auc"].iloc[0] == pytest.approx(cv_auc(X[[chosen[0]]].to_numpy(), y, splits))
-    capped, _ = forward_select(X, y, splits, SelectionSpec(max_features=1))
+    capped, _, _ = forward_select(X, y, splits, SelectionSpec(max_features=1))
     assert capped == chosen[:1]
 
 

@@ -133,7 +133,7 @@ def test_the_shortlist_only_tries_the_best_ranked_candidates(monkeypatch):
     tried = []
     real = selection.cv_auc
     monkeypatch.setattr(selection, "cv_auc", lambda values, *a: tried.append(values.shape[1]) or real(values, *a))
-    chosen, _ = selection.forward_select(X, y, splits, selection.SelectionSpec(shortlist=2, max_features=1), ranking=ranking)
+    chosen, _, _ = selection.forward_select(X, y, splits, selection.SelectionSpec(shortlist=2, max_features=1), ranking=ranking)
     assert chosen == ["a"] and len(tried) == 2  # two candidates tried, not six
     tried.clear()
     selection.forward_select(X, y, splits, selection.SelectionSpec(max_features=1))  # the exact search: every candidate

@@ -126,6 +126,26 @@ def test_every_complete_trial_hands_over_its_out_of_fold_predictions(tmp_path):
     np.testing.assert_allclose(predictions[test], model.predict_proba(X.iloc[test])[:, 1], atol=1e-12)
 
 
+def test_a_pruned_trial_hands_over_the_folds_it_reached():
+    """The DSR counts pruned trials: their predictions of the folds they finished are out of sample too."""
+    X, y, splits = data()
+    kept = {}
+    spec = TuningSpec(
+        storage="sqlite:///:memory:",
+        study_name="p",
+        n_trials=3,
+        rules=PruningRules(min_auc=0.99),
+        keep_predictions=lambda fingerprint, number, predictions: kept.setdefault(number, predictions),
+    )
+    with pytest.raises(AllTrialsPruned):
+        tune(X, y, None, splits, spec)
+    assert sorted(kept) == [0, 1, 2]
+    first_fold = splits[0][1]
+    for predictions in kept.values():  # pruned at fold 0: its rows predicted, every other row NaN
+        assert np.isfinite(predictions[first_fold]).all()
+        assert np.isnan(np.delete(predictions, first_fold)).all()
+
+
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     target = tmp_path / "model.txt"
     write_atomic(target, b"version 1")
