@@ -103,7 +103,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             # an object store's URL may carry its credentials: the UI shows the variable's name (resources.secrets)
             WAREHOUSE_IO: WarehouseIOManager(url=from_environment("TB_WAREHOUSE_URL", settings.warehouse)),
             "warehouse": Warehouse(url=from_environment("TB_WAREHOUSE_URL", settings.warehouse)),
-            "artifacts": ArtifactStore(root=from_environment("TB_ARTIFACTS_URL", settings.artifacts)),
+            "artifacts": ArtifactStore(root=from_environment("TB_ARTIFACTS_URL", settings.artifacts), reports_url=settings.reports_url),
             "model_registry": ModelRegistryResource(
                 path=str(settings.registry_path), url=from_environment("TB_REGISTRY_URL", settings.registry_url)
             ),

@@ -79,6 +79,7 @@ class Settings:
     raw_allow_links: bool = False
     warehouse_url: str | None = None  # TB_WAREHOUSE_URL; None: TB_DATA_DIR/warehouse
     artifacts_url: str | None = None  # TB_ARTIFACTS_URL; None: TB_DATA_DIR/artifacts
+    reports_url: str | None = None  # TB_REPORTS_URL: where the artifacts are served over HTTP (tb dev sets it)
 
     @property
     def partition_keys(self) -> list[str]:
@@ -177,7 +178,18 @@ def load_settings() -> Settings:
         alerts=load_alert_settings(),
         warehouse_url=_env("TB_WAREHOUSE_URL"),
         artifacts_url=_env("TB_ARTIFACTS_URL"),
+        reports_url=_http_url("TB_REPORTS_URL"),
     )
+
+
+def _http_url(name: str) -> str | None:
+    """An http(s) URL ending in '/', or None when the variable is unset."""
+    text = _env(name)
+    if text is None:
+        return None
+    if not text.lower().startswith(("http://", "https://")):
+        raise ConfigError(f"{name}: expected an http:// or https:// URL, got {text!r}")
+    return text.rstrip("/") + "/"
 
 
 def _database_url(name: str) -> str | None:
@@ -342,6 +354,9 @@ def _default_universe(source: str, raw_dir: str | None) -> tuple[str, str]:
     return ",".join(found), ""
 
 
+REPORTS_PORT = 3100  # where `tb dev` serves the artifacts: fixed, so links written into run metadata stay valid
+
+
 def apply_default_environment() -> Path:
     """Set DAGSTER_HOME and TB_DATA_DIR for this process when the user did not.
 
@@ -357,6 +372,9 @@ def apply_default_environment() -> Path:
     folder = data_dir()
     os.environ["TB_DATA_DIR"] = str(folder)
     usable_data_dir(folder)
+    if not os.environ.get("TB_ARTIFACTS_URL"):
+        # local artifacts: runs of every tb command link their tearsheets where `tb dev` serves them
+        os.environ.setdefault("TB_REPORTS_URL", f"http://127.0.0.1:{os.environ.get('TB_REPORTS_PORT') or REPORTS_PORT}/")
     return folder
 
 

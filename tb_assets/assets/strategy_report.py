@@ -149,6 +149,7 @@ def build_strategy_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.A
             "deciles": dg.MetadataValue.md(markdown_table(deciles) if len(deciles) else "fewer than 10 trades"),
             "notes": "; ".join(notes) or "none",
             "tearsheet": dg.MetadataValue.path(str(folder / StrategyReport.TEARSHEET)),
+            **({"tearsheet_link": dg.MetadataValue.url(link)} if (link := artifacts.link(folder / StrategyReport.TEARSHEET)) else {}),
             **{f"plot_{name.removesuffix('.png')}": dg.MetadataValue.path(str(folder / name)) for name in pictures},
             "report": dg.MetadataValue.path(str(path)),
             "version": record.version,

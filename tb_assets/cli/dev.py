@@ -39,7 +39,33 @@ def cmd_dev(args) -> int:
     # the interpreter running `tb` has dagster installed, activated venv or not
     cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), *args.dagster_args]
     print(f"DAGSTER_HOME={os.environ['DAGSTER_HOME']} TB_DATA_DIR={os.environ['TB_DATA_DIR']}", flush=True)
-    return run_process_group(cmd, cwd=PROJECT_ROOT)
+    server = _serve_reports()
+    try:
+        return run_process_group(cmd, cwd=PROJECT_ROOT)
+    finally:
+        if server is not None:
+            server.shutdown()
+
+
+def _serve_reports():
+    """Local artifacts served on 127.0.0.1 where TB_REPORTS_URL (set by apply_default_environment)
+    says, so the tearsheet links in run metadata open; nothing for remote artifacts or a URL that
+    is not this machine's (someone serves them already)."""
+    from urllib.parse import urlsplit
+
+    from tb_assets.cli.report_server import serve_artifacts
+    from tb_assets.settings import load_settings
+
+    settings = load_settings()
+    where = urlsplit(settings.reports_url or "")
+    if settings.artifacts_url is not None or where.hostname != "127.0.0.1" or where.port is None:
+        return None
+    settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    server, url = serve_artifacts(settings.artifacts_dir, where.port)
+    if url != settings.reports_url:  # the port was taken: runs started from here link to where they are now
+        os.environ["TB_REPORTS_URL"] = url
+    print(f"tb dev: tearsheets and plots at {url} (127.0.0.1 only; the UI links them)", flush=True)
+    return server
 
 
 def run_process_group(cmd: list[str], cwd: Path, grace_s: float = 20.0) -> int:

@@ -21,4 +21,6 @@ EPILOG_ENV = """environment variables (all optional):
                       TB_ALERT_EMAIL_TO / _FROM / TB_ALERT_SMTP_STARTTLS / _USER / _PASSWORD for e-mail
   TB_ALERT_WARN       1: failed WARN checks alert too;  TB_UI_URL: where alert links point
   TB_ALERT_INTERVAL   seconds between the daemon's looks for new failures (default 30)
+  TB_REPORTS_PORT     where tb dev serves the artifacts (tearsheets, plots) on 127.0.0.1 (default 3100);
+                      TB_REPORTS_URL: the base URL run metadata links them at
 """

@@ -1,6 +1,8 @@
 """strategy_backtest -> strategy_trades -> strategy_report on the planted chain, and their checks."""
 
 import json
+import os
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -143,3 +145,42 @@ def test_tb_report_names_the_tearsheet_and_its_headline(planted, monkeypatch, ca
     assert cli.main(["report", "SYN1|1w"]) == 1
     assert "no strategy report yet" in capsys.readouterr().err
     assert cli.main(["report", "SYN1"]) == 2
+
+
+@PLANTED
+def test_the_served_tearsheet_loads_every_picture_in_chromium(planted, tmp_path):
+    """What `tb dev` serves on 127.0.0.1 and the strategy_report metadata links to: the page in a real
+    browser, every image decoded (Debian's chromium, no browser download)."""
+    chromium = "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {chromium} is missing (.ci/run installs Debian's chromium)")
+        pytest.skip("chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    from tb_assets.cli.report_server import serve_artifacts
+    from tb_assets.resources import ArtifactStore
+    from tb_assets_tests.servers import free_port
+
+    settings, _, _, _ = planted
+    server, base = serve_artifacts(settings.artifacts_dir, free_port())
+    try:
+        page_path = published(settings, "strategy_report") / StrategyReport.TEARSHEET
+        link = ArtifactStore(root=str(settings.artifacts_dir), reports_url=base).link(page_path)
+        assert link.startswith(base) and link.endswith("/tearsheet.html")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=chromium,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(link, wait_until="load")
+            sizes = page.eval_on_selector_all("img", "images => images.map(i => [i.complete, i.naturalWidth])")
+            shots = Path(os.environ.get("TB_SCREENSHOTS", tmp_path))
+            shots.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shots / "tearsheet.png"), full_page=True)
+            browser.close()
+        assert len(sizes) >= 9 and all(done and width > 0 for done, width in sizes), sizes
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -186,3 +186,41 @@ def test_the_bars_benchmarks_input_is_clean_minute_bars_across_its_chunks(tmp_pa
     assert len(bars) == 2_500 and report.repaired_rows == 0 and base == pd.Timedelta("1min")
     assert (bars["ts"].diff().iloc[1:] == pd.Timedelta("1min")).all()
     assert (bars["open"].iloc[1:].to_numpy() == bars["close"].iloc[:-1].to_numpy()).all()  # chunks continue the walk
+
+
+def test_artifact_links_only_for_served_local_files(tmp_path):
+    from tb_assets.resources import ArtifactStore
+
+    page = tmp_path / "strategy_report" / "VIX" / "1d" / "versions" / "v 1" / "tearsheet.html"
+    served = ArtifactStore(root=str(tmp_path), reports_url="http://127.0.0.1:3100/")
+    assert served.link(page) == "http://127.0.0.1:3100/strategy_report/VIX/1d/versions/v%201/tearsheet.html"
+    assert served.link(tmp_path.parent / "elsewhere.html") is None  # outside the served folder
+    assert ArtifactStore(root=str(tmp_path)).link(page) is None  # not served: the UI shows the path
+    assert (
+        ArtifactStore(root="memory://bucket/artifacts", reports_url="http://127.0.0.1:3100/").link("memory://bucket/artifacts/x.html")
+        is None
+    )
+
+
+def test_the_artifact_server_serves_files_on_loopback_and_nothing_else(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from tb_assets.cli.report_server import serve_artifacts
+    from tb_assets_tests.servers import free_port
+
+    (tmp_path / "inside").mkdir()
+    (tmp_path / "inside" / "page.html").write_text("<p>hello</p>")
+    (tmp_path.parent / "secret.txt").write_text("not yours")
+    server, base = serve_artifacts(tmp_path / "inside", free_port())
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+        with urllib.request.urlopen(base + "page.html", timeout=10) as answer:
+            assert answer.read() == b"<p>hello</p>"
+        for path, code in (("", 403), ("../secret.txt", 404), ("%2e%2e/secret.txt", 404)):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(base + path, timeout=10)
+            assert refused.value.code == code, path
+    finally:
+        server.shutdown()
+        server.server_close()

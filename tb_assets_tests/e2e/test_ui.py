@@ -68,12 +68,19 @@ def test_materialize_a_partition_in_the_browser_then_tb_dev_stops_cleanly(env, c
 
     shots = Path(os.environ.get("TB_SCREENSHOTS", tmp_path / "screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port, reports_port = free_port(), free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "tb-dev.log"
+    # tb dev serves the artifacts on 127.0.0.1 too: the tearsheet links in run metadata open with a click
+    probe = Path(env["TB_DATA_DIR"]) / "artifacts" / "probe.html"
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_text("<p>served</p>")
+    env["TB_REPORTS_PORT"] = str(reports_port)
     dev = Process([sys.executable, "-m", "tb_assets.cli", "dev", "-h", "127.0.0.1", "-p", str(port)], env, log).start()
     try:
         wait_for(lambda: answers(f"{base}/server_info"), "the webserver to answer", alive=dev)
+        assert f"tearsheets and plots at http://127.0.0.1:{reports_port}/" in log.read_text(errors="replace")
+        assert answers(f"http://127.0.0.1:{reports_port}/probe.html")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
