@@ -65,7 +65,7 @@ def build_strategy_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.A
         root = artifact_root(artifacts)
         backtest = StrategyBacktest.load(root, symbol, timeframe)
         # the costs and sizing the trades were made with (their materialization says), so the paths and trials match
-        said = {name: latest_values(context, TRADES, name, limit=1) for name in ("cost_bps", "half_spread_bps", "step", "cap")}
+        said = {name: latest_values(context, TRADES, name, limit=1) for name in StrategyConfig.model_fields}
         defaults = StrategyConfig()
         sizing_config = StrategyConfig(**{k: (v[0] if v else getattr(defaults, k)) for k, v in said.items()})
         costs: Costs = sizing_config.costs()

@@ -1,5 +1,7 @@
 """`strategy_trades`: one trade per event from its out-of-sample probability, after costs."""
 
+from typing import Literal
+
 import dagster as dg
 import pandas as pd
 from pydantic import Field
@@ -13,14 +15,22 @@ from tb_assets.storage.records import StrategyBacktest
 
 class StrategyConfig(dg.Config):
     cost_bps: float = Field(default=2.0, ge=0.0, description="Commission and fees per side, in basis points of the notional traded")
-    half_spread_bps: float = Field(default=0.0, ge=0.0, description="Half the bid-ask spread, paid on entry and again on exit (bp)")
+    half_spread_bps: float = Field(
+        default=0.0, ge=0.0, description="Half the bid-ask spread, paid on entry and again on exit (bp); with corwin_schultz, its floor"
+    )
+    spread_model: Literal["fixed", "corwin_schultz"] = Field(
+        default="fixed",
+        description="'corwin_schultz': each bar's spread estimated from its high and low (Corwin & Schultz 2012), causal; "
+        "it overstates the spread where a bar's volatility dwarfs it (liquid markets): there a fixed half_spread_bps is better",
+    )
+    spread_window: int = Field(default=20, ge=1, description="Bars the Corwin-Schultz estimate averages over")
     step: float = Field(default=0.0, ge=0.0, le=1.0, description="Round bet sizes to multiples of this (AFML 10.3); 0 keeps them exact")
     cap: float = Field(default=1.0, gt=0.0, le=1.0, description="Largest bet size, as a fraction of capital")
 
     def costs(self):
         from tb_assets.core.strategy.trades import Costs
 
-        return Costs(self.cost_bps, self.half_spread_bps)
+        return Costs(self.cost_bps, self.half_spread_bps, self.spread_model, self.spread_window)
 
     def sizing(self):
         """probability of the up label -> signed bet size (core.strategy.bet_size with this config)."""
@@ -74,6 +84,10 @@ def build_strategy_trades_asset(partitions_def: dg.PartitionsDefinition) -> dg.A
                 "net_return_sum": float(table["net_return"].sum()),
                 "cost_bps": config.cost_bps,
                 "half_spread_bps": config.half_spread_bps,
+                "spread_model": config.spread_model,
+                "spread_window": config.spread_window,
+                "step": config.step,
+                "cap": config.cap,
                 "preview": dg.MetadataValue.md(markdown_table(table.tail(5).round(6))),
             },
         )

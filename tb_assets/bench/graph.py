@@ -185,6 +185,26 @@ def bench_graph_1m() -> dict:
     return run_graph(1_000_000)
 
 
+STRATEGY_STEPS = ("strategy_backtest", "strategy_trades", "strategy_report")
+
+
+def bench_strategy_100k() -> dict:
+    """graph_100k, timing the strategy layer: its three assets and their checks (seconds), beside the
+    chain before it (chain_before_seconds: bars to shap_report)."""
+    row = run_graph(100_000)
+    steps = row["per_step_seconds"]
+    strategy = {k: v for k, v in steps.items() if k.startswith(STRATEGY_STEPS)}
+    return {
+        "seconds": sum(strategy.values()),
+        "chain_before_seconds": sum(v for k, v in steps.items() if k not in strategy),
+        "rows": row["rows"],
+        "per_step_seconds": strategy,
+        "per_steppeak_mb": {k: v for k, v in row["per_steppeak_mb"].items() if k in strategy},
+        "events": row["events"],
+        "chain_seconds": row["seconds"],
+    }
+
+
 def bench_modeling_quality() -> dict:
     import sys
 

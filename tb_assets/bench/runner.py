@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tb_assets.bench.bars import bench_bars_10m
-from tb_assets.bench.graph import bench_graph_1m, bench_graph_100k, bench_modeling_quality
+from tb_assets.bench.graph import bench_graph_1m, bench_graph_100k, bench_modeling_quality, bench_strategy_100k
 from tb_assets.bench.kernels import (
     bench_aroon_1m,
     bench_features_1m,
@@ -118,6 +118,14 @@ BENCHMARKS: dict[str, Benchmark] = {
             bench_graph_100k,
             target_seconds=60.0,  # 241 s and 1.04 GB before issue 14 (2 cores)
             targetpeak_mb=4096.0,
+            pinned=False,
+        ),
+        Benchmark(
+            "strategy_100k",
+            "graph_100k's strategy layer (strategy_backtest: 15 CPCV fits of the production recipe, strategy_trades, "
+            "strategy_report with every trial traded, and their checks); --json adds the chain before it",
+            bench_strategy_100k,
+            target_seconds=60.0,
             pinned=False,
         ),
         Benchmark(

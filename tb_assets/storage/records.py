@@ -520,6 +520,7 @@ class StrategyReport(_Record):
     path_sharpes: list[float]
     cost_bps: float
     half_spread_bps: float
+    spread_model: str
     periods_per_year: float
     annualized_sharpe: float
     max_drawdown: float

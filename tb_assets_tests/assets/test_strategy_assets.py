@@ -70,7 +70,7 @@ def test_each_trade_recomputes_from_the_stored_bars(planted):
     position = {ts: i for i, ts in enumerate(bars["ts"])}
     backtest = StrategyBacktest.load(settings.artifacts_dir, "SYN1", "1d")
     events = backtest.table(StrategyBacktest.PATHS).set_index("ts")
-    rate = Costs().rate
+    rate = Costs().side_rates(bars)[0]  # fixed costs: one rate at every bar
     assert len(trades) > 100
     for _, t in trades.sample(200, random_state=0).iterrows():
         i = position[t["ts"]] + 1  # the next bar after the event
@@ -95,9 +95,12 @@ def test_the_tearsheet_is_one_page_with_every_picture_inline(planted):
 @PLANTED
 def test_a_pure_cost_strategy_fails_cost_drag(planted, tmp_path):
     settings, defs = pristine_copy(planted, tmp_path)
-    expensive = {"ops": {"strategy_trades": {"config": {"cost_bps": 500.0}}}}
+    expensive = {"ops": {"strategy_trades": {"config": {"cost_bps": 500.0, "spread_model": "corwin_schultz"}}}}
     result = run(defs, "SYN1|1d", expensive, selection=[dg.AssetKey("strategy_trades"), dg.AssetKey("strategy_report")])
     assert result.success, failure_text(result)
+    # the report costs the paths and trials the way the trades were costed (their materialization says how)
+    report = json.loads((published(settings, "strategy_report") / StrategyReport.FILE).read_text())
+    assert report["cost_bps"] == 500.0 and report["spread_model"] == "corwin_schultz"
     drag = checks(result)["cost_drag"]
     assert not drag.passed and drag.severity == dg.AssetCheckSeverity.WARN
     assert "costs take" in drag.description or "no gross return" in drag.description

@@ -57,8 +57,8 @@ def evaluate_strategy(
 ) -> StrategyEvaluation:
     notes: list[str] = []
     bars = bars.sort_values("ts").reset_index(drop=True)
-    placed = stored_trades(trades, bars)
-    series = bar_returns(placed, bars, costs)
+    placed = stored_trades(trades, bars, costs)
+    series = bar_returns(placed, bars)
     ppy = periods_per_year(bars["ts"])
     summary = performance(series["net_return"], ppy, placed.table, series["position"])
     sharpe, n_obs, skew, kurtosis = summary["sharpe"], summary["n_obs"], summary["skew"], summary["kurtosis"]
@@ -66,10 +66,11 @@ def evaluate_strategy(
     path_series, path_stats = {}, {}
     for p in range(n_paths):
         traded = build_trades(sized_events(paths["ts"], paths["t1"], paths[f"path_{p}"].to_numpy(), sizing), bars, costs)
-        r = bar_returns(traded, bars, costs)
+        r = bar_returns(traded, bars)
         path_series[f"path_{p}"] = pd.Series(r["net_return"].to_numpy(), index=pd.DatetimeIndex(r["ts"]))
         stats = performance(r["net_return"], ppy, traded.table, r["position"])
-        path_stats[f"path_{p}"] = {k: stats[k] for k in ("sharpe", "annualized_sharpe", "max_drawdown", "time_under_water", "total_return")}
+        kept = ("sharpe", "annualized_sharpe", "max_drawdown", "time_under_water", "total_return", "turnover", "hit_rate", "cost_drag")
+        path_stats[f"path_{p}"] = {k: stats.get(k) for k in kept}
     path_returns = pd.DataFrame(path_series).sort_index().fillna(0.0)
 
     n_trials = int(sum(trials_by_source.values()))
@@ -117,6 +118,7 @@ def evaluate_strategy(
         "path_sharpes": [path_stats[f"path_{p}"]["sharpe"] for p in range(n_paths)],
         "cost_bps": costs.cost_bps,
         "half_spread_bps": costs.half_spread_bps,
+        "spread_model": costs.spread_model,
         "periods_per_year": ppy,
         "annualized_sharpe": summary["annualized_sharpe"],
         "max_drawdown": summary["max_drawdown"],

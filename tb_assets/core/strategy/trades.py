@@ -6,12 +6,14 @@ acted on) and exits at the close of the bar where the event's label ended (`t1`)
 the last bar (no next bar yet) or whose label ended on its own bar cannot be traded: it is
 counted, never silently dropped.
 
-Costs are paid on both sides, on the notional traded: `cost_bps` per side plus an optional
-`half_spread_bps` (crossing half the spread to enter and again to exit). With size s (the
-fraction of capital, in [0, 1]), entry price e and exit price x:
+Costs are paid on both sides, on the notional traded: `cost_bps` per side plus half the bid-ask
+spread (crossing it to enter and again to exit), fixed (`half_spread_bps`) or estimated for each
+bar from its high and low (`spread_model='corwin_schultz'`, core.strategy.spread, with
+`half_spread_bps` as its floor). With size s (the fraction of capital, in [0, 1]), entry price e
+at entry bar i and exit price x at exit bar j, and the one-side rate r of a bar:
 
     gross_return = side * s * (x / e - 1)
-    cost         = s * rate * (1 + x / e)        rate = (cost_bps + half_spread_bps) / 10,000
+    cost         = s * r_i + s * r_j * x / e      r = cost_bps / 10,000 + half spread
     net_return   = gross_return - cost
 
 The strategy's return per bar combines the trades open at that bar the way AFML 10.2 averages
@@ -46,20 +48,33 @@ TRADE_COLUMNS = (
 )
 
 
+SPREAD_MODELS = ("fixed", "corwin_schultz")
+
+
 @dataclass(frozen=True)
 class Costs:
     cost_bps: float = 2.0  # commission and fees, per side, in basis points of the notional
-    half_spread_bps: float = 0.0  # half the bid-ask spread, paid on entry and on exit
+    half_spread_bps: float = 0.0  # half the bid-ask spread, paid on entry and on exit (corwin_schultz: its floor)
+    spread_model: str = "fixed"  # 'corwin_schultz': each bar's half spread estimated from its high and low
+    spread_window: int = 20  # bars the Corwin-Schultz estimate averages over
 
     def __post_init__(self):
         for name in ("cost_bps", "half_spread_bps"):
             value = getattr(self, name)
             if not (np.isfinite(value) and 0.0 <= value < 10_000.0):
                 raise TbError(f"costs: {name} must be in [0, 10000) basis points, got {value!r}")
+        if self.spread_model not in SPREAD_MODELS:
+            raise TbError(f"costs: spread_model must be one of {', '.join(SPREAD_MODELS)}, got {self.spread_model!r}")
 
-    @property
-    def rate(self) -> float:
-        return (self.cost_bps + self.half_spread_bps) / 10_000.0
+    def side_rates(self, bars: pd.DataFrame) -> np.ndarray:
+        """What one side of a trade costs at each bar, as a fraction of the notional traded there."""
+        fixed = (self.cost_bps + self.half_spread_bps) / 10_000.0
+        if self.spread_model == "fixed":
+            return np.full(len(bars), fixed)
+        from tb_assets.core.strategy.spread import corwin_schultz_spread
+
+        half = corwin_schultz_spread(bars["high"], bars["low"], self.spread_window) / 2.0
+        return self.cost_bps / 10_000.0 + np.maximum(half, self.half_spread_bps / 10_000.0)
 
 
 @dataclass
@@ -68,6 +83,8 @@ class Trades:
     untradable: int  # events with no bar after them, or whose label ended on their own bar
     entry_bar: np.ndarray  # position in the bars of each trade's entry and exit bar
     exit_bar: np.ndarray
+    entry_cost: np.ndarray  # what each side cost, as a fraction of capital (size x rate x notional)
+    exit_cost: np.ndarray
 
 
 def build_trades(events: pd.DataFrame, bars: pd.DataFrame, costs: Costs = Costs()) -> Trades:
@@ -95,7 +112,9 @@ def build_trades(events: pd.DataFrame, bars: pd.DataFrame, costs: Costs = Costs(
     s, d = size[tradable], side[tradable]
     move = exit_price / entry_price
     gross = d * s * (move - 1.0)
-    cost = s * costs.rate * (1.0 + move)
+    rates = costs.side_rates(bars)
+    entry_cost, exit_cost = s * rates[entry], s * rates[exit_] * move  # the exit side trades the notional grown by `move`
+    cost = entry_cost + exit_cost
     ts = bars["ts"]
     table = pd.DataFrame(
         {
@@ -113,20 +132,26 @@ def build_trades(events: pd.DataFrame, bars: pd.DataFrame, costs: Costs = Costs(
             "net_return": gross - cost,
         }
     )
-    return Trades(table=table, untradable=int((~tradable).sum()), entry_bar=entry, exit_bar=exit_)
+    return Trades(table, int((~tradable).sum()), entry, exit_, entry_cost, exit_cost)
 
 
-def stored_trades(table: pd.DataFrame, bars: pd.DataFrame, untradable: int = 0) -> Trades:
+def stored_trades(table: pd.DataFrame, bars: pd.DataFrame, costs: Costs, untradable: int = 0) -> Trades:
     """Trades read back from the warehouse, placed on `bars` again by their entry and exit times."""
     bar_ts = _ns(bars["ts"])
     entry, exit_ = np.searchsorted(bar_ts, _ns(table["entry_ts"])), np.searchsorted(bar_ts, _ns(table["exit_ts"]))
     inside = (entry < len(bar_ts)) & (exit_ < len(bar_ts))
     if not inside.all() or not (bar_ts[entry] == _ns(table["entry_ts"])).all() or not (bar_ts[exit_] == _ns(table["exit_ts"])).all():
         raise TbError("stored trades enter or exit at times that are not bars of the partition: materialize strategy_trades again")
-    return Trades(table=table.reset_index(drop=True), untradable=untradable, entry_bar=entry, exit_bar=exit_)
+    table = table.reset_index(drop=True)
+    rates, size = costs.side_rates(bars), table["size"].to_numpy(dtype="float64")
+    entry_cost = size * rates[entry]
+    exit_cost = size * rates[exit_] * table["exit_price"].to_numpy() / table["entry_price"].to_numpy()
+    if not np.allclose(entry_cost + exit_cost, table["cost"].to_numpy(), rtol=1e-9, atol=1e-15):
+        raise TbError("stored trades were costed otherwise than these costs say: materialize strategy_trades again")
+    return Trades(table, untradable, entry, exit_, entry_cost, exit_cost)
 
 
-def bar_returns(trades: Trades, bars: pd.DataFrame, costs: Costs = Costs()) -> pd.DataFrame:
+def bar_returns(trades: Trades, bars: pd.DataFrame) -> pd.DataFrame:
     """The strategy's net (and gross) return on every bar from the first entry to the last exit,
     with the number of trades open and the mean signed position (see the module's docstring)."""
     if trades.table.empty:
@@ -154,9 +179,7 @@ def bar_returns(trades: Trades, bars: pd.DataFrame, costs: Costs = Costs()) -> p
     previous_close = np.r_[np.nan, closes[:-1]]
     with np.errstate(invalid="ignore"):
         gross = entering * (closes / opens - 1.0) + np.where(held != 0.0, held * (closes / previous_close - 1.0), 0.0)
-    size = trades.table["size"].to_numpy()
-    move = trades.table["exit_price"].to_numpy() / trades.table["entry_price"].to_numpy()
-    paid = on(size * costs.rate, entry) + on(size * costs.rate * move, exit_)
+    paid = on(trades.entry_cost, entry) + on(trades.exit_cost, exit_)
     span = slice(int(entry.min()), int(exit_.max()) + 1)
     count, gross, paid = count[span], gross[span], paid[span]
     share = np.where(count > 0.5, 1.0 / np.maximum(count, 1.0), 0.0)

@@ -49,7 +49,7 @@ def trial_returns(
             continue
         _, proba = choose_calibration(raw[have], rows["y"].to_numpy()[have], fold)
         events = sized_events(pd.DatetimeIndex(rows["ts"])[have], rows["t1"].to_numpy()[have], proba, sizing)
-        returns = bar_returns(build_trades(events, bars, costs), bars, costs)
+        returns = bar_returns(build_trades(events, bars, costs), bars)
         out[number] = pd.Series(returns["net_return"].to_numpy(), index=pd.DatetimeIndex(returns["ts"]))
     return out
 

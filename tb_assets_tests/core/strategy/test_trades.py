@@ -72,7 +72,7 @@ def test_every_trade_and_bar_equals_an_independent_recomputation(seed, n, share)
     np.testing.assert_allclose(trades.table["gross_return"], [r[4] for r in rows], rtol=0, atol=1e-12)
     np.testing.assert_allclose(trades.table["cost"], [r[3] for r in rows], rtol=0, atol=1e-12)
     # the bar series, by looping over the trades open at each bar
-    series = bar_returns(trades, bars, costs)
+    series = bar_returns(trades, bars)
     first, last = min(r[0] for r in rows), max(r[1] for r in rows)
     assert len(series) == last - first + 1
     for b in range(first, last + 1):
