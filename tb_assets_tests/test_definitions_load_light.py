@@ -24,7 +24,7 @@ def test_loading_the_definitions_imports_no_modeling_library():
     )
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded["assets"] == 8  # the whole chain and the training service were defined ...
+    assert loaded["assets"] == 11  # the whole chain, the strategy layer and the training service were defined ...
     assert loaded["heavy"] == [], f"imported while loading the definitions: {loaded['heavy'][:10]}"  # ... without them
 
 
@@ -44,7 +44,7 @@ def test_read_only_commands_load_no_dagster(tmp_path):
     """`tb --help`, `tb partitions`, `tb models`, `tb sql` answer in well under 2 s because they
     import neither Dagster (1-5 s on a busy machine) nor the definitions they do not need."""
     env = {**__import__("os").environ, "TB_DATA_DIR": str(tmp_path)}
-    for argv in (["--help"], ["partitions"], ["models", "list"], ["models", "production"], ["sql", "select 1"]):
+    for argv in (["--help"], ["partitions"], ["models", "list"], ["models", "production"], ["report"], ["sql", "select 1"]):
         done = subprocess.run(
             [sys.executable, "-c", READ_ONLY.format(argv=argv)], capture_output=True, text=True, cwd=PROJECT_ROOT, env=env, check=False
         )

@@ -55,6 +55,10 @@ def test_bars_asset_conventions(tmp_path):
         "model_experiments_permutation_sentinel",
         "model_experiments_no_raw_prices",
         "model_experiments_no_regression",
+        "strategy_backtest_purged",
+        "dsr_significant",
+        "pbo",
+        "cost_drag",
     }
     for name, spec in checks.items():
         assert spec.partitions_def is not None, name  # a check must not load every partition
@@ -71,6 +75,7 @@ def test_bars_asset_conventions(tmp_path):
         "shap_no_raw_prices",
         "model_experiments_permutation_sentinel",
         "model_experiments_no_raw_prices",
+        "strategy_backtest_purged",
     }  # the contracts later stages rely on, leakage first
     feats = d.resolve_assets_def(dg.AssetKey("features"))
     assert feats.op.pool == "bar_source" and graph.get(dg.AssetKey("features")).group_name == "features"
@@ -85,6 +90,12 @@ def test_bars_asset_conventions(tmp_path):
     zoo = graph.get(dg.AssetKey("model_experiments"))
     assert zoo.group_name == "research" and zoo.parent_keys == {dg.AssetKey("bars"), dg.AssetKey("features"), dg.AssetKey("targets")}
     assert zoo.automation_condition is None and graph.get(dg.AssetKey("bars")).automation_condition is not None
+    # the strategy layer: after the production model (and shap_report, whose pictures its tearsheet shows), refreshed with the chain
+    backtest, trades, report = (graph.get(dg.AssetKey(k)) for k in ("strategy_backtest", "strategy_trades", "strategy_report"))
+    assert {backtest.group_name, trades.group_name, report.group_name} == {"strategy"}
+    assert dg.AssetKey("production_model") in backtest.parent_keys and dg.AssetKey("strategy_backtest") in trades.parent_keys
+    assert report.parent_keys >= {dg.AssetKey("strategy_trades"), dg.AssetKey("shap_report")}
+    assert report.automation_condition is not None
 
 
 def test_each_stage_module_exposes_its_asset_and_checks(tmp_path):
@@ -108,6 +119,9 @@ def test_each_stage_module_exposes_its_asset_and_checks(tmp_path):
         "best_params",
         "production_model",
         "shap_report",
+        "strategy_backtest",
+        "strategy_trades",
+        "strategy_report",
         "model_experiments",
     ]
 
