@@ -16,8 +16,7 @@ from tb_assets.resources import BarSourceResource
 from tb_assets.runs.stranded_steps import STRANDED_SENSOR
 from tb_assets.settings import AlertSettings
 from tb_assets_tests.conftest import make_settings
-
-CHAIN = ["bars", "features", "targets", "selected_features", "best_params", "production_model", "shap_report"]
+from tb_assets_tests.helpers import CHAIN
 
 
 def test_every_asset_refreshes_on_the_cron_once_upstream_blocking_checks_pass(tmp_path):

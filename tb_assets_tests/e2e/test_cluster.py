@@ -25,13 +25,12 @@ from tb_assets.assets.pools import SOURCE_POOL
 from tb_assets.cluster.processes import Cluster
 from tb_assets.settings import PROJECT_ROOT
 from tb_assets_tests.e2e.processes import HANG_GUARD_S
-from tb_assets_tests.helpers import published
+from tb_assets_tests.helpers import CHAIN, published
 from tb_assets_tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 TB = [sys.executable, "-m", "tb_assets.cli"]
 PARTITIONS = {"SYN1|1d", "SYN2|1d"}
-CHAIN = ["bars", "features", "targets", "selected_features", "best_params", "production_model", "shap_report"]
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # a small chain: enough tuning to be the real thing, little enough for CI's two cores
 QUICK = """ops:

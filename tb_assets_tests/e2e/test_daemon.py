@@ -18,13 +18,12 @@ from dagster._core.execution.backfill import BULK_ACTION_TERMINAL_STATUSES, Bulk
 
 from tb_assets.settings import PROJECT_ROOT
 from tb_assets_tests.e2e.processes import daemon, wait_for
-from tb_assets_tests.helpers import tamper_warehouse
+from tb_assets_tests.helpers import CHAIN, tamper_warehouse
 from tb_assets_tests.servers import SmtpServer, WebhookServer
 
 pytestmark = pytest.mark.e2e
 TB = [sys.executable, "-m", "tb_assets.cli"]
 PARTITIONS = {"SYN1|1d", "SYN2|1d"}
-CHAIN = ["bars", "features", "targets", "selected_features", "best_params", "production_model", "shap_report"]
 
 
 def tb(args, env):
