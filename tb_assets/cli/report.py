@@ -3,6 +3,7 @@ partition's strategy headline in one table."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -18,6 +19,7 @@ def add_parser(sub) -> None:
         "Without one: a table of every partition's strategy headline (Sharpe, PSR, DSR with its trial count, PBO, drawdown, "
         "cost drag).",
         epilog="examples:\n  tb report\n  tb report --markdown\n  tb report 'VIX|1d' --open\n  tb report 'VIX|1d' --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.add_argument("partition", nargs="?", help="SYMBOL|TIMEFRAME, e.g. 'VIX|1d' (default: every partition, as a table)")
     report.add_argument("--open", action="store_true", help="open the partition's tearsheet in the default web browser")
