@@ -115,16 +115,16 @@ def build_trades(events: pd.DataFrame, bars: pd.DataFrame, costs: Costs = Costs(
     rates = costs.side_rates(bars)
     entry_cost, exit_cost = s * rates[entry], s * rates[exit_] * move  # the exit side trades the notional grown by `move`
     cost = entry_cost + exit_cost
-    ts = bars["ts"]
+    ts = pd.DatetimeIndex(bars["ts"])  # indexing an index keeps its zone without a Timestamp per row
     table = pd.DataFrame(
         {
             "ts": events.index[tradable],
-            "t1": events["t1"].to_numpy()[tradable],
+            "t1": pd.DatetimeIndex(events["t1"])[tradable],
             "side": d.astype("int8"),
             "proba": events["proba"].to_numpy(dtype="float64")[tradable],
             "size": s,
-            "entry_ts": ts.to_numpy()[entry],
-            "exit_ts": ts.to_numpy()[exit_],
+            "entry_ts": ts[entry],
+            "exit_ts": ts[exit_],
             "entry_price": entry_price,
             "exit_price": exit_price,
             "gross_return": gross,
@@ -186,7 +186,7 @@ def bar_returns(trades: Trades, bars: pd.DataFrame) -> pd.DataFrame:
     position = running(signed, entry, exit_)[span] * share
     return pd.DataFrame(
         {
-            "ts": bars["ts"].to_numpy()[span],
+            "ts": pd.DatetimeIndex(bars["ts"])[span],
             "net_return": (gross - paid) * share,
             "gross_return": gross * share,
             "open_trades": np.rint(count).astype("int64"),

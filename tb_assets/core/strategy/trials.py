@@ -24,7 +24,7 @@ def sized_events(t0, t1, proba: np.ndarray, sizing: Callable[[np.ndarray], np.nd
     """The events as build_trades wants them: side and size from the signed bet size."""
     signed = np.asarray(sizing(proba), dtype="float64")
     return pd.DataFrame(
-        {"t1": np.asarray(t1), "proba": proba, "side": np.sign(signed).astype("int8"), "size": np.abs(signed)},
+        {"t1": pd.DatetimeIndex(t1), "proba": proba, "side": np.sign(signed).astype("int8"), "size": np.abs(signed)},
         index=pd.DatetimeIndex(t0),
     )
 
@@ -48,7 +48,7 @@ def trial_returns(
         if len(np.unique(fold)) < 2:
             continue
         _, proba = choose_calibration(raw[have], rows["y"].to_numpy()[have], fold)
-        events = sized_events(pd.DatetimeIndex(rows["ts"])[have], rows["t1"].to_numpy()[have], proba, sizing)
+        events = sized_events(pd.DatetimeIndex(rows["ts"])[have], pd.DatetimeIndex(rows["t1"])[have], proba, sizing)
         returns = bar_returns(build_trades(events, bars, costs), bars)
         out[number] = pd.Series(returns["net_return"].to_numpy(), index=pd.DatetimeIndex(returns["ts"]))
     return out
