@@ -6,13 +6,29 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+POINTS = 2_000  # a curve is drawn through at most this many points: a picture 1,000 pixels wide shows no more
+
+
+def _thinned(index: pd.Index, values: np.ndarray, how=None) -> tuple[pd.Index, np.ndarray]:
+    """A long curve cut to POINTS buckets: each bucket's last value, or `how` of it (np.min keeps a
+    drawdown's troughs); a million-bar curve drew in seconds, this in milliseconds."""
+    if len(values) <= POINTS:
+        return index, values
+    edges = np.linspace(0, len(values), POINTS + 1).astype(int)
+    last = edges[1:] - 1
+    if how is None:
+        return index[last], values[last]
+    return index[last], how.reduceat(values, edges[:-1])
+
 
 def draw_equity(fig, strategy: pd.Series, paths: pd.DataFrame) -> None:
     """Compounded equity of the strategy (bold) and of each CPCV path (thin), from 1."""
     ax = fig.add_subplot(1, 1, 1)
     for name in paths.columns:
-        ax.plot(paths.index, np.cumprod(1.0 + paths[name].to_numpy()), lw=0.8, alpha=0.6, label=name.replace("_", " "))
-    ax.plot(strategy.index, np.cumprod(1.0 + strategy.to_numpy()), lw=2.0, color="black", label="strategy (mean path probability)")
+        ax.plot(*_thinned(paths.index, np.cumprod(1.0 + paths[name].to_numpy())), lw=0.8, alpha=0.6, label=name.replace("_", " "))
+    ax.plot(
+        *_thinned(strategy.index, np.cumprod(1.0 + strategy.to_numpy())), lw=2.0, color="black", label="strategy (mean path probability)"
+    )
     ax.axhline(1.0, color="grey", lw=0.6)
     ax.set_yscale("log")  # compounded growth: equal moves look equal at any level
     ax.set_title("equity after costs: the strategy and each combinatorial purged CV path")
@@ -43,7 +59,8 @@ def draw_drawdown(fig, strategy: pd.Series) -> None:
     equity = np.cumprod(1.0 + strategy.to_numpy())
     peak = np.maximum.accumulate(np.maximum(equity, 1.0))
     ax = fig.add_subplot(1, 1, 1)
-    ax.fill_between(strategy.index, -(1.0 - equity / peak), 0.0, color="#de2d26", alpha=0.5)
+    at, depth = _thinned(strategy.index, -(1.0 - equity / peak), np.minimum)
+    ax.fill_between(at, depth, 0.0, color="#de2d26", alpha=0.5)
     ax.set_title("drawdown from the running peak")
     ax.set_ylabel("fraction of the peak")
 

@@ -37,3 +37,16 @@ def test_cost_drag_is_the_share_of_the_gross_the_costs_took():
     assert report["turnover"] == pytest.approx(1 / 300)
     losing = trades.assign(gross_return=[-0.01, -0.01, 0.0])
     assert performance(r, 252.0, losing)["cost_drag"] == math.inf
+
+
+def test_long_curves_are_drawn_through_their_buckets_last_values_and_troughs():
+    from tb_assets.reporting.strategy_plots import POINTS, _thinned
+
+    index = pd.RangeIndex(10 * POINTS + 7)
+    values = np.sin(np.arange(len(index)) / 50.0)
+    at, kept = _thinned(index, values)
+    assert len(kept) == POINTS and at[-1] == index[-1] and kept[-1] == values[-1]
+    _, troughs = _thinned(index, values, np.minimum)
+    assert troughs.min() == values.min()  # the deepest point survives thinning
+    short = pd.RangeIndex(5)
+    assert _thinned(short, np.arange(5.0))[1].tolist() == [0, 1, 2, 3, 4]
