@@ -30,7 +30,7 @@ from tb_assets.core.strategy.sharpe import (
     probabilistic_sharpe_ratio,
 )
 from tb_assets.core.strategy.trades import Costs, bar_returns, build_trades, stored_trades
-from tb_assets.core.strategy.trials import complete_panel, sized_events, trial_returns, trial_sharpes
+from tb_assets.core.strategy.trials import sized_events, trade_trials
 
 
 @dataclass
@@ -74,9 +74,11 @@ def evaluate_strategy(
     path_returns = pd.DataFrame(path_series).sort_index().fillna(0.0)
 
     n_trials = int(sum(trials_by_source.values()))
-    returns_of = trial_returns(trial_rows, trial_predictions, bars, costs, sizing) if trial_predictions else {}
-    panel = complete_panel(returns_of, trial_predictions, trial_rows)
-    sharpes = trial_sharpes(returns_of)
+    if trial_predictions:
+        traded = trade_trials(trial_rows, trial_predictions, bars, costs, sizing)
+        panel, sharpes = traded.panel, traded.sharpe
+    else:
+        panel, sharpes = pd.DataFrame(), pd.Series(dtype="float64")
     finite = sharpes[np.isfinite(sharpes)]
     dsr = threshold = None
     if len(finite) >= 2:

@@ -11,6 +11,7 @@ DSR deflates by.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -29,45 +30,42 @@ def sized_events(t0, t1, proba: np.ndarray, sizing: Callable[[np.ndarray], np.nd
     )
 
 
-def trial_returns(
+@dataclass
+class TradedTrials:
+    sharpe: pd.Series  # each trial's per-period Sharpe ratio over its own bars (NaN: it never varied)
+    panel: pd.DataFrame  # net return per bar of the complete trials, side by side on the same bars (what PBO ranks)
+
+
+def trade_trials(
     rows: pd.DataFrame,
     predictions: dict[int, np.ndarray],
     bars: pd.DataFrame,
     costs: Costs,
     sizing: Callable[[np.ndarray], np.ndarray],
-) -> dict[int, pd.Series]:
-    """Net return per bar of each trial's strategy, over the bars of the events it predicted (a
-    pruned trial: the folds it finished). A trial that finished fewer than two folds cannot have its
-    probabilities calibrated cross-fitted like the others and is left out."""
+) -> TradedTrials:
+    """Every trial's strategy, over the bars of the events it predicted (a pruned trial: the folds it
+    finished). A trial that finished fewer than two folds cannot have its probabilities calibrated
+    cross-fitted like the others and is left out. Only the complete trials' returns are kept (trials
+    compared over different periods would be ranked by their periods): a million bars of returns per
+    trial is 16 MB, and a study holds dozens."""
     tested = rows["fold"].to_numpy() >= 0
-    out: dict[int, pd.Series] = {}
+    t0, t1, y, folds = pd.DatetimeIndex(rows["ts"]), pd.DatetimeIndex(rows["t1"]), rows["y"].to_numpy(), rows["fold"].to_numpy()
+    sharpe: dict[int, float] = {}
+    kept: dict[int, np.ndarray] = {}
+    index = None
     for number, raw in sorted(predictions.items()):
         raw = np.asarray(raw, dtype="float64")
         have = tested & np.isfinite(raw)
-        fold = rows["fold"].to_numpy()[have]
-        if len(np.unique(fold)) < 2:
+        if len(np.unique(folds[have])) < 2:
             continue
-        _, proba = choose_calibration(raw[have], rows["y"].to_numpy()[have], fold)
-        events = sized_events(pd.DatetimeIndex(rows["ts"])[have], pd.DatetimeIndex(rows["t1"])[have], proba, sizing)
-        returns = bar_returns(build_trades(events, bars, costs), bars)
-        out[number] = pd.Series(returns["net_return"].to_numpy(), index=pd.DatetimeIndex(returns["ts"]))
-    return out
-
-
-def complete_panel(returns: dict[int, pd.Series], predictions: dict[int, np.ndarray], rows: pd.DataFrame) -> pd.DataFrame:
-    """The trials that predicted every tested event, side by side on the same bars (what PBO ranks:
-    trials compared over different periods would be ranked by their periods)."""
-    tested = rows["fold"].to_numpy() >= 0
-    whole = [n for n in returns if np.isfinite(np.asarray(predictions[n], dtype="float64")[tested]).all()]
-    if not whole:
-        return pd.DataFrame()
-    return pd.DataFrame({n: returns[n] for n in whole}).sort_index().fillna(0.0)
-
-
-def trial_sharpes(returns: dict[int, pd.Series]) -> pd.Series:
-    """Each trial's per-period Sharpe ratio over its own bars (NaN for one that never varied)."""
-    out = {}
-    for number, series in returns.items():
-        r = series.to_numpy()
-        out[number] = return_moments(r)[0] if len(r) > 1 and r.std() > 0 else np.nan
-    return pd.Series(out, dtype="float64")
+        _, proba = choose_calibration(raw[have], y[have], folds[have])
+        returns = bar_returns(build_trades(sized_events(t0[have], t1[have], proba, sizing), bars, costs), bars)
+        r = returns["net_return"].to_numpy()
+        sharpe[number] = return_moments(r)[0] if len(r) > 1 and r.std() > 0 else np.nan
+        if have.sum() == tested.sum():  # complete: the same events as every other complete trial, so the same bars
+            ts = pd.DatetimeIndex(returns["ts"])
+            if index is None or ts.equals(index):
+                index = ts
+                kept[number] = r
+    panel = pd.DataFrame(kept, index=index) if kept else pd.DataFrame()
+    return TradedTrials(pd.Series(sharpe, dtype="float64"), panel)
