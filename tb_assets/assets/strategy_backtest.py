@@ -59,7 +59,7 @@ def build_strategy_backtest_asset(partitions_def: dg.PartitionsDefinition) -> dg
             [
                 pd.DataFrame(
                     {
-                        "split": s,
+                        "split": np.full(len(train) + len(test), s, dtype=np.int16),
                         "row": np.r_[train, test].astype("int32"),
                         "train": np.r_[np.ones(len(train), bool), np.zeros(len(test), bool)],
                     }

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tb_assets.core.errors import TbError
 from tb_assets.core.strategy.overfitting import probability_of_backtest_overfitting
 from tb_assets.core.strategy.performance import performance, periods_per_year
 from tb_assets.core.strategy.sharpe import (
@@ -63,15 +64,18 @@ def evaluate_strategy(
     summary = performance(series["net_return"], ppy, placed.table, series["position"])
     sharpe, n_obs, skew, kurtosis = summary["sharpe"], summary["n_obs"], summary["skew"], summary["kurtosis"]
 
-    path_series, path_stats = {}, {}
+    # every path trades the same events, so its returns cover the same bars: one index for all of them
+    path_arrays, path_stats, path_index = {}, {}, pd.DatetimeIndex(series["ts"])
     for p in range(n_paths):
         traded = build_trades(sized_events(paths["ts"], paths["t1"], paths[f"path_{p}"].to_numpy(), sizing), bars, costs)
         r = bar_returns(traded, bars)
-        path_series[f"path_{p}"] = pd.Series(r["net_return"].to_numpy(), index=pd.DatetimeIndex(r["ts"]))
+        if not pd.DatetimeIndex(r["ts"]).equals(path_index):
+            raise TbError("a CPCV path trades other bars than the strategy: materialize strategy_backtest and strategy_trades again")
+        path_arrays[f"path_{p}"] = r["net_return"].to_numpy()
         stats = performance(r["net_return"], ppy, traded.table, r["position"])
         kept = ("sharpe", "annualized_sharpe", "max_drawdown", "time_under_water", "total_return", "turnover", "hit_rate", "cost_drag")
         path_stats[f"path_{p}"] = {k: stats.get(k) for k in kept}
-    path_returns = pd.DataFrame(path_series).sort_index().fillna(0.0)
+    path_returns = pd.DataFrame(path_arrays, index=path_index)
 
     n_trials = int(sum(trials_by_source.values()))
     if trial_predictions:
