@@ -16,8 +16,8 @@ class PurgedCVConfig(dg.Config):
     embargo_pct: float = Field(default=0.01, description="Embargo after each test fold, as a share of the samples")
 
 
-class ScaleConfig(PurgedCVConfig):
-    """The shortcuts selection and tuning share at scale, each one setting away from the exact search."""
+class ThinningConfig(dg.Config):
+    """Thinning overlapping labels at scale (AFML ch. 4): what selection, tuning and the CPCV backtest share."""
 
     thinning: bool = Field(
         default=True,
@@ -38,6 +38,10 @@ class ScaleConfig(PurgedCVConfig):
     def thin(self, data: TrainingData, splits) -> int:
         """The stride the folds' training rows are thinned by (1: every row)."""
         return data.thinning(splits, self.thin_min_rows) if self.thinning and self.at_scale(data) else 1
+
+
+class ScaleConfig(PurgedCVConfig, ThinningConfig):
+    """The shortcuts selection and tuning share at scale, each one setting away from the exact search."""
 
 
 def artifact_root(artifacts: ArtifactStore):

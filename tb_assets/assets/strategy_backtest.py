@@ -6,7 +6,7 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.modeling import artifact_root, partition_training_data
+from tb_assets.assets.modeling import ThinningConfig, artifact_root, partition_training_data
 from tb_assets.assets.partitions import partition_parts
 from tb_assets.checks.publication import awaited
 from tb_assets.checks.strategy_backtest import BACKTEST, BLOCKING, build_strategy_backtest_checks
@@ -17,7 +17,7 @@ from tb_assets.storage.records import ModelCard, StrategyBacktest
 # definitions stays light (code servers, the daemon's workspace reload every minute, every `tb` command)
 
 
-class BacktestConfig(dg.Config):
+class BacktestConfig(ThinningConfig):
     n_groups: int = Field(default=6, ge=2, description="N: contiguous groups the events are cut into (in time order)")
     n_test_groups: int = Field(default=2, ge=1, description="k: groups each split tests; C(N, k) splits, C(N, k) k / N paths")
     n_jobs: int = Field(default=2, description="LightGBM threads")
@@ -50,7 +50,11 @@ def build_strategy_backtest_asset(partitions_def: dg.PartitionsDefinition) -> dg
             seed=card.seed,
             embargo_pct=float(card.cv.get("embargo_pct", 0.01)),
         )
-        paths = backtest_paths(data, params, spec, n_groups=config.n_groups, n_test_groups=config.n_test_groups)
+        from tb_assets.core.strategy.cpcv import CombinatorialPurgedKFold
+
+        cv = CombinatorialPurgedKFold(config.n_groups, config.n_test_groups, t1=data.t1, embargo_pct=spec.embargo_pct)
+        thin = config.thin(data, list(cv.split(data.X)))
+        paths = backtest_paths(data, params, spec, n_groups=config.n_groups, n_test_groups=config.n_test_groups, thin=thin)
         aucs = [float(roc_auc_score(data.y, paths.proba[p])) for p in range(paths.n_paths)]
         table = pd.DataFrame({"ts": data.t1.index, "t1": data.t1.to_numpy(), "y": data.y, "group": paths.group})
         for p in range(paths.n_paths):
@@ -97,6 +101,7 @@ def build_strategy_backtest_asset(partitions_def: dg.PartitionsDefinition) -> dg
                 "path_auc_mean": float(np.mean(aucs)),
                 "path_auc_max": max(aucs),
                 "calibration": paths.calibration.method,
+                "thinned_to_every": thin,
                 "purged_per_split_mean": float(np.mean(purged)),
                 "splits_table": dg.MetadataValue.md(markdown_table(overview)),
                 "report": dg.MetadataValue.path(str(path)),

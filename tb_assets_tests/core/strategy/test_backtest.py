@@ -67,3 +67,17 @@ def test_noise_gives_coin_paths():
     paths = backtest_paths(data, PARAMS, SPEC)
     aucs = [roc_auc_score(data.y, paths.proba[p]) for p in range(paths.n_paths)]
     assert all(0.42 < a < 0.58 for a in aucs), aucs
+
+
+def test_thinned_splits_fit_every_kth_training_event_weighted_k_times(planted):
+    data, exact = planted
+    thinned = backtest_paths(data, PARAMS, SPEC, thin=3)
+    train, test = thinned.splits[4]
+    kept = train[::3]
+    recipe = production_recipe(
+        {**PARAMS, "min_child_samples": round(PARAMS["min_child_samples"] / 3)}, data.y[train], data.weight[train], SPEC
+    )
+    model = fit(recipe, data.X.iloc[kept], data.y[kept], data.weight[kept] * 3)
+    np.testing.assert_allclose(thinned.raw[4, test], model.predict_proba(data.X.iloc[test])[:, 1], atol=1e-12)
+    assert not np.allclose(thinned.raw[4, test], exact.raw[4, test])  # a different fit ...
+    assert min(roc_auc_score(data.y, thinned.proba[p]) for p in range(5)) > 0.7  # ... that finds the same signal
