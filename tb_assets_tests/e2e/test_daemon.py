@@ -40,7 +40,7 @@ def env(dagster_home):
         TB_SOURCE="synthetic",
         TB_SYMBOLS="SYN1,SYN2",
         TB_TIMEFRAMES="1d",
-        TB_SYNTHETIC_BARS="1200",
+        TB_SYNTHETIC_BARS="800",  # the chain through the strategy layer, two partitions, in as few seconds as it takes
         TB_SYNTHETIC_SIGNAL="0.3",
         TB_CONTEXT_SYMBOLS="none",
         OMP_WAIT_POLICY="PASSIVE",
