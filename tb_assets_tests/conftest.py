@@ -47,6 +47,20 @@ def installed(found, what: str):
     return found
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's: no browser is ever downloaded
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def chromium() -> str:
+    """The browser the UI and tearsheet tests drive; under CI a missing one fails, never skips."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {CHROMIUM} is missing (.ci/run installs Debian's chromium)")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server for the session on 127.0.0.1 (initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin)."""

@@ -106,6 +106,14 @@ class _Record:
         """One of this record's files, in its own version."""
         return self.location / (name or self.FILE)
 
+    def _parquet(self, name: str) -> pd.DataFrame:
+        """A Parquet table of this record's own version; a missing one says which asset to materialize."""
+        path = self.file(name)
+        if not path.exists():
+            raise MissingArtifact(f"{path} is missing: materialize {self.ASSET} for this partition")
+        with path.open("rb") as fh:
+            return pd.read_parquet(fh)
+
     def _begin(self, root: Path, symbol: str, timeframe: str) -> UPath:
         """A new, empty version folder that the files of this save go into."""
         self._location = versions.version_folder(self.partition_folder(root, symbol, timeframe), versions.new_id())
@@ -418,11 +426,7 @@ class ShapSummary(_Record):
 
     def values(self) -> pd.DataFrame:
         """shap_values.parquet of this report's version."""
-        path = self.file(self.VALUES)
-        if not path.exists():
-            raise MissingArtifact(f"{path} is missing: materialize shap_report for this partition")
-        with path.open("rb") as fh:
-            return pd.read_parquet(fh)
+        return self._parquet(self.VALUES)
 
 
 @dataclass
@@ -486,11 +490,8 @@ class StrategyBacktest(_Record):
         return self._finish(root, symbol, timeframe, awaits)
 
     def table(self, name: str) -> pd.DataFrame:
-        path = self.file(name)
-        if not path.exists():
-            raise MissingArtifact(f"{path} is missing: materialize strategy_backtest for this partition")
-        with path.open("rb") as fh:
-            return pd.read_parquet(fh)
+        """paths.parquet or splits.parquet of this backtest's version."""
+        return self._parquet(name)
 
 
 @dataclass
@@ -543,8 +544,5 @@ class StrategyReport(_Record):
         return self._finish(root, symbol, timeframe, awaits)
 
     def returns(self) -> pd.DataFrame:
-        path = self.file(self.RETURNS)
-        if not path.exists():
-            raise MissingArtifact(f"{path} is missing: materialize strategy_report for this partition")
-        with path.open("rb") as fh:
-            return pd.read_parquet(fh)
+        """strategy_returns.parquet of this report's version."""
+        return self._parquet(self.RETURNS)

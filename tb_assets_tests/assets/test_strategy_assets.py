@@ -13,6 +13,7 @@ from scipy import stats
 from tb_assets.core.strategy.trades import Costs
 from tb_assets.storage.records import StrategyBacktest, StrategyReport
 from tb_assets_tests.assets.conftest import FAST, PLANTED, pristine_copy, synthetic
+from tb_assets_tests.conftest import LAUNCH_ARGS
 from tb_assets_tests.helpers import checks, failure_text, metadata, published, run, run_checks, stored
 
 
@@ -151,14 +152,9 @@ def test_tb_report_names_the_tearsheet_and_its_headline(planted, monkeypatch, ca
 
 
 @PLANTED
-def test_the_served_tearsheet_loads_every_picture_in_chromium(planted, tmp_path):
+def test_the_served_tearsheet_loads_every_picture_in_chromium(planted, chromium, tmp_path):
     """What `tb dev` serves on 127.0.0.1 and the strategy_report metadata links to: the page in a real
     browser, every image decoded (Debian's chromium, no browser download)."""
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {chromium} is missing (.ci/run installs Debian's chromium)")
-        pytest.skip("chromium is not installed")
     from playwright.sync_api import sync_playwright
 
     from tb_assets.cli.report_server import serve_artifacts
@@ -172,10 +168,7 @@ def test_the_served_tearsheet_loads_every_picture_in_chromium(planted, tmp_path)
         link = ArtifactStore(root=str(settings.artifacts_dir), reports_url=base).link(page_path)
         assert link.startswith(base) and link.endswith("/tearsheet.html")
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=chromium,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            )
+            browser = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(link, wait_until="load")
             sizes = page.eval_on_selector_all("img", "images => images.map(i => [i.complete, i.naturalWidth])")

@@ -72,6 +72,7 @@ def test_the_readmes_first_command_and_its_demo_table(env):
     rows = {row.split()[0]: row for row in table}
     assert rows["SPX|1w"].split()[1:4] == ["ok", "10", "18/21"] and "no edge found" in rows["SPX|1w"]
     assert "dsr_significant" in rows["SPX|1w"]
+    assert "pbo (WARN)" in rows["VIX|1d"]  # its tuning trials' pick is overfit (PBO 0.70 in the strategy table)
     assert rows["VIX|1w"].split()[1:4] == ["ok", "10", "21/21"] and "no edge found" not in rows["VIX|1w"]
     assert "FAILED" not in done.stdout and "no ERROR check failed" in done.stdout
     assert "  VIX|1w  features materialized in" in done.stdout  # progress inside a partition

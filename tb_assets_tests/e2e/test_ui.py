@@ -15,21 +15,11 @@ import dagster as dg
 import pytest
 
 from tb_assets.cli.dev import process_group_alive, process_table
+from tb_assets_tests.conftest import LAUNCH_ARGS
 from tb_assets_tests.e2e.processes import Process, wait_for
 from tb_assets_tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but {CHROMIUM} is missing (.ci/run installs Debian's chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    return CHROMIUM
 
 
 @pytest.fixture
