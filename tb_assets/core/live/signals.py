@@ -96,9 +96,8 @@ class Parity:
             return f"the last {self.compared} signal(s) equal a full recompute (largest difference {self.max_abs_diff:.1e})"
         parts = []
         if self.mismatched:
-            parts.append(
-                f"{len(self.mismatched)} of {self.compared} stored probabilities differ from a full recompute (first at {self.mismatched[0]})"
-            )
+            first = self.mismatched[0]
+            parts.append(f"{len(self.mismatched)} of {self.compared} stored probabilities differ from a full recompute (first at {first})")
         if self.missing:
             parts.append(f"{len(self.missing)} signal(s) are for bars a full recompute has no feature row for (first {self.missing[0]})")
         if self.features:
