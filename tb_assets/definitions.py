@@ -19,6 +19,7 @@ from tb_assets.assets import (
     production_model,
     selected_features,
     shap_report,
+    signals,
     strategy_backtest,
     strategy_report,
     strategy_trades,
@@ -27,6 +28,7 @@ from tb_assets.assets import (
 from tb_assets.assets.common import WAREHOUSE_IO
 from tb_assets.assets.partitions import build_partitions
 from tb_assets.automation.alert_sensor import build_alert_sensor
+from tb_assets.automation.freshness import signals_freshness
 from tb_assets.automation.new_data import build_new_data_sensor
 from tb_assets.automation.notifier import AlertNotifier
 from tb_assets.automation.refresh import build_automation_sensor, with_refresh
@@ -45,8 +47,9 @@ from tb_assets.runs.stranded_steps import build_stranded_steps_sensor
 from tb_assets.settings import Settings, dagster_cron_problem, load_settings
 
 PIPELINE_JOB = "tb_pipeline"
+LIVE_JOB = "tb_live"
 # the chain in order: bars -> features -> targets -> selected_features -> best_params -> production_model -> shap_report,
-# then the strategy: strategy_backtest -> strategy_trades -> strategy_report
+# then the strategy: strategy_backtest -> strategy_trades -> strategy_report, then the live side: signals
 STAGES = (
     bars,
     features,
@@ -58,7 +61,10 @@ STAGES = (
     strategy_backtest,
     strategy_trades,
     strategy_report,
+    signals,
 )
+# what new bars run (the new-data sensor): the bars and the champion's signals for them, never a retraining
+LIVE = ("bars", "signals")
 # research: launched on demand (Materialize, `tb run --select model_experiments`), not by the scheduled refresh
 RESEARCH = (model_experiments,)
 
@@ -80,19 +86,28 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         selection=dg.AssetSelection.all(),
         description="The whole graph for one SYMBOL|TIMEFRAME partition.",
     )
-    chain = with_refresh(dg.Definitions.merge(*(stage.definitions(partitions) for stage in STAGES)), settings.refresh_cron)
+    live = dg.define_asset_job(
+        LIVE_JOB,
+        selection=dg.AssetSelection.assets(*LIVE),
+        description="New bars: the partition's bars and the champion model's signals for them (no retraining).",
+    )
+    staged = [
+        stage.definitions(partitions, signals_freshness(settings)) if stage is signals else stage.definitions(partitions)
+        for stage in STAGES
+    ]
+    chain = with_refresh(dg.Definitions.merge(*staged), settings.refresh_cron)
     assets = dg.Definitions.merge(chain, *(stage.definitions(partitions) for stage in RESEARCH))
     # a step cut by the instance's database going away marks its run for a retry (runs/outage_retry.py)
     assets = dg.Definitions(assets=[a.with_hooks({retry_after_database_outage}) for a in assets.assets], asset_checks=assets.asset_checks)
     shared = dg.Definitions(
-        jobs=[pipeline],
+        jobs=[pipeline, live],
         # one process per run by default: a process per step costs seconds of imports each, and
         # partitions already run side by side as separate runs (TB_EXECUTOR=multiprocess for a
         # process per step, e.g. on a big worker)
         executor=dg.in_process_executor if settings.executor == "in_process" else dg.multiprocess_executor,
         sensors=[
             build_automation_sensor(settings.refresh_cron, running=settings.automation),
-            build_new_data_sensor(PIPELINE_JOB, partitions),
+            build_new_data_sensor(LIVE_JOB, partitions),
             build_alert_sensor(
                 {key for d in [*assets.assets, *assets.asset_checks] for key in d.check_keys}, interval_s=settings.alerts.interval_s
             ),

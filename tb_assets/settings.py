@@ -80,6 +80,7 @@ class Settings:
     warehouse_url: str | None = None  # TB_WAREHOUSE_URL; None: TB_DATA_DIR/warehouse
     artifacts_url: str | None = None  # TB_ARTIFACTS_URL; None: TB_DATA_DIR/artifacts
     reports_url: str | None = None  # TB_REPORTS_URL: where the artifacts are served over HTTP (tb dev sets it)
+    signals_freshness: str | None = None  # TB_SIGNALS_FRESHNESS: "FAIL[,WARN]" windows; None: from the finest timeframe
 
     @property
     def partition_keys(self) -> list[str]:
@@ -179,7 +180,24 @@ def load_settings() -> Settings:
         warehouse_url=_env("TB_WAREHOUSE_URL"),
         artifacts_url=_env("TB_ARTIFACTS_URL"),
         reports_url=_http_url("TB_REPORTS_URL"),
+        signals_freshness=_freshness("TB_SIGNALS_FRESHNESS"),
     )
+
+
+def _freshness(name: str) -> str | None:
+    """'FAIL' or 'FAIL,WARN' as pandas durations (e.g. '3d,2h'), the warning window the shorter."""
+    text = _env(name)
+    if text is None:
+        return None
+    import pandas as pd  # only when set: loading the settings stays light
+
+    try:
+        windows = [pd.Timedelta(part.strip()) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: expected FAIL or FAIL,WARN durations such as '3d' or '3d,2h'") from None
+    if len(windows) > 2 or any(w <= pd.Timedelta(0) for w in windows) or (len(windows) == 2 and windows[1] >= windows[0]):
+        raise ConfigError(f"{name}={text!r}: one or two positive durations, the warning window shorter than the failing one")
+    return text
 
 
 def _http_url(name: str) -> str | None:

@@ -206,3 +206,26 @@ def test_a_cron_only_dagster_refuses_stops_the_definitions(tmp_path):
     assert is_cron("0 6 30 2 *") and is_cron("*/15 9-16 * JAN-MAR MON,FRI") and not is_cron("0 24 * * *")
     with pytest.raises(ConfigError, match=r"TB_REFRESH_CRON='0 6 30 2 \*' is not a cron expression Dagster can schedule"):
         build_definitions(dataclasses.replace(make_settings(tmp_path), refresh_cron="0 6 30 2 *"))
+
+
+def test_the_signals_freshness_policy_follows_the_finest_timeframe_or_the_setting(monkeypatch, tmp_path):
+    import dataclasses
+    from datetime import timedelta
+
+    from tb_assets.automation.freshness import freshness_windows, signals_freshness
+    from tb_assets_tests.conftest import make_settings
+
+    sample = make_settings(tmp_path)
+    assert freshness_windows(sample) is None and signals_freshness(sample) is None  # no feed to go stale
+    files = dataclasses.replace(sample, source="parquet", raw_dir=str(tmp_path), timeframes=("1h", "1d"))
+    assert freshness_windows(files) == (timedelta(hours=3, days=3), timedelta(hours=3, days=1))
+    monkeypatch.setenv("TB_SIGNALS_FRESHNESS", "2h,30min")
+    assert load_settings().signals_freshness == "2h,30min"
+    said = dataclasses.replace(files, signals_freshness="2h,30min")
+    assert freshness_windows(said) == (timedelta(hours=2), timedelta(minutes=30))
+    policy = signals_freshness(said)
+    assert policy.fail_window.to_timedelta() == timedelta(hours=2)
+    for bad in ("soon", "30min,2h", "0s", "1h,1h"):
+        monkeypatch.setenv("TB_SIGNALS_FRESHNESS", bad)
+        with pytest.raises(ConfigError, match="TB_SIGNALS_FRESHNESS"):
+            load_settings()

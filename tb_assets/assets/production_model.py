@@ -107,6 +107,7 @@ def build_production_model_asset(partitions_def: dg.PartitionsDefinition) -> dg.
             scale_pos_weight=trained.scale_pos_weight,
             development_scale_pos_weight=trained.development_scale_pos_weight,
             calibration=trained.calibration.as_dict(),
+            data_end=str(features["ts"].max()),
             sample_weights_used=bool(config.sample_weights),
             seed=config.seed,
             cv={"n_splits": config.n_splits, "embargo_pct": config.embargo_pct},

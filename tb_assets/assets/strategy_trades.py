@@ -13,7 +13,20 @@ from tb_assets.resources import ArtifactStore
 from tb_assets.storage.records import StrategyBacktest
 
 
-class StrategyConfig(dg.Config):
+class SizingConfig(dg.Config):
+    """Probability -> signed bet size: what the backtest's trades and the live signals share."""
+
+    step: float = Field(default=0.0, ge=0.0, le=1.0, description="Round bet sizes to multiples of this (AFML 10.3); 0 keeps them exact")
+    cap: float = Field(default=1.0, gt=0.0, le=1.0, description="Largest bet size, as a fraction of capital")
+
+    def sizing(self):
+        """probability of the up label -> signed bet size (core.strategy.bet_size with this config)."""
+        from tb_assets.core.strategy.bet_sizing import bet_size
+
+        return lambda proba: bet_size(proba, step=self.step, cap=self.cap)
+
+
+class StrategyConfig(SizingConfig):
     cost_bps: float = Field(default=2.0, ge=0.0, description="Commission and fees per side, in basis points of the notional traded")
     half_spread_bps: float = Field(
         default=0.0, ge=0.0, description="Half the bid-ask spread, paid on entry and again on exit (bp); with corwin_schultz, its floor"
@@ -24,19 +37,11 @@ class StrategyConfig(dg.Config):
         "it overstates the spread where a bar's volatility dwarfs it (liquid markets): there a fixed half_spread_bps is better",
     )
     spread_window: int = Field(default=20, ge=1, description="Bars the Corwin-Schultz estimate averages over")
-    step: float = Field(default=0.0, ge=0.0, le=1.0, description="Round bet sizes to multiples of this (AFML 10.3); 0 keeps them exact")
-    cap: float = Field(default=1.0, gt=0.0, le=1.0, description="Largest bet size, as a fraction of capital")
 
     def costs(self):
         from tb_assets.core.strategy.trades import Costs
 
         return Costs(self.cost_bps, self.half_spread_bps, self.spread_model, self.spread_window)
-
-    def sizing(self):
-        """probability of the up label -> signed bet size (core.strategy.bet_size with this config)."""
-        from tb_assets.core.strategy.bet_sizing import bet_size
-
-        return lambda proba: bet_size(proba, step=self.step, cap=self.cap)
 
 
 def build_strategy_trades_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:

@@ -1,4 +1,7 @@
-"""The new-data sensor: when a symbol's files change, refresh that symbol's partitions.
+"""The new-data sensor: when a symbol's files change, score that symbol's new bars.
+
+It runs the live job (bars, then the champion's signals for the new bars) for the symbol's
+partitions; retraining is the scheduled refresh's, never a new file's.
 
 Watches the parquet/csv files in TB_RAW_DIR; the cursor holds one digest per symbol of its files'
 names, sizes and modification times, so a changed, added or removed file is noticed without
@@ -41,7 +44,8 @@ def build_new_data_sensor(job_name: str, partitions_def: dg.MultiPartitionsDefin
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="For TB_SOURCE=parquet/csv: when a symbol's files in TB_RAW_DIR change (names, sizes, modification "
-        "times), runs the chain for that symbol's partitions. Does nothing for the sample and synthetic sources.",
+        "times), runs bars and signals (the champion's signals for the new bars, no retraining) for that symbol's "
+        "partitions. Does nothing for the sample and synthetic sources.",
     )
     def tb_new_data(context: dg.SensorEvaluationContext, bar_source: BarSourceResource):
         source = bar_source.source()

@@ -9,7 +9,7 @@ from upath import UPath
 
 from tb_assets.core.errors import TbError
 from tb_assets.storage.urls import check_writable, storage_root
-from tb_assets.storage.warehouse import has_partition, partition_file, read_partition, write_partition
+from tb_assets.storage.warehouse import append_partition, has_partition, partition_file, read_partition, write_partition
 
 
 class ParquetWarehouseIOManager(dg.UPathIOManager):
@@ -56,8 +56,9 @@ class WarehouseIOManager(dg.ConfigurableIOManagerFactory):
 
 
 class Warehouse(dg.ConfigurableResource):
-    """Read access to what the warehouse IO manager stored, for an asset that must look at the stored
-    partition before replacing it (the bars shrink guard)."""
+    """Direct access to the warehouse: what the IO manager stored, for an asset that must look at the
+    stored partition before replacing it (the bars shrink guard), and the append-only tables (signals)
+    that an asset adds rows to instead of replacing."""
 
     url: str = Field(description="Folder or fsspec URL of the Parquet warehouse (TB_WAREHOUSE_URL)")
 
@@ -68,3 +69,14 @@ class Warehouse(dg.ConfigurableResource):
             return pd.DatetimeIndex([], tz="UTC")
         ts = read_partition(root, table, symbol, timeframe, columns=["ts"])["ts"]
         return pd.DatetimeIndex(ts).tz_convert("UTC").sort_values()
+
+    def stored(self, table: str, symbol: str, timeframe: str) -> pd.DataFrame | None:
+        """A partition's rows without the partition columns (None when nothing is stored)."""
+        root = storage_root(self.url)
+        if not has_partition(root, table, symbol, timeframe):
+            return None
+        return read_partition(root, table, symbol, timeframe).drop(columns=["symbol", "timeframe"])
+
+    def append(self, table: str, symbol: str, timeframe: str, rows: pd.DataFrame, key: tuple[str, ...]) -> int:
+        """Add the rows whose `key` is not stored yet, atomically (storage.warehouse.append_partition)."""
+        return append_partition(storage_root(self.url), table, symbol, timeframe, rows, key)

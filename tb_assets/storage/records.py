@@ -331,7 +331,14 @@ class ModelCard(_Record):
     # the class weight the holdout model and the out-of-fold folds trained with (development events only)
     development_scale_pos_weight: float | None = None
     calibration: dict = field(default_factory=dict)  # core.modeling.calibration.Calibration.as_dict(); {}: a card from before
+    # the last bar of the feature matrix it was trained from: live signals start after it
+    data_end: str | None = None
     artifact_sha256: dict = field(default_factory=dict)  # last: written after every file
+
+    @property
+    def trained_until(self) -> pd.Timestamp:
+        """The last bar whose features the model's training saw (a card from before data_end: its last event)."""
+        return pd.Timestamp(self.data_end or self.date_range[1])
 
     def model(self, root: Path, symbol: str, timeframe: str, *, holdout: bool = False, threads: int = 1):
         """The production model (or, `holdout=True`, the one fitted on development only) from its
@@ -343,6 +350,21 @@ class ModelCard(_Record):
         name, spw = (self.HOLDOUT_MODEL, self.development_scale_pos_weight) if holdout else (self.MODEL, self.scale_pos_weight)
         booster = LightGBMClassifier.from_model_file(self.verified(root, symbol, timeframe, name), threads=threads, scale_pos_weight=spw)
         return CalibratedClassifier(booster, Calibration.from_dict(self.calibration))
+
+    def scoring_model(self, root: Path, symbol: str, timeframe: str, role: str = "champion"):
+        """The production model as live signals use it (core.live.signals.ScoringModel): identified by its
+        version and its model file's SHA-256, calibrated, trained until `trained_until`."""
+        from tb_assets.core.live.signals import ScoringModel
+
+        model_id = self.version or self.artifact_sha256.get(self.MODEL, "")[:16]
+        return ScoringModel(
+            model_id=model_id,
+            sha256=self.artifact_sha256.get(self.MODEL, ""),
+            features=list(self.features),
+            data_end=self.trained_until,
+            estimator=self.model(root, symbol, timeframe),
+            role=role,
+        )
 
     def save(self, root: Path, symbol: str, timeframe: str, files: dict[str, bytes], awaits: tuple[str, ...] = ()) -> UPath:
         """Write each file into a new version, record its SHA-256, then the card itself (last: a card

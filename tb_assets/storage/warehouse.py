@@ -12,6 +12,7 @@ No dagster import here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -106,6 +107,31 @@ def write_partition(root: UPath, asset: str, symbol: str, timeframe: str, frame:
     del data
     release_arrow_memory()
     return path
+
+
+def append_partition(root: UPath, asset: str, symbol: str, timeframe: str, rows: pd.DataFrame, key: tuple[str, ...]) -> int:
+    """Add the `rows` whose `key` the partition does not hold yet (an append-only table such as
+    `signals`) and return how many were added. The file is replaced whole (write_partition), so a
+    writer killed at any point leaves the old rows or the new ones, never part of them; writers of
+    one partition on one machine take turns on a lock beside the file (on an object store, one run
+    per partition at a time is the caller's to keep)."""
+    path = partition_file(root, asset, symbol, timeframe)
+    lock = FileLock(str(path.parent.path) + "/.append.lock", timeout=600) if is_local(root) else contextlib.nullcontext()
+    if is_local(root):
+        os.makedirs(path.parent.path, exist_ok=True)
+    with lock:
+        if not path.exists():
+            stored = None
+        else:
+            stored = read_partition(root, asset, symbol, timeframe).drop(columns=list(PARTITION_COLUMNS))
+        if stored is not None and len(rows):
+            seen = pd.MultiIndex.from_frame(stored[list(key)])
+            rows = rows.loc[~pd.MultiIndex.from_frame(rows[list(key)]).isin(seen)]
+        if rows.empty:
+            return 0
+        frame = rows if stored is None else pd.concat([stored, rows], ignore_index=True)
+        write_partition(root, asset, symbol, timeframe, frame.sort_values(list(key), kind="stable").reset_index(drop=True))
+        return len(rows)
 
 
 def parquet_bytes(frame: pd.DataFrame, columns: list[str] | None = None) -> pa.Buffer:

@@ -1,8 +1,9 @@
 """`defs` loads, validates, and follows the project's Dagster conventions."""
 
 import dagster as dg
+import pandas as pd
 
-from tb_assets.definitions import PIPELINE_JOB, build_definitions, defs
+from tb_assets.definitions import LIVE_JOB, PIPELINE_JOB, build_definitions, defs
 from tb_assets_tests.conftest import make_settings
 
 
@@ -59,6 +60,7 @@ def test_bars_asset_conventions(tmp_path):
         "dsr_significant",
         "pbo",
         "cost_drag",
+        "training_serving_parity",
     }
     for name, spec in checks.items():
         assert spec.partitions_def is not None, name  # a check must not load every partition
@@ -76,6 +78,7 @@ def test_bars_asset_conventions(tmp_path):
         "model_experiments_permutation_sentinel",
         "model_experiments_no_raw_prices",
         "strategy_backtest_purged",
+        "training_serving_parity",
     }  # the contracts later stages rely on, leakage first
     feats = d.resolve_assets_def(dg.AssetKey("features"))
     assert feats.op.pool == "bar_source" and graph.get(dg.AssetKey("features")).group_name == "features"
@@ -86,6 +89,14 @@ def test_bars_asset_conventions(tmp_path):
     shap = graph.get(dg.AssetKey("shap_report"))
     assert shap.group_name == "explain" and dg.AssetKey("production_model") in shap.parent_keys
     assert graph.get(dg.AssetKey("production_model")).parent_keys >= {dg.AssetKey("selected_features"), dg.AssetKey("best_params")}
+    # the live side: signals after the production model, in its own group; no feed to go stale for the sample
+    live = graph.get(dg.AssetKey("signals"))
+    assert live.group_name == "live" and {dg.AssetKey("production_model"), dg.AssetKey("bars")} <= live.parent_keys
+    assert live.freshness_policy is None
+    files = build_definitions(make_settings(tmp_path, source="parquet", raw_dir=str(tmp_path), symbols=("AAA",), timeframes=("1h",)))
+    policy = files.resolve_asset_graph().get(dg.AssetKey("signals")).freshness_policy
+    assert policy.fail_window.to_timedelta() == pd.Timedelta("3h") + pd.Timedelta("3D")
+    assert set(files.resolve_job_def(LIVE_JOB).asset_layer.executable_asset_keys) == {dg.AssetKey("bars"), dg.AssetKey("signals")}
     # the training service: research, beside the chain, never refreshed by the schedule
     zoo = graph.get(dg.AssetKey("model_experiments"))
     assert zoo.group_name == "research" and zoo.parent_keys == {dg.AssetKey("bars"), dg.AssetKey("features"), dg.AssetKey("targets")}
@@ -122,6 +133,7 @@ def test_each_stage_module_exposes_its_asset_and_checks(tmp_path):
         "strategy_backtest",
         "strategy_trades",
         "strategy_report",
+        "signals",
         "model_experiments",
     ]
 

@@ -17,6 +17,7 @@ from tb_assets.core.errors import ConfigError, TbError
 from tb_assets.resources import Warehouse, WarehouseIOManager
 from tb_assets.storage.urls import check_writable, storage_root
 from tb_assets.storage.warehouse import (
+    append_partition,
     holds_tables,
     migrate_single_file,
     partition_file,
@@ -274,3 +275,36 @@ def test_partition_files_are_named_by_validated_keys(tmp_path):
     assert partition_file(root, "bars", "BRK.B", "1d").path == os.path.join(
         str(tmp_path), "bars", "symbol=BRK.B", "timeframe=1d", "part-0.parquet"
     )
+
+
+@pytest.mark.parametrize("kill_at", [1, 2, 3])
+def test_an_append_killed_mid_write_leaves_the_old_rows_or_all_the_new_ones(tmp_path, kill_at):
+    """An append-only table (signals): a writer killed before any of its renames leaves the rows that
+    were there or those plus every new one, verified; a repeated append adds only what is missing."""
+    root = storage_root(str(tmp_path))
+    old = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=5, tz="UTC"), "model_id": "a", "x": range(5)})
+    assert append_partition(root, "signals", "AAA", "1d", old, ("ts", "model_id")) == 5
+    script = textwrap.dedent(f"""
+        import os, signal
+        import pandas as pd
+        from tb_assets.storage.urls import storage_root
+        from tb_assets.storage.warehouse import append_partition
+        real, calls = os.replace, []
+        def replace(*a):
+            calls.append(a)
+            if len(calls) == {kill_at}:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*a)
+        os.replace = replace
+        new = pd.DataFrame({{"ts": pd.date_range("2024-01-04", periods=6, tz="UTC"), "model_id": "a", "x": range(3, 9)}})
+        append_partition(storage_root({str(tmp_path)!r}), "signals", "AAA", "1d", new, ("ts", "model_id"))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    rows = read_partition(root, "signals", "AAA", "1d")["x"].tolist()
+    assert rows in (list(range(5)), list(range(9)))  # never a part of the new rows
+    again = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=10, tz="UTC"), "model_id": "a", "x": range(10)})
+    assert append_partition(root, "signals", "AAA", "1d", again, ("ts", "model_id")) == 10 - len(rows)
+    assert read_partition(root, "signals", "AAA", "1d")["x"].tolist() == list(range(10))
+    other = again.assign(model_id="b")  # another model scores the same bars: its own rows
+    assert append_partition(root, "signals", "AAA", "1d", other, ("ts", "model_id")) == 10

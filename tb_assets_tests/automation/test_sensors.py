@@ -94,7 +94,7 @@ def test_new_data_sensor_requests_the_partitions_of_the_symbol_whose_files_chang
     changed = tick(same.cursor)
     keys = sorted(str(r.partition_key) for r in changed.run_requests)
     assert keys == ["AAA|1d", "AAA|1w"]
-    assert all(r.job_name in (None, "tb_pipeline") and r.tags["tb/launched_by"] == "new-data sensor" for r in changed.run_requests)
+    assert all(r.job_name in (None, "tb_live") and r.tags["tb/launched_by"] == "new-data sensor" for r in changed.run_requests)
     assert tick(changed.cursor).run_requests == []
 
     stat = (raw / "CTX.csv").stat()

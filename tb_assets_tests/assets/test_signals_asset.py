@@ -1,0 +1,101 @@
+"""`signals` on the planted chain fed by a growing parquet source, and its parity check."""
+
+import dataclasses
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from tb_assets.core.features.matrix import build_feature_matrix
+from tb_assets.core.live.tail import EVERY_FEATURE
+from tb_assets.core.strategy.bet_sizing import bet_size
+from tb_assets.definitions import LIVE_JOB, build_definitions
+from tb_assets.sources.synthetic import synthetic_bars
+from tb_assets.storage.records import ModelCard
+from tb_assets.storage.urls import storage_root
+from tb_assets.storage.warehouse import partition_file
+from tb_assets_tests.assets.conftest import PLANTED, pristine_copy
+from tb_assets_tests.helpers import QUIET, checks, failure_text, metadata, stored, tamper
+
+KEY = "SYN1|1d"
+
+
+def fed_by_files(planted, tmp_path):
+    """The planted chain's data with a parquet source holding the bars it was trained on."""
+    settings, _ = pristine_copy(planted, tmp_path)
+    raw = tmp_path / "raw" / "symbol=SYN1"
+    raw.mkdir(parents=True)
+    history = stored(settings, "SYN1", "1d")[["ts", "open", "high", "low", "close", "volume"]]
+    history.to_parquet(raw / "part-0000.parquet", index=False)
+    settings = dataclasses.replace(settings, source="parquet", raw_dir=str(tmp_path / "raw"))
+    return settings, build_definitions(settings), history
+
+
+def append_bars(settings, history, n, part):
+    """`n` more daily bars after the last one in the source, continuing its price level."""
+    more = synthetic_bars("SYN1", "1d", len(history) + n, 9, 0.35, pd.Timestamp(history["ts"].iloc[0]).tz_localize(None))
+    more = more.iloc[len(history) :].reset_index(drop=True)
+    more["ts"] = pd.DatetimeIndex(more["ts"]).tz_localize("UTC") if more["ts"].dt.tz is None else more["ts"]
+    scale = history["close"].iloc[-1] / more["open"].iloc[0]
+    for col in ("open", "high", "low", "close"):
+        more[col] *= scale
+    more.to_parquet(f"{settings.raw_dir}/symbol=SYN1/part-{part:04d}.parquet", index=False)
+    return pd.concat([history, more], ignore_index=True)
+
+
+def live(defs, instance):
+    return defs.resolve_job_def(LIVE_JOB).execute_in_process(partition_key=KEY, instance=instance, raise_on_error=False, run_config=QUIET)
+
+
+def signals_table(settings):
+    return stored(settings, "SYN1", "1d", table="signals")
+
+
+@PLANTED
+def test_new_bars_get_signals_once_equal_to_a_full_recompute(planted, tmp_path):
+    settings, defs, history = fed_by_files(planted, tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    first = live(defs, instance)
+    assert first.success, failure_text(first)
+    assert metadata(first, "signals")["new_signals"] == 0  # trained until the last bar: nothing new
+
+    bars = append_bars(settings, history, 7, 1)
+    second = live(defs, instance)
+    assert second.success, failure_text(second)
+    table = signals_table(settings)
+    card = ModelCard.load(settings.artifacts_dir, "SYN1", "1d")
+    assert len(table) == 7 and table["model_id"].eq(card.version).all()
+    assert table["model_sha256"].eq(card.artifact_sha256[ModelCard.MODEL]).all()
+    assert list(table["ts"]) == list(pd.DatetimeIndex(bars["ts"].iloc[-7:]))
+    parity = checks(second)["training_serving_parity"]
+    assert parity.passed and parity.metadata["compared"].value == 7
+
+    # the stored probabilities are the production model's on a full recompute of the features
+    full = build_feature_matrix(bars, {}, timeframe="1d", options=EVERY_FEATURE).frame.iloc[-7:]
+    expected = card.model(settings.artifacts_dir, "SYN1", "1d").predict_proba(full[card.features])[:, 1]
+    assert np.abs(table["proba"].to_numpy() - expected).max() <= 1e-9
+    np.testing.assert_allclose(table["size"] * table["side"], bet_size(expected), atol=1e-12)
+
+    path = partition_file(storage_root(settings.warehouse), "signals", "SYN1", "1d")
+    before = path.read_bytes()
+    again = live(defs, instance)
+    assert again.success and metadata(again, "signals")["new_signals"] == 0
+    assert path.read_bytes() == before  # re-running adds nothing, not even a rewrite
+
+    append_bars(settings, bars, 3, 2)
+    third = live(defs, instance)
+    assert metadata(third, "signals")["new_signals"] == 3 and len(signals_table(settings)) == 10
+
+
+@PLANTED
+def test_a_stored_signal_that_a_full_recompute_does_not_give_fails_parity(planted, tmp_path):
+    settings, defs, history = fed_by_files(planted, tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    append_bars(settings, history, 5, 1)
+    assert live(defs, instance).success
+    tamper(settings, "UPDATE signals SET proba = proba + 1e-6 WHERE ts = (SELECT max(ts) FROM signals)")
+    result = live(defs, instance)
+    parity = checks(result)["training_serving_parity"]
+    assert not parity.passed and parity.severity == dg.AssetCheckSeverity.ERROR
+    assert parity.metadata["mismatched"].value == 1
+    assert "1 of 5 stored probabilities differ" in parity.description
