@@ -19,6 +19,7 @@ from tb_assets.bench.kernels import (
     bench_shap_5k,
     bench_uniqueness_1m,
 )
+from tb_assets.bench.live import bench_signals
 from tb_assets.bench.measure import ONE_CORE_ENV, peak_mb
 from tb_assets.bench.scale import bench_scale_out
 from tb_assets.bench.strategy import bench_pbo_200
@@ -92,6 +93,15 @@ BENCHMARKS: dict[str, Benchmark] = {
             bench_pbo_200,
             target_seconds=2.0,
             min_speedup=10.0,
+        ),
+        Benchmark(
+            "signals",
+            "a new bar to a stored signal: the live job's signals step (tail features, the champion, the append) per new "
+            "1-minute bar after a year of history (98,280 bars; the chain trained on it first), worst of 5; --json adds the "
+            "bars step, the parity check and the new bar's features from its tail vs from the whole year",
+            bench_signals,
+            target_seconds=2.0,
+            pinned=False,
         ),
         Benchmark(
             "zoo_quick",
