@@ -75,11 +75,14 @@ class Drift:
 
     def describe(self) -> str:
         if not self.enough_history:
-            return f"{self.n_windows} historical window(s) fit in the reference: at least {MIN_WINDOWS} are needed to judge drift"
+            return f"{self.n_windows} historical window(s) fit in the reference: {MIN_WINDOWS} are needed to judge drift"
         top = self.table.sort_values("z", ascending=False).head(3)
         named = ", ".join(f"{r.feature} (p {r.p_value:.3f})" for r in top.itertuples())
         verdict = "drifted" if self.drifted else "within their own history"
-        return f"features {verdict}: family p {self.family_p:.3f} over {self.n_windows} historical windows (alpha {self.alpha}); most moved: {named}"
+        return (
+            f"features {verdict}: family p {self.family_p:.3f} over {self.n_windows} historical windows "
+            f"(alpha {self.alpha}); most moved: {named}"
+        )
 
 
 def _grid(values: np.ndarray, size: int) -> np.ndarray:
