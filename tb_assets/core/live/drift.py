@@ -161,7 +161,7 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpe
             hist[i, j] = _ks(cum_w, n_w, cum_ref - cum_x, n_ref - n_x)
         statistic = _ks(_cumulative(cur, grid), int(np.isfinite(cur).sum()), cum_ref, n_ref)
         ref_f, cur_f = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
-        ks_p = float(stats.ks_2samp(ref_f, cur_f).pvalue) if len(ref_f) and len(cur_f) else 1.0
+        ks_p = float(stats.ks_2samp(ref_f, cur_f, method="asymp").pvalue) if len(ref_f) and len(cur_f) else 1.0
         spread = float(np.std(ref_f)) if len(ref_f) else 0.0
         wass = float(stats.wasserstein_distance(ref_f, cur_f) / spread) if spread > 0 and len(cur_f) else 0.0
         p = (1 + int((hist[:, j] >= statistic).sum())) / (1 + len(starts))
