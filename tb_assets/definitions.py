@@ -16,6 +16,7 @@ from tb_assets.assets import (
     best_params,
     features,
     model_experiments,
+    model_health,
     production_model,
     selected_features,
     shap_report,
@@ -32,6 +33,7 @@ from tb_assets.automation.freshness import signals_freshness
 from tb_assets.automation.new_data import build_new_data_sensor
 from tb_assets.automation.notifier import AlertNotifier
 from tb_assets.automation.refresh import build_automation_sensor, with_refresh
+from tb_assets.automation.retrain import build_retrain_sensor
 from tb_assets.core.errors import ConfigError
 from tb_assets.resources import (
     ArtifactStore,
@@ -49,7 +51,7 @@ from tb_assets.settings import Settings, dagster_cron_problem, load_settings
 PIPELINE_JOB = "tb_pipeline"
 LIVE_JOB = "tb_live"
 # the chain in order: bars -> features -> targets -> selected_features -> best_params -> production_model -> shap_report,
-# then the strategy: strategy_backtest -> strategy_trades -> strategy_report, then the live side: signals
+# then the strategy: strategy_backtest -> strategy_trades -> strategy_report, then the live side: signals -> model_health
 STAGES = (
     bars,
     features,
@@ -62,9 +64,10 @@ STAGES = (
     strategy_trades,
     strategy_report,
     signals,
+    model_health,
 )
-# what new bars run (the new-data sensor): the bars and the champion's signals for them, never a retraining
-LIVE = ("bars", "signals")
+# what new bars run (the new-data sensor): the bars, the champion's signals for them and its health, never a retraining
+LIVE = ("bars", "signals", "model_health")
 # research: launched on demand (Materialize, `tb run --select model_experiments`), not by the scheduled refresh
 RESEARCH = (model_experiments,)
 
@@ -112,6 +115,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 {key for d in [*assets.assets, *assets.asset_checks] for key in d.check_keys}, interval_s=settings.alerts.interval_s
             ),
             build_stranded_steps_sensor(),
+            build_retrain_sensor(PIPELINE_JOB),
         ],
         resources={
             "bar_source": BarSourceResource.from_settings(settings),

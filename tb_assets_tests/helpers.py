@@ -18,7 +18,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # the graph in order: a test of one stage runs the stages up to it
 STAGES = ["bars", "features", "targets", "selected_features", "best_params", "production_model"]
 # every asset the scheduled refresh and `tb run` materialize, in order
-CHAIN = [*STAGES, "shap_report", "strategy_backtest", "strategy_trades", "strategy_report", "signals"]
+CHAIN = [*STAGES, "shap_report", "strategy_backtest", "strategy_trades", "strategy_report", "signals", "model_health"]
 
 
 def upto(asset: str) -> list:

@@ -24,7 +24,7 @@ def test_loading_the_definitions_imports_no_modeling_library():
     )
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
-    assert loaded["assets"] == 12  # the whole chain, the strategy and live layers and the training service were defined ...
+    assert loaded["assets"] == 13  # the whole chain, the strategy and live layers and the training service were defined ...
     assert loaded["heavy"] == [], f"imported while loading the definitions: {loaded['heavy'][:10]}"  # ... without them
 
 

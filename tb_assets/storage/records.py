@@ -393,6 +393,10 @@ class ModelCard(_Record):
             )
         return path
 
+    def holdout_predictions(self) -> pd.DataFrame:
+        """ts, y, proba: the holdout model's calibrated scores on the untouched holdout."""
+        return self._parquet(self.HOLDOUT_PREDICTIONS)
+
     def feature_importance(self, root: Path, symbol: str, timeframe: str) -> pd.DataFrame:
         with self.verified(root, symbol, timeframe, self.IMPORTANCE).open("rb") as fh:  # local or fsspec URL
             return pd.read_csv(fh)
@@ -568,3 +572,45 @@ class StrategyReport(_Record):
     def returns(self) -> pd.DataFrame:
         """strategy_returns.parquet of this report's version."""
         return self._parquet(self.RETURNS)
+
+
+@dataclass
+class ModelHealth(_Record):
+    """model_health.json (the champion's realized metrics beside its holdout's, the change detector,
+    drift and the verdicts the checks give), resolved_events.parquet (ts, t1, y, proba, log_loss,
+    page_hinkley), drift.parquet (per feature: statistic, p_value, z, ks_iid_p, wasserstein_norm)
+    and the pictures."""
+
+    ASSET: ClassVar[str] = "model_health"
+    FILE: ClassVar[str] = "model_health.json"
+    EVENTS: ClassVar[str] = "resolved_events.parquet"
+    DRIFT: ClassVar[str] = "drift.parquet"
+
+    model_id: str
+    model_sha256: str
+    trained_until: str
+    live_rows: int
+    resolved_events: int
+    overlap: float
+    realized: list[dict]  # metric, holdout, holdout_lower, holdout_upper, realized, realized_lower, realized_upper, worse
+    change: dict  # threshold, first_alarm, max_statistic, mu0, delta, alpha
+    decayed: bool
+    decay_said: str
+    calibration_z: float | None
+    calibration_drifted: bool
+    calibration_said: str
+    drift: dict | None  # family_p, n_windows, window, alpha, drifted, iid_ks_drifted, evidently_drifted, said
+    strategy: dict  # the champion's trades on resolved events after costs, beside its holdout's
+    notes: list[str] = field(default_factory=list)
+    plots: dict[str, str] = field(default_factory=dict)
+
+    def save(self, root: Path, symbol: str, timeframe: str, tables: dict[str, pd.DataFrame], files: dict[str, bytes]) -> UPath:
+        self._begin(root, symbol, timeframe)
+        for name, frame in tables.items():
+            self._write(name, frame_bytes(frame, name))
+        for name, data in files.items():
+            self._write(name, data)
+        return self._finish(root, symbol, timeframe, ())
+
+    def table(self, name: str) -> pd.DataFrame:
+        return self._parquet(name)

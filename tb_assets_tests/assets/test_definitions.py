@@ -61,6 +61,9 @@ def test_bars_asset_conventions(tmp_path):
         "pbo",
         "cost_drag",
         "training_serving_parity",
+        "realized_decay",
+        "feature_drift",
+        "calibration_drift",
     }
     for name, spec in checks.items():
         assert spec.partitions_def is not None, name  # a check must not load every partition
@@ -96,7 +99,8 @@ def test_bars_asset_conventions(tmp_path):
     files = build_definitions(make_settings(tmp_path, source="parquet", raw_dir=str(tmp_path), symbols=("AAA",), timeframes=("1h",)))
     policy = files.resolve_asset_graph().get(dg.AssetKey("signals")).freshness_policy
     assert policy.fail_window.to_timedelta() == pd.Timedelta("3h") + pd.Timedelta("3D")
-    assert set(files.resolve_job_def(LIVE_JOB).asset_layer.executable_asset_keys) == {dg.AssetKey("bars"), dg.AssetKey("signals")}
+    live_job = files.resolve_job_def(LIVE_JOB).asset_layer.executable_asset_keys
+    assert set(live_job) == {dg.AssetKey("bars"), dg.AssetKey("signals"), dg.AssetKey("model_health")}
     # the training service: research, beside the chain, never refreshed by the schedule
     zoo = graph.get(dg.AssetKey("model_experiments"))
     assert zoo.group_name == "research" and zoo.parent_keys == {dg.AssetKey("bars"), dg.AssetKey("features"), dg.AssetKey("targets")}
@@ -134,6 +138,7 @@ def test_each_stage_module_exposes_its_asset_and_checks(tmp_path):
         "strategy_trades",
         "strategy_report",
         "signals",
+        "model_health",
         "model_experiments",
     ]
 

@@ -11,6 +11,7 @@ import pandas as pd
 from tb_assets.automation.alert_sensor import ALERT_SENSOR
 from tb_assets.automation.new_data import NEW_DATA_SENSOR
 from tb_assets.automation.refresh import AUTOMATION_SENSOR
+from tb_assets.automation.retrain import RETRAIN_SENSOR
 from tb_assets.definitions import build_definitions
 from tb_assets.resources import BarSourceResource
 from tb_assets.runs.stranded_steps import STRANDED_SENSOR
@@ -39,6 +40,7 @@ def test_sensors_are_declared_running_and_automation_can_be_declared_stopped(tmp
         NEW_DATA_SENSOR: dg.DefaultSensorStatus.RUNNING,
         ALERT_SENSOR: dg.DefaultSensorStatus.RUNNING,
         STRANDED_SENSOR: dg.DefaultSensorStatus.RUNNING,
+        RETRAIN_SENSOR: dg.DefaultSensorStatus.RUNNING,
     }
     assert on.resolve_sensor_def(AUTOMATION_SENSOR).asset_selection == dg.AssetSelection.all()
     off = build_definitions(make_settings(tmp_path, automation=False))

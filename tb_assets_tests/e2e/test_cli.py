@@ -66,14 +66,14 @@ def test_the_readmes_first_command_and_its_demo_table(env):
         assert f"] {key} ok" in done.stdout
     assert "for 6 partition(s)" in done.stdout and "5,031" in done.stdout and "9,235" in done.stdout
     assert bars_rows(env["TB_DATA_DIR"])["n"].tolist() == [5031, 1044, 5031, 1044, 9235, 1908]
-    # the whole chain: 11 assets and 22 checks per partition; no ERROR anywhere, and the indices' weak
+    # the whole chain: 12 assets and 25 checks per partition; no ERROR anywhere, and the indices' weak
     # signal reads as WARN findings (no edge, a DSR that does not survive its trials), not a failure
     table = done.stdout[done.stdout.index("partition  status") :].splitlines()[2:8]
     rows = {row.split()[0]: row for row in table}
-    assert rows["SPX|1w"].split()[1:4] == ["ok", "11", "19/22"] and "no edge found" in rows["SPX|1w"]
+    assert rows["SPX|1w"].split()[1:4] == ["ok", "12", "22/25"] and "no edge found" in rows["SPX|1w"]
     assert "dsr_significant" in rows["SPX|1w"]
     assert "pbo (WARN)" in rows["VIX|1d"]  # its tuning trials' pick is overfit (PBO 0.70 in the strategy table)
-    assert rows["VIX|1w"].split()[1:4] == ["ok", "11", "22/22"] and "no edge found" not in rows["VIX|1w"]
+    assert rows["VIX|1w"].split()[1:4] == ["ok", "12", "25/25"] and "no edge found" not in rows["VIX|1w"]
     assert "FAILED" not in done.stdout and "no ERROR check failed" in done.stdout
     assert "  VIX|1w  features materialized in" in done.stdout  # progress inside a partition
     # the summary names the number to believe and where the model cards are

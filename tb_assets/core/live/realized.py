@@ -32,13 +32,15 @@ def metric_intervals(y, proba, overlap: float) -> dict[str, tuple[float, float, 
     """metric -> (value, lower, upper) for AUC (DeLong), Brier and log loss (their per-event spread),
     one-sided CONFIDENCE_Z bounds widened by sqrt(overlap)."""
     y, p = np.asarray(y, "int64"), np.asarray(proba, "float64")
+    if len(y) < 2:
+        return {name: (float("nan"),) * 3 for name in ("auc", "brier", "log_loss")}
     widen = CONFIDENCE_Z * np.sqrt(max(overlap, 1.0))
     out = {}
     auc = _auc(y, p)
     se = auc_standard_error(y, p) if np.isfinite(auc) else float("nan")
     out["auc"] = (auc, auc - widen * se, auc + widen * se)
     for name, per_event in (("brier", (p - y) ** 2), ("log_loss", log_losses(y, p))):
-        mean, sd = float(per_event.mean()), float(per_event.std(ddof=1)) if len(per_event) > 1 else float("nan")
+        mean, sd = float(per_event.mean()), float(per_event.std(ddof=1))
         half = widen * sd / np.sqrt(len(per_event))
         out[name] = (mean, mean - half, mean + half)
     return out

@@ -1,4 +1,4 @@
-"""`signals` on the planted chain fed by a growing parquet source, and its parity check."""
+"""`signals` and `model_health` on the planted chain fed by a growing parquet source, and their checks."""
 
 import dataclasses
 
@@ -6,12 +6,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from tb_assets.automation.retrain import RETRAIN_SENSOR
 from tb_assets.core.features.matrix import build_feature_matrix
 from tb_assets.core.live.tail import EVERY_FEATURE
 from tb_assets.core.strategy.bet_sizing import bet_size
 from tb_assets.definitions import LIVE_JOB, build_definitions
 from tb_assets.sources.synthetic import synthetic_bars
-from tb_assets.storage.records import ModelCard
+from tb_assets.storage.records import ModelCard, ModelHealth
 from tb_assets.storage.urls import storage_root
 from tb_assets.storage.warehouse import partition_file
 from tb_assets_tests.assets.conftest import PLANTED, pristine_copy
@@ -31,14 +32,15 @@ def fed_by_files(planted, tmp_path):
     return settings, build_definitions(settings), history
 
 
-def append_bars(settings, history, n, part):
-    """`n` more daily bars after the last one in the source, continuing its price level."""
-    more = synthetic_bars("SYN1", "1d", len(history) + n, 9, 0.35, pd.Timestamp(history["ts"].iloc[0]).tz_localize(None))
+def append_bars(settings, history, n, part, signal=0.35, trend=0.0):
+    """`n` more daily bars after the last one in the source, continuing its price level; a negative
+    `signal` reverses the planted momentum (the concept flips), a `trend` adds that log return a bar."""
+    more = synthetic_bars("SYN1", "1d", len(history) + n, 9, signal, pd.Timestamp(history["ts"].iloc[0]).tz_localize(None))
     more = more.iloc[len(history) :].reset_index(drop=True)
     more["ts"] = pd.DatetimeIndex(more["ts"]).tz_localize("UTC") if more["ts"].dt.tz is None else more["ts"]
     scale = history["close"].iloc[-1] / more["open"].iloc[0]
     for col in ("open", "high", "low", "close"):
-        more[col] *= scale
+        more[col] *= scale * np.exp(trend * np.arange(1, n + 1))
     more.to_parquet(f"{settings.raw_dir}/symbol=SYN1/part-{part:04d}.parquet", index=False)
     return pd.concat([history, more], ignore_index=True)
 
@@ -99,3 +101,57 @@ def test_a_stored_signal_that_a_full_recompute_does_not_give_fails_parity(plante
     assert not parity.passed and parity.severity == dg.AssetCheckSeverity.ERROR
     assert parity.metadata["mismatched"].value == 1
     assert "1 of 5 stored probabilities differ" in parity.description
+
+
+@PLANTED
+def test_model_health_calls_a_flipped_concept_decay_and_requests_a_retraining(planted, tmp_path):
+    settings, defs, history = fed_by_files(planted, tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    append_bars(settings, history, 1000, 1, signal=-0.7)
+    result = live(defs, instance)
+    assert result.success, failure_text(result)
+    health = checks(result)
+    decay = health["realized_decay"]
+    assert not decay.passed and decay.severity == dg.AssetCheckSeverity.ERROR, decay.description
+    assert decay.metadata["change_fired"].value and decay.metadata["resolved_events"].value >= 300
+    assert decay.metadata["realized_auc_upper"].value < decay.metadata["holdout_auc_lower"].value
+    assert decay.description.startswith("the model has decayed")
+    record = ModelHealth.load(settings.artifacts_dir, "SYN1", "1d")
+    assert {"realized", "change", "drift"} <= set(record.plots) and all(record.file(f).exists() for f in record.plots.values())
+    events = record.table(ModelHealth.EVENTS)
+    assert len(events) == record.resolved_events and (events["ts"] > pd.Timestamp(record.trained_until)).all()
+
+    sensor = defs.resolve_sensor_def(RETRAIN_SENSOR)
+    requests = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs)).run_requests
+    assert [r.partition_key for r in requests] == [KEY] and requests[0].tags["tb/launched_by"] == "realized decay"
+    assert defs.resolve_job_def(sensor.job_name).name == "tb_pipeline"  # a retraining, through the whole chain
+
+
+@PLANTED
+def test_model_health_on_the_same_market_finds_no_decay(planted, tmp_path):
+    settings, defs, history = fed_by_files(planted, tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    append_bars(settings, history, 400, 1)
+    result = live(defs, instance)
+    assert result.success, failure_text(result)
+    health = checks(result)
+    assert health["realized_decay"].passed, health["realized_decay"].description
+    assert health["calibration_drift"].passed, health["calibration_drift"].description
+    assert health["feature_drift"].passed, health["feature_drift"].description
+    assert metadata(result, "model_health")["resolved_events"] >= 300
+    sensor = defs.resolve_sensor_def(RETRAIN_SENSOR)
+    assert not sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs)).run_requests
+
+
+@PLANTED
+def test_a_market_that_trends_away_warns_of_drift_and_miscalibration(planted, tmp_path):
+    settings, defs, history = fed_by_files(planted, tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    append_bars(settings, history, 400, 1, trend=0.01)  # +1% a bar, most labels now hit the upper barrier
+    result = live(defs, instance)
+    assert result.success, failure_text(result)
+    health = checks(result)
+    for name in ("feature_drift", "calibration_drift"):
+        assert not health[name].passed and health[name].severity == dg.AssetCheckSeverity.WARN, health[name].description
+    assert health["feature_drift"].metadata["family_p"].value <= 0.05
+    assert "no longer mean what they say" in health["calibration_drift"].description
