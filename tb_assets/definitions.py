@@ -110,7 +110,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         executor=dg.in_process_executor if settings.executor == "in_process" else dg.multiprocess_executor,
         sensors=[
             build_automation_sensor(settings.refresh_cron, running=settings.automation),
-            build_new_data_sensor(LIVE_JOB, partitions),
+            build_new_data_sensor(LIVE_JOB, partitions, settings.new_data_interval_s),
             build_alert_sensor(
                 {key for d in [*assets.assets, *assets.asset_checks] for key in d.check_keys}, interval_s=settings.alerts.interval_s
             ),

@@ -81,6 +81,7 @@ class Settings:
     artifacts_url: str | None = None  # TB_ARTIFACTS_URL; None: TB_DATA_DIR/artifacts
     reports_url: str | None = None  # TB_REPORTS_URL: where the artifacts are served over HTTP (tb dev sets it)
     signals_freshness: str | None = None  # TB_SIGNALS_FRESHNESS: "FAIL[,WARN]" windows; None: from the finest timeframe
+    new_data_interval_s: int = 60  # TB_NEW_DATA_INTERVAL: how often the new-data sensor looks at TB_RAW_DIR
 
     @property
     def partition_keys(self) -> list[str]:
@@ -181,6 +182,7 @@ def load_settings() -> Settings:
         artifacts_url=_env("TB_ARTIFACTS_URL"),
         reports_url=_http_url("TB_REPORTS_URL"),
         signals_freshness=_freshness("TB_SIGNALS_FRESHNESS"),
+        new_data_interval_s=_sensor_interval("TB_NEW_DATA_INTERVAL", 60),
     )
 
 
@@ -349,10 +351,14 @@ def load_alert_settings() -> AlertSettings:
 
 
 def _alert_interval() -> int:
-    seconds = _number("TB_ALERT_INTERVAL", str(AlertSettings.interval_s), int)
+    return _sensor_interval("TB_ALERT_INTERVAL", AlertSettings.interval_s)
+
+
+def _sensor_interval(name: str, default: int) -> int:
+    seconds = _number(name, str(default), int)
     if seconds < SENSOR_LOOP_S:
         # the daemon visits its sensors every 5 s: a shorter interval would only look like one
-        raise ConfigError(f"TB_ALERT_INTERVAL={seconds}: at least {SENSOR_LOOP_S} seconds (how often the daemon runs sensors)")
+        raise ConfigError(f"{name}={seconds}: at least {SENSOR_LOOP_S} seconds (how often the daemon runs sensors)")
     return seconds
 
 

@@ -34,14 +34,14 @@ def files_digest(files: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
-def build_new_data_sensor(job_name: str, partitions_def: dg.MultiPartitionsDefinition) -> dg.SensorDefinition:
+def build_new_data_sensor(job_name: str, partitions_def: dg.MultiPartitionsDefinition, interval_s: int = 60) -> dg.SensorDefinition:
     symbols = partitions_def.get_partitions_def_for_dimension("symbol").get_partition_keys()
     timeframes = partitions_def.get_partitions_def_for_dimension("timeframe").get_partition_keys()
 
     @dg.sensor(
         name=NEW_DATA_SENSOR,
         job_name=job_name,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="For TB_SOURCE=parquet/csv: when a symbol's files in TB_RAW_DIR change (names, sizes, modification "
         "times), runs bars and signals (the champion's signals for the new bars, no retraining) for that symbol's "
