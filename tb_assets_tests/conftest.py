@@ -81,6 +81,16 @@ def redis_server():
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """`tb`'s in-process main() sets TB_DATA_DIR, DAGSTER_HOME and TB_REPORTS_URL for its process
+    (settings.apply_default_environment); the next test on the worker must not inherit them."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def make_settings(data_dir: Path, **overrides) -> Settings:
     base = dict(
         data_dir=data_dir,

@@ -4,17 +4,30 @@ import pandas as pd
 
 from tb_assets.assets.common import bars_only
 from tb_assets.core.errors import TbError
-from tb_assets.resources import ArtifactStore, BarSourceResource
-from tb_assets.storage.records import FeatureCatalog, ModelCard
+from tb_assets.resources import ArtifactStore, BarSourceResource, ModelRegistryResource
+from tb_assets.storage.records import FeatureCatalog
+from tb_assets.training.aliases import CHALLENGER, CHAMPION
 
 SIGNALS = "signals"
 SIGNAL_KEY = ("ts", "model_id")  # a bar is scored once per model
 
 
-def champion(artifacts: ArtifactStore, symbol: str, timeframe: str):
-    """The model whose signals are the partition's (core.live.signals.ScoringModel): the published production model."""
+def serving_cards(artifacts: ArtifactStore, model_registry: ModelRegistryResource, symbol: str, timeframe: str):
+    """(champion card, challenger card or None), after the published production model joined (training.champions)."""
+    from tb_assets.training.champions import serving
+
+    with model_registry.open() as registry:
+        return serving(registry.aliases(), artifacts.root_path, symbol, timeframe)
+
+
+def live_models(artifacts: ArtifactStore, model_registry: ModelRegistryResource, symbol: str, timeframe: str) -> list:
+    """The models that score new bars (core.live.signals.ScoringModel): the champion, then the challenger in shadow."""
     root = artifacts.root_path
-    return ModelCard.load(root, symbol, timeframe).scoring_model(root, symbol, timeframe)
+    champion, challenger = serving_cards(artifacts, model_registry, symbol, timeframe)
+    models = [champion.scoring_model(root, symbol, timeframe, CHAMPION)]
+    if challenger is not None:
+        models.append(challenger.scoring_model(root, symbol, timeframe, CHALLENGER))
+    return models
 
 
 def live_inputs(

@@ -8,17 +8,16 @@ import pandas as pd
 from pydantic import Field
 
 from tb_assets.assets.common import markdown_table
-from tb_assets.assets.live import SIGNALS, champion, live_inputs
+from tb_assets.assets.live import SIGNALS, live_inputs, serving_cards
 from tb_assets.assets.partitions import partition_parts
 from tb_assets.assets.strategy_trades import StrategyConfig
 from tb_assets.checks.history import latest_values
 from tb_assets.checks.model_health import build_model_health_checks
 from tb_assets.core.data.timeframes import INTRADAY
-from tb_assets.core.errors import TbError
 from tb_assets.reporting.health_plots import draw_change, draw_drift, draw_realized
 from tb_assets.reporting.plots import figure_png, thumbnail_markdown
-from tb_assets.resources import ArtifactStore, BarSourceResource, Warehouse
-from tb_assets.storage.records import ModelCard, ModelHealth
+from tb_assets.resources import ArtifactStore, BarSourceResource, ModelRegistryResource, Warehouse
+from tb_assets.storage.records import ModelHealth
 
 PICTURES = {"health_realized.png": "realized", "health_change.png": "change", "health_drift.png": "drift"}
 
@@ -34,6 +33,16 @@ class ModelHealthConfig(StrategyConfig):
     change_alpha: float = Field(
         default=0.01, gt=0.0, lt=1.0, description="The change detector's false alarm rate over the whole stream of resolved events"
     )
+    promotion_alpha: float = Field(
+        default=0.05,
+        gt=0.0,
+        lt=0.5,
+        description="The challenger replaces the champion when DeLong's paired test says its AUC is higher at this level "
+        "(one-sided) on the same untouched events: a challenger that is noise wins by chance at most this often",
+    )
+    promotion_min_events: int = Field(
+        default=100, ge=20, description="Resolved events both models scored (untouched by either) before the gate decides anything"
+    )
 
 
 def drift_window(config: ModelHealthConfig, timeframe: str) -> int:
@@ -46,6 +55,39 @@ def drift_window(config: ModelHealthConfig, timeframe: str) -> int:
     return 60
 
 
+def challenger_gate(
+    config, model_registry, root, symbol, timeframe, champion, challenger, signals, challenger_holdout, labels, overlap
+) -> dict:
+    """DeLong's paired test of the challenger against the champion on the events neither trained on;
+    the promotion, recorded with its evidence, when the challenger wins."""
+    from tb_assets.core.live.promotion import PromotionRule, paired_auc_test, paired_window
+    from tb_assets.training.champions import promote
+
+    window = paired_window(
+        signals.loc[signals["model_id"] == champion.version],
+        signals.loc[signals["model_id"] == challenger.version],
+        challenger_holdout,
+        labels,
+        champion.trained_until,
+        challenger.trained_until,
+    )
+    rule = PromotionRule(alpha=config.promotion_alpha, min_events=config.promotion_min_events)
+    test = paired_auc_test(window["y"], window["champion"], window["challenger"], overlap, rule)
+    evidence = {
+        **test.as_dict(),
+        "champion": champion.version,
+        "challenger": challenger.version,
+        "holdout_events": int((window["part"] == "holdout").sum()),
+        "shadow_events": int((window["part"] == "shadow").sum()),
+        "window": [str(window["ts"].min()), str(window["ts"].max())] if len(window) else [],
+        "rule": {"alpha": rule.alpha, "min_events": rule.min_events, "test": "DeLong paired AUC, one-sided, variance x overlap"},
+    }
+    if test.promote:
+        with model_registry.open() as registry:
+            promote(registry.aliases(), root, symbol, timeframe, decided_by="gate", evidence=evidence, version=challenger.version)
+    return {**evidence, "promoted": bool(test.promote)}
+
+
 def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(partitions_def=partitions_def, deps=[SIGNALS], kinds={"pandas"}, group_name="live", code_version="1")
     def model_health(
@@ -56,12 +98,15 @@ def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asse
         bar_source: BarSourceResource,
         artifacts: ArtifactStore,
         warehouse: Warehouse,
+        model_registry: ModelRegistryResource,
     ) -> dg.MaterializeResult:
         """The champion on the labels that resolved after its training: realized AUC, Brier and log loss beside its
         holdout's intervals, a Page-Hinkley change detector on per-event log loss (threshold calibrated on the
         holdout's own losses), calibration in the large, its trades after costs, and drift of each feature in the
         latest window judged against the feature's own history (not an i.i.d. test: rolling features are
-        autocorrelated). Pictures of each; the checks realized_decay, feature_drift and calibration_drift judge them."""
+        autocorrelated). Pictures of each; the checks realized_decay, feature_drift and calibration_drift judge them.
+        With a challenger: DeLong's paired test on the events neither model trained on (the challenger's holdout
+        after the champion's training, then the shadow signals), and the promotion when it wins."""
         from tb_assets.core.labels.targets import TargetSpec, build_targets
         from tb_assets.core.labels.weights import label_overlap
         from tb_assets.core.live.change import ChangeSpec
@@ -73,25 +118,28 @@ def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asse
 
         symbol, timeframe = partition_parts(context)
         root = artifacts.root_path
-        model = champion(artifacts, symbol, timeframe)
-        card = ModelCard.load(root, symbol, timeframe)
+        card, challenger_card = serving_cards(artifacts, model_registry, symbol, timeframe)
+        model = card.scoring_model(root, symbol, timeframe)
         bars, contexts = live_inputs(bars, bar_source, artifacts, symbol, timeframe)
         stored = warehouse.stored(SIGNALS, symbol, timeframe)
-        signals = pd.DataFrame({"ts": pd.DatetimeIndex([], tz="UTC"), "proba": []}) if stored is None else stored
-        signals = signals.loc[signals["model_id"] == model.model_id].sort_values("ts") if len(signals) else signals
-        if not card.holdout_metrics:
-            raise TbError(
-                f"{symbol}|{timeframe}: model {model.model_id} has no untouched holdout to compare its realized results with "
-                "(selected_features ran with holdout_pct 0): materialize selected_features and production_model with a holdout"
+        every = pd.DataFrame({"ts": pd.DatetimeIndex([], tz="UTC"), "proba": [], "model_id": []}) if stored is None else stored
+        signals = every.loc[every["model_id"] == model.model_id].sort_values("ts")
+        notes = []
+        if card.holdout_metrics:
+            holdout = card.holdout_predictions()
+        else:
+            holdout = pd.DataFrame({"ts": pd.DatetimeIndex([], tz="UTC"), "y": np.array([], "int64"), "proba": np.array([], "float64")})
+            notes.append(
+                f"model {model.model_id} has no untouched holdout (selected_features ran with holdout_pct 0): its realized "
+                "results are measured but decay is not judged"
             )
-        holdout = card.holdout_predictions()
 
         said = latest_values(context, dg.AssetKey("targets"), "config", limit=1)
         spec_doc = dict(said[0]) if said else {}
         known = set(TargetSpec.__dataclass_fields__)
         label_spec = TargetSpec(**{k: (tuple(v) if k == "pt_sl" else v) for k, v in spec_doc.items() if k in known})
-        events_ts = pd.DatetimeIndex(holdout["ts"]).union(pd.DatetimeIndex(signals["ts"]))
-        notes = []
+        challenger_holdout = challenger_card.holdout_predictions() if challenger_card is not None else holdout.iloc[:0]
+        events_ts = pd.DatetimeIndex(holdout["ts"]).union(pd.DatetimeIndex(every["ts"])).union(pd.DatetimeIndex(challenger_holdout["ts"]))
         try:
             labels, _ = build_targets(bars, pd.Series(events_ts), label_spec, timeframe)
         except Exception as exc:  # no labelled event at all (TbError): nothing resolved yet
@@ -120,6 +168,12 @@ def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asse
             "holdout_mean_net_return": mean(hold_trades),
         }
         drift = health.drift
+        promotion = None
+        if challenger_card is not None:
+            promotion = challenger_gate(
+                config, model_registry, root, symbol, timeframe, card, challenger_card, every, challenger_holdout, live_labels, overlap
+            )
+            context.log.info(f"{symbol}|{timeframe}: challenger {challenger_card.version}: {promotion['reason']}")
         record = ModelHealth(
             model_id=model.model_id,
             model_sha256=model.sha256,
@@ -155,6 +209,7 @@ def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asse
                 "said": drift.describe(),
             },
             strategy=strategy,
+            promotion=promotion,
             notes=notes + ([] if drift is not None else [f"{health.live_rows} live row(s): drift needs a window of {spec.drift.window}"]),
         )
         realized = health.realized.table
@@ -184,6 +239,8 @@ def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asse
                 "drift_family_p": drift.family_p if drift is not None else float("nan"),
                 "mean_net_return": strategy["mean_net_return"] if strategy["mean_net_return"] is not None else float("nan"),
                 "model_id": model.model_id,
+                "challenger_id": challenger_card.version if challenger_card is not None else "none",
+                **({"promotion": dg.MetadataValue.json(promotion)} if promotion is not None else {}),
                 "realized": dg.MetadataValue.md(markdown_table(realized.round(4))),
                 "picture": dg.MetadataValue.md(
                     thumbnail_markdown(lambda fig: draw_realized(fig, events, realized), "realized against holdout")

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from tb_assets.cli.champions import ACTIONS, cmd_champions
+
 DESCRIPTION = """Print the model registry that model_experiments fills: one row per trained combination with its
 fingerprint, cohort (the siblings of one grid run), parent (lineage), rank in the cohort, params, features and
 metrics (mean over validation folds).
@@ -17,6 +19,11 @@ metrics (mean over validation folds).
   tb models compare ID ID                                                params, features and metrics side by side
 
   tb models production [--markdown]                                       the chain's production model of each partition
+
+  tb models champions [--partition SPX|1d]                                 champion and challenger of each partition, and
+                                                                           every promotion with its evidence
+  tb models promote SPX|1d [--version ID] [--reason TEXT]                  a person makes the challenger (or a version) champion
+  tb models demote SPX|1d [--reason TEXT]                                  the previous champion takes the place back
 
 --json prints the same rows as JSON objects (one per line for list/cohort/lineage/production)."""
 
@@ -30,8 +37,16 @@ def add_parser(sub) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    models.add_argument("action", choices=("list", "show", "cohort", "lineage", "compare", "production"), help="what to print")
-    models.add_argument("ids", nargs="*", help="model id(s): one for show/cohort/lineage, two for compare (a cohort id works for cohort)")
+    models.add_argument(
+        "action", choices=("list", "show", "cohort", "lineage", "compare", "production", *ACTIONS), help="what to print or do"
+    )
+    models.add_argument(
+        "ids",
+        nargs="*",
+        help="model id(s): one for show/cohort/lineage, two for compare (a cohort id works for cohort); the partition for promote/demote",
+    )
+    models.add_argument("--version", metavar="ID", help="promote: this production_model version instead of the challenger")
+    models.add_argument("--reason", metavar="TEXT", help="promote/demote: why, recorded with the change")
     models.add_argument("--partition", metavar="SYMBOL|TIMEFRAME", help="only this partition's models")
     models.add_argument("--algorithm", metavar="NAME", help="only this algorithm's models")
     models.add_argument("--metric", metavar="NAME", help="only models that have this metric (e.g. r2, auc, f1), sorted by it, best first")
@@ -152,7 +167,9 @@ def _compare(a, b) -> str:
 def cmd_models(args) -> int:
     from tb_assets.core.errors import TbError
 
-    wanted = {"list": 0, "show": 1, "cohort": 1, "lineage": 1, "compare": 2, "production": 0}[args.action]
+    wanted = {"list": 0, "show": 1, "cohort": 1, "lineage": 1, "compare": 2, "production": 0, "champions": 0, "promote": 1, "demote": 1}[
+        args.action
+    ]
     if len(args.ids) != wanted:
         print(f"tb models {args.action}: expected {wanted} id(s), got {len(args.ids)}", file=sys.stderr)
         return 2
@@ -161,6 +178,14 @@ def cmd_models(args) -> int:
     if args.markdown:
         print("tb models: --markdown is for `tb models production` (the other views have --json)", file=sys.stderr)
         return 2
+    if args.action in ACTIONS:
+        from tb_assets.settings import apply_default_environment, load_settings
+        from tb_assets.training.registry import ModelRegistry, default_url
+
+        apply_default_environment()
+        settings = load_settings()
+        with ModelRegistry(settings.registry_url or default_url(settings.data_dir)) as registry:
+            return cmd_champions(args, registry)
     registry, missing = _registry()
     if registry is None:
         print(

@@ -75,11 +75,11 @@ class _Record:
         return cls.path(root, symbol, timeframe).exists()
 
     @classmethod
-    def load(cls, root: Path, symbol: str, timeframe: str, *, review: bool = False):
+    def load(cls, root: Path, symbol: str, timeframe: str, *, review: bool = False, version: str | None = None):
         """The published record or, `review=True` (a check), the version under review: the candidate
-        awaiting its blocking checks when one waits, else the published one."""
+        awaiting its blocking checks when one waits, else the published one; or the named `version`."""
         partition = cls.partition_folder(root, symbol, timeframe)
-        judged = versions.under_review(partition) if review else versions.latest(partition)
+        judged = version or (versions.under_review(partition) if review else versions.latest(partition))
         folder = partition if judged is None else versions.version_folder(partition, judged)
         path = folder / cls.FILE
         if not path.exists():
@@ -601,6 +601,7 @@ class ModelHealth(_Record):
     calibration_said: str
     drift: dict | None  # family_p, n_windows, window, alpha, drifted, iid_ks_drifted, evidently_drifted, said
     strategy: dict  # the champion's trades on resolved events after costs, beside its holdout's
+    promotion: dict | None = None  # the challenger's paired test against the champion, and whether it was promoted
     notes: list[str] = field(default_factory=list)
     plots: dict[str, str] = field(default_factory=dict)
 

@@ -239,6 +239,12 @@ class ModelRegistry:
     def children(self, model_id: int) -> list[ModelRow]:
         return self._rows(sa.select(MODELS).where(MODELS.c.parent_model_id == int(model_id)).order_by(MODELS.c.id))
 
+    def aliases(self):
+        """The champion and challenger of each partition, beside the models (training.aliases)."""
+        from tb_assets.training.aliases import ModelAliases
+
+        return ModelAliases(self.engine, self.url)
+
     def describe(self) -> str:
         """Where the registry is, with no credential in it."""
         return self.url if self.url.startswith("sqlite") else redact_url(self.url)

@@ -15,8 +15,8 @@ from tb_assets.sources.synthetic import synthetic_bars
 from tb_assets.storage.records import ModelCard, ModelHealth
 from tb_assets.storage.urls import storage_root
 from tb_assets.storage.warehouse import partition_file
-from tb_assets_tests.assets.conftest import PLANTED, pristine_copy
-from tb_assets_tests.helpers import QUIET, checks, failure_text, metadata, stored, tamper
+from tb_assets_tests.assets.conftest import FAST, PLANTED, pristine_copy
+from tb_assets_tests.helpers import QUIET, checks, failure_text, metadata, published, run, stored, tamper, upto
 
 KEY = "SYN1|1d"
 
@@ -155,3 +155,63 @@ def test_a_market_that_trends_away_warns_of_drift_and_miscalibration(planted, tm
         assert not health[name].passed and health[name].severity == dg.AssetCheckSeverity.WARN, health[name].description
     assert health["feature_drift"].metadata["family_p"].value <= 0.05
     assert "no longer mean what they say" in health["calibration_drift"].description
+
+
+def aliases_of(settings):
+    from tb_assets.training.registry import ModelRegistry, default_url
+
+    registry = ModelRegistry(default_url(settings.data_dir))
+    return registry, registry.aliases()
+
+
+def version_folder(settings, version):
+    return published(settings, "production_model").parent / version
+
+
+@PLANTED
+def test_after_decay_the_retrained_challenger_earns_its_place_by_the_paired_test(planted, tmp_path, monkeypatch, capsys):
+    settings, defs, history = fed_by_files(planted, tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    assert live(defs, instance).success
+    registry, aliases = aliases_of(settings)
+    first = ModelCard.load(settings.artifacts_dir, "SYN1", "1d").version
+    assert aliases.current("SYN1", "1d")["champion"].version == first
+    assert (version_folder(settings, first) / "KEEP").exists()  # pruning spares the model that serves signals
+
+    # the market flips; the champion decays; a retraining (what tb_retrain_on_decay requests) makes a new model
+    bars = append_bars(settings, history, 1000, 1, signal=-0.7)
+    assert not checks(live(defs, instance))["realized_decay"].passed
+    retrained = run(defs, KEY, FAST, selection=upto("production_model"), instance=instance)
+    assert retrained.success, failure_text(retrained)
+    second = ModelCard.load(settings.artifacts_dir, "SYN1", "1d").version
+    assert second != first
+
+    # it joins as the challenger, scores the new bars in shadow, and the gate compares both on untouched events
+    append_bars(settings, bars, 300, 2, signal=-0.7)
+    result = live(defs, instance)
+    assert result.success, failure_text(result)
+    table = signals_table(settings)
+    shadow = table.loc[table["role"] == "challenger"]
+    assert len(shadow) == 300 and shadow["model_id"].eq(second).all()
+    assert table.loc[table["model_id"] == first, "ts"].is_unique and len(table.loc[table["model_id"] == first]) == 1300
+    evidence = metadata(result, "model_health")["promotion"]
+    assert evidence["challenger"] == second and evidence["holdout_events"] > 0 and evidence["shadow_events"] > 200
+    assert evidence["promoted"] and evidence["p_value"] < 0.05 and evidence["challenger_auc"] > evidence["champion_auc"]
+    current = aliases.current("SYN1", "1d")
+    assert current["champion"].version == second and "challenger" not in current
+    promoted = aliases.history("SYN1", "1d")[-1]
+    assert (promoted.action, promoted.decided_by, promoted.version, promoted.replaced) == ("promoted", "gate", second, first)
+    assert promoted.evidence["p_value"] == evidence["p_value"]
+    assert (version_folder(settings, second) / "KEEP").exists() and not (version_folder(settings, first) / "KEEP").exists()
+
+    # a person gives the place back, and the CLI shows the whole history with its evidence
+    from tb_assets.cli import main
+
+    monkeypatch.setenv("TB_DATA_DIR", str(settings.data_dir))
+    assert main(["models", "demote", KEY, "--reason", "a test"]) == 0
+    assert aliases.current("SYN1", "1d")["champion"].version == first
+    assert main(["models", "champions", "--partition", KEY]) == 0
+    out = capsys.readouterr().out
+    assert "first model" in out and "gate" in out and "person:" in out and "a test" in out
+    assert main(["models", "promote", KEY]) == 2  # no challenger left: name a version
+    registry.close()

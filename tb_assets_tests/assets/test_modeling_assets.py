@@ -286,6 +286,7 @@ def test_holdout_can_be_turned_off(tmp_path):
     assert meta["holdout_metrics"] is None and bp["development_samples"] == meta["n_samples"]  # tuned on every event
     evaluation = checks(result)["production_model_holdout_confirms"]
     assert evaluation.passed and "holdout_pct 0" in evaluation.metadata["holdout"].value
+    assert checks(result)["realized_decay"].passed  # nothing untouched to compare with: measured, never judged
     bad = {"ops": {**FAST["ops"], "selected_features": {"config": {"holdout_pct": 1.5}}}}
     failed = run(build_definitions(settings), "SYN1|1d", bad, selection=[dg.AssetKey("selected_features")])
     assert not failed.success and "holdout_pct must be in (0, 1), got 1.5" in failure_text(failed)

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.data.time_index import epoch_ns
-from tb_assets.core.errors import TbError
-from tb_assets.core.live.change import Change, ChangeSpec, detect_change, log_losses
+from tb_assets.core.live.change import Change, ChangeSpec, detect_change, log_losses, page_hinkley
 from tb_assets.core.live.drift import Drift, DriftSpec, feature_drift
 from tb_assets.core.live.realized import CALIBRATION_Z, MIN_EVENTS, Realized, decay_verdict, realized_performance
+
+MIN_HOLDOUT = 20  # scored holdout events the change detector calibrates on
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,13 @@ def assess_health(
     """`signals` (ts, proba) of one model after its training; `labels` (ts, t1, bin) of the events that
     resolved since; `holdout` (ts, y, proba) its untouched holdout's scores; `reference` the training
     rows' features and `current` the live rows' (ts + features, in time order)."""
-    if len(holdout) < 20:
-        raise TbError(f"the model's holdout holds {len(holdout)} scored event(s): realized performance needs one to compare with")
     events = resolved_events(signals, labels)
     losses = log_losses(events["y"], events["proba"])
     hold_y, hold_p = holdout["y"].to_numpy("int64"), holdout["proba"].to_numpy("float64")
-    change = detect_change(losses, log_losses(hold_y, hold_p), overlap, spec.change)
+    if len(holdout) >= MIN_HOLDOUT:
+        change = detect_change(losses, log_losses(hold_y, hold_p), overlap, spec.change)
+    else:  # nothing untouched to compare with (selected_features' holdout_pct 0): measured, never judged
+        change = Change(page_hinkley(losses, float("nan"), 0.0) * np.nan, float("inf"), None, float("nan"), float("nan"))
     events["log_loss"], events["page_hinkley"] = losses, change.statistic
     realized = realized_performance(events["y"], events["proba"], hold_y, hold_p, overlap)
     decayed, said = decay_verdict(realized, change)

@@ -98,6 +98,8 @@ def decay_verdict(realized: Realized, change: Change) -> tuple[bool, str]:
     if not realized.enough:
         return False, f"{realized.n_events} resolved event(s) since training: {MIN_EVENTS} are needed to judge decay"
     auc = realized.row("auc")
+    if not np.isfinite(auc.holdout):
+        return False, f"no untouched holdout to compare the realized AUC {auc.realized:.3f} with: decay is not judged"
     said = (
         f"realized AUC {auc.realized:.3f} (upper bound {auc.realized_upper:.3f}) on {realized.n_events} resolved events "
         f"vs the holdout's {auc.holdout:.3f} (lower bound {auc.holdout_lower:.3f}); "
