@@ -55,6 +55,39 @@ def drift_window(config: ModelHealthConfig, timeframe: str) -> int:
     return 60
 
 
+def no_signal_yet(root, symbol: str, timeframe: str, model) -> dg.MaterializeResult:
+    """The record of a champion with no signal yet (every check passes: nothing to judge)."""
+    said = f"model {model.model_id} has no signal yet (trained until {model.data_end}): nothing to judge"
+    record = ModelHealth(
+        model_id=model.model_id,
+        model_sha256=model.sha256,
+        trained_until=str(model.data_end),
+        live_rows=0,
+        resolved_events=0,
+        overlap=1.0,
+        realized=[{"metric": "auc", "holdout": None, "holdout_lower": None, "realized": None, "realized_upper": None, "worse": False}],
+        change={"threshold": None, "first_alarm": None, "max_statistic": 0.0, "mu0": None, "delta": None, "alpha": None},
+        decayed=False,
+        decay_said=said,
+        calibration_z=None,
+        calibration_drifted=False,
+        calibration_said=said,
+        drift=None,
+        strategy={},
+        notes=[said],
+    )
+    path = record.save(root, symbol, timeframe, {}, {})
+    return dg.MaterializeResult(
+        metadata={
+            "resolved_events": 0,
+            "live_rows": 0,
+            "model_id": model.model_id,
+            "model_health": dg.MetadataValue.path(str(path)),
+            "decay": said,
+        }
+    )
+
+
 def challenger_gate(
     config, model_registry, root, symbol, timeframe, champion, challenger, signals, challenger_holdout, labels, overlap
 ) -> dict:
@@ -124,6 +157,8 @@ def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asse
         stored = warehouse.stored(SIGNALS, symbol, timeframe)
         every = pd.DataFrame({"ts": pd.DatetimeIndex([], tz="UTC"), "proba": [], "model_id": []}) if stored is None else stored
         signals = every.loc[every["model_id"] == model.model_id].sort_values("ts")
+        if signals.empty:  # trained until the last bar: nothing to judge yet, and no picture of nothing
+            return no_signal_yet(root, symbol, timeframe, model)
         notes = []
         if card.holdout_metrics:
             holdout = card.holdout_predictions()

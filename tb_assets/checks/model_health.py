@@ -15,6 +15,11 @@ def _record(context, artifacts: ArtifactStore) -> ModelHealth:
     return ModelHealth.load(artifacts.root_path, symbol, timeframe)
 
 
+def _number(value) -> float:
+    """A recorded number for the UI's plots (nothing recorded: NaN)."""
+    return float("nan") if value is None else float(value)
+
+
 def build_model_health_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
         asset=HEALTH,
@@ -32,12 +37,12 @@ def build_model_health_checks(partitions_def: dg.PartitionsDefinition) -> list[d
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "resolved_events": record.resolved_events,
-                "realized_auc": auc["realized"],
-                "realized_auc_upper": auc["realized_upper"],
-                "holdout_auc_lower": auc["holdout_lower"],
+                "realized_auc": _number(auc["realized"]),
+                "realized_auc_upper": _number(auc["realized_upper"]),
+                "holdout_auc_lower": _number(auc["holdout_lower"]),
                 "change_fired": record.change["first_alarm"] is not None,
-                "change_statistic": record.change["max_statistic"],
-                "change_threshold": record.change["threshold"],
+                "change_statistic": _number(record.change["max_statistic"]),
+                "change_threshold": _number(record.change["threshold"]),
                 "model_id": record.model_id,
             },
             description=record.decay_said,

@@ -61,7 +61,8 @@ def test_new_files_become_signals_and_a_flipped_source_alerts_realized_decay(dag
             TB_NEW_DATA_INTERVAL="5",
             OMP_WAIT_POLICY="PASSIVE",
         )
-        trained = tb(["run", "--config", str(tmp_path / "fast.yaml")], env)
+        live_chain = "bars,features,targets,selected_features,best_params,production_model,signals,model_health"
+        trained = tb(["run", "--select", live_chain, "--config", str(tmp_path / "fast.yaml")], env)
         assert trained.returncode == 0, trained.stdout + trained.stderr
         warehouse = storage_root(os.path.join(env["TB_DATA_DIR"], "warehouse"))
         assert not has_partition(warehouse, "signals", "SYN1", "1d")  # trained until the last bar: nothing new yet
