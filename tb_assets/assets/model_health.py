@@ -242,6 +242,11 @@ def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asse
                 "iid_ks_drifted": drift.iid_ks_drifted,
                 "evidently_drifted": drift.evidently_drifted,
                 "said": drift.describe(),
+                **(
+                    {"domain_auc": health.domain.auc, "domain_p": health.domain.p_value, "domain_said": health.domain.describe()}
+                    if health.domain is not None
+                    else {}
+                ),
             },
             strategy=strategy,
             promotion=promotion,

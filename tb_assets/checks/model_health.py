@@ -52,7 +52,9 @@ def build_model_health_checks(partitions_def: dg.PartitionsDefinition) -> list[d
         asset=HEALTH,
         partitions_def=partitions_def,
         description="The latest live window's features drifted beyond what each feature does in its own history "
-        "(KS distance ranked among side-by-side historical windows, max-T over the features at drift_alpha). WARN.",
+        "(KS distance ranked among side-by-side historical windows, max-T over the features at drift_alpha). WARN. "
+        "Beside it, the multivariate view: a domain classifier's AUC (latest window vs training rows) ranked among "
+        "historical windows' (reported, not part of the verdict).",
     )
     def feature_drift(context: dg.AssetCheckExecutionContext, artifacts: ArtifactStore) -> dg.AssetCheckResult:
         record = _record(context, artifacts)
@@ -68,8 +70,10 @@ def build_model_health_checks(partitions_def: dg.PartitionsDefinition) -> list[d
                 "window": drift["window"],
                 "iid_ks_would_fire": drift["iid_ks_drifted"],
                 "evidently_would_fire": drift["evidently_drifted"],
+                "domain_classifier_auc": _number(drift.get("domain_auc")),
+                "domain_classifier_p": _number(drift.get("domain_p")),
             },
-            description=drift["said"],
+            description=drift["said"] + (f"; multivariate: {drift['domain_said']}" if "domain_said" in drift else ""),
         )
 
     @dg.asset_check(

@@ -154,6 +154,7 @@ def test_a_market_that_trends_away_warns_of_drift_and_miscalibration(planted, tm
     for name in ("feature_drift", "calibration_drift"):
         assert not health[name].passed and health[name].severity == dg.AssetCheckSeverity.WARN, health[name].description
     assert health["feature_drift"].metadata["family_p"].value <= 0.05
+    assert "multivariate: a classifier tells the latest window" in health["feature_drift"].description
     assert "no longer mean what they say" in health["calibration_drift"].description
 
 

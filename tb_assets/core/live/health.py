@@ -11,7 +11,7 @@ import pandas as pd
 
 from tb_assets.core.data.time_index import epoch_ns
 from tb_assets.core.live.change import Change, ChangeSpec, detect_change, log_losses, page_hinkley
-from tb_assets.core.live.drift import Drift, DriftSpec, feature_drift
+from tb_assets.core.live.drift import DomainShift, Drift, DriftSpec, domain_shift, feature_drift
 from tb_assets.core.live.realized import CALIBRATION_Z, MIN_EVENTS, Realized, decay_verdict, realized_performance
 
 MIN_HOLDOUT = 20  # scored holdout events the change detector calibrates on
@@ -30,6 +30,7 @@ class Health:
     realized: Realized
     change: Change
     drift: Drift | None  # None: fewer live rows than one window
+    domain: DomainShift | None  # the multivariate view (None with drift)
     decayed: bool
     decay_said: str
     overlap: float
@@ -88,5 +89,9 @@ def assess_health(
     decayed, said = decay_verdict(realized, change)
     columns = [c for c in current.columns if c != "ts"]
     live = current.tail(spec.drift.window)
-    drift = feature_drift(reference[columns], live[columns], spec.drift) if len(live) >= spec.drift.window else None
-    return Health(events, realized, change, drift, decayed, said, overlap, len(current))
+    drift = domain = None
+    if len(live) >= spec.drift.window:
+        drift = feature_drift(reference[columns], live[columns], spec.drift)
+        if drift.enough_history:
+            domain = domain_shift(reference[columns], live[columns], spec.drift)
+    return Health(events, realized, change, drift, domain, decayed, said, overlap, len(current))
