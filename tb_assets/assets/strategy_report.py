@@ -13,7 +13,7 @@ from tb_assets.checks.history import latest_values
 from tb_assets.checks.strategy_report import build_strategy_report_checks
 from tb_assets.reporting.plots import figure_png, thumbnail_markdown
 from tb_assets.resources import ArtifactStore, ModelRegistryResource
-from tb_assets.storage.records import ModelCard, Selection, ShapSummary, StrategyBacktest, StrategyReport, TunedParams
+from tb_assets.storage.records import ModelCard, ModelHealth, Selection, ShapSummary, StrategyBacktest, StrategyReport, TunedParams
 
 TRADES = dg.AssetKey("strategy_trades")
 PICTURES = ("strategy_equity.png", "strategy_sharpes.png", "strategy_drawdown.png", "strategy_deciles.png")
@@ -35,6 +35,16 @@ def trials_by_source(root, symbol: str, timeframe: str, registry: ModelRegistryR
     with registry.open() as models:
         counted["registry_models"] = sum(1 for row in models.find(symbol=symbol, timeframe=timeframe) if row.target == "bin")
     return counted, tuned
+
+
+def live_health(root, symbol: str, timeframe: str) -> tuple[dict | None, dict[str, bytes]]:
+    """model_health's latest record and pictures for the tearsheet's live section (none before its first run)."""
+    from dataclasses import asdict
+
+    if not ModelHealth.exists(root, symbol, timeframe):
+        return None, {}
+    health = ModelHealth.load(root, symbol, timeframe)
+    return asdict(health), _files(health, health.plots.values())
 
 
 def _files(record, names) -> dict[str, bytes]:
@@ -116,6 +126,7 @@ def build_strategy_report_asset(partitions_def: dg.PartitionsDefinition) -> dg.A
             paths_table,
             deciles,
             notes,
+            *live_health(root, symbol, timeframe),
         )
         record = StrategyReport(**json_safe(report), deciles=json_safe(deciles.to_dict(orient="records")), notes=notes)
         path = record.save(

@@ -12,12 +12,13 @@ import json
 
 import dagster as dg
 
-from tb_assets.automation.alerts import check_alert, run_failure_alert, should_alert
+from tb_assets.automation.alerts import check_alert, freshness_alert, run_failure_alert, should_alert
 from tb_assets.automation.notifier import AlertNotifier
 from tb_assets.runs.events import (
     CheckCursor,
     failed_blocking_checks,
     finished_checks_after,
+    freshness_changes_after,
     lookback_start,
     run_failures_after,
     step_failure_reason,
@@ -54,7 +55,14 @@ def collect_alerts(instance: dg.DagsterInstance, check_keys, cursor: dict, notif
         if failed_blocking_checks(events):
             continue  # the check's own alert says it, with its numbers
         alerts.append(run_failure_alert(record.storage_id, run, step_failure_reason(events), ui_url=notifier.ui_url, channels=channels))
-    return alerts, {"check": check_cursor.last_id, "pending": check_cursor.pending, "run": last_run}
+    last_fresh = cursor.get("freshness")
+    for record in freshness_changes_after(instance, last_fresh, limit=BATCH):
+        last_fresh = record.storage_id
+        change = record.event_log_entry.dagster_event.event_specific_data
+        state = change.new_state.value
+        if (state == "FAIL" or (state == "WARN" and notifier.warn)) and (since is None or record.timestamp >= since):
+            alerts.append(freshness_alert(record.storage_id, change, ui_url=notifier.ui_url, channels=channels))
+    return alerts, {"check": check_cursor.last_id, "pending": check_cursor.pending, "run": last_run, "freshness": last_fresh}
 
 
 def build_alert_sensor(check_keys, *, interval_s: int) -> dg.SensorDefinition:

@@ -2,13 +2,16 @@
 
 Policy: a failed check of severity ERROR alerts (leakage, look-ahead, validity, metric
 regression); a failed WARN check alerts only when TB_ALERT_WARN is on (it always shows in the
-UI); a failed run alerts unless a failed ERROR check of the same run already explains it.
+UI); a failed run alerts unless a failed ERROR check of the same run already explains it; an asset
+whose freshness policy turns to FAIL (signals: a stalled feed) alerts, one that turns to WARN only
+with TB_ALERT_WARN.
 An alert names the partition, asset, check, severity, the numbers behind it, the run and a link.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -101,19 +104,44 @@ def run_failure_alert(storage_id: int, run, reason: str, *, ui_url: str, channel
     )
 
 
-def _alert(*, run_id: str, ui_url: str, channels: list[str], backfill: str | None = None, **fields) -> dict:
+def freshness_alert(storage_id: int, change, *, ui_url: str, channels: list[str]) -> dict:
+    """The alert for an asset whose freshness policy turned to failing (a stalled feed: no new signals)."""
+    asset = change.key.to_user_string()
+    state = change.new_state.value
+    at = datetime.fromtimestamp(change.state_change_timestamp, UTC).isoformat(timespec="seconds")
+    return _alert(
+        id=f"freshness:{storage_id}",
+        key=f"freshness|{asset}|{at}",
+        kind="freshness",
+        severity="ERROR" if state == "FAIL" else "WARN",
+        partition="-",
+        asset=asset,
+        check="freshness",
+        summary=f"{asset} is {'stale' if state == 'FAIL' else 'getting stale'} (freshness {state}, was "
+        f"{change.previous_state.value}, since {at}): no new materialization within its freshness policy's window; is the feed stalled?",
+        numbers={},
+        run_id="-",
+        ui_url=ui_url,
+        channels=channels,
+        url=f"{ui_url}/assets/{asset}",
+    )
+
+
+def _alert(*, run_id: str, ui_url: str, channels: list[str], backfill: str | None = None, url: str | None = None, **fields) -> dict:
     return {
         **fields,
         "created": now_iso(),
         "run_id": run_id,
         "backfill": backfill,
-        "url": f"{ui_url}/runs/{run_id}",
+        "url": url or f"{ui_url}/runs/{run_id}",
         "deliveries": {c: {"state": PENDING, "attempts": 0, "error": None, "at": None} for c in channels},
     }
 
 
 def headline(alert: dict) -> str:
-    what = f"{alert['asset']} check {alert['check']} failed" if alert["kind"] == "check" else "run failed"
+    what = {"check": f"{alert['asset']} check {alert['check']} failed", "freshness": f"{alert['asset']} is stale"}.get(
+        alert["kind"], "run failed"
+    )
     return f"[tb {alert['severity']}] {alert['partition']} {what}"
 
 
@@ -123,5 +151,5 @@ def message(alert: dict) -> str:
         f"{headline(alert)}\n"
         f"{alert['summary']}\n"
         f"partition {alert['partition']} · asset {alert['asset']} · check {alert['check']} · severity {alert['severity']}\n"
-        f"run {alert['run_id']}: {alert['url']}"
+        + (f"run {alert['run_id']}: {alert['url']}" if alert["run_id"] != "-" else alert["url"])
     )

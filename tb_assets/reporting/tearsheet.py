@@ -36,6 +36,29 @@ def _tile(label: str, value, hint: str = "", judged: bool | None = None) -> str:
     return f'<div class="tile{cls}"><span>{html.escape(label)}</span><b>{text}</b><span>{html.escape(hint)}</span></div>'
 
 
+def _live_section(health: dict | None, pictures: dict[str, bytes]) -> str:
+    """The champion on the bars after its training (model_health's latest record), or why there is none."""
+    if health is None:
+        return "<h2>Live: is it still working?</h2><p>model_health not materialized yet (it runs after signals).</p>"
+    realized = pd.DataFrame(health.get("realized") or [])
+    drift = health.get("drift") or {}
+    lines = [
+        f"<h2>Live: is it still working?</h2><div class='sub'>champion {html.escape(str(health['model_id']))}, trained until "
+        f"{html.escape(str(health['trained_until']))}; {health['resolved_events']:,} events resolved since "
+        f"(model_health's latest record).</div>",
+        f"<p>{html.escape(health['decay_said'])}</p>",
+        f"<p>{html.escape(health['calibration_said'])}</p>",
+        f"<p>{html.escape(drift.get('said', 'drift: ' + '; '.join(health.get('notes', []))))}</p>",
+    ]
+    if len(realized) and realized["realized"].notna().any():
+        lines.append(_table(realized))
+    promotion = health.get("promotion")
+    if promotion:
+        lines.append(f"<p>challenger {html.escape(str(promotion.get('challenger')))}: {html.escape(str(promotion.get('reason')))}</p>")
+    lines += [_image(n, d) for n, d in pictures.items()]
+    return "".join(lines)
+
+
 def tearsheet_html(
     partition: str,
     card: dict,
@@ -47,6 +70,8 @@ def tearsheet_html(
     paths: pd.DataFrame,
     deciles: pd.DataFrame,
     notes: list[str],
+    health: dict | None = None,
+    health_pictures: dict[str, bytes] | None = None,
 ) -> str:
     """The page. `report` holds strategy_report.json's numbers; pictures are PNG bytes by name."""
     dsr, pbo = report.get("dsr"), report.get("pbo")
@@ -97,6 +122,7 @@ def tearsheet_html(
         "".join(_image(n, d) for n, d in model_pictures.items()),
         "<h2>What drives it (SHAP)</h2>"
         + ("".join(_image(n, d) for n, d in shap_pictures.items()) or "<p>shap_report not materialized</p>"),
+        _live_section(health, health_pictures or {}),
         "<h2>How to read this page</h2><p>The Sharpe ratio is per period. The PSR is the probability that the true Sharpe "
         "ratio is above 0 given the track record's length, skew and kurtosis. The DSR asks the same against the best "
         "Sharpe ratio that as many skill-less trials as were tried (tuning trials, selection candidates, registry models) "

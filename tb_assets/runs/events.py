@@ -126,3 +126,17 @@ def stored_run_events(instance: dg.DagsterInstance, run_id: str) -> list:
 def first_line(text: str) -> str:
     text = text.strip()
     return text.splitlines()[0] if text else ""
+
+
+def freshness_changes_after(instance: dg.DagsterInstance, after: int | None, *, limit: int) -> list:
+    """FRESHNESS_STATE_CHANGE records (the daemon's freshness evaluations, runless events) with storage
+    id > `after`, oldest first. get_event_records is deprecated for 2.0 with no replacement yet (DESIGN §5):
+    this is its one caller for these events."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        records = instance.get_event_records(
+            dg.EventRecordsFilter(event_type=dg.DagsterEventType.FRESHNESS_STATE_CHANGE, after_cursor=after), ascending=True, limit=limit
+        )
+    return list(records)

@@ -121,6 +121,13 @@ def test_model_health_calls_a_flipped_concept_decay_and_requests_a_retraining(pl
     events = record.table(ModelHealth.EVENTS)
     assert len(events) == record.resolved_events and (events["ts"] > pd.Timestamp(record.trained_until)).all()
 
+    # the partition's tearsheet shows it: its live section holds the verdict and the three pictures
+    report = run(defs, KEY, selection=[dg.AssetKey("strategy_report")], instance=instance)
+    assert report.success, failure_text(report)
+    page = (published(settings, "strategy_report") / "tearsheet.html").read_text()
+    live_part = page[page.index("<h2>Live: is it still working?</h2>") :]
+    assert "the model has decayed" in live_part and live_part.count("data:image/png;base64,") == 3
+
     sensor = defs.resolve_sensor_def(RETRAIN_SENSOR)
     requests = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs)).run_requests
     assert [r.partition_key for r in requests] == [KEY] and requests[0].tags["tb/launched_by"] == "realized decay"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from urllib.parse import urlsplit
 
 import dagster as dg
@@ -144,3 +145,34 @@ def test_outbox_names_a_corrupt_line(tmp_path):
     path.write_text(json.dumps({"id": "a", "key": "a", "deliveries": {}}) + "\n{not json\n")
     with pytest.raises(ValueError, match=r"alerts.jsonl, line 2"):
         Outbox(path).read()
+
+
+def freshness_change(instance, new: str, previous: str = "PASS") -> None:
+    """What the daemon's freshness evaluation reports when an asset's state changes (dagster/_daemon/freshness.py)."""
+    from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
+
+    instance._report_runless_asset_event(  # the daemon's own call
+        FreshnessStateChange(
+            key=dg.AssetKey("signals"),
+            new_state=FreshnessState(new),
+            previous_state=FreshnessState(previous),
+            state_change_timestamp=time.time(),
+        )
+    )
+
+
+def test_a_stale_feed_alerts_once_when_signals_turn_failing(tmp_path):
+    settings = make_settings(tmp_path / "data", symbols=("SPX",), timeframes=("1d",))
+    defs = build_definitions(settings)
+    with dg.instance_for_test() as instance, WebhookServer() as hook:
+        notifier = notifier_for(settings, webhook=hook.url)
+        freshness_change(instance, "WARN")  # a warning alerts only with TB_ALERT_WARN
+        cursor = tick(defs, instance, notifier, None)
+        assert hook.bodies == []
+        freshness_change(instance, "FAIL", "WARN")
+        cursor = tick(defs, instance, notifier, cursor)
+        [body] = hook.bodies
+        assert body["text"].startswith("[tb ERROR] - signals is stale") and "is the feed stalled?" in body["text"]
+        assert "/assets/signals" in body["text"]
+        tick(defs, instance, notifier, cursor)
+        assert len(hook.bodies) == 1  # read once
