@@ -26,6 +26,20 @@ TB = [sys.executable, "-m", "tb_assets.cli"]
 PARTITIONS = {"SYN1|1d", "SYN2|1d"}
 
 
+# the chain before what a test judges, quicker than the defaults (the tick's own runs keep the defaults)
+QUICK = """ops:
+  best_params: {config: {n_trials: 4}}
+  selected_features: {config: {max_features: 6}}
+  shap_report: {config: {n_repeats: 2, top_dependence: 1}}
+"""
+
+
+def quick(tmp_path) -> str:
+    path = tmp_path / "quick.yaml"
+    path.write_text(QUICK)
+    return str(path)
+
+
 def tb(args, env):
     done = subprocess.run([*TB, *args], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT)
     return done
@@ -82,7 +96,7 @@ def daemon_before_a_due_cron(env: dict, log_dir: Path, lead_s: float = 20):
 
 @pytest.mark.cost(280)
 def test_a_due_cron_tick_refreshes_every_partition_through_the_chain_as_backfills(env, tmp_path):
-    first = tb(["run"], env)  # the checks have passed once: the tick then requests the whole chain
+    first = tb(["run", "--config", quick(tmp_path)], env)  # the checks have passed once: the tick then requests the whole chain
     assert first.returncode == 0, first.stdout + first.stderr
     instance = dg.DagsterInstance.get()
     before = {asset: latest_materializations(instance, asset) for asset in CHAIN}
@@ -146,7 +160,9 @@ def test_a_leak_alerts_once_by_webhook_and_email_stops_downstream_and_a_restart_
 
         first_log = tmp_path / "daemon-1.log"
         with daemon(env, first_log) as proc:
-            done = tb(["backfill", "--select", "selected_features,best_params,production_model,shap_report"], env)
+            done = tb(
+                ["backfill", "--select", "selected_features,best_params,production_model,shap_report", "--config", quick(tmp_path)], env
+            )
             # tb backfill followed the daemon's backfill to its end and names the partition that failed
             assert done.returncode == 1, done.stdout + done.stderr
             assert "SYN1|1d" in done.stderr and "SYN2|1d" not in done.stderr
