@@ -14,6 +14,7 @@ from tb_assets.assets.strategy_trades import StrategyConfig
 from tb_assets.checks.history import latest_values
 from tb_assets.checks.model_health import build_model_health_checks
 from tb_assets.core.data.timeframes import INTRADAY
+from tb_assets.core.errors import TbError
 from tb_assets.reporting.health_plots import draw_change, draw_drift, draw_realized
 from tb_assets.reporting.plots import figure_png, thumbnail_markdown
 from tb_assets.resources import ArtifactStore, BarSourceResource, ModelRegistryResource, Warehouse
@@ -177,7 +178,9 @@ def build_model_health_asset(partitions_def: dg.PartitionsDefinition) -> dg.Asse
         events_ts = pd.DatetimeIndex(holdout["ts"]).union(pd.DatetimeIndex(every["ts"])).union(pd.DatetimeIndex(challenger_holdout["ts"]))
         try:
             labels, _ = build_targets(bars, pd.Series(events_ts), label_spec, timeframe)
-        except Exception as exc:  # no labelled event at all (TbError): nothing resolved yet
+        except TbError as exc:
+            if "no labelled events" not in str(exc):  # a bad label spec is an error, not "nothing resolved yet"
+                raise
             labels = pd.DataFrame({"ts": pd.DatetimeIndex([], tz="UTC"), "t1": pd.DatetimeIndex([], tz="UTC"), "bin": [], "uniqueness": []})
             notes.append(f"no resolved label: {exc}")
         overlap = label_overlap(labels["uniqueness"]) if len(labels) else 1.0
