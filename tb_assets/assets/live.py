@@ -12,12 +12,13 @@ SIGNALS = "signals"
 SIGNAL_KEY = ("ts", "model_id")  # a bar is scored once per model
 
 
-def serving_cards(artifacts: ArtifactStore, model_registry: ModelRegistryResource, symbol: str, timeframe: str):
-    """(champion card, challenger card or None), after the published production model joined (training.champions)."""
+def serving_cards(artifacts: ArtifactStore, model_registry: ModelRegistryResource, symbol: str, timeframe: str, *, join: bool = True):
+    """(champion card, challenger card or None), after the published production model joined (training.champions);
+    `join=False` reads them without changing anything (the checks)."""
     from tb_assets.training.champions import serving
 
     with model_registry.open() as registry:
-        return serving(registry.aliases(), artifacts.root_path, symbol, timeframe)
+        return serving(registry.aliases(), artifacts.root_path, symbol, timeframe, join=join)
 
 
 def live_models(artifacts: ArtifactStore, model_registry: ModelRegistryResource, symbol: str, timeframe: str) -> list:

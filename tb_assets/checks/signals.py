@@ -36,7 +36,7 @@ def build_signals_checks(partitions_def: dg.PartitionsDefinition) -> list[dg.Ass
 
         symbol, timeframe = partition_parts(context)
         root = artifacts.root_path
-        cards = [c for c in serving_cards(artifacts, model_registry, symbol, timeframe) if c is not None]
+        cards = [c for c in serving_cards(artifacts, model_registry, symbol, timeframe, join=False) if c is not None]
         models = [c.scoring_model(root, symbol, timeframe) for c in cards]
         stored = warehouse.stored(SIGNALS, symbol, timeframe)
         said = latest_values(context, SIGNALS_KEY, "parity_last", limit=1)

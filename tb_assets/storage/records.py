@@ -122,6 +122,12 @@ class _Record:
     def _write(self, name: str, data: bytes) -> UPath:
         return replace_atomically(self.file(name), data)
 
+    def _write_all(self, tables: dict[str, pd.DataFrame], files: dict[str, bytes]) -> dict[str, UPath]:
+        """Each table (Parquet or CSV, by its name) and each file into this record's version; where each went."""
+        written = {name: self._write(name, frame_bytes(frame, name)) for name, frame in tables.items()}
+        written.update({name: self._write(name, data) for name, data in files.items()})
+        return written
+
     def _finish(self, root: Path, symbol: str, timeframe: str, awaits: list[str] | tuple[str, ...]) -> UPath:
         """The record last (a record never names a file that is not there), then the version goes
         live, or waits as the candidate for the blocking checks `awaits` names."""
@@ -444,10 +450,8 @@ class ShapSummary(_Record):
         awaits: tuple[str, ...] = (),
     ) -> UPath:
         self._begin(root, symbol, timeframe)
-        for name, frame in tables.items():
-            self._write(name, frame_bytes(frame, name))
-        for name, png in plots.items():
-            self.plots[name] = str(self._write(name, png))
+        written = self._write_all(tables, plots)
+        self.plots.update({name: str(written[name]) for name in plots})
         return self._finish(root, symbol, timeframe, awaits)
 
     def values(self) -> pd.DataFrame:
@@ -511,8 +515,7 @@ class StrategyBacktest(_Record):
 
     def save(self, root: Path, symbol: str, timeframe: str, paths: pd.DataFrame, splits: pd.DataFrame, awaits=()) -> UPath:
         self._begin(root, symbol, timeframe)
-        self._write(self.PATHS, frame_bytes(paths, self.PATHS))
-        self._write(self.SPLITS, frame_bytes(splits, self.SPLITS))
+        self._write_all({self.PATHS: paths, self.SPLITS: splits}, {})
         return self._finish(root, symbol, timeframe, awaits)
 
     def table(self, name: str) -> pd.DataFrame:
@@ -561,12 +564,8 @@ class StrategyReport(_Record):
 
     def save(self, root: Path, symbol: str, timeframe: str, tables: dict[str, pd.DataFrame], files: dict[str, bytes], awaits=()) -> UPath:
         self._begin(root, symbol, timeframe)
-        for name, frame in tables.items():
-            self._write(name, frame_bytes(frame, name))
-        for name, data in files.items():
-            written = self._write(name, data)
-            if name.endswith(".png"):
-                self.plots[name] = str(written)
+        written = self._write_all(tables, files)
+        self.plots.update({name: str(path) for name, path in written.items() if name.endswith(".png")})
         return self._finish(root, symbol, timeframe, awaits)
 
     def returns(self) -> pd.DataFrame:
@@ -607,10 +606,7 @@ class ModelHealth(_Record):
 
     def save(self, root: Path, symbol: str, timeframe: str, tables: dict[str, pd.DataFrame], files: dict[str, bytes]) -> UPath:
         self._begin(root, symbol, timeframe)
-        for name, frame in tables.items():
-            self._write(name, frame_bytes(frame, name))
-        for name, data in files.items():
-            self._write(name, data)
+        self._write_all(tables, files)
         return self._finish(root, symbol, timeframe, ())
 
     def table(self, name: str) -> pd.DataFrame:

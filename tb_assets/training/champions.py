@@ -45,8 +45,15 @@ def _refresh_keeps(aliases: ModelAliases, root: Path, symbol: str, timeframe: st
         _keep(root, symbol, timeframe, version, f"{alias} of {symbol}|{timeframe}: serves signals (training.champions)")
 
 
-def serving(aliases: ModelAliases, root: Path, symbol: str, timeframe: str) -> tuple[ModelCard, ModelCard | None]:
-    """The champion's card and the challenger's (or None), after the published production model joined."""
+def serving(aliases: ModelAliases, root: Path, symbol: str, timeframe: str, *, join: bool = True) -> tuple[ModelCard, ModelCard | None]:
+    """The champion's card and the challenger's (or None), after the published production model joined;
+    `join=False` only reads (a check): with no champion yet, the published model is the one that will be."""
+    if not join:
+        held = _held(aliases, symbol, timeframe)
+        if CHAMPION not in held:
+            return ModelCard.load(root, symbol, timeframe), None
+        challenger = _card(root, symbol, timeframe, held[CHALLENGER]) if CHALLENGER in held else None
+        return _card(root, symbol, timeframe, held[CHAMPION]), challenger
     with aliases.partition_lock(symbol, timeframe):
         before = _held(aliases, symbol, timeframe)
         published = ModelCard.load(root, symbol, timeframe)

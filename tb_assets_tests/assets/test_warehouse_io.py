@@ -101,6 +101,25 @@ def test_a_failed_write_keeps_the_old_partition(tmp_path, variant):
     ]  # no temp
 
 
+def killed_writer(kill_at: int, function: str, call: str) -> subprocess.CompletedProcess:
+    """A process that runs `call` (storage.warehouse's `function`) and SIGKILLs itself just before
+    its `kill_at`-th rename (os.replace)."""
+    script = textwrap.dedent(f"""
+        import os, signal
+        import pandas as pd
+        from tb_assets.storage.urls import storage_root
+        from tb_assets.storage.warehouse import {function}
+        real, calls = os.replace, []
+        def replace(*a):
+            calls.append(a)
+            if len(calls) == {kill_at}:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*a)
+        os.replace = replace
+    """) + textwrap.dedent(call)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize("kill_at, rows", [(1, 5), (2, 5), (3, 50)])
 def test_a_writer_killed_mid_write_leaves_a_whole_file_that_matches_its_checksum(tmp_path, kill_at, rows):
     """The process dies (SIGKILL) just before its 1st, 2nd or 3rd rename (the checksum listing the new
@@ -109,22 +128,12 @@ def test_a_writer_killed_mid_write_leaves_a_whole_file_that_matches_its_checksum
     root = storage_root(str(tmp_path))
     old = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=5, tz="UTC"), "x": range(5)})
     write_partition(root, "bars", "AAA", "1d", old)
-    script = textwrap.dedent(f"""
-        import os, signal
-        import pandas as pd
-        from tb_assets.storage.urls import storage_root
-        from tb_assets.storage.warehouse import write_partition
-        real, calls = os.replace, []
-        def replace(*a):
-            calls.append(a)
-            if len(calls) == {kill_at}:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(*a)
-        os.replace = replace
-        new = pd.DataFrame({{"ts": pd.date_range("2025-01-01", periods=50, tz="UTC"), "x": range(50)}})
-        write_partition(storage_root({str(tmp_path)!r}), "bars", "AAA", "1d", new)
-    """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = killed_writer(
+        kill_at,
+        "write_partition",
+        f"""write_partition(storage_root({str(tmp_path)!r}), "bars", "AAA", "1d",
+            pd.DataFrame({{"ts": pd.date_range("2025-01-01", periods=50, tz="UTC"), "x": range(50)}}))""",
+    )
     assert done.returncode == -9, done.stderr
     folder = tmp_path / "bars" / "symbol=AAA" / "timeframe=1d"
     # the file, its checksum and the killed writer's temp file
@@ -277,32 +286,24 @@ def test_partition_files_are_named_by_validated_keys(tmp_path):
     )
 
 
-@pytest.mark.parametrize("kill_at", [1, 2, 3])
-def test_an_append_killed_mid_write_leaves_the_old_rows_or_all_the_new_ones(tmp_path, kill_at):
-    """An append-only table (signals): a writer killed before any of its renames leaves the rows that
-    were there or those plus every new one, verified; a repeated append adds only what is missing."""
+@pytest.mark.parametrize("kill_at, kept", [(1, 5), (2, 5), (3, 9)])
+def test_an_append_killed_mid_write_leaves_the_old_rows_or_all_the_new_ones(tmp_path, kill_at, kept):
+    """An append-only table (signals): a writer killed before its 1st or 2nd rename leaves the rows that
+    were there, before its 3rd (the file is in place) all of them plus every new one, verified; never a
+    part of the new rows. A repeated append adds only what is missing."""
     root = storage_root(str(tmp_path))
     old = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=5, tz="UTC"), "model_id": "a", "x": range(5)})
     assert append_partition(root, "signals", "AAA", "1d", old, ("ts", "model_id")) == 5
-    script = textwrap.dedent(f"""
-        import os, signal
-        import pandas as pd
-        from tb_assets.storage.urls import storage_root
-        from tb_assets.storage.warehouse import append_partition
-        real, calls = os.replace, []
-        def replace(*a):
-            calls.append(a)
-            if len(calls) == {kill_at}:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(*a)
-        os.replace = replace
-        new = pd.DataFrame({{"ts": pd.date_range("2024-01-04", periods=6, tz="UTC"), "model_id": "a", "x": range(3, 9)}})
-        append_partition(storage_root({str(tmp_path)!r}), "signals", "AAA", "1d", new, ("ts", "model_id"))
-    """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    done = killed_writer(
+        kill_at,
+        "append_partition",
+        f"""append_partition(storage_root({str(tmp_path)!r}), "signals", "AAA", "1d",
+            pd.DataFrame({{"ts": pd.date_range("2024-01-04", periods=6, tz="UTC"), "model_id": "a", "x": range(3, 9)}}),
+            ("ts", "model_id"))""",
+    )
     assert done.returncode == -9, done.stderr
     rows = read_partition(root, "signals", "AAA", "1d")["x"].tolist()
-    assert rows in (list(range(5)), list(range(9)))  # never a part of the new rows
+    assert rows == list(range(kept))
     again = pd.DataFrame({"ts": pd.date_range("2024-01-01", periods=10, tz="UTC"), "model_id": "a", "x": range(10)})
     assert append_partition(root, "signals", "AAA", "1d", again, ("ts", "model_id")) == 10 - len(rows)
     assert read_partition(root, "signals", "AAA", "1d")["x"].tolist() == list(range(10))

@@ -20,7 +20,7 @@ numeric columns (Wasserstein distance over the reference's standard deviation ab
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -53,7 +53,6 @@ class Drift:
     family_p: float
     n_windows: int
     alpha: float
-    history: dict[str, np.ndarray] = field(default_factory=dict)  # feature -> its historical statistics
 
     @property
     def enough_history(self) -> bool:
@@ -168,7 +167,7 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, spec: DriftSpe
         rows.append((name, statistic, p, ks_p, wass))
     table = pd.DataFrame(rows, columns=["feature", "statistic", "p_value", "ks_iid_p", "wasserstein_norm"])
     table["z"], family_p = max_t(hist, table["statistic"].to_numpy())
-    return Drift(table, family_p, len(starts), spec.alpha, {name: hist[:, j] for j, name in enumerate(columns)})
+    return Drift(table, family_p, len(starts), spec.alpha)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tb_assets.core.data.time_index import epoch_ns
-from tb_assets.core.live.change import Change, ChangeSpec, detect_change, log_losses, page_hinkley
+from tb_assets.core.live.change import Change, ChangeSpec, detect_change, log_losses
 from tb_assets.core.live.drift import DomainShift, Drift, DriftSpec, domain_shift, feature_drift
 from tb_assets.core.live.realized import CALIBRATION_Z, MIN_EVENTS, Realized, decay_verdict, realized_performance
 
@@ -83,7 +83,7 @@ def assess_health(
     if len(holdout) >= MIN_HOLDOUT:
         change = detect_change(losses, log_losses(hold_y, hold_p), overlap, spec.change)
     else:  # nothing untouched to compare with (selected_features' holdout_pct 0): measured, never judged
-        change = Change(page_hinkley(losses, float("nan"), 0.0) * np.nan, float("inf"), None, float("nan"), float("nan"))
+        change = Change(np.full(len(losses), np.nan), float("inf"), None, float("nan"), float("nan"))
     events["log_loss"], events["page_hinkley"] = losses, change.statistic
     realized = realized_performance(events["y"], events["proba"], hold_y, hold_p, overlap)
     decayed, said = decay_verdict(realized, change)
